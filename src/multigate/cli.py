@@ -1,0 +1,157 @@
+"""``python -m scripts.ingest``: read ingest.yaml and run every enabled job.
+
+The only place that catches errors broadly, configures logging and picks the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from multigate.config.loader import load_config
+from multigate.context import RunContext
+from multigate.dispatcher import JobOutcome, run_selected, select_jobs
+from multigate.env import RedactSecrets, load_environment, redact, secret_values
+from multigate.errors import ConfigError
+from multigate.exit_codes import ExitCode
+from multigate.progress import NullProgress, Progress, RichProgress
+from multigate.report import print_plan, print_summary
+from multigate.sources.base import JobStatus
+
+log = logging.getLogger("multigate")
+
+EPILOG = """\
+A job runs only when its source has 'enabled: true' and the job's 'mode' equals the
+source's 'mode'; every skip is shown with its reason.
+
+exit status:
+  0    every selected job succeeded or was already up to date
+  1    at least one job failed
+  2    the config or the command line is invalid (nothing ran)
+  3    a cost guardrail refused a job (nothing was spent); 1 wins if a job also failed
+  130  interrupted (Ctrl-C)
+
+API keys are read from the environment, or from .env beside the config
+(real environment variables win): DATABENTO_API_KEY, APCA_API_KEY_ID, APCA_API_SECRET_KEY.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.ingest",
+        description="Turn vendor market data into clean, reproducible Parquet.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("ingest.yaml"),
+        help="config file (default: ingest.yaml in the current folder)",
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only jobs of this source (repeatable)",
+    )
+    parser.add_argument(
+        "--job", action="append", default=[], metavar="NAME", help="only this job (repeatable)"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each job's plan and cost estimate; write and download nothing",
+    )
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="answer confirmations with yes (never overrides max_cost_usd)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="redo jobs whose outputs are already up to date"
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="read keys from this file instead of .env beside the config",
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="show each file read and written (-vv: also HTTP details)",
+    )
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings, errors and the summary"
+    )
+    return parser
+
+
+def configure_logging(verbose: int, quiet: bool, secrets: Sequence[str]) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)-7s %(message)s"))
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    log.setLevel(level)
+
+
+def exit_code_for(outcomes: Sequence[JobOutcome]) -> ExitCode:
+    statuses = {outcome.status for outcome in outcomes}
+    if JobStatus.FAILED in statuses:
+        return ExitCode.JOB_FAILED
+    if JobStatus.REFUSED in statuses:
+        return ExitCode.GUARDRAIL_REFUSED
+    return ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    secrets: list[str] = []
+    try:
+        loaded = load_config(args.config)
+        env_file = args.env_file or loaded.base_dir / ".env"
+        env = load_environment(env_file, required=args.env_file is not None)
+        secrets = secret_values(env)
+        configure_logging(args.verbose, args.quiet, secrets)
+        selected = select_jobs(loaded, args.source, args.job)
+    except ConfigError as exc:
+        print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
+
+    interactive = sys.stdin.isatty()
+    progress: Progress = (
+        RichProgress() if sys.stderr.isatty() and not args.quiet else NullProgress()
+    )
+    ctx = RunContext(
+        data_dir=loaded.data_dir,
+        base_dir=loaded.base_dir,
+        env=env,
+        force=args.force,
+        assume_yes=args.yes,
+        interactive=interactive,
+        progress=progress,
+    )
+    try:
+        outcomes = run_selected(loaded, selected, ctx, dry_run=args.dry_run)
+    except KeyboardInterrupt:
+        print("interrupted: finished files are kept; run again to resume", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    if not selected:
+        log.warning("no jobs selected in %s", loaded.path)
+    if args.dry_run:
+        print_plan(outcomes)
+    else:
+        print_summary(outcomes)
+    return exit_code_for(outcomes)

@@ -1,0 +1,117 @@
+"""Typed, frozen config models shared by every source.
+
+Each vendor module subclasses :class:`SourceConfig` and :class:`JobConfig`; the loader
+validates ``sources.<name>`` with the model its source registered. Every model forbids
+unknown keys, so a typo such as ``max_cost_usb`` is an error rather than a silent default.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+Mode = Literal["offline", "api"]
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_UNSAFE_SYMBOL_CHARS = ("\\", "\x00", "\n", "\r", "\t")
+
+
+def check_safe_name(value: str) -> str:
+    """A name that is safe as one path component: letters, digits, ``_ . -``, no ``..``."""
+    if not _SAFE_NAME.match(value) or ".." in value:
+        raise ValueError(
+            f"'{value}' is not a safe name: use letters, digits, '_', '.', '-' "
+            "(starting with a letter or digit, no '..')"
+        )
+    return value
+
+
+def check_symbol(value: str) -> str:
+    """A vendor symbol: non-empty, no path traversal. '/' is allowed (``BTC/USD``);
+    storage layouts encode symbols before using them in paths."""
+    if not value.strip() or value in (".", "..") or ".." in value.split("/"):
+        raise ValueError(f"'{value}' is not a valid symbol")
+    if any(ch in value for ch in _UNSAFE_SYMBOL_CHARS) or value.startswith("/"):
+        raise ValueError(f"'{value}' is not a valid symbol (path separators are not allowed)")
+    return value
+
+
+SafeName = Annotated[str, AfterValidator(check_safe_name)]
+Symbol = Annotated[str, AfterValidator(check_symbol)]
+LaxDate = Annotated[date, Field(strict=False)]
+"""A date: an unquoted YAML date or a quoted ``"YYYY-MM-DD"`` string."""
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors, types are not coerced, and parsed configs are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class HttpSettings(StrictModel):
+    """How a source talks HTTP: timeouts and retries with exponential backoff."""
+
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    """Seconds to wait for a server to answer before the attempt counts as failed."""
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    """Attempts per request, counting the first; retried on timeouts, 429 and 5xx."""
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    """Wait before the first retry; doubles after each failed attempt."""
+    max_backoff_seconds: float = Field(default=60.0, ge=0)
+    """Upper bound for one wait (a server's Retry-After is honoured up to this too)."""
+
+
+class JobConfig(StrictModel):
+    """Keys every job has. Vendors add their own in subclasses."""
+
+    name: SafeName
+    """Unique across the whole file; used in storage paths and ``--job`` filters."""
+    mode: Mode
+    """The job runs only when it equals its source's ``mode``."""
+    enabled: bool = True
+    """Set false to keep a job in the file without running it."""
+
+
+class CostGuardrails(StrictModel):
+    """Guardrails for jobs that spend money. Mixed into paid API jobs."""
+
+    print_cost: bool = True
+    """Print the vendor's cost estimate before downloading."""
+    require_confirm: bool = True
+    """Ask 'y/N' before downloading; without a terminal, refuse unless --yes is given."""
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    """Hard cap: abort before any download when the estimate is above it (--yes does not
+    override it). ``null`` means no cap."""
+
+
+class SourceConfig(StrictModel):
+    """Keys every source has. Vendors narrow ``jobs`` to their own job models."""
+
+    enabled: bool = False
+    """Master switch for the whole source."""
+    mode: Mode
+    """Which jobs of this source run: those whose ``mode`` equals this."""
+    base_url: str | None = None
+    """Endpoint override (tests, proxies); the vendor's default when absent."""
+    http: HttpSettings = HttpSettings()
+    jobs: list[JobConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _job_names_unique(self) -> SourceConfig:
+        seen: set[str] = set()
+        for job in self.jobs:
+            if job.name in seen:
+                raise ValueError(f"duplicate job name '{job.name}'")
+            seen.add(job.name)
+        return self
+
+
+class IngestConfig(StrictModel):
+    """The whole of ``ingest.yaml`` once validated."""
+
+    data_dir: str = "data"
+    """Root of ``raw/`` and ``ingested/``; relative paths are relative to the config file."""
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)

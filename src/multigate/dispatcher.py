@@ -1,0 +1,134 @@
+"""Pick the jobs a run should do, run each through its source, and collect outcomes.
+
+The dispatcher knows no vendor: it asks the registry for each source's class.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from multigate.config.loader import LoadedConfig
+from multigate.config.models import JobConfig, SourceConfig
+from multigate.context import RunContext
+from multigate.errors import ConfigError, GuardrailRefused, IngestError
+from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.registry import source_class
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SelectedJob:
+    source: str
+    job: JobConfig
+    skip_reason: str | None = None
+
+
+@dataclass
+class JobOutcome:
+    source: str
+    job: str
+    mode: str
+    status: JobStatus
+    rows: int = 0
+    files_written: int = 0
+    files_current: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    plan: JobPlan | None = None
+
+
+def select_jobs(
+    loaded: LoadedConfig, sources: Sequence[str] = (), jobs: Sequence[str] = ()
+) -> list[SelectedJob]:
+    """Jobs matching the filters, each with the reason it will be skipped (if any)."""
+    config = loaded.config
+    unknown_sources = [name for name in sources if name not in config.sources]
+    if unknown_sources:
+        raise ConfigError(
+            f"--source {', '.join(unknown_sources)}: not in {loaded.path} "
+            f"(configured: {', '.join(config.sources) or 'none'})"
+        )
+    all_jobs = {job.name for source in config.sources.values() for job in source.jobs}
+    unknown_jobs = [name for name in jobs if name not in all_jobs]
+    if unknown_jobs:
+        raise ConfigError(
+            f"--job {', '.join(unknown_jobs)}: not in {loaded.path} "
+            f"(configured: {', '.join(sorted(all_jobs)) or 'none'})"
+        )
+    selected = []
+    for source_name, source in config.sources.items():
+        if sources and source_name not in sources:
+            continue
+        for job in source.jobs:
+            if jobs and job.name not in jobs:
+                continue
+            selected.append(SelectedJob(source_name, job, _skip_reason(source, job)))
+    return selected
+
+
+def _skip_reason(source: SourceConfig, job: JobConfig) -> str | None:
+    if not source.enabled:
+        return "source disabled (enabled: false)"
+    if job.mode != source.mode:
+        return f"job mode '{job.mode}' != source mode '{source.mode}'"
+    if not job.enabled:
+        return "job disabled (enabled: false)"
+    return None
+
+
+def run_selected(
+    loaded: LoadedConfig, selected: Sequence[SelectedJob], ctx: RunContext, *, dry_run: bool
+) -> list[JobOutcome]:
+    """Plan (dry run) or run every selected job; one job's failure never stops the others."""
+    instances: dict[str, Source] = {}
+    outcomes = []
+    for item in selected:
+        outcome = JobOutcome(item.source, item.job.name, item.job.mode, JobStatus.SKIPPED)
+        outcomes.append(outcome)
+        if item.skip_reason:
+            outcome.notes.append(item.skip_reason)
+            log.info("skip %s/%s: %s", item.source, item.job.name, item.skip_reason)
+            continue
+        if item.source not in instances:
+            config = loaded.config.sources[item.source]
+            instances[item.source] = source_class(item.source)(config, ctx)
+        source = instances[item.source]
+        started = time.monotonic()
+        try:
+            if dry_run:
+                outcome.plan = source.plan(item.job)
+                outcome.status = JobStatus.PLANNED
+            else:
+                log.info("run %s/%s (%s)", item.source, item.job.name, item.job.mode)
+                _record(outcome, source.run(item.job))
+        except GuardrailRefused as exc:
+            outcome.status = JobStatus.REFUSED
+            outcome.notes.append(str(exc))
+            log.error("%s/%s refused: %s", item.source, item.job.name, exc)
+        except IngestError as exc:
+            outcome.status = JobStatus.FAILED
+            outcome.notes.append(str(exc))
+            log.error("%s/%s failed: %s", item.source, item.job.name, exc)
+        except Exception as exc:  # a bug, not bad input: keep going, but show the traceback
+            outcome.status = JobStatus.FAILED
+            outcome.notes.append(f"unexpected {type(exc).__name__}: {exc}")
+            log.exception("%s/%s failed unexpectedly", item.source, item.job.name)
+        outcome.seconds = time.monotonic() - started
+    return outcomes
+
+
+def _record(outcome: JobOutcome, result: JobResult) -> None:
+    status = result.status
+    if status is JobStatus.OK and result.files_written == 0 and result.files_current > 0:
+        status = JobStatus.UP_TO_DATE
+    outcome.status = status
+    outcome.rows = result.rows
+    outcome.files_written = result.files_written
+    outcome.files_current = result.files_current
+    outcome.notes.extend(result.warnings)
+    if result.message:
+        outcome.notes.append(result.message)

@@ -1,0 +1,44 @@
+"""The one error tree of Multigate.
+
+::
+
+    IngestError                      root: everything we raise on purpose
+    ├── ConfigError                  ingest.yaml is missing or wrong (file, line, key)
+    ├── GuardrailRefused             a cost cap or a confirmation said no; nothing was spent
+    ├── VendorError                  a vendor answered badly (retryable tells whether to try again)
+    │   └── KeyRefused               401/403: the API key was refused (the key is never shown)
+    └── DataError                    input data that cannot be converted (names the file)
+
+Only the CLI catches broadly; it maps each branch to a documented exit code.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Root of every error Multigate raises on purpose."""
+
+
+class ConfigError(IngestError):
+    """The configuration is missing, malformed or invalid."""
+
+
+class GuardrailRefused(IngestError):
+    """A paid download was refused before any money was spent."""
+
+
+class VendorError(IngestError):
+    """A vendor request failed. ``retryable`` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+class KeyRefused(VendorError):
+    """The vendor refused the API key (401/403)."""
+
+
+class DataError(IngestError):
+    """An input file cannot be converted."""

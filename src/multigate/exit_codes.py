@@ -1,0 +1,16 @@
+"""Exit statuses of ``python -m scripts.ingest`` (documented in the README and ``--help``)."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    """Every selected job succeeded or was already up to date."""
+    JOB_FAILED = 1
+    """At least one job failed."""
+    CONFIG_ERROR = 2
+    """The config (or the command line) is invalid; nothing ran."""
+    GUARDRAIL_REFUSED = 3
+    """A cost guardrail refused at least one job; nothing was spent on it."""
+    INTERRUPTED = 130
+    """Interrupted by Ctrl-C; finished files are kept, partial ones removed."""

@@ -1,0 +1,86 @@
+"""What a run prints on stdout: the dry-run plan and the closing summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from multigate.dispatcher import JobOutcome
+from multigate.sources.base import JobStatus
+
+_STATUS_STYLE = {
+    JobStatus.OK: "green",
+    JobStatus.UP_TO_DATE: "cyan",
+    JobStatus.PLANNED: "cyan",
+    JobStatus.SKIPPED: "dim",
+    JobStatus.REFUSED: "yellow",
+    JobStatus.FAILED: "bold red",
+}
+
+
+def _console(stream: TextIO | None) -> Console:
+    console = Console(file=stream, highlight=False)
+    if not console.is_terminal:
+        console.width = 160  # logs and CI: wide enough that rows stay on one line
+    return console
+
+
+def print_plan(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> None:
+    console = _console(stream)
+    total = 0.0
+    unknown_cost = False
+    for outcome in outcomes:
+        head = f"{outcome.source}/{outcome.job} ({outcome.mode})"
+        plan = outcome.plan
+        if plan is None:
+            console.print(f"[dim]{head}: {outcome.status} — {'; '.join(outcome.notes)}[/dim]")
+            continue
+        cost = "unknown" if plan.cost_usd is None else f"${plan.cost_usd:,.4f}"
+        console.print(f"[bold]{head}[/bold]: estimated cost {cost}")
+        if plan.cost_usd is None:
+            unknown_cost = True
+        else:
+            total += plan.cost_usd
+        for label, items in (
+            ("read", plan.reads),
+            ("download", plan.downloads),
+            ("write", plan.writes),
+            ("note", plan.notes),
+        ):
+            for item in items:
+                console.print(f"  {label:<8} {item}")
+    suffix = " (plus jobs whose cost is unknown)" if unknown_cost else ""
+    console.print(f"Total estimated cost: ${total:,.4f}{suffix}. Dry run: nothing was written.")
+
+
+def print_summary(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> None:
+    table = Table(title="multigate ingest summary", title_justify="left")
+    for column, justify in (
+        ("source", "left"),
+        ("job", "left"),
+        ("mode", "left"),
+        ("status", "left"),
+        ("rows", "right"),
+        ("files", "right"),
+        ("time", "right"),
+        ("notes", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for outcome in outcomes:
+        files = f"{outcome.files_written} new"
+        if outcome.files_current:
+            files += f", {outcome.files_current} current"
+        table.add_row(
+            outcome.source,
+            outcome.job,
+            outcome.mode,
+            f"[{_STATUS_STYLE[outcome.status]}]{outcome.status}[/]",
+            f"{outcome.rows:,}",
+            files,
+            f"{outcome.seconds:.1f}s",
+            "; ".join(outcome.notes),
+        )
+    _console(stream).print(table)

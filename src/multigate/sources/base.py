@@ -1,0 +1,78 @@
+"""The interface every vendor implements, and what a job reports back.
+
+A source is constructed with its validated config and the run's context, then asked to
+``plan`` (dry run: describe, touch nothing, spend nothing) or ``run`` one job at a time.
+Vendor SDKs are imported inside the vendor's own package, never here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar, Generic, TypeVar
+
+from multigate.config.models import JobConfig, SourceConfig
+from multigate.context import RunContext
+
+
+class JobStatus(StrEnum):
+    OK = "ok"
+    UP_TO_DATE = "up to date"
+    SKIPPED = "skipped"
+    PLANNED = "planned"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+@dataclass
+class JobPlan:
+    """What a job would do: shown by ``--dry-run``."""
+
+    reads: list[str] = field(default_factory=list)
+    downloads: list[str] = field(default_factory=list)
+    writes: list[str] = field(default_factory=list)
+    cost_usd: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JobResult:
+    """What a job did."""
+
+    status: JobStatus
+    rows: int = 0
+    files_written: int = 0
+    files_current: int = 0
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def absorb(self, other: JobResult) -> None:
+        """Add up the counts of a part of this job (one file, one symbol, one chunk)."""
+        self.rows += other.rows
+        self.files_written += other.files_written
+        self.files_current += other.files_current
+        self.warnings.extend(other.warnings)
+
+
+C = TypeVar("C", bound=SourceConfig)
+
+
+class Source(ABC, Generic[C]):
+    """One vendor. Subclasses set ``name`` and ``config_model`` and implement two methods."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[SourceConfig]]
+
+    def __init__(self, config: C, ctx: RunContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    @abstractmethod
+    def plan(self, job: JobConfig) -> JobPlan:
+        """Describe what ``run(job)`` would read, download and write. Must not write files
+        or make billable requests (a free cost quote is allowed)."""
+
+    @abstractmethod
+    def run(self, job: JobConfig) -> JobResult:
+        """Do the job: download (API mode) and convert. Raise IngestError on failure."""

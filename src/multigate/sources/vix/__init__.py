@@ -1,0 +1,1 @@
+"""VIX: CBOE daily index history (API) and CBOE/FRED CSV files (offline)."""

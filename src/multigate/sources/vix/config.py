@@ -1,0 +1,38 @@
+"""Config models of the ``vix`` source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from multigate.config.models import JobConfig, SourceConfig, Symbol
+
+CBOE_DAILY_PRICES_URL = "https://cdn.cboe.com/api/global/us_indices/daily_prices"
+
+
+class VixApiJob(JobConfig):
+    """Download CBOE's ``<INDEX>_History.csv`` for each symbol, then convert it."""
+
+    mode: Literal["api"]
+    symbols: list[Symbol] = Field(min_length=1)
+    """CBOE index names, e.g. VIX, VIX9D, VIX3M, VIX6M, VVIX."""
+
+
+class VixOfflineJob(JobConfig):
+    """Convert local CBOE (``DATE,OPEN,HIGH,LOW,CLOSE``) or FRED (``VIXCLS``) CSV files."""
+
+    mode: Literal["offline"]
+    path: str
+    """A file or glob, relative to the config file's folder."""
+    symbol: Symbol | None = None
+    """Symbol for the rows; inferred from ``<SYMBOL>_History.csv`` or the FRED series."""
+
+
+VixJob = Annotated[VixApiJob | VixOfflineJob, Field(discriminator="mode")]
+
+
+class VixSourceConfig(SourceConfig):
+    base_url: str | None = None
+    """Defaults to CBOE's daily-prices folder; override for mirrors and tests."""
+    jobs: list[VixJob] = Field(default_factory=list)  # type: ignore[assignment]

@@ -1,0 +1,1 @@
+"""Where files live, how they are written atomically, and their provenance sidecars."""

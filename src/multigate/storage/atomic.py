@@ -1,0 +1,76 @@
+"""Atomic file writes: a temporary name in the target folder, then ``os.replace``.
+
+Temporary names start with a dot (``.NAME.tmp-PID-RANDOM``), so Parquet readers such as
+pyarrow.dataset, DuckDB and polars never mistake a half-written file for data, and a later
+run clears the leftovers of a killed one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+_TMP_MARK = ".tmp-"
+
+
+def temp_name_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def remove_stale_temps(path: Path) -> int:
+    """Remove temporary files a killed run left for ``path``; return how many."""
+    removed = 0
+    if path.parent.is_dir():
+        for stale in path.parent.glob(f".{path.name}{_TMP_MARK}*"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+                removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, before_replace: Callable[[], None] | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place if the block succeeds.
+
+    On any exception (or KeyboardInterrupt) the temporary file is removed and ``path`` is
+    left as it was. ``before_replace`` runs after the block, just before the move (used
+    to drop a stale sidecar so no old sidecar ever describes new bytes).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
+    tmp = temp_name_for(path)
+    try:
+        yield tmp
+        _fsync(tmp)
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

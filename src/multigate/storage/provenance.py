@@ -1,0 +1,130 @@
+"""``<file>.source.json`` sidecars: what a file is, where it came from, how it was made.
+
+A sidecar is written last, after the file it describes, and records the file's sha256; a
+data file without a matching sidecar is treated as incomplete and is made again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from multigate.storage.atomic import write_bytes_atomic
+from multigate.storage.layout import sidecar_path
+
+SIDECAR_FORMAT_VERSION = 1
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """A file's name (relative to the data dir where possible), sha256 and size."""
+
+    name: str
+    sha256: str
+    bytes: int
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def digest_file(path: Path, relative_to: Path | None = None) -> FileDigest:
+    name = str(path)
+    if relative_to is not None:
+        try:
+            name = str(path.resolve().relative_to(relative_to.resolve()))
+        except ValueError:
+            name = str(path.resolve())
+    return FileDigest(name=name, sha256=sha256_of(path), bytes=path.stat().st_size)
+
+
+def fingerprint(params: Mapping[str, Any], inputs: Sequence[FileDigest] = ()) -> str:
+    """A stable hash of what an output depends on: its parameters and its inputs' contents."""
+    payload = {
+        "params": params,
+        "inputs": sorted(item.sha256 for item in inputs),
+    }
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def package_versions(names: Iterable[str]) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Everything a sidecar says. ``kind`` is ``raw`` or ``ingested``."""
+
+    kind: str
+    source: str
+    job: str
+    mode: str
+    query: Mapping[str, Any]
+    file: FileDigest
+    fingerprint: str
+    vendor: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Sequence[FileDigest] = ()
+    rows: int | None = None
+    first_ts: str | None = None
+    last_ts: str | None = None
+    symbols: Sequence[str] = ()
+    tools: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self, created_at: datetime) -> str:
+        record = {"format_version": SIDECAR_FORMAT_VERSION, **asdict(self)}
+        record["file"] = asdict(self.file)
+        record["inputs"] = [asdict(item) for item in self.inputs]
+        record["symbols"] = list(self.symbols)
+        record["created_at"] = created_at.astimezone(UTC).isoformat()
+        return json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def write_sidecar(path: Path, provenance: Provenance, created_at: datetime | None = None) -> Path:
+    """Write ``<path>.source.json`` atomically; call after ``path`` itself is in place."""
+    target = sidecar_path(path)
+    text = provenance.to_json(created_at or datetime.now(UTC))
+    write_bytes_atomic(target, text.encode())
+    return target
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The sidecar of ``path`` as a dict, or None when it is missing or unreadable."""
+    try:
+        record = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_current(path: Path, expected_fingerprint: str) -> bool:
+    """True when ``path`` exists, its sidecar matches ``expected_fingerprint``, and the
+    file's bytes still hash to what the sidecar recorded."""
+    if not path.is_file():
+        return False
+    record = read_sidecar(path)
+    if record is None or record.get("fingerprint") != expected_fingerprint:
+        return False
+    recorded = record.get("file") or {}
+    if recorded.get("bytes") != path.stat().st_size:
+        return False
+    return recorded.get("sha256") == sha256_of(path)

@@ -1,0 +1,76 @@
+"""Put a finished file in place with its sidecar, or skip it when it is already current."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from multigate.storage.atomic import atomic_path
+from multigate.storage.layout import sidecar_path
+from multigate.storage.provenance import (
+    FileDigest,
+    Provenance,
+    digest_file,
+    is_current,
+    read_sidecar,
+    sha256_of,
+    write_sidecar,
+)
+
+
+def _drop_sidecar(path: Path) -> Callable[[], None]:
+    def drop() -> None:
+        with contextlib.suppress(FileNotFoundError):
+            sidecar_path(path).unlink()
+
+    return drop
+
+
+def publish_file(
+    path: Path,
+    write: Callable[[Path], None],
+    describe: Callable[[FileDigest], Provenance],
+    *,
+    data_dir: Path,
+    now: datetime | None = None,
+) -> FileDigest:
+    """Run ``write(tmp)``, move the result to ``path`` atomically, then write its sidecar.
+
+    ``describe`` receives the finished file's digest and returns its provenance.
+    """
+    with atomic_path(path, before_replace=_drop_sidecar(path)) as tmp:
+        write(tmp)
+    digest = digest_file(path, relative_to=data_dir)
+    write_sidecar(path, describe(digest), created_at=now)
+    return digest
+
+
+def publish_bytes_if_changed(
+    path: Path,
+    data: bytes,
+    describe: Callable[[FileDigest], Provenance],
+    *,
+    data_dir: Path,
+    now: datetime | None = None,
+) -> tuple[FileDigest, bool]:
+    """Store downloaded bytes unless ``path`` already holds exactly them with a sidecar.
+
+    Returns the digest and whether anything was written.
+    """
+    import hashlib
+
+    if path.is_file() and read_sidecar(path) is not None:
+        new_sha = hashlib.sha256(data).hexdigest()
+        if sha256_of(path) == new_sha:
+            return digest_file(path, relative_to=data_dir), False
+    digest = publish_file(
+        path, lambda tmp: tmp.write_bytes(data), describe, data_dir=data_dir, now=now
+    )
+    return digest, True
+
+
+def output_is_current(path: Path, fingerprint: str, *, force: bool) -> bool:
+    """True when ``path`` can be kept as it is (never under ``--force``)."""
+    return not force and is_current(path, fingerprint)
