@@ -57,7 +57,11 @@ def get_bytes(
                 url, timeout=settings.timeout_seconds, headers={"User-Agent": USER_AGENT}
             )
             body = response.content  # raises on a body shorter than Content-Length
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except (
+            requests.Timeout,
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
             last_problem = f"{type(exc).__name__}: {exc}"
         else:
             if response.status_code < 400:

@@ -101,21 +101,23 @@ def _validate(parsed: ParsedYaml, model: type[M], raw: Any, prefix: Sequence[str
 def _describe(parsed: ParsedYaml, exc: ValidationError, prefix: Sequence[str | int]) -> str:
     lines = []
     for error in exc.errors(include_url=False):
-        location = (*prefix, *error["loc"])
-        key = _dotted(location)
-        line = parsed.line_of(location)
-        where = f"{parsed.path}:{line}" if line else str(parsed.path)
-        message = error["msg"]
+        location: tuple[str | int, ...] = (*prefix, *error["loc"])
+        message = _MESSAGES.get(error["type"], error["msg"])
         if error["type"] == "extra_forbidden":
             message = f"unknown key '{location[-1]}' (check its spelling)"
-        elif error["type"] == "missing":
-            message = "required key is missing"
         elif error["type"] == "union_tag_invalid":
-            message = "'mode' must be 'offline' or 'api'"
-        elif error["type"] == "union_tag_not_found":
-            message = "job needs 'mode: offline' or 'mode: api'"
-        lines.append(f"{where}: {key}: {message}")
+            location = (*location, "mode")
+        line = parsed.line_of(location)
+        where = f"{parsed.path}:{line}" if line else str(parsed.path)
+        lines.append(f"{where}: {_dotted(location)}: {message}")
     return "invalid config:\n  " + "\n  ".join(lines) if len(lines) > 1 else lines[0]
+
+
+_MESSAGES = {
+    "missing": "required key is missing",
+    "union_tag_invalid": "'mode' must be 'offline' or 'api'",
+    "union_tag_not_found": "job needs 'mode: offline' or 'mode: api'",
+}
 
 
 def _dotted(location: Sequence[str | int]) -> str:

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Mode = Literal["offline", "api"]
 
@@ -98,15 +98,7 @@ class SourceConfig(StrictModel):
     """Endpoint override (tests, proxies); the vendor's default when absent."""
     http: HttpSettings = HttpSettings()
     jobs: list[JobConfig] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _job_names_unique(self) -> SourceConfig:
-        seen: set[str] = set()
-        for job in self.jobs:
-            if job.name in seen:
-                raise ValueError(f"duplicate job name '{job.name}'")
-            seen.add(job.name)
-        return self
+    """Job names must be unique across the whole file (checked by the loader)."""
 
 
 class IngestConfig(StrictModel):

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from multigate.config.models import JobConfig, SourceConfig, Symbol
+from multigate.config.models import JobConfig, LaxDate, SourceConfig, Symbol
 
 CBOE_DAILY_PRICES_URL = "https://cdn.cboe.com/api/global/us_indices/daily_prices"
 
 
-class VixApiJob(JobConfig):
+class VixDateRange(JobConfig):
+    """Optional date window applied to the output (raw files keep the full history)."""
+
+    start: LaxDate | None = None
+    """First date kept (inclusive)."""
+    end: LaxDate | None = None
+    """Last date kept (inclusive)."""
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> VixDateRange:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+
+class VixApiJob(VixDateRange):
     """Download CBOE's ``<INDEX>_History.csv`` for each symbol, then convert it."""
 
     mode: Literal["api"]
@@ -19,7 +34,7 @@ class VixApiJob(JobConfig):
     """CBOE index names, e.g. VIX, VIX9D, VIX3M, VIX6M, VVIX."""
 
 
-class VixOfflineJob(JobConfig):
+class VixOfflineJob(VixDateRange):
     """Convert local CBOE (``DATE,OPEN,HIGH,LOW,CLOSE``) or FRED (``VIXCLS``) CSV files."""
 
     mode: Literal["offline"]

@@ -47,13 +47,11 @@ _CBOE_FILE = re.compile(r"^(?P<symbol>[A-Za-z0-9]+)_History\.csv$", re.IGNORECAS
 
 @dataclass(frozen=True)
 class ParsedCsv:
-    """Rows of one file, plus what the quality checks found."""
+    """Rows of one file and which format they came in."""
 
     table: pa.Table
     flavor: str  # "cboe" or "fred"
     series: str | None  # FRED series id
-    inconsistent_rows: int
-    missing_close_rows: int
 
 
 def symbol_from_filename(name: str) -> str | None:
@@ -123,14 +121,7 @@ def parse_index_csv(data: bytes, origin: str, symbol: str | None) -> ParsedCsv:
         },
         schema=OUTPUT_SCHEMA,
     )
-    table = _sorted_unique(table, origin)
-    return ParsedCsv(
-        table=table,
-        flavor=flavor,
-        series=series,
-        inconsistent_rows=count_inconsistent(table),
-        missing_close_rows=table["close"].null_count,
-    )
+    return ParsedCsv(table=_sorted_unique(table, origin), flavor=flavor, series=series)
 
 
 def count_inconsistent(table: pa.Table) -> int:

@@ -6,6 +6,8 @@ import glob
 import logging
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import requests
 
 from multigate.config.models import JobConfig
@@ -18,7 +20,11 @@ from multigate.sources.vix.config import (
     VixOfflineJob,
     VixSourceConfig,
 )
-from multigate.sources.vix.csv_format import parse_index_csv, symbol_from_filename
+from multigate.sources.vix.csv_format import (
+    count_inconsistent,
+    parse_index_csv,
+    symbol_from_filename,
+)
 from multigate.storage.layout import ingested_root, path_component, raw_root
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import (
@@ -159,8 +165,8 @@ class VixSource(Source[VixSourceConfig]):
     ) -> JobResult:
         data = raw_path.read_bytes()
         parsed = parse_index_csv(data, str(raw_path), symbol)
-        table = parsed.table
-        symbol = table["symbol"][0].as_py()
+        table = _within(parsed.table, job)
+        symbol = parsed.table["symbol"][0].as_py()
         if seen is not None:
             if symbol in seen:
                 raise DataError(
@@ -168,16 +174,24 @@ class VixSource(Source[VixSourceConfig]):
                     "give each job one file per symbol"
                 )
             seen[symbol] = raw_path
+        inconsistent, missing_close = count_inconsistent(table), table["close"].null_count
         warnings = []
-        if parsed.inconsistent_rows:
-            warnings.append(f"{symbol}: {parsed.inconsistent_rows} rows with inconsistent OHLC")
-        if parsed.missing_close_rows:
-            warnings.append(f"{symbol}: {parsed.missing_close_rows} rows without a close")
+        if inconsistent:
+            warnings.append(f"{symbol}: {inconsistent} rows with inconsistent OHLC")
+        if missing_close:
+            warnings.append(f"{symbol}: {missing_close} rows without a close")
+        if table.num_rows == 0:
+            warnings.append(f"{symbol}: no rows inside the job's start/end window")
         for warning in warnings:
             log.warning("%s: %s (kept)", job.name, warning)
 
         input_digest = digest_file(raw_path, relative_to=self.ctx.data_dir)
-        params = {"converter": CONVERTER_VERSION, "symbol": symbol}
+        params = {
+            "converter": CONVERTER_VERSION,
+            "symbol": symbol,
+            "start": getattr(job, "start", None),
+            "end": getattr(job, "end", None),
+        }
         expected = fingerprint(params, [input_digest])
         output = self._output_path(job, symbol)
         if output_is_current(output, expected, force=self.ctx.force):
@@ -202,14 +216,14 @@ class VixSource(Source[VixSourceConfig]):
                 fingerprint=expected,
                 inputs=[input_digest],
                 rows=table.num_rows,
-                first_ts=str(table["date"][0]),
-                last_ts=str(table["date"][-1]),
+                first_ts=str(table["date"][0]) if table.num_rows else None,
+                last_ts=str(table["date"][-1]) if table.num_rows else None,
                 symbols=[symbol],
                 tools=package_versions(_TOOLS),
                 extra={
                     "converter": CONVERTER_VERSION,
-                    "inconsistent_rows": parsed.inconsistent_rows,
-                    "missing_close_rows": parsed.missing_close_rows,
+                    "inconsistent_rows": inconsistent,
+                    "missing_close_rows": missing_close,
                 },
             )
 
@@ -222,3 +236,13 @@ class VixSource(Source[VixSourceConfig]):
         )
         log.debug("wrote %s (%d rows)", output, table.num_rows)
         return JobResult(JobStatus.OK, rows=table.num_rows, files_written=1, warnings=warnings)
+
+
+def _within(table: pa.Table, job: JobConfig) -> pa.Table:
+    """Rows inside the job's optional [start, end] date window."""
+    start, end = getattr(job, "start", None), getattr(job, "end", None)
+    if start is not None:
+        table = table.filter(pc.greater_equal(table["date"], pa.scalar(start, pa.date32())))
+    if end is not None:
+        table = table.filter(pc.less_equal(table["date"], pa.scalar(end, pa.date32())))
+    return table

@@ -1,0 +1,29 @@
+# Two commands for a newcomer (see README.md):
+#   make demo   set up .venv, make the sample data, run every enabled job of example.ingest.yaml
+#   make test   set up .venv with the test tools, run the whole test suite and the linter
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m multigate.sample --data-dir data
+	$(PY) -m scripts.ingest --config example.ingest.yaml
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+	$(VENV)/bin/ruff check src scripts tests bench
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src scripts tests bench
+	$(VENV)/bin/ruff format --check src scripts tests bench
+
+clean:
+	rm -rf $(VENV) data/ingested

@@ -1,0 +1,75 @@
+"""Synthetic VIX-like daily history in CBOE's and FRED's CSV formats, with their quirks:
+close-only early years, a few rows with OPEN outside [LOW, HIGH], FRED holidays as '.'."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+from multigate.storage.atomic import write_bytes_atomic
+
+SEED = 19900102
+FIRST_DAY = date(1990, 1, 2)
+CLOSE_ONLY_UNTIL = date(1991, 12, 31)
+DAYS = 2_600  # about ten years of business days
+
+
+def _business_days(first: date, count: int) -> list[date]:
+    days, day = [], first
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def synthetic_history(
+    seed: int = SEED, days: int = DAYS
+) -> list[tuple[date, float, float, float, float]]:
+    """Mean-reverting log-price path as (date, open, high, low, close)."""
+    rng = random.Random(seed)
+    level = math.log(17.0)
+    rows = []
+    for day in _business_days(FIRST_DAY, days):
+        level += 0.05 * (math.log(19.0) - level) + rng.gauss(0, 0.06)
+        close = round(math.exp(level), 2)
+        if day <= CLOSE_ONLY_UNTIL:
+            rows.append((day, close, close, close, close))
+            continue
+        open_ = round(close * math.exp(rng.gauss(0, 0.03)), 2)
+        high = round(max(open_, close) * (1 + abs(rng.gauss(0, 0.02))), 2)
+        low = round(min(open_, close) * (1 - abs(rng.gauss(0, 0.02))), 2)
+        if rng.random() < 0.004:  # the real history has a few dozen such rows
+            open_ = round(high * 1.02, 2)
+        rows.append((day, open_, high, low, close))
+    return rows
+
+
+def cboe_csv(rows: list[tuple[date, float, float, float, float]]) -> bytes:
+    lines = ["DATE,OPEN,HIGH,LOW,CLOSE"]
+    for day, o, h, lo, c in rows:
+        lines.append(f"{day:%m/%d/%Y},{o:.6f},{h:.6f},{lo:.6f},{c:.6f}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def fred_csv(rows: list[tuple[date, float, float, float, float]], seed: int = SEED) -> bytes:
+    rng = random.Random(seed + 1)
+    lines = ["observation_date,VIXCLS"]
+    for day, _, _, _, close in rows:
+        lines.append(f"{day:%Y-%m-%d},{'.' if rng.random() < 0.01 else f'{close:.2f}'}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def write_vix_samples(folder: Path) -> list[Path]:
+    rows = synthetic_history()
+    vix3m = synthetic_history(seed=SEED + 7)
+    files = {
+        folder / "VIX_History.csv": cboe_csv(rows),
+        folder / "VIX3M_History.csv": cboe_csv(vix3m),
+        folder / "fred" / "VIXCLS.csv": fred_csv(rows),
+    }
+    for path, data in files.items():
+        write_bytes_atomic(path, data)
+    return list(files)

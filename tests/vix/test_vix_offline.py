@@ -1,0 +1,108 @@
+"""Offline VIX jobs: CBOE and FRED files convert faithfully, quirky rows are kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from multigate.exit_codes import ExitCode
+from tests.vix.helpers import assert_matches_reference, cboe_bytes, fred_bytes, read_output
+
+CONFIG = """\
+data_dir: data
+sources:
+  vix:
+    enabled: true
+    mode: offline
+    jobs:
+      - name: local
+        mode: offline
+        path: {path}
+"""
+
+
+def place(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / "in" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_cboe_file_matches_pandas_reference(tmp_path, write_config, run_cli):
+    csv = cboe_bytes()
+    place(tmp_path, "VIX_History.csv", csv)
+    result = run_cli("--config", write_config(CONFIG.format(path="in/*.csv")))
+    assert result.code == ExitCode.OK, result.err
+    output = tmp_path / "data/ingested/vix/local/VIX.parquet"
+    assert_matches_reference(output, csv, "VIX")
+    schema = pq.read_schema(output)
+    assert schema.field("date").type == pa.date32()
+    assert schema.field("close").type == pa.float64()
+
+
+@pytest.mark.parametrize("date_header", ["observation_date", "DATE"])
+def test_fred_file_keeps_holiday_rows_as_missing_close(
+    tmp_path, write_config, run_cli, date_header
+):
+    csv = fred_bytes().replace(b"observation_date", date_header.encode())
+    assert b",.\n" in csv  # the sample has FRED's '.' holidays
+    place(tmp_path, "VIXCLS.csv", csv)
+    result = run_cli("--config", write_config(CONFIG.format(path="in/VIXCLS.csv")))
+    assert result.code == ExitCode.OK, result.err
+    output = tmp_path / "data/ingested/vix/local/VIX.parquet"
+    assert_matches_reference(output, csv, "VIX")
+    missing = csv.count(b",.\n")
+    assert read_output(output)["close"].isna().sum() == missing
+    assert f"{missing} rows without a close" in result.out
+
+
+def test_quirky_rows_are_kept_and_counted(tmp_path, write_config, run_cli):
+    csv = (
+        b"DATE,OPEN,HIGH,LOW,CLOSE\n"
+        b"01/02/1990,17.24,17.24,17.24,17.24\n"  # close-only early year: consistent
+        b"03/01/2004,19.5,19.0,17.5,17.9\n"  # OPEN above HIGH: kept, flagged
+        b"03/02/2004,18.0,19.0,17.5,17.9\n"
+    )
+    place(tmp_path, "VIX_History.csv", csv)
+    result = run_cli("--config", write_config(CONFIG.format(path="in/*.csv")))
+    assert result.code == ExitCode.OK
+    frame = read_output(tmp_path / "data/ingested/vix/local/VIX.parquet")
+    assert len(frame) == 3
+    assert "1 rows with inconsistent OHLC" in result.out
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"<!DOCTYPE html><html>Error</html>\n", "not a CBOE"),
+        (b"DATE,OPEN,HIGH,LOW,CLOSE\n01/02/2004,18.0,19.0\n", ":2: expected 5 fields, got 3"),
+        (b"DATE,OPEN,HIGH,LOW,CLOSE\n2004/31/31,1,1,1,1\n", "bad date"),
+        (b"DATE,OPEN,HIGH,LOW,CLOSE\n01/02/2004,x,1,1,1\n", "bad number 'x'"),
+        (b"", "empty file"),
+    ],
+)
+def test_bad_files_fail_the_job_with_the_file_named(tmp_path, write_config, run_cli, body, words):
+    place(tmp_path, "VIX_History.csv", body)
+    result = run_cli("--config", write_config(CONFIG.format(path="in/*.csv")))
+    assert result.code == ExitCode.JOB_FAILED
+    assert "VIX_History.csv" in result.err and words in result.err
+    assert not (tmp_path / "data/ingested/vix/local/VIX.parquet").exists()
+
+
+def test_no_matching_files_is_a_clear_failure(tmp_path, write_config, run_cli):
+    result = run_cli("--config", write_config(CONFIG.format(path="in/*.csv")))
+    assert result.code == ExitCode.JOB_FAILED
+    assert "no files match 'in/*.csv'" in result.err
+
+
+def test_date_window_filters_rows(tmp_path, write_config, run_cli):
+    csv = cboe_bytes()
+    place(tmp_path, "VIX_History.csv", csv)
+    config = CONFIG.format(path="in/*.csv") + "        start: 1991-01-01\n        end: 1991-06-30\n"
+    assert run_cli("--config", write_config(config)).code == ExitCode.OK
+    frame = read_output(tmp_path / "data/ingested/vix/local/VIX.parquet")
+    assert str(frame["date"].min()) >= "1991-01-01" and str(frame["date"].max()) <= "1991-06-30"
+    assert 100 < len(frame) < 140  # about half a year of business days
