@@ -113,6 +113,11 @@ def run_selected(
             outcome.status = JobStatus.FAILED
             outcome.notes.append(str(exc))
             log.error("%s/%s failed: %s", item.source, item.job.name, exc)
+        except OSError as exc:  # disk full, permissions: the machine's problem, said in a line
+            outcome.status = JobStatus.FAILED
+            outcome.notes.append(f"{type(exc).__name__}: {exc}")
+            log.error("%s/%s failed: %s", item.source, item.job.name, exc)
+            log.debug("traceback", exc_info=True)
         except Exception as exc:  # a bug, not bad input: keep going, but show the traceback
             outcome.status = JobStatus.FAILED
             outcome.notes.append(f"unexpected {type(exc).__name__}: {exc}")
