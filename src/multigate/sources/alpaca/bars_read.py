@@ -1,0 +1,123 @@
+"""Read offline bar files (CSV, Parquet, Alpaca JSON / .json.gz) into the bars table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from multigate.sources.alpaca.bars_convert import (
+    BARS_SCHEMA,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    SHORT_TO_LONG,
+    frame_to_table,
+)
+from multigate.sources.alpaca.raw_store import bars_from_body, load_json_body
+
+_ALIASES: dict[str, str] = {
+    **{long.lower(): long for long in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)},
+    **{short.lower(): long for short, long in SHORT_TO_LONG.items()},
+}
+
+
+def _file_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith((".json", ".json.gz")):
+        return "json"
+    raise ValueError(
+        f"{path}: unknown bar file type; expected .csv, .csv.gz, .parquet, .pq, .json or .json.gz"
+    )
+
+
+def normalize_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Rename columns to the long names, case-insensitively, from long or short API names.
+
+    Unknown columns are dropped; two columns naming the same field are an error.
+    """
+    renames: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for column in frame.columns:
+        target = _ALIASES.get(str(column).strip().lower())
+        if target is None:
+            continue
+        if target in seen:
+            raise ValueError(
+                f"{source}: columns {seen[target]!r} and {column!r} both give {target!r}"
+            )
+        seen[target] = str(column)
+        renames[column] = target
+    return frame[list(renames)].rename(columns=renames)
+
+
+def _with_symbol(frame: pd.DataFrame, symbol: str | None, source: str) -> pd.DataFrame:
+    if "symbol" in frame.columns:
+        if symbol is not None:
+            found = set(frame["symbol"].dropna().astype(str))
+            if found - {symbol}:
+                raise ValueError(
+                    f"{source}: symbol={symbol!r} given but the file holds {sorted(found)}"
+                )
+        return frame
+    if symbol is None:
+        return frame  # reported as a missing column below
+    return frame.assign(symbol=symbol)
+
+
+def _check_required(frame: pd.DataFrame, source: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        hint = " (or pass symbol=...)" if "symbol" in missing else ""
+        raise ValueError(
+            f"{source}: missing required columns {missing}{hint}; accepted names "
+            "(any case): timestamp/t, open/o, high/h, low/l, close/c, volume/v, "
+            "trade_count/n, vwap/vw, symbol/S"
+        )
+
+
+def read_bars_file(path: str | os.PathLike[str], symbol: str | None = None) -> pa.Table:
+    """Offline bars file -> BARS_SCHEMA table sorted by (symbol, timestamp).
+
+    CSV (optionally .csv.gz), Parquet, or Alpaca JSON: an API response body
+    `{"bars": {...}, "next_page_token": ...}` (also `{"bars": [...], "symbol": ...}`),
+    plain or gzip-compressed, including files written by `write_raw_bars`. `symbol` fills
+    the symbol column when the file has none. Naive timestamps are taken as UTC.
+    """
+    file = Path(path)
+    source = str(file)
+    if not file.is_file():
+        raise FileNotFoundError(f"{source}: no such bars file")
+    kind = _file_kind(file)
+    if kind == "json":
+        bars = bars_from_body(load_json_body(file), source, symbol)
+        rows = [
+            {**bar, "__symbol__": name}
+            for name, items in bars.items()
+            for bar in items
+            if bar is not None
+        ]
+        if not rows:
+            return BARS_SCHEMA.empty_table()
+        raw = pd.DataFrame.from_records(rows)
+        frame = normalize_columns(raw.drop(columns="__symbol__"), source)
+        frame = frame.drop(columns="symbol", errors="ignore").assign(symbol=raw["__symbol__"])
+    elif kind == "csv":
+        try:
+            frame = pd.read_csv(file, dtype=str, keep_default_na=True)
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{source}: empty CSV file (no header)") from None
+        frame = normalize_columns(frame, source)
+    else:
+        frame = normalize_columns(pq.read_table(file).to_pandas(), source)
+    frame = _with_symbol(frame, symbol, source)
+    _check_required(frame, source)
+    if len(frame) == 0:
+        return BARS_SCHEMA.empty_table()
+    return frame_to_table(frame, source)

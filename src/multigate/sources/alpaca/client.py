@@ -1,0 +1,124 @@
+"""alpaca-py historical data clients whose HTTP retries are done by us, not by alpaca-py.
+
+alpaca-py's RESTClient retries 429/504 itself (3 times, fixed 3 s sleep, Retry-After
+ignored). We switch that off (`_retry = 0`, `_retry_codes = []`) and override
+`_one_request`, the single-HTTP-request hook called by `RESTClient._request` for every page
+of a paginated call, so that each page is retried on its own under a `RetryPolicy`, with an
+injectable `sleep`, and HTTP errors become our `AlpacaError` subclasses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from alpaca.data.historical.crypto import CryptoHistoricalDataClient
+from alpaca.data.historical.stock import StockHistoricalDataClient
+
+from multigate.sources.alpaca.errors import AlpacaError, AlpacaRateLimited, error_for_status
+from multigate.sources.alpaca.retry import RetryPolicy, parse_retry_after
+
+Sleep = Callable[[float], None]
+
+
+class _RetryingMixin:
+    """Mixed into alpaca-py's REST clients; relies on their `_session` and key attributes."""
+
+    _session: requests.Session
+    _api_key: str | None
+    _secret_key: str | None
+
+    def _mg_configure(self, policy: RetryPolicy, sleep: Sleep) -> None:
+        # Disable alpaca-py's own retry loop (see alpaca/common/rest.py RESTClient._request).
+        self._retry = 0
+        self._retry_wait = 0
+        self._retry_codes: list[int] = []
+        self.retry_policy = policy
+        self.sleep = sleep
+        self.page_item_counts: list[int] = []
+
+    def _one_request(self, method: str, url: str, opts: dict, retry: int) -> Any:
+        policy = self.retry_policy
+        opts = dict(opts)
+        opts.setdefault("timeout", policy.timeout)
+        path = urlsplit(url).path
+        secrets = (self._api_key, self._secret_key)
+        attempt = 1
+        while True:
+            try:
+                response = self._session.request(method, url, **opts)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt >= policy.max_attempts:
+                    raise AlpacaRateLimited(
+                        f"Alpaca unreachable for {path} after {attempt} attempts: "
+                        f"{type(exc).__name__}"
+                    ) from None
+                self.sleep(policy.delay(attempt, None))
+                attempt += 1
+                continue
+            status = response.status_code
+            if 200 <= status < 300:
+                return self._mg_body(response, path)
+            if status in policy.retry_statuses and attempt < policy.max_attempts:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                self.sleep(policy.delay(attempt, retry_after))
+                attempt += 1
+                continue
+            raise error_for_status(status, response.text, url_path=path, secrets=secrets)
+
+    def _mg_body(self, response: requests.Response, path: str) -> Any:
+        if response.text == "":
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            raise AlpacaError(
+                f"Alpaca answered {path} with a non-JSON body "
+                f"(content-type {response.headers.get('Content-Type')!r})"
+            ) from None
+        if isinstance(body, dict) and isinstance(body.get("bars"), dict):
+            self.page_item_counts.append(
+                sum(len(v) for v in body["bars"].values() if isinstance(v, list))
+            )
+        return body
+
+
+class RetryingStockClient(_RetryingMixin, StockHistoricalDataClient):
+    """`StockHistoricalDataClient` (raw_data=True) with our retry policy and error mapping."""
+
+    def __init__(
+        self,
+        api_key: str,
+        secret_key: str,
+        *,
+        url_override: str | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        if not api_key or not secret_key:
+            raise AlpacaError("an Alpaca API key id and secret key are both required")
+        super().__init__(api_key, secret_key, raw_data=True, url_override=url_override)
+        self._mg_configure(retry or RetryPolicy(), sleep)
+
+
+class RetryingCryptoClient(_RetryingMixin, CryptoHistoricalDataClient):
+    """`CryptoHistoricalDataClient` (raw_data=True); keys optional, as for Alpaca crypto."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        secret_key: str | None = None,
+        *,
+        url_override: str | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        if bool(api_key) != bool(secret_key):
+            raise AlpacaError("give both the Alpaca API key id and secret key, or neither")
+        super().__init__(
+            api_key or None, secret_key or None, raw_data=True, url_override=url_override
+        )
+        self._mg_configure(retry or RetryPolicy(), sleep)

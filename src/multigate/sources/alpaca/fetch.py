@@ -1,0 +1,111 @@
+"""Fetch vendor-native bar dicts through alpaca-py's historical data clients."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from alpaca.data.enums import Adjustment, DataFeed
+from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+
+from multigate.sources.alpaca.chunks import as_utc
+from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
+from multigate.sources.alpaca.errors import AlpacaError
+from multigate.sources.alpaca.timeframe import parse_timeframe
+
+BarDict = dict[str, Any]
+BarsBySymbol = dict[str, list[BarDict]]
+
+
+def _enum_value(enum: type[Adjustment] | type[DataFeed], value: str, what: str) -> Any:
+    try:
+        return enum(value.lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ValueError(f"invalid {what} {value!r}; use one of: {allowed}") from None
+
+
+def parse_bar_time(text: str) -> datetime:
+    """RFC 3339 bar time ('2022-02-01T05:00:00Z', maybe with up to 9 fraction digits)."""
+    if "." in text:
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        zone = tail[len(digits) :]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+    return as_utc(datetime.fromisoformat(text))
+
+
+def _validate_symbols(symbols: Sequence[str]) -> list[str]:
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    cleaned = [s.strip() for s in symbols]
+    if not cleaned or any(not s for s in cleaned):
+        raise ValueError(f"need at least one non-empty symbol, got {list(symbols)!r}")
+    if len(set(cleaned)) != len(cleaned):
+        raise ValueError(f"duplicate symbols in {cleaned!r}")
+    if any("," in s for s in cleaned):
+        raise ValueError(f"symbols must not contain commas: {cleaned!r}")
+    return cleaned
+
+
+def fetch_bars(
+    client: RetryingStockClient | RetryingCryptoClient,
+    symbols: Sequence[str],
+    timeframe: str | TimeFrame,
+    start: datetime,
+    end: datetime,
+    *,
+    adjustment: str | None = None,
+    feed: str | None = None,
+) -> BarsBySymbol:
+    """Bars for `symbols` with start <= t < end, as the vendor's dicts keyed by symbol.
+
+    alpaca-py follows `next_page_token`; we check that the bars returned equal the sum of
+    the bars on every page served. Alpaca treats `end` as inclusive, so a bar stamped
+    exactly `end` is dropped here: adjacent chunks [a, b) and [b, c) never share a bar.
+    Symbols without bars are absent from the result (keys spelt as the vendor does).
+    Naive datetimes are taken as UTC.
+    `adjustment` (raw|split|dividend|all) and `feed` (iex|sip|delayed_sip|otc|...) apply
+    to stocks only. Raises AlpacaError subclasses on HTTP failures.
+    """
+    wanted = _validate_symbols(symbols)
+    tf = parse_timeframe(timeframe)
+    start_utc, end_utc = as_utc(start), as_utc(end)
+    if end_utc <= start_utc:
+        raise ValueError(f"end {end_utc.isoformat()} must be after start {start_utc.isoformat()}")
+    fields: dict[str, Any] = {
+        "symbol_or_symbols": wanted,
+        "timeframe": tf,
+        "start": start_utc,
+        "end": end_utc,
+    }
+    client.page_item_counts = []
+    if isinstance(client, RetryingStockClient):
+        if adjustment is not None:
+            fields["adjustment"] = _enum_value(Adjustment, adjustment, "adjustment")
+        if feed is not None:
+            fields["feed"] = _enum_value(DataFeed, feed, "feed")
+        raw = client.get_stock_bars(StockBarsRequest(**fields))
+    elif isinstance(client, RetryingCryptoClient):
+        if adjustment is not None or feed is not None:
+            raise ValueError("adjustment and feed apply to stock bars only, not crypto")
+        raw = client.get_crypto_bars(CryptoBarsRequest(**fields))
+    else:
+        raise TypeError(f"expected a RetryingStockClient or RetryingCryptoClient, got {client!r}")
+
+    if not isinstance(raw, dict):
+        raise AlpacaError(f"unexpected bars payload type {type(raw).__name__}")
+    returned = sum(len(bars) for bars in raw.values())
+    served = sum(client.page_item_counts)
+    if returned != served:
+        raise AlpacaError(
+            f"pagination lost bars: pages served {served} bars, client returned {returned}"
+        )
+    result: BarsBySymbol = {}
+    for symbol, bars in raw.items():
+        kept = [bar for bar in bars if start_utc <= parse_bar_time(bar["t"]) < end_utc]
+        if kept:
+            result[symbol] = kept
+    return result

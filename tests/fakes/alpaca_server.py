@@ -1,0 +1,287 @@
+"""A local fake of Alpaca's market-data bars endpoints, speaking the real wire format.
+
+`GET /v2/stocks/bars` and `GET /v1beta3/crypto/us/bars` (the paths alpaca-py's
+StockHistoricalDataClient / CryptoHistoricalDataClient call) with query parameters
+symbols, timeframe, start, end (inclusive, as Alpaca), limit (default 1000, max 10000),
+page_token, sort, feed, adjustment. Responses are `{"bars": {sym: [...]}, "next_page_token":
+...}` with bars ordered by symbol then time, pages cut after `limit` bars across symbols.
+Stock requests need the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers; crypto requests
+may omit them. Errors can be scripted (429 + Retry-After, 401, 403, 422, 5xx, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+STOCK_PATH = "/v2/stocks/bars"
+CRYPTO_PATH = "/v1beta3/crypto/us/bars"
+SIP_MESSAGE = "subscription does not permit querying recent SIP data"
+_TIMEFRAME = re.compile(r"^\d+(Min|T|Hour|H|Day|D|Week|W|Month|M)$")
+
+
+def parse_time(text: str) -> datetime:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("timestamp without zone")
+    return value.astimezone(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_bars(
+    start: datetime, count: int, step: timedelta = timedelta(minutes=1), base: float = 100.0
+) -> list[dict[str, Any]]:
+    """`count` distinct, deterministic vendor-style bars from `start`, `step` apart."""
+    bars = []
+    for i in range(count):
+        price = round(base + (i % 97) * 0.25 + i * 0.001, 4)
+        bars.append(
+            {
+                "t": rfc3339(start + i * step),
+                "o": price,
+                "h": round(price + 0.5, 4),
+                "l": round(price - 0.5, 4),
+                "c": round(price + 0.125, 4),
+                "v": 1000 + i,
+                "n": 10 + i % 7,
+                "vw": round(price + 0.0625, 6),
+            }
+        )
+    return bars
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    path: str | None = None  # None: any path
+
+
+@dataclass
+class Recorded:
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    status: int = 0
+    bars: int = 0
+
+
+class FakeAlpacaServer:
+    """Start with `with FakeAlpacaServer() as server:`; point clients at `server.url`."""
+
+    def __init__(
+        self,
+        key_id: str = "test-key-id",
+        secret_key: str = "test-secret-key",
+        *,
+        sip_recent_cutoff: datetime | None = None,
+    ) -> None:
+        self.key_id = key_id
+        self.secret_key = secret_key
+        # If set, feed=sip requests whose end is missing or later than this get the 403.
+        self.sip_recent_cutoff = sip_recent_cutoff
+        self.max_page_size = 10_000
+        self.data: dict[str, dict[str, list[dict[str, Any]]]] = {STOCK_PATH: {}, CRYPTO_PATH: {}}
+        self.requests: list[Recorded] = []
+        self._script: deque[Scripted] = deque()
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----- setup -----
+    def add_bars(self, symbol: str, bars: list[dict[str, Any]], *, crypto: bool = False) -> None:
+        book = self.data[CRYPTO_PATH if crypto else STOCK_PATH]
+        merged = {b["t"]: b for b in [*book.get(symbol, []), *bars]}
+        book[symbol] = sorted(merged.values(), key=lambda b: parse_time(b["t"]))
+
+    def script(
+        self,
+        status: int,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        path: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Queue `times` answers for the next matching requests (FIFO), before normal ones."""
+        if body is None:
+            body = {"message": f"scripted {status}"}
+        for _ in range(times):
+            self._script.append(Scripted(status, body, dict(headers or {}), path))
+
+    def script_rate_limit(self, retry_after: str | None = "2", times: int = 1) -> None:
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        self.script(429, {"message": "too many requests."}, headers=headers, times=times)
+
+    # ----- inspection -----
+    def count(self, path: str | None = None, **query: str) -> int:
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if (path is None or r.path == path)
+                and all(r.query.get(k) == v for k, v in query.items())
+            )
+
+    def bars_served(self, path: str | None = None) -> list[int]:
+        """Bars on every successful page, in order."""
+        with self._lock:
+            return [r.bars for r in self.requests if r.status == 200 and path in (None, r.path)]
+
+    # ----- lifecycle -----
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeAlpacaServer:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeAlpacaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- request handling -----
+    def _next_scripted(self, path: str) -> Scripted | None:
+        for item in list(self._script):
+            if item.path in (None, path):
+                self._script.remove(item)
+                return item
+        return None
+
+    def handle(
+        self, path: str, query: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str], int]:
+        scripted = self._next_scripted(path)
+        if scripted is not None:
+            return scripted.status, scripted.body, scripted.headers, 0
+        if path not in self.data:
+            return 404, {"message": "Not Found"}, {}, 0
+        key, secret = headers.get("apca-api-key-id"), headers.get("apca-api-secret-key")
+        if path == STOCK_PATH or key or secret:
+            if key != self.key_id or secret != self.secret_key:
+                return 401, {"message": "unauthorized."}, {}, 0
+        return self._bars(path, query)
+
+    def _bars(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str], int]:
+        def reject(message: str) -> tuple[int, Any, dict[str, str], int]:
+            return 422, {"code": 42210000, "message": message}, {}, 0
+
+        symbols = [s for s in query.get("symbols", "").split(",") if s]
+        if not symbols:
+            return reject("missing symbols")
+        if not _TIMEFRAME.match(query.get("timeframe", "")):
+            return reject(f"invalid timeframe: {query.get('timeframe')!r}")
+        try:
+            start = parse_time(query["start"]) if "start" in query else None
+            end = parse_time(query["end"]) if "end" in query else None
+        except ValueError:
+            return reject("invalid start or end")
+        if start and end and end < start:
+            return reject("end should not be before start")
+        try:
+            limit = int(query.get("limit", "1000"))
+        except ValueError:
+            return reject("invalid limit")
+        if not 1 <= limit <= 10_000:
+            return reject("invalid limit: must be between 1 and 10000")
+        if query.get("adjustment", "raw") not in ("raw", "split", "dividend", "all"):
+            return reject("invalid adjustment")
+        cutoff = self.sip_recent_cutoff
+        if path == STOCK_PATH and query.get("feed") == "sip" and cutoff is not None:
+            if end is None or end > cutoff:
+                return 403, {"message": SIP_MESSAGE}, {}, 0
+
+        descending = query.get("sort") == "desc"
+        rows: list[tuple[str, dict[str, Any]]] = []
+        for symbol in sorted(set(symbols)):
+            series = [
+                b
+                for b in self.data[path].get(symbol, [])
+                if (start is None or parse_time(b["t"]) >= start)
+                and (end is None or parse_time(b["t"]) <= end)  # Alpaca's end is inclusive
+            ]
+            if descending:
+                series.reverse()
+            rows.extend((symbol, b) for b in series)
+
+        fingerprint = hashlib.sha256(
+            json.dumps({k: v for k, v in sorted(query.items()) if k != "page_token"}).encode()
+        ).hexdigest()[:16]
+        offset = 0
+        if query.get("page_token"):
+            try:
+                token = json.loads(base64.urlsafe_b64decode(query["page_token"]))
+                offset, token_query = int(token["o"]), token["q"]
+            except (ValueError, KeyError, TypeError):
+                return reject("invalid page token")
+            if token_query != fingerprint:
+                return reject("page token does not match the query")
+        size = min(limit, self.max_page_size)
+        page = rows[offset : offset + size]
+        next_token = None
+        if offset + size < len(rows):
+            next_token = base64.urlsafe_b64encode(
+                json.dumps({"o": offset + size, "q": fingerprint}).encode()
+            ).decode()
+        bars: dict[str, list[dict[str, Any]]] = {}
+        for symbol, bar in page:
+            bars.setdefault(symbol, []).append(bar)
+        return 200, {"bars": bars, "next_page_token": next_token}, {}, len(page)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeAlpacaServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        record = Recorded(parts.path, query, headers)
+        with self.fake._lock:
+            self.fake.requests.append(record)
+            status, body, extra, count = self.fake.handle(parts.path, query, headers)
+            record.status, record.bars = status, count
+        payload = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        data = payload.encode() if isinstance(payload, str) else payload
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
