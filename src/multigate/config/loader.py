@@ -99,18 +99,22 @@ def _validate(parsed: ParsedYaml, model: type[M], raw: Any, prefix: Sequence[str
 
 
 def _describe(parsed: ParsedYaml, exc: ValidationError, prefix: Sequence[str | int]) -> str:
-    lines = []
+    lines: dict[str, str] = {}
     for error in exc.errors(include_url=False):
-        location: tuple[str | int, ...] = (*prefix, *error["loc"])
+        raw: tuple[str | int, ...] = (*prefix, *error["loc"])
         message = _MESSAGES.get(error["type"], error["msg"])
+        location = parsed.resolved(raw)
         if error["type"] == "extra_forbidden":
-            message = f"unknown key '{location[-1]}' (check its spelling)"
+            message = f"unknown key '{raw[-1]}' (check its spelling)"
+        elif error["type"] == "missing":
+            location = (*parsed.resolved(raw[:-1]), raw[-1])
         elif error["type"] == "union_tag_invalid":
             location = (*location, "mode")
         line = parsed.line_of(location)
         where = f"{parsed.path}:{line}" if line else str(parsed.path)
-        lines.append(f"{where}: {_dotted(location)}: {message}")
-    return "invalid config:\n  " + "\n  ".join(lines) if len(lines) > 1 else lines[0]
+        lines.setdefault(f"{where}: {_dotted(location)}", message)
+    described = [f"{where}: {message}" for where, message in lines.items()]
+    return described[0] if len(described) == 1 else "invalid config:\n  " + "\n  ".join(described)
 
 
 _MESSAGES = {
@@ -125,8 +129,6 @@ def _dotted(location: Sequence[str | int]) -> str:
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in ("offline", "api") and text.endswith("]"):
-            continue  # pydantic's union tag, not a key the user typed
         else:
             text += f".{part}" if text else str(part)
     return text or "(top level)"

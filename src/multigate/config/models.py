@@ -8,10 +8,10 @@ unknown keys, so a typo such as ``max_cost_usb`` is an error rather than a silen
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Mode = Literal["offline", "api"]
 
@@ -43,6 +43,43 @@ SafeName = Annotated[str, AfterValidator(check_safe_name)]
 Symbol = Annotated[str, AfterValidator(check_symbol)]
 LaxDate = Annotated[date, Field(strict=False)]
 """A date: an unquoted YAML date or a quoted ``"YYYY-MM-DD"`` string."""
+
+
+def _date_or_time(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"'{value}' is not a date (YYYY-MM-DD) or an ISO time (YYYY-MM-DDTHH:MM[:SS][Z])"
+            ) from None
+    return value
+
+
+DateOrTime = Annotated[datetime | date, BeforeValidator(_date_or_time)]
+"""``2024-01-01`` (a whole UTC day) or ``2024-01-01T14:30:00Z`` (an instant; naive = UTC)."""
+
+
+def range_start(value: date | datetime) -> datetime:
+    """The first instant (UTC) a ``start:`` value covers."""
+    return _as_utc(value)
+
+
+def range_end(value: date | datetime) -> datetime:
+    """The instant (UTC) an ``end:`` value stops before: a date-only end includes that whole
+    day; a time is exclusive."""
+    if not isinstance(value, datetime):
+        return _as_utc(value) + timedelta(days=1)
+    return _as_utc(value)
+
+
+def _as_utc(value: date | datetime) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class StrictModel(BaseModel):

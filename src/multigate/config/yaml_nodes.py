@@ -37,6 +37,17 @@ class ParsedYaml:
             line = (key_node or node).start_mark.line + 1
         return line
 
+    def resolved(self, location: Sequence[str | int]) -> tuple[str | int, ...]:
+        """The parts of ``location`` that name keys or items present in the file (pydantic
+        adds union member names such as 'datetime' or 'api' that the user never typed)."""
+        node, kept = self.root, []
+        for part in location:
+            child = _child(node, part) if node is not None else None
+            if child is not None:
+                kept.append(part)
+                node = child[1]
+        return tuple(kept)
+
 
 def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
     if isinstance(node, yaml.MappingNode):

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 _SOURCES: dict[str, str] = {
     "vix": "multigate.sources.vix.source:VixSource",
+    "alpaca": "multigate.sources.alpaca.source:AlpacaSource",
 }
 
 

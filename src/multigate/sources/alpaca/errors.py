@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
+
+from multigate.errors import KeyRefused, VendorError
 
 SIP_HINT = (
     "your Alpaca subscription does not permit recent SIP data; "
@@ -10,17 +13,16 @@ SIP_HINT = (
 )
 
 
-class AlpacaError(Exception):
+class AlpacaError(VendorError):
     """Base class of every error raised by the Alpaca source."""
 
-    retryable: bool = False
+    transient: ClassVar[bool] = False
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, retryable=self.transient, status=status)
 
 
-class AlpacaKeyRefused(AlpacaError):
+class AlpacaKeyRefused(AlpacaError, KeyRefused):
     """Alpaca refused the API key/secret (HTTP 401/403). The key is never included."""
 
 
@@ -35,7 +37,7 @@ class AlpacaSipNotPermitted(AlpacaRequestRejected):
 class AlpacaRateLimited(AlpacaError):
     """Rate limit (429), vendor failure (5xx) or unreachable vendor, still failing after retries."""
 
-    retryable = True
+    transient = True
 
 
 def vendor_message(body: str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from multigate.storage.atomic import write_bytes_atomic
 
 RAW_SUFFIX = ".json.gz"
 
@@ -41,18 +42,7 @@ def write_raw_bars(
     Bar order within each symbol is kept as given (the vendor's order).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    data = encode_raw_bars(bars_by_symbol)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(target, encode_raw_bars(bars_by_symbol))
     return target
 
 

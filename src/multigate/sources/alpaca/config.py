@@ -1,0 +1,81 @@
+"""Config models of the ``alpaca`` source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from multigate.config.models import (
+    DateOrTime,
+    JobConfig,
+    SourceConfig,
+    Symbol,
+    range_end,
+    range_start,
+)
+from multigate.sources.alpaca.chunks import ChunkPeriod
+from multigate.sources.alpaca.timeframe import timeframe_str
+
+Timeframe = Annotated[str, AfterValidator(timeframe_str)]
+"""``1Min``, ``5Min``, ``15Min``, ``1Hour``, ``1Day``, ``1Week``, ``1Month`` or ``<n><unit>``."""
+Feed = Literal["iex", "sip", "delayed_sip", "otc", "boats", "overnight"]
+Adjustment = Literal["raw", "split", "dividend", "all"]
+
+
+class AlpacaApiJob(JobConfig):
+    """Download bars through alpaca-py, store the vendor's JSON, convert to Parquet."""
+
+    mode: Literal["api"]
+    asset_class: Literal["stocks", "crypto"] = "stocks"
+    """``crypto`` uses alpaca-py's crypto client (symbols like ``BTC/USD``; no key needed)."""
+    symbols: list[Symbol] = Field(min_length=1)
+    timeframe: Timeframe
+    start: DateOrTime
+    """First bar time: a date (its 00:00 UTC) or an ISO time."""
+    end: DateOrTime | None = None
+    """A date includes that whole day; a time is exclusive. Empty: up to now."""
+    adjustment: Adjustment = "raw"
+    """Stocks only: raw, split, dividend or all. Part of the storage path."""
+    feed: Feed = "iex"
+    """Stocks only: iex (free plan), sip, delayed_sip, otc, ... Part of the storage path."""
+    chunk: ChunkPeriod | None = None
+    """Download unit kept as one raw file per symbol: day, week, month, quarter or year.
+    Default: month for minute/hour bars, year for daily and longer."""
+
+    @model_validator(mode="after")
+    def _check(self) -> AlpacaApiJob:
+        if self.end is not None and range_end(self.end) <= range_start(self.start):
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        if self.asset_class == "crypto":
+            if "adjustment" in self.model_fields_set or "feed" in self.model_fields_set:
+                raise ValueError("adjustment and feed apply to stocks only, not crypto")
+        elif any("/" in symbol for symbol in self.symbols):
+            raise ValueError("stock symbols cannot contain '/'; use asset_class: crypto")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError("symbols are listed twice")
+        return self
+
+
+class AlpacaOfflineJob(JobConfig):
+    """Convert local bar files: CSV, Parquet, or Alpaca JSON bodies (``.json``/``.json.gz``)."""
+
+    mode: Literal["offline"]
+    path: str
+    """A file or glob (``**`` allowed), relative to the config file's folder."""
+    timeframe: Timeframe
+    """The bars' timeframe; part of the output path and provenance."""
+    symbol: Symbol | None = None
+    """Symbol for files without a symbol column."""
+    feed: Feed | Literal["unknown"] = "unknown"
+    adjustment: Adjustment | Literal["unknown"] = "unknown"
+    asset_class: Literal["stocks", "crypto"] = "stocks"
+
+
+AlpacaJob = Annotated[AlpacaApiJob | AlpacaOfflineJob, Field(discriminator="mode")]
+
+
+class AlpacaSourceConfig(SourceConfig):
+    base_url: str | None = None
+    """Market-data endpoint override (default https://data.alpaca.markets)."""
+    jobs: list[AlpacaJob] = Field(default_factory=list)  # type: ignore[assignment]

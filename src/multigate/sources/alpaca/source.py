@@ -1,0 +1,297 @@
+"""The ``alpaca`` source: stock and crypto bars from the market-data API or local files."""
+
+from __future__ import annotations
+
+import glob
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from multigate.config.models import JobConfig, range_end, range_start
+from multigate.errors import ConfigError, DataError
+from multigate.sources.alpaca.bars_convert import BARS_SCHEMA
+from multigate.sources.alpaca.bars_read import read_bars_file
+from multigate.sources.alpaca.chunks import (
+    Chunk,
+    default_chunk_period,
+    next_boundary,
+    period_floor,
+    plan_chunks,
+)
+from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
+from multigate.sources.alpaca.config import AlpacaApiJob, AlpacaOfflineJob, AlpacaSourceConfig
+from multigate.sources.alpaca.download import download_chunk, missing_requests
+from multigate.sources.alpaca.paths import (
+    CRYPTO_FEED,
+    NO_ADJUSTMENT,
+    output_path,
+    raw_chunk_path,
+    series_parts,
+)
+from multigate.sources.alpaca.retry import RetryPolicy
+from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.storage.parquet import write_parquet
+from multigate.storage.provenance import (
+    FileDigest,
+    Provenance,
+    digest_file,
+    fingerprint,
+    package_versions,
+)
+from multigate.storage.publish import output_is_current, publish_file
+
+log = logging.getLogger(__name__)
+
+CONVERTER_VERSION = "alpaca-bars/1"
+KEY_ID, SECRET_KEY = "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"
+_TOOLS = ("multigate", "alpaca-py", "pyarrow", "pandas")
+
+
+class AlpacaSource(Source[AlpacaSourceConfig]):
+    name = "alpaca"
+    config_model = AlpacaSourceConfig
+
+    # ----- parameters -------------------------------------------------------------------
+    @staticmethod
+    def _series(job: AlpacaApiJob | AlpacaOfflineJob) -> tuple[str, str, str]:
+        if job.asset_class == "crypto" and isinstance(job, AlpacaApiJob):
+            return series_parts(job.timeframe, CRYPTO_FEED, NO_ADJUSTMENT)
+        return series_parts(job.timeframe, job.feed, job.adjustment)
+
+    def _chunks(self, job: AlpacaApiJob) -> list[Chunk]:
+        period = job.chunk or default_chunk_period(job.timeframe)
+        start = range_start(job.start)
+        if job.end is not None:
+            end = range_end(job.end)
+        else:  # up to now: end on a period boundary so the open chunk keeps one name
+            end = next_boundary(period_floor(self.ctx.now(), period), period)
+        return plan_chunks(start, end, period)
+
+    def _raw_path(self, job: AlpacaApiJob, symbol: str, chunk: Chunk) -> Path:
+        return raw_chunk_path(self.ctx.data_dir, job.asset_class, self._series(job), symbol, chunk)
+
+    def _client(self, job: AlpacaApiJob) -> RetryingStockClient | RetryingCryptoClient:
+        http = self.config.http
+        policy = RetryPolicy(
+            max_attempts=http.max_attempts,
+            backoff_base=http.backoff_seconds,
+            backoff_max=http.max_backoff_seconds,
+            timeout=(http.timeout_seconds, http.timeout_seconds),
+        )
+        key, secret = self.ctx.env.get(KEY_ID), self.ctx.env.get(SECRET_KEY)
+        options = {"url_override": self.config.base_url, "retry": policy, "sleep": self.ctx.sleep}
+        if job.asset_class == "crypto":
+            return RetryingCryptoClient(key, secret, **options)  # type: ignore[arg-type]
+        if not key or not secret:
+            raise ConfigError(
+                f"job {job.name}: set {KEY_ID} and {SECRET_KEY} in the environment or .env"
+            )
+        return RetryingStockClient(key, secret, **options)  # type: ignore[arg-type]
+
+    # ----- Source interface ------------------------------------------------------------
+    def plan(self, job: JobConfig) -> JobPlan:
+        if isinstance(job, AlpacaApiJob):
+            chunks = self._chunks(job)
+            todo = missing_requests(chunks, job.symbols, lambda s, c: self._raw_path(job, s, c))
+            plan = JobPlan(cost_usd=0.0)
+            plan.downloads = [
+                f"{len(r.symbols)} symbol(s) {r.chunk.start:%Y-%m-%d %H:%M} .. "
+                f"{r.chunk.end:%Y-%m-%d %H:%M} UTC ({job.timeframe}, {self._series(job)[1]})"
+                for r in todo
+            ]
+            stored = len(chunks) * len(job.symbols) - sum(len(r.symbols) for r in todo)
+            plan.notes.append(f"{stored} symbol-chunks already stored, {len(todo)} requests")
+            plan.writes = [str(self._output(job, s)) for s in job.symbols]
+            return plan
+        assert isinstance(job, AlpacaOfflineJob)
+        inputs = self._offline_inputs(job)
+        plan = JobPlan(reads=[str(p) for p in inputs])
+        plan.writes.append(str(output_path(self.ctx.data_dir, job.name, self._series(job), "*")))
+        if not inputs:
+            plan.notes.append(f"no files match {job.path}")
+        return plan
+
+    def run(self, job: JobConfig) -> JobResult:
+        if isinstance(job, AlpacaApiJob):
+            return self._run_api(job)
+        assert isinstance(job, AlpacaOfflineJob)
+        inputs = self._offline_inputs(job)
+        if not inputs:
+            raise DataError(f"job {job.name}: no files match '{job.path}'")
+        return self._convert(job, inputs, expected_symbols=None, symbol=job.symbol)
+
+    # ----- API mode --------------------------------------------------------------------
+    def _run_api(self, job: AlpacaApiJob) -> JobResult:
+        chunks = self._chunks(job)
+
+        def path_for(symbol: str, chunk: Chunk) -> Path:
+            return self._raw_path(job, symbol, chunk)
+
+        todo = missing_requests(chunks, job.symbols, path_for)
+        result = JobResult(JobStatus.OK)
+        if todo:
+            client = self._client(job)
+            stocks = job.asset_class == "stocks"
+            with self.ctx.progress.task(f"{job.name}: download", total=len(todo)) as task:
+                for request in todo:
+                    files, bars = download_chunk(
+                        client,
+                        request,
+                        timeframe=job.timeframe,
+                        adjustment=job.adjustment if stocks else None,
+                        feed=job.feed if stocks else None,
+                        path_for=path_for,
+                        describe=lambda s, c, d, n, at: self._describe_raw(job, s, c, d, n, at),
+                        data_dir=self.ctx.data_dir,
+                        now=self.ctx.now,
+                    )
+                    log.debug("chunk %s..%s: %d bars", request.chunk.start, request.chunk.end, bars)
+                    result.files_written += files
+                    task.advance()
+        for symbol in job.symbols:
+            inputs = [path_for(symbol, chunk) for chunk in chunks]
+            result.absorb(self._convert(job, inputs, expected_symbols=[symbol], symbol=symbol))
+        return result
+
+    def _describe_raw(
+        self,
+        job: AlpacaApiJob,
+        symbol: str,
+        chunk: Chunk,
+        digest: FileDigest,
+        bars: int,
+        fetched_at: datetime,
+    ) -> Provenance:
+        timeframe, feed, adjustment = (part.split("=", 1)[1] for part in self._series(job))
+        return Provenance(
+            kind="raw",
+            source=self.name,
+            job=job.name,
+            mode=job.mode,
+            query={
+                "endpoint": "crypto/us/bars" if job.asset_class == "crypto" else "stocks/bars",
+                "base_url": self.config.base_url or "https://data.alpaca.markets",
+                "symbols": [symbol],
+                "timeframe": timeframe,
+                "start": chunk.start.isoformat(),
+                "end": chunk.end.isoformat(),
+                "feed": feed,
+                "adjustment": adjustment,
+            },
+            vendor={
+                "vendor": "Alpaca",
+                "asset_class": job.asset_class,
+                "feed": feed,
+                "adjustment": adjustment,
+                "timeframe": timeframe,
+            },
+            file=digest,
+            fingerprint=digest.sha256,
+            rows=bars,
+            first_ts=chunk.start.isoformat(),
+            last_ts=chunk.end.isoformat(),
+            symbols=[symbol],
+            tools=package_versions(_TOOLS),
+            extra={"fetched_at": fetched_at.isoformat(), "chunk_end_exclusive": True},
+        )
+
+    # ----- conversion (shared by both modes) -------------------------------------------
+    def _offline_inputs(self, job: AlpacaOfflineJob) -> list[Path]:
+        pattern = str(self.ctx.resolve(job.path))
+        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+
+    def _output(self, job: AlpacaApiJob | AlpacaOfflineJob, symbol: str) -> Path:
+        return output_path(self.ctx.data_dir, job.name, self._series(job), symbol)
+
+    def _convert(
+        self,
+        job: AlpacaApiJob | AlpacaOfflineJob,
+        inputs: Sequence[Path],
+        *,
+        expected_symbols: Sequence[str] | None,
+        symbol: str | None,
+    ) -> JobResult:
+        """Read every input file, then write one Parquet file per symbol."""
+        tables = []
+        for path in inputs:
+            try:
+                tables.append(read_bars_file(path, symbol=symbol))
+            except (ValueError, OSError) as exc:
+                raise DataError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
+        combined = pa.concat_tables(tables) if tables else BARS_SCHEMA.empty_table()
+        combined = combined.sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
+        symbols = expected_symbols or sorted(set(combined["symbol"].to_pylist()))
+        digests = [digest_file(p, relative_to=self.ctx.data_dir) for p in inputs]
+        timeframe, feed, adjustment = (part.split("=", 1)[1] for part in self._series(job))
+        result = JobResult(JobStatus.OK)
+        for name in symbols:
+            table = combined.filter(pc.equal(combined["symbol"], name))
+            table = _unique_rows(table, name)
+            if table.num_rows == 0:
+                result.warnings.append(f"{name}: no bars")
+            params = {
+                "converter": CONVERTER_VERSION,
+                "symbol": name,
+                "timeframe": timeframe,
+                "feed": feed,
+                "adjustment": adjustment,
+            }
+            expected = fingerprint(params, digests)
+            output = self._output(job, name)
+            if output_is_current(output, expected, force=self.ctx.force):
+                result.absorb(JobResult(JobStatus.UP_TO_DATE, rows=table.num_rows, files_current=1))
+                continue
+
+            def describe(
+                digest: FileDigest, t: pa.Table = table, s: str = name, fp: str = expected
+            ) -> Provenance:
+                stamps = t["timestamp"]
+                return Provenance(
+                    kind="ingested",
+                    source=self.name,
+                    job=job.name,
+                    mode=job.mode,
+                    query=job.model_dump(mode="json"),
+                    vendor={
+                        "vendor": "Alpaca",
+                        "asset_class": job.asset_class,
+                        "timeframe": timeframe,
+                        "feed": feed,
+                        "adjustment": adjustment,
+                    },
+                    file=digest,
+                    fingerprint=fp,
+                    inputs=digests,
+                    rows=t.num_rows,
+                    first_ts=str(pc.min(stamps)) if t.num_rows else None,
+                    last_ts=str(pc.max(stamps)) if t.num_rows else None,
+                    symbols=[s],
+                    tools=package_versions(_TOOLS),
+                    extra={"converter": CONVERTER_VERSION},
+                )
+
+            publish_file(
+                output,
+                lambda tmp, t=table: write_parquet(t, tmp),
+                describe,
+                data_dir=self.ctx.data_dir,
+                now=self.ctx.now(),
+            )
+            log.debug("wrote %s (%d bars)", output, table.num_rows)
+            result.absorb(JobResult(JobStatus.OK, rows=table.num_rows, files_written=1))
+        return result
+
+
+def _unique_rows(table: pa.Table, symbol: str) -> pa.Table:
+    """Drop exact duplicate bars (overlapping files); two different bars at one time fail."""
+    if table.num_rows < 2:
+        return table
+    frame = table.to_pandas()
+    frame = frame.drop_duplicates()
+    if frame["timestamp"].duplicated().any():
+        raise DataError(f"{symbol}: different bars share a timestamp across the input files")
+    return pa.Table.from_pandas(frame, schema=BARS_SCHEMA, preserve_index=False)
