@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from multigate.sample.alpaca import write_alpaca_samples
 from multigate.sample.vix import write_vix_samples
 
 SampleWriter = Callable[[Path], list[Path]]
 
 SAMPLE_WRITERS: dict[str, SampleWriter] = {
     "vix": write_vix_samples,
+    "alpaca": write_alpaca_samples,
 }
 
 
