@@ -2,7 +2,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from multigate.sources.alpaca.chunks import plan_chunks
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.errors import (
     AlpacaError,
@@ -13,6 +12,7 @@ from multigate.sources.alpaca.errors import (
 )
 from multigate.sources.alpaca.fetch import fetch_bars, parse_bar_time
 from multigate.sources.alpaca.retry import RetryPolicy, parse_retry_after
+from multigate.time_chunks import plan_chunks
 from tests.fakes.alpaca_server import (
     CRYPTO_PATH,
     SIP_MESSAGE,

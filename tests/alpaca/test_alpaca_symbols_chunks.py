@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from multigate.sources.alpaca.chunks import Chunk, is_full_chunk, period_floor, plan_chunks
 from multigate.sources.alpaca.symbols import symbol_from_path_component, symbol_path_component
+from multigate.time_chunks import Chunk, is_full_chunk, period_floor, plan_chunks
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,12 @@
 import pytest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
-from multigate.sources.alpaca.chunks import default_chunk_period
-from multigate.sources.alpaca.timeframe import is_intraday, parse_timeframe, timeframe_str
+from multigate.sources.alpaca.timeframe import (
+    default_chunk_period,
+    is_intraday,
+    parse_timeframe,
+    timeframe_str,
+)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from multigate.config.models import (
     range_end,
     range_start,
 )
-from multigate.sources.alpaca.chunks import ChunkPeriod
 from multigate.sources.alpaca.timeframe import timeframe_str
+from multigate.time_chunks import ChunkPeriod
 
 Timeframe = Annotated[str, AfterValidator(timeframe_str)]
 """``1Min``, ``5Min``, ``15Min``, ``1Hour``, ``1Day``, ``1Week``, ``1Month`` or ``<n><unit>``."""

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from multigate.sources.alpaca.chunks import Chunk
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.fetch import fetch_bars
 from multigate.sources.alpaca.raw_store import encode_raw_bars
 from multigate.storage.provenance import FileDigest, Provenance, read_sidecar, sha256_of
 from multigate.storage.publish import publish_file
+from multigate.time_chunks import Chunk
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
-from multigate.sources.alpaca.chunks import as_utc
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.errors import AlpacaError
 from multigate.sources.alpaca.timeframe import parse_timeframe
+from multigate.time_chunks import as_utc
 
 BarDict = dict[str, Any]
 BarsBySymbol = dict[str, list[BarDict]]

@@ -15,9 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from multigate.sources.alpaca.chunks import Chunk
 from multigate.sources.alpaca.symbols import symbol_path_component
 from multigate.storage.layout import ingested_root, raw_root
+from multigate.time_chunks import Chunk
 
 CRYPTO_FEED = "us"  # alpaca-py's crypto location
 NO_ADJUSTMENT = "raw"

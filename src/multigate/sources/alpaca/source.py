@@ -15,13 +15,6 @@ from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
 from multigate.sources.alpaca.bars_convert import BARS_SCHEMA
 from multigate.sources.alpaca.bars_read import read_bars_file
-from multigate.sources.alpaca.chunks import (
-    Chunk,
-    default_chunk_period,
-    next_boundary,
-    period_floor,
-    plan_chunks,
-)
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.config import AlpacaApiJob, AlpacaOfflineJob, AlpacaSourceConfig
 from multigate.sources.alpaca.download import download_chunk, missing_requests
@@ -33,6 +26,7 @@ from multigate.sources.alpaca.paths import (
     series_parts,
 )
 from multigate.sources.alpaca.retry import RetryPolicy
+from multigate.sources.alpaca.timeframe import default_chunk_period
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import (
@@ -43,6 +37,12 @@ from multigate.storage.provenance import (
     package_versions,
 )
 from multigate.storage.publish import output_is_current, publish_file
+from multigate.time_chunks import (
+    Chunk,
+    next_boundary,
+    period_floor,
+    plan_chunks,
+)
 
 log = logging.getLogger(__name__)
 

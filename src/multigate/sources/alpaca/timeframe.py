@@ -6,6 +6,8 @@ import re
 
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
+from multigate.time_chunks import ChunkPeriod
+
 # Long unit names are matched case-insensitively; the one-letter pandas-style aliases
 # exactly, because "M" (month) and "m" would otherwise be too easy to confuse with minutes.
 _LONG_UNITS: dict[str, TimeFrameUnit] = {
@@ -80,3 +82,8 @@ def timeframe_str(timeframe: str | TimeFrame) -> str:
 
 def is_intraday(timeframe: str | TimeFrame) -> bool:
     return parse_timeframe(timeframe).unit in INTRADAY_UNITS
+
+
+def default_chunk_period(timeframe: str | TimeFrame) -> ChunkPeriod:
+    """One calendar month for intraday (Min/Hour) bars, one calendar year for 1Day and up."""
+    return "month" if is_intraday(timeframe) else "year"

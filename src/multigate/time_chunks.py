@@ -10,10 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
-from alpaca.data.timeframe import TimeFrame
-
-from multigate.sources.alpaca.timeframe import is_intraday
-
 ChunkPeriod = Literal["day", "week", "month", "quarter", "year"]
 CHUNK_PERIODS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
 
@@ -28,11 +24,6 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def default_chunk_period(timeframe: str | TimeFrame) -> ChunkPeriod:
-    """One calendar month for intraday (Min/Hour) bars, one calendar year for 1Day and up."""
-    return "month" if is_intraday(timeframe) else "year"
 
 
 def period_floor(moment: datetime, period: ChunkPeriod) -> datetime:
