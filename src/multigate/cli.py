@@ -140,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env=env,
         force=args.force,
         assume_yes=args.yes,
+        dry_run=args.dry_run,
         interactive=interactive,
         progress=progress,
     )

@@ -6,6 +6,7 @@ from globals, so tests drive sources without patching anything.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from multigate.progress import NullProgress, Progress
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -31,9 +36,13 @@ class RunContext:
     """Redo jobs even when their outputs are current."""
     assume_yes: bool = False
     """Answer confirmations with yes (never overrides a hard cost cap)."""
+    dry_run: bool = False
+    """Plan only: write nothing, download nothing (free cost quotes are allowed)."""
     interactive: bool = False
     """Whether a person can answer prompts (stdin is a terminal)."""
     prompt: Callable[[str], str] = input
+    notify: Callable[[str], None] = _to_stderr
+    """Messages a person must see whatever the log level (cost estimates)."""
     progress: Progress = field(default_factory=NullProgress)
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = _utc_now

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 _SOURCES: dict[str, str] = {
     "vix": "multigate.sources.vix.source:VixSource",
     "alpaca": "multigate.sources.alpaca.source:AlpacaSource",
+    "databento": "multigate.sources.databento.source:DatabentoSource",
 }
 
 

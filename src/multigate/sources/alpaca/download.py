@@ -16,7 +16,8 @@ from pathlib import Path
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.fetch import fetch_bars
 from multigate.sources.alpaca.raw_store import encode_raw_bars
-from multigate.storage.provenance import FileDigest, Provenance, read_sidecar, sha256_of
+from multigate.storage.chunks_on_disk import chunk_is_stored
+from multigate.storage.provenance import FileDigest, Provenance
 from multigate.storage.publish import publish_file
 from multigate.time_chunks import Chunk
 
@@ -31,23 +32,13 @@ class ChunkRequest:
     symbols: tuple[str, ...]
 
 
-def chunk_is_stored(path: Path, chunk: Chunk) -> bool:
-    record = read_sidecar(path)
-    if record is None or not path.is_file():
-        return False
-    fetched_at = (record.get("extra") or {}).get("fetched_at")
-    if not fetched_at or datetime.fromisoformat(fetched_at) < chunk.end:
-        return False
-    return (record.get("file") or {}).get("sha256") == sha256_of(path)
-
-
 def missing_requests(
     chunks: Sequence[Chunk], symbols: Sequence[str], path_for: Callable[[str, Chunk], Path]
 ) -> list[ChunkRequest]:
     """The (chunk, symbols) pairs not yet stored, batched per chunk."""
     requests = []
     for chunk in chunks:
-        missing = [s for s in symbols if not chunk_is_stored(path_for(s, chunk), chunk)]
+        missing = [s for s in symbols if not chunk_is_stored(path_for(s, chunk), chunk.end)]
         for i in range(0, len(missing), MAX_SYMBOLS_PER_REQUEST):
             requests.append(ChunkRequest(chunk, tuple(missing[i : i + MAX_SYMBOLS_PER_REQUEST])))
     return requests

@@ -28,6 +28,7 @@ from multigate.sources.alpaca.paths import (
 from multigate.sources.alpaca.retry import RetryPolicy
 from multigate.sources.alpaca.timeframe import default_chunk_period
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.storage.chunks_on_disk import FETCHED_AT
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import (
     FileDigest,
@@ -196,7 +197,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             last_ts=chunk.end.isoformat(),
             symbols=[symbol],
             tools=package_versions(_TOOLS),
-            extra={"fetched_at": fetched_at.isoformat(), "chunk_end_exclusive": True},
+            extra={FETCHED_AT: fetched_at.isoformat(), "chunk_end_exclusive": True},
         )
 
     # ----- conversion (shared by both modes) -------------------------------------------

@@ -1,0 +1,113 @@
+"""The two Databento calls we make, through the real client: quote and download.
+
+The client does not retry; we do, on 429, 5xx and broken transfers, with exponential
+backoff. 401/403 become KeyRefused (the key is never shown); 400/422 show the vendor's
+message. A download goes to a hidden temporary file that is verified before it is moved
+into place, so a cut transfer never leaves a chunk that looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+
+from multigate.config.models import HttpSettings
+from multigate.errors import KeyRefused, VendorError
+from multigate.http import backoff_delay
+from multigate.time_chunks import Chunk
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class DatabentoApi:
+    def __init__(
+        self,
+        key: str,
+        gateway: str | None,
+        http: HttpSettings,
+        sleep: Callable[[float], None],
+    ) -> None:
+        import databento
+
+        options: dict[str, Any] = {"key": key}
+        if gateway:
+            options["gateway"] = gateway
+        self._client = databento.Historical(**options)
+        self._http = http
+        self._sleep = sleep
+
+    def get_cost(self, request: dict[str, Any]) -> float:
+        """USD the vendor would bill for ``request`` (free to ask)."""
+        return float(self._with_retries("get_cost", lambda: self._client.metadata.get_cost(
+            **request, mode="historical-streaming")))
+
+    def download(self, request: dict[str, Any], target: Path,
+                 verify: Callable[[Path], None]) -> None:
+        """Stream ``request`` into ``target`` (which must not exist) and verify it."""
+
+        def attempt() -> None:
+            try:
+                self._client.timeseries.get_range(**request, path=target)
+                verify(target)
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
+
+        self._with_retries("get_range", attempt)
+
+    def _with_retries(self, what: str, call: Callable[[], T]) -> T:
+        from databento.common.error import BentoHttpError
+
+        problem = ""
+        for attempt in range(1, self._http.max_attempts + 1):
+            retry_after: float | None = None
+            try:
+                return call()
+            except BentoHttpError as exc:
+                status = exc.http_status
+                if status in (401, 403):
+                    raise KeyRefused(
+                        f"Databento refused the API key (HTTP {status}) for {what}; check "
+                        "DATABENTO_API_KEY", status=status) from None
+                if status not in RETRY_STATUSES:
+                    raise VendorError(f"Databento {what}: {exc}", status=status) from None
+                problem = f"HTTP {status}"
+                header = (exc.headers or {}).get("Retry-After")
+                retry_after = float(header) if header and header.isdigit() else None
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError, IncompleteDownload) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if attempt < self._http.max_attempts:
+                delay = backoff_delay(attempt, self._http, retry_after)
+                log.warning("Databento %s failed (%s); retry %d/%d in %.1fs", what, problem,
+                            attempt, self._http.max_attempts - 1, delay)
+                self._sleep(delay)
+        raise VendorError(
+            f"Databento {what} failed after {self._http.max_attempts} attempts: {problem}",
+            retryable=True,
+        )
+
+
+class IncompleteDownload(Exception):
+    """The bytes received do not decode to a complete DBN stream (a cut transfer)."""
+
+
+def range_request(
+    dataset: str, schema: str, symbol: str, stype_in: str, chunk: Chunk
+) -> dict[str, Any]:
+    """Form fields of one chunk's request; also recorded in sidecars and the ledger."""
+    return {
+        "dataset": dataset,
+        "schema": schema,
+        "symbols": symbol,
+        "stype_in": stype_in,
+        "start": chunk.start.isoformat(),
+        "end": chunk.end.isoformat(),
+    }

@@ -1,0 +1,84 @@
+"""Config models of the ``databento`` source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from multigate.config.models import (
+    CostGuardrails,
+    DateOrTime,
+    JobConfig,
+    SourceConfig,
+    Symbol,
+    range_end,
+    range_start,
+)
+from multigate.time_chunks import ChunkPeriod
+
+ALL_SYMBOLS = "ALL_SYMBOLS"
+Schema = Literal[
+    "mbo", "mbp-1", "mbp-10", "tbbo", "trades", "bbo-1s", "bbo-1m", "cbbo-1s", "cbbo-1m",
+    "cmbp-1", "tcbbo", "ohlcv-1s", "ohlcv-1m", "ohlcv-1h", "ohlcv-1d", "ohlcv-eod",
+    "definition", "statistics", "status", "imbalance",
+]  # fmt: skip
+SType = Literal["raw_symbol", "parent", "continuous", "instrument_id"]
+PriceType = Literal["float", "fixed"]
+
+
+class DatabentoOfflineJob(JobConfig):
+    """Convert local DBN files (``.dbn`` or ``.dbn.zst``, DBN v1-v3, any schema)."""
+
+    mode: Literal["offline"]
+    path: str | None = None
+    """A file or glob (``**`` allowed), relative to the config file's folder."""
+    raw_dir: str | None = None
+    """A folder: every ``*.dbn`` and ``*.dbn.zst`` below it."""
+    price_type: PriceType = "float"
+    """float: prices as float64 (NaN for undefined); fixed: raw int64 in units of 1e-9."""
+
+    @model_validator(mode="after")
+    def _one_input(self) -> DatabentoOfflineJob:
+        if (self.path is None) == (self.raw_dir is None):
+            raise ValueError("give exactly one of 'path' or 'raw_dir'")
+        return self
+
+
+class DatabentoApiJob(JobConfig, CostGuardrails):
+    """Download with ``timeseries.get_range`` chunk by chunk, after a cost check."""
+
+    mode: Literal["api"]
+    dataset: str = Field(pattern=r"^[A-Z0-9]+\.[A-Z0-9]+$")
+    """e.g. GLBX.MDP3, XNAS.ITCH, OPRA.PILLAR, EQUS.MINI."""
+    schema_: Schema = Field(alias="schema")
+    symbols: list[Symbol] | Literal["ALL_SYMBOLS"] = Field(min_length=1)
+    """A list of symbols, or ALL_SYMBOLS."""
+    stype_in: SType = "raw_symbol"
+    start: DateOrTime
+    """Inclusive: a date (00:00 UTC) or an ISO time."""
+    end: DateOrTime
+    """A date includes that whole day; a time is exclusive."""
+    chunk: ChunkPeriod = "day"
+    """One raw file per symbol per day|week|month|quarter|year; stored chunks are never
+    quoted or downloaded again."""
+    price_type: PriceType = "float"
+
+    @model_validator(mode="after")
+    def _range(self) -> DatabentoApiJob:
+        if range_end(self.end) <= range_start(self.start):
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+    @property
+    def symbol_list(self) -> list[str]:
+        return [ALL_SYMBOLS] if self.symbols == ALL_SYMBOLS else list(self.symbols)
+
+
+DatabentoJob = Annotated[DatabentoApiJob | DatabentoOfflineJob, Field(discriminator="mode")]
+
+
+class DatabentoSourceConfig(SourceConfig):
+    base_url: str | None = None
+    """Historical gateway override (default: Databento's); passed to the client as ``gateway``."""
+    jobs: list[DatabentoJob] = Field(default_factory=list)  # type: ignore[assignment]

@@ -1,0 +1,270 @@
+"""The ``databento`` source: DBN files to faithful Parquet, and a guarded, never-pay-twice
+download path through ``timeseries.get_range``."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from multigate.config.models import JobConfig, range_end, range_start
+from multigate.errors import ConfigError, DataError
+from multigate.guardrails import approve_cost
+from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.databento.api import DatabentoApi, IncompleteDownload, range_request
+from multigate.sources.databento.config import (
+    DatabentoApiJob,
+    DatabentoOfflineJob,
+    DatabentoSourceConfig,
+)
+from multigate.sources.databento.dbn_convert import convert_dbn_file
+from multigate.sources.databento.dbn_info import read_dbn_metadata
+from multigate.sources.databento.dbn_verify import verify_dbn_file
+from multigate.sources.databento.errors import DbnFileError
+from multigate.sources.databento.paths import (
+    DBN_SUFFIXES,
+    chunk_stem,
+    dbn_stem,
+    ledger_path,
+    output_path,
+    raw_chunk_path,
+)
+from multigate.storage.atomic import atomic_path
+from multigate.storage.chunks_on_disk import FETCHED_AT, chunk_is_stored
+from multigate.storage.layout import ingested_root, sidecar_path
+from multigate.storage.ledger import append_ledger
+from multigate.storage.provenance import (
+    FileDigest,
+    Provenance,
+    digest_file,
+    fingerprint,
+    is_current,
+    package_versions,
+    write_sidecar,
+)
+from multigate.time_chunks import Chunk, plan_chunks
+
+log = logging.getLogger(__name__)
+
+CONVERTER_VERSION = "databento-dbn/1"
+API_KEY = "DATABENTO_API_KEY"
+_TOOLS = ("multigate", "databento", "databento-dbn", "pyarrow", "numpy")
+
+
+class DatabentoSource(Source[DatabentoSourceConfig]):
+    name = "databento"
+    config_model = DatabentoSourceConfig
+
+    # ----- API parameters ---------------------------------------------------------------
+    def _pieces(self, job: DatabentoApiJob) -> list[tuple[str, Chunk]]:
+        chunks = plan_chunks(range_start(job.start), range_end(job.end), job.chunk)
+        return [(symbol, chunk) for symbol in job.symbol_list for chunk in chunks]
+
+    def _raw_path(self, job: DatabentoApiJob, symbol: str, chunk: Chunk) -> Path:
+        return raw_chunk_path(self.ctx.data_dir, job.dataset, job.schema_, job.stype_in,
+                              symbol, chunk)
+
+    def _missing(self, job: DatabentoApiJob) -> list[tuple[str, Chunk]]:
+        return [(s, c) for s, c in self._pieces(job)
+                if not chunk_is_stored(self._raw_path(job, s, c), c.end)]
+
+    def _request(self, job: DatabentoApiJob, symbol: str, chunk: Chunk) -> dict[str, str]:
+        return range_request(job.dataset, job.schema_, symbol, job.stype_in, chunk)
+
+    def _api(self) -> DatabentoApi:
+        key = self.ctx.env.get(API_KEY)
+        if not key:
+            raise ConfigError(f"set {API_KEY} in the environment or .env")
+        return DatabentoApi(key, self.config.base_url, self.config.http, self.ctx.sleep)
+
+    def _quote(self, api: DatabentoApi, job: DatabentoApiJob,
+               missing: Sequence[tuple[str, Chunk]]) -> float:
+        total = 0.0
+        ledger = ledger_path(self.ctx.data_dir)
+        for symbol, chunk in missing:
+            request = self._request(job, symbol, chunk)
+            usd = api.get_cost(request)
+            total += usd
+            if not self.ctx.dry_run:
+                append_ledger(ledger, "estimate", {"job": job.name, "usd": usd, **request},
+                              at=self.ctx.now())
+        return total
+
+    # ----- Source interface ---------------------------------------------------------------
+    def plan(self, job: JobConfig) -> JobPlan:
+        if isinstance(job, DatabentoOfflineJob):
+            inputs = self._offline_inputs(job)
+            plan = JobPlan(reads=[str(p) for p in inputs])
+            plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
+            if not inputs:
+                plan.notes.append("no DBN files match")
+            return plan
+        assert isinstance(job, DatabentoApiJob)
+        missing = self._missing(job)
+        pieces = self._pieces(job)
+        plan = JobPlan(cost_usd=0.0)
+        plan.downloads = [
+            f"{job.dataset} {job.schema_} {symbol} {chunk.start:%Y-%m-%d %H:%M} .. "
+            f"{chunk.end:%Y-%m-%d %H:%M} UTC" for symbol, chunk in missing
+        ]
+        plan.notes.append(f"{len(pieces) - len(missing)} of {len(pieces)} chunks already "
+                          "stored (not quoted, not downloaded)")
+        plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
+        if missing:
+            if not self.ctx.env.get(API_KEY):
+                plan.cost_usd = None
+                plan.notes.append(f"cost unknown: {API_KEY} is not set")
+            else:
+                plan.cost_usd = self._quote(self._api(), job, missing)
+        return plan
+
+    def run(self, job: JobConfig) -> JobResult:
+        if isinstance(job, DatabentoOfflineJob):
+            inputs = self._offline_inputs(job)
+            if not inputs:
+                where = job.path or job.raw_dir
+                raise DataError(f"job {job.name}: no .dbn or .dbn.zst files in '{where}'")
+            return self._convert_all(job, [(p, dbn_stem(p)) for p in inputs])
+        assert isinstance(job, DatabentoApiJob)
+        result = JobResult(JobStatus.OK)
+        missing = self._missing(job)
+        if missing:
+            api = self._api()
+            total = self._quote(api, job, missing)
+            approve_cost(job.name, total, job, self.ctx,
+                         what=f"{len(missing)} chunk(s) of {job.dataset} {job.schema_}")
+            self._download(api, job, missing)
+            result.files_written += len(missing)
+        else:
+            log.info("%s: every chunk already stored; nothing to quote or download", job.name)
+        pieces = [(self._raw_path(job, s, c), chunk_stem(s, c)) for s, c in self._pieces(job)]
+        result.absorb(self._convert_all(job, pieces))
+        return result
+
+    # ----- downloads ---------------------------------------------------------------------
+    def _download(self, api: DatabentoApi, job: DatabentoApiJob,
+                  missing: Sequence[tuple[str, Chunk]]) -> None:
+        ledger = ledger_path(self.ctx.data_dir)
+        with self.ctx.progress.task(f"{job.name}: download", total=len(missing)) as task:
+            for symbol, chunk in missing:
+                request = self._request(job, symbol, chunk)
+                path = self._raw_path(job, symbol, chunk)
+                fetched_at = self.ctx.now()
+                with atomic_path(path, before_replace=lambda p=path: _drop_sidecar(p)) as tmp:
+                    api.download(request, tmp, _verify_download)
+                digest = digest_file(path, relative_to=self.ctx.data_dir)
+                write_sidecar(path, self._describe_raw(job, request, digest, fetched_at),
+                              created_at=fetched_at)
+                append_ledger(ledger, "download", {"job": job.name, "bytes": digest.bytes,
+                                                   "sha256": digest.sha256, **request},
+                              at=fetched_at)
+                log.debug("downloaded %s (%d bytes)", path, digest.bytes)
+                task.advance()
+
+    def _describe_raw(self, job: DatabentoApiJob, request: dict[str, str], digest: FileDigest,
+                      fetched_at: datetime) -> Provenance:
+        info = read_dbn_metadata(self.ctx.data_dir / digest.name)
+        return Provenance(
+            kind="raw", source=self.name, job=job.name, mode=job.mode,
+            query={**request, "gateway": self.config.base_url or "default"},
+            vendor={"vendor": "Databento", "dataset": job.dataset, "schema": job.schema_,
+                    "stype_in": job.stype_in, "dbn_version": info.version},
+            file=digest, fingerprint=digest.sha256,
+            first_ts=request["start"], last_ts=request["end"],
+            symbols=[request["symbols"]], tools=package_versions(_TOOLS),
+            extra={FETCHED_AT: fetched_at.isoformat()},
+        )
+
+    # ----- conversion (the only path from DBN to Parquet, for both modes) ------------------
+    def _offline_inputs(self, job: DatabentoOfflineJob) -> list[Path]:
+        if job.raw_dir is not None:
+            root = self.ctx.resolve(job.raw_dir)
+            found = [p for p in root.rglob("*") if p.name.endswith(DBN_SUFFIXES)]
+        else:
+            pattern = str(self.ctx.resolve(job.path or ""))
+            found = [Path(p) for p in glob.glob(pattern, recursive=True)]
+        return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
+
+    def _convert_all(self, job: DatabentoApiJob | DatabentoOfflineJob,
+                     inputs: Sequence[tuple[Path, str]]) -> JobResult:
+        stems = [stem for _, stem in inputs]
+        duplicates = sorted({s for s in stems if stems.count(s) > 1})
+        if duplicates:
+            raise DataError(f"job {job.name}: several inputs are named {duplicates[0]}; "
+                            "give each DBN file a distinct name")
+        result = JobResult(JobStatus.OK)
+        failures = []
+        with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs)) as task:
+            for path, stem in inputs:
+                try:
+                    result.absorb(self._convert_one(job, path, stem))
+                except DbnFileError as exc:  # one bad file does not stop the others
+                    failures.append(str(exc))
+                    log.error("%s: %s", job.name, exc)
+                task.advance()
+        if failures:
+            raise DataError(f"{len(failures)} of {len(inputs)} files failed: {failures[0]}"
+                            + (" (and more, see the log)" if len(failures) > 1 else ""))
+        return result
+
+    def _convert_one(self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path,
+                     stem: str) -> JobResult:
+        info = read_dbn_metadata(src)
+        digest = digest_file(src, relative_to=self.ctx.data_dir)
+        params = {"converter": CONVERTER_VERSION, "price_type": job.price_type}
+        expected = fingerprint(params, [digest])
+        root = ingested_root(self.ctx.data_dir, self.name, job.name)
+        known = ([output_path(self.ctx.data_dir, job.name, info.schema, stem)]
+                 if info.schema else sorted(root.glob(f"schema=*/{stem}.parquet")))
+        if known and not self.ctx.force and all(is_current(p, expected) for p in known):
+            return JobResult(JobStatus.UP_TO_DATE, files_current=len(known))
+
+        finals: dict[str, Path] = {}
+        with contextlib.ExitStack() as stack:
+            def output_for(schema: str) -> Path:
+                final = output_path(self.ctx.data_dir, job.name, schema, stem)
+                finals[schema] = final
+                return stack.enter_context(
+                    atomic_path(final, before_replace=lambda f=final: _drop_sidecar(f)))
+
+            outputs = convert_dbn_file(src, output_for, price_type=job.price_type)
+        result = JobResult(JobStatus.OK)
+        for out in outputs:
+            final = finals[out.schema]
+            out_digest = digest_file(final, relative_to=self.ctx.data_dir)
+            write_sidecar(final, Provenance(
+                kind="ingested", source=self.name, job=job.name, mode=job.mode,
+                query=job.model_dump(mode="json", by_alias=True),
+                vendor={"vendor": "Databento", "dataset": info.dataset, "schema": out.schema,
+                        "stype_in": info.stype_in, "stype_out": info.stype_out,
+                        "dbn_version": info.version},
+                file=out_digest, fingerprint=expected, inputs=[digest], rows=out.rows,
+                first_ts=_ns_iso(out.first_ts), last_ts=_ns_iso(out.last_ts),
+                symbols=out.symbols, tools=package_versions(_TOOLS),
+                extra={"converter": CONVERTER_VERSION, "price_type": job.price_type},
+            ), created_at=self.ctx.now())
+            log.debug("wrote %s (%d rows)", final, out.rows)
+            result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1))
+        return result
+
+
+def _verify_download(path: Path) -> None:
+    try:
+        verify_dbn_file(path)
+    except DbnFileError as exc:
+        raise IncompleteDownload(str(exc)) from None
+
+
+def _drop_sidecar(path: Path) -> None:
+    sidecar_path(path).unlink(missing_ok=True)
+
+
+def _ns_iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    import pandas as pd
+
+    return pd.Timestamp(ns, tz="UTC").isoformat()
