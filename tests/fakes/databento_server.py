@@ -2,8 +2,10 @@
 
 `databento.Historical(key, gateway=server.gateway)` rewrites every gateway to `https://`, so
 the server speaks TLS with a throwaway CA made by `trustme`. The sync client (`requests`, used
-by `metadata.*` and by `timeseries.get_range`) trusts it through `REQUESTS_CA_BUNDLE`; the
-async variants (`aiohttp`) through `SSL_CERT_FILE`. `server.client_env()` gives both.
+by `metadata.*` and by `timeseries.get_range`) trusts it through `REQUESTS_CA_BUNDLE`
+(`server.client_env()`). The async variants use `aiohttp`, which builds its verifying SSL
+context once at import time and ignores REQUESTS_CA_BUNDLE (and a later SSL_CERT_FILE);
+`server.trust_in_aiohttp()` adds the throwaway CA to that (private) process-wide context.
 
 Endpoints (API v0, HTTP Basic auth, the key as user name and an empty password):
 
@@ -214,8 +216,18 @@ class FakeDatabentoServer:
         self.stop()
 
     def client_env(self) -> dict[str, str]:
-        """Environment for the client to trust this server: requests and aiohttp/ssl."""
-        return {"REQUESTS_CA_BUNDLE": self.ca_bundle, "SSL_CERT_FILE": self.ca_bundle}
+        """Environment for the sync client (requests) to trust this server."""
+        return {"REQUESTS_CA_BUNDLE": self.ca_bundle}
+
+    def trust_in_aiohttp(self) -> None:
+        """Make the client's `*_async` methods trust this server, for the whole process.
+
+        aiohttp verifies with a module-level context made at import (private name
+        `_SSL_CONTEXT_VERIFIED`); adding a throwaway test CA to it is harmless.
+        """
+        from aiohttp import connector
+
+        connector._SSL_CONTEXT_VERIFIED.load_verify_locations(cafile=self.ca_bundle)
 
     # ----------------------------------------------------------------- scripting
     def script(
