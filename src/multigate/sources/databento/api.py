@@ -63,7 +63,7 @@ class DatabentoApi:
         self._with_retries("get_range", attempt)
 
     def _with_retries(self, what: str, call: Callable[[], T]) -> T:
-        from databento.common.error import BentoHttpError
+        from databento.common.error import BentoError, BentoHttpError
 
         problem = ""
         for attempt in range(1, self._http.max_attempts + 1):
@@ -81,8 +81,9 @@ class DatabentoApi:
                 problem = f"HTTP {status}"
                 header = (exc.headers or {}).get("Retry-After")
                 retry_after = float(header) if header and header.isdigit() else None
-            except (requests.ConnectionError, requests.Timeout,
+            except (BentoError, requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError, IncompleteDownload) as exc:
+                # BentoError without a status: the stream broke midway ("Connection broken")
                 problem = f"{type(exc).__name__}: {exc}"
             if attempt < self._http.max_attempts:
                 delay = backoff_delay(attempt, self._http, retry_after)
