@@ -1,0 +1,105 @@
+"""Parquet output: one ParquetWriter per schema, fed by a background writer thread.
+
+Decoding happens on the caller's thread while encoding/compression/IO happens on the
+writer thread (pyarrow releases the GIL), with a bounded queue so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_STOP = object()
+_PUT_POLL_S = 0.2
+
+
+class ParquetSink:
+    """Thread-backed multi-file Parquet writer.
+
+    ``open(key, path, schema)`` and ``write(key, table)`` are called from one producer
+    thread; ``close()`` flushes everything; ``abort()`` stops and deletes all outputs.
+    """
+
+    def __init__(self, row_group_size: int, queue_size: int = 1) -> None:
+        self._row_group_size = row_group_size
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._paths: dict[str, Path] = {}
+        self._error: BaseException | None = None
+        self._abort = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dbn-parquet-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return dict(self._paths)
+
+    def open(self, key: str, path: Path, schema: pa.Schema) -> None:
+        """Register an output (the file is created by the writer thread, in order)."""
+        self._paths[key] = Path(path)
+        self._put(("open", key, Path(path), schema))
+
+    def write(self, key: str, table: pa.Table) -> None:
+        self._put(("write", key, table))
+
+    def _put(self, item: object) -> None:
+        while True:
+            self._raise_if_failed()
+            try:
+                self._queue.put(item, timeout=_PUT_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"Parquet writer failed: {self._error}") from self._error
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if self._error is not None or self._abort.is_set():
+                continue  # drain without doing work
+            try:
+                op, key, *rest = item  # type: ignore[misc]
+                if op == "open":
+                    path, schema = rest
+                    self._writers[key] = pq.ParquetWriter(path, schema, compression="zstd")
+                else:
+                    (table,) = rest
+                    self._writers[key].write_table(table, row_group_size=self._row_group_size)
+            except BaseException as exc:  # reported to the producer thread
+                self._error = exc
+
+    def close(self) -> None:
+        """Flush and close all outputs; raise if anything failed."""
+        self._put(_STOP)
+        self._thread.join()
+        self._raise_if_failed()
+        for writer in self._writers.values():
+            writer.close()
+
+    def abort(self) -> None:
+        """Stop the writer thread, close and delete every output written so far."""
+        self._abort.set()
+        while True:  # make room for the stop marker even if the queue is full
+            try:
+                self._queue.put(_STOP, timeout=_PUT_POLL_S)
+                break
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()
+        self._thread.join()
+        for writer in self._writers.values():
+            with contextlib.suppress(BaseException):
+                writer.close()
+        for path in self._paths.values():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
