@@ -18,6 +18,18 @@ DBN_MAGIC = b"DBN"
 PREFIX_LEN = 8  # b"DBN" + version byte + u32 metadata length
 MAX_METADATA_LEN = 64 * 1024 * 1024
 _UPGRADE_READ = 1 << 20
+_ZSTD_READ = 1 << 18
+
+
+def _take(buf: bytearray, n: int) -> bytes:
+    """Remove and return the first ``n`` bytes (all if ``n < 0``) of ``buf``."""
+    if n < 0 or n >= len(buf):
+        out = bytes(buf)
+        buf.clear()
+        return out
+    out = bytes(memoryview(buf)[:n])
+    del buf[:n]
+    return out
 
 
 class DbnFormatError(ValueError):
@@ -46,9 +58,7 @@ def open_decompressed(src: Path) -> IO[bytes]:
         if not head:
             raise DbnFormatError("file is empty (0 bytes)")
         if head == ZSTD_MAGIC:
-            return zstandard.ZstdDecompressor().stream_reader(
-                raw, read_across_frames=True, closefd=True
-            )
+            return ZstdReader(raw)
         if head[:3] == DBN_MAGIC:
             return raw
         raise DbnFormatError(
@@ -58,6 +68,50 @@ def open_decompressed(src: Path) -> IO[bytes]:
     except BaseException:
         raw.close()
         raise
+
+
+class ZstdReader(io.RawIOBase):
+    """Multi-frame zstd decompressing reader that detects truncated frames.
+
+    (``zstandard``'s ``stream_reader`` silently returns EOF on a truncated frame.)
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+        self._in_frame = False
+        self._buf = bytearray()
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _feed(self, data: bytes) -> None:
+        while data:
+            self._in_frame = True
+            self._buf += self._obj.decompress(data)
+            if not self._obj.eof:
+                return
+            data = self._obj.unused_data
+            self._obj = self._dctx.decompressobj()
+            self._in_frame = False
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        while not self._eof and (n < 0 or len(self._buf) < n):
+            chunk = self._raw.read(_ZSTD_READ)
+            if chunk:
+                self._feed(chunk)
+            else:
+                self._eof = True
+                if self._in_frame:
+                    raise DbnFormatError("truncated zstd stream (incomplete final frame)")
+        return _take(self._buf, n)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def read_metadata_bytes(reader: IO[bytes]) -> tuple[bytes, dbn.Metadata]:
@@ -129,10 +183,7 @@ class UpgradingReader(io.RawIOBase):
                 self._transcoder.flush()
                 self.leftover = len(self._transcoder.buffer())
                 self._eof = True
-        take = len(buf) if n < 0 else min(n, len(buf))
-        out = bytes(buf[:take])
-        del buf[:take]
-        return out
+        return _take(buf, n)
 
     def close(self) -> None:
         self._source.close()
