@@ -167,3 +167,31 @@ def test_parquet_written_with_zstd(tmp_path: Path) -> None:
     out = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
     meta = pq.ParquetFile(out[0].path).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_row_groups_are_exact_when_chunks_do_not_align(tmp_path: Path, monkeypatch) -> None:
+    from multigate.sources.databento import dbn_convert
+
+    monkeypatch.setattr(dbn_convert, "CHUNK_BYTES", 80 * 300)  # 300-record decode chunks
+    src = tmp_path / "align.mbp-1.dbn"
+    write_synthetic_file(src, "mbp-1", records=4_500, n_instruments=9)
+    seen: list[int] = []
+    out = convert_dbn_file(
+        src, lambda s: tmp_path / f"{s}.parquet", row_group_size=1_000, progress=seen.append
+    )
+    meta = pq.ParquetFile(out[0].path).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sizes == [1_000, 1_000, 1_000, 1_000, 500]
+    assert seen == list(range(300, 4_501, 300))
+    assert_matches_vendor(read_parquet_df(out[0].path), _vendor(src))
+
+
+def test_wide_schema_row_groups_are_capped(tmp_path: Path, monkeypatch) -> None:
+    from multigate.sources.databento import dbn_convert
+
+    monkeypatch.setattr(dbn_convert, "ROW_GROUP_MAX_BYTES", 368 * 700)  # 700 mbp-10 records
+    src = tmp_path / "wide.mbp-10.dbn"
+    write_synthetic_file(src, "mbp-10", records=2_000, n_instruments=3)
+    out = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
+    meta = pq.ParquetFile(out[0].path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [700, 700, 600]

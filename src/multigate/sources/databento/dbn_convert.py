@@ -1,9 +1,9 @@
 """Streaming, faithful DBN -> Parquet conversion (public entry point).
 
-The Parquet written for each schema, read back with pyarrow, equals
-``databento.DBNStore.from_file(src).to_df(price_type=...).reset_index()`` (after the
-file is upgraded to DBN v3, as the vendor's decoder does), see README-level notes in
-``convert_dbn_file``.
+Pipeline: decompress (zstd) -> upgrade to DBN v3 if older (vendor Transcoder) -> read
+fixed-size chunks of raw records -> ``np.frombuffer`` with the vendor's v3 record dtype
+-> Arrow arrays built from numpy -> background ParquetWriter thread (zstd).
+See ``convert_dbn_file`` for the exact output contract.
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ from .dbn_symbols import SymbolResolver
 from .errors import DbnFileError
 from .parquet_sink import ParquetSink
 
-# Raw record bytes decoded per chunk; with a queue of one table, peak memory stays at a
-# few chunks regardless of file size.
-CHUNK_BYTES = 48 * 1024 * 1024
+# Raw record bytes decoded per chunk (small chunks pipeline and cache better), and the
+# cap on raw record bytes per Parquet row group (bounds the writer's buffer for wide
+# schemas such as mbp-10 and definition). Peak memory is a few chunks plus one row group,
+# independent of file size.
+CHUNK_BYTES = 8 * 1024 * 1024
+ROW_GROUP_MAX_BYTES = 96 * 1024 * 1024
 
 
 @dataclass
@@ -68,12 +71,14 @@ class _Converter:
         self,
         output_for_schema: Callable[[str], Path],
         price_type: Literal["float", "fixed"],
+        row_group_size: int,
         sink: ParquetSink,
         resolver: SymbolResolver,
         ts_out: bool,
     ) -> None:
         self._output_for_schema = output_for_schema
         self._price_type = price_type
+        self._row_group_size = row_group_size
         self._sink = sink
         self._resolver = resolver
         self._ts_out = ts_out
@@ -89,7 +94,8 @@ class _Converter:
             path = Path(self._output_for_schema(schema))
             out = _Output(schema, path, plan)
             self.outputs[schema] = out
-            self._sink.open(schema, path, plan.arrow_schema)
+            group = min(self._row_group_size, ROW_GROUP_MAX_BYTES // plan.np_dtype.itemsize)
+            self._sink.open(schema, path, plan.arrow_schema, max(1, group))
         return out
 
     def add(self, schema: str, recs: np.ndarray) -> None:
@@ -140,13 +146,26 @@ def convert_dbn_file(
 ) -> list[ConvertedOutput]:
     """Convert a ``.dbn`` / ``.dbn.zst`` file (DBN v1-v3) to one Parquet file per schema.
 
-    Output columns, order, values and row order match
+    Each output, read back with ``pyarrow.parquet.read_table(p).to_pandas()``, equals
     ``DBNStore.from_file(src).to_df(price_type=price_type).reset_index()`` of the file
-    upgraded to DBN v3. Files with an unset (mixed) schema are split by record type.
-    ``row_group_size`` is an upper bound: a chunk (= row group) also never exceeds
-    ``CHUNK_BYTES`` of raw records, which bounds memory for wide schemas (mbp-10,
-    definition). Outputs are written directly to the given paths; on any error every
-    output is deleted and :class:`DbnFileError` naming ``src`` is raised.
+    upgraded to DBN v3: same columns and order (index column first, ``symbol`` last),
+    values, row order and pandas dtypes (uint8/uint16/uint32/int32/... kept exactly;
+    timestamps ``datetime64[ns, UTC]`` with NaT for UNDEF_TIMESTAMP; prices float64 with
+    NaN for UNDEF_PRICE, or raw int64 for ``"fixed"``; chars/strings ``str``). Two
+    documented exceptions, both equal values: an all-unmapped ``symbol`` column is
+    ``str`` (NaN) where to_df gives ``object`` (None), and 0-row timestamps are ``[ns]``
+    where to_df gives ``[s]``. For v1/v2 definition and statistics files (the only
+    layouts that changed) this means v3 columns, not the vendor's v1/v2 to_df columns.
+
+    Files with an unset (mixed) schema are split by record type, one output per schema
+    in order of first appearance (rtype MBP_1 is named "mbp-1", never "tbbo").
+
+    Row groups hold ``row_group_size`` rows, except that a row group never holds more
+    than ``ROW_GROUP_MAX_BYTES`` of raw records (mbp-10 / definition groups are shorter),
+    which bounds memory. ``progress`` is called with the cumulative record count after
+    each decoded chunk. Outputs are written directly to the paths returned by
+    ``output_for_schema``; on any error every output is deleted and
+    :class:`DbnFileError` naming ``src`` is raised.
     """
     src = Path(src)
     if price_type not in ("float", "fixed"):
@@ -157,8 +176,11 @@ def convert_dbn_file(
     reader: IO[bytes] | None = None
     try:
         reader, meta, _version = open_v3(src)
-        sink = ParquetSink(row_group_size)
-        conv = _Converter(output_for_schema, price_type, sink, SymbolResolver(meta), meta.ts_out)
+        sink = ParquetSink()
+        resolver = SymbolResolver(meta)
+        conv = _Converter(
+            output_for_schema, price_type, row_group_size, sink, resolver, meta.ts_out
+        )
         schema = None if meta.schema is None else str(meta.schema.value)
         _run(reader, conv, schema, row_group_size, progress)
         sink.close()

@@ -18,15 +18,31 @@ _STOP = object()
 _PUT_POLL_S = 0.2
 
 
+_DICT_NUMERIC = frozenset({"rtype", "publisher_id", "instrument_id"})
+
+
+def _dict_columns(schema: pa.Schema) -> list[str]:
+    """Dictionary-encode only columns that are typically low-cardinality.
+
+    (Trying dictionaries on timestamps, prices and sequence numbers costs write time
+    and falls back to plain encoding anyway.)
+    """
+    return [f.name for f in schema if pa.types.is_string(f.type) or f.name in _DICT_NUMERIC]
+
+
 class ParquetSink:
     """Thread-backed multi-file Parquet writer.
 
-    ``open(key, path, schema)`` and ``write(key, table)`` are called from one producer
-    thread; ``close()`` flushes everything; ``abort()`` stops and deletes all outputs.
+    ``open(key, path, schema, rows_per_group)`` and ``write(key, table)`` are called from
+    one producer thread; ``close()`` flushes everything; ``abort()`` stops and deletes all
+    outputs. Incoming tables (decode chunks) are buffered per output and written as row
+    groups of exactly ``rows_per_group`` rows (the last one may be shorter).
     """
 
-    def __init__(self, row_group_size: int, queue_size: int = 1) -> None:
-        self._row_group_size = row_group_size
+    def __init__(self, queue_size: int = 1) -> None:
+        self._pending: dict[str, list[pa.Table]] = {}
+        self._pending_rows: dict[str, int] = {}
+        self._group_rows: dict[str, int] = {}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._paths: dict[str, Path] = {}
@@ -39,10 +55,10 @@ class ParquetSink:
     def paths(self) -> dict[str, Path]:
         return dict(self._paths)
 
-    def open(self, key: str, path: Path, schema: pa.Schema) -> None:
+    def open(self, key: str, path: Path, schema: pa.Schema, rows_per_group: int) -> None:
         """Register an output (the file is created by the writer thread, in order)."""
         self._paths[key] = Path(path)
-        self._put(("open", key, Path(path), schema))
+        self._put(("open", key, Path(path), schema, rows_per_group))
 
     def write(self, key: str, table: pa.Table) -> None:
         self._put(("write", key, table))
@@ -70,16 +86,45 @@ class ParquetSink:
             try:
                 op, key, *rest = item  # type: ignore[misc]
                 if op == "open":
-                    path, schema = rest
-                    self._writers[key] = pq.ParquetWriter(path, schema, compression="zstd")
-                else:
+                    path, schema, rows_per_group = rest
+                    self._writers[key] = pq.ParquetWriter(
+                        path, schema, compression="zstd", use_dictionary=_dict_columns(schema)
+                    )
+                    self._pending[key] = []
+                    self._pending_rows[key] = 0
+                    self._group_rows[key] = rows_per_group
+                elif op == "write":
                     (table,) = rest
-                    self._writers[key].write_table(table, row_group_size=self._row_group_size)
+                    self._buffer(key, table)
+                else:  # "flush": write out what is buffered
+                    for name in self._writers:
+                        self._flush(name, final=True)
             except BaseException as exc:  # reported to the producer thread
                 self._error = exc
 
+    def _buffer(self, key: str, table: pa.Table) -> None:
+        self._pending[key].append(table)
+        self._pending_rows[key] += table.num_rows
+        if self._pending_rows[key] >= self._group_rows[key]:
+            self._flush(key, final=False)
+
+    def _flush(self, key: str, final: bool) -> None:
+        """Write every complete row group (and, if ``final``, the remainder)."""
+        if not self._pending[key]:
+            return
+        table = pa.concat_tables(self._pending[key])
+        group = self._group_rows[key]
+        full = (table.num_rows // group) * group
+        cut = table.num_rows if final else full
+        if cut:
+            self._writers[key].write_table(table.slice(0, cut), row_group_size=group)
+        rest = table.slice(cut)
+        self._pending[key] = [rest] if rest.num_rows else []
+        self._pending_rows[key] = rest.num_rows
+
     def close(self) -> None:
         """Flush and close all outputs; raise if anything failed."""
+        self._put(("flush", ""))
         self._put(_STOP)
         self._thread.join()
         self._raise_if_failed()
