@@ -7,7 +7,6 @@ from pathlib import Path
 
 import databento as db
 import databento_dbn as dbn
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -99,7 +98,3 @@ def assert_matches_vendor(got: pd.DataFrame, ref: pd.DataFrame) -> None:
     assert list(got.columns) == list(ref.columns)
     assert dict(got.dtypes.astype(str)) == dict(ref.dtypes.astype(str))
     pd.testing.assert_frame_equal(got, ref, check_exact=True)
-
-
-def float_cols_nan(df: pd.DataFrame) -> int:
-    return int(sum(np.isnan(df[c]).sum() for c in df.columns if df[c].dtype == np.float64))

@@ -94,9 +94,23 @@ def _px_array(values: np.ndarray, price_type: PriceType) -> pa.Array:
     return pa.array(out, type=pa.float64())
 
 
+def _char_array(values: np.ndarray) -> pa.Array:
+    """Single ``c_char`` field (``S1``) -> Arrow string: NUL -> "", else the one byte."""
+    raw = np.ascontiguousarray(values).view(np.uint8)
+    present = raw != 0
+    offsets = np.zeros(len(raw) + 1, dtype=np.int32)
+    np.cumsum(present, out=offsets[1:])
+    data = raw[present]
+    if data.size and data.max() >= 0x80:  # not ASCII: bytes.decode("utf-8") would fail
+        raise ValueError("invalid UTF-8 in char field")
+    return pa.StringArray.from_buffers(len(raw), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
 def _str_array(values: np.ndarray) -> pa.Array:
     """Fixed-width NUL-padded bytes -> Arrow string, like numpy 'S' + bytes.decode()."""
     width = values.dtype.itemsize
+    if width == 1:
+        return _char_array(values)
     n = len(values)
     mat = np.ascontiguousarray(values).view(np.uint8).reshape(n, width)
     nonzero = mat != 0
@@ -105,10 +119,7 @@ def _str_array(values: np.ndarray) -> pa.Array:
     lengths = np.where(nonzero.any(axis=1), last, 0).astype(np.int32)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    if width == 1:
-        data = mat[nonzero[:, 0], 0]
-    else:
-        data = mat[np.arange(width)[None, :] < lengths[:, None]]
+    data = mat[np.arange(width)[None, :] < lengths[:, None]]
     arr = pa.StringArray.from_buffers(
         n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))
     )

@@ -32,7 +32,8 @@ def iter_homogeneous(
     """Yield structured arrays of up to ``rows_per_chunk`` validated records."""
     itemsize = dtype.itemsize
     want_len = itemsize // 4
-    rtype_list = np.array(sorted(rtypes), dtype=np.uint8)
+    rtype_ok = np.zeros(256, dtype=bool)
+    rtype_ok[sorted(rtypes)] = True
     done = 0
     while True:
         data = read_records(reader, rows_per_chunk * itemsize)
@@ -45,7 +46,7 @@ def iter_homogeneous(
             )
         recs = np.frombuffer(data, dtype=dtype)
         heads = np.frombuffer(data, dtype=np.uint8).reshape(-1, itemsize)
-        bad = (heads[:, 0] != want_len) | ~np.isin(heads[:, 1], rtype_list)
+        bad = (heads[:, 0] != want_len) | ~rtype_ok[heads[:, 1]]
         if bad.any():
             i = int(np.argmax(bad))
             raise DbnFormatError(
