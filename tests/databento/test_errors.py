@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import databento_dbn as dbn
 import numpy as np
 import pytest
 import zstandard
@@ -198,3 +199,14 @@ def test_failure_after_first_row_group_removes_partial_output(tmp_path: Path, mo
         convert_dbn_file(src, outputs, row_group_size=1_000)
     assert calls["n"] == 4
     assert list(outputs.folder.iterdir()) == []
+
+
+def test_non_utf8_char_field_is_an_error(tmp_path: Path) -> None:
+    src = _synthetic(tmp_path, "ok.mbp-1.dbn", records=10)
+    data = bytearray(src.read_bytes())
+    meta_len = 8 + int.from_bytes(data[4:8], "little")
+    action_offset = np.dtype(dbn.MBP1Msg._dtypes).fields["action"][1]
+    data[meta_len + 80 * 3 + action_offset] = 0xE9  # 'action' byte of record 4 (latin-1 é)
+    bad = tmp_path / "latin1.mbp-1.dbn"
+    bad.write_bytes(bytes(data))
+    _expect_error(bad, tmp_path, "UTF-8")
