@@ -1,0 +1,199 @@
+"""Streaming, faithful DBN -> Parquet conversion (public entry point).
+
+Pipeline: decompress (zstd) -> upgrade to DBN v3 if older (vendor Transcoder) -> read
+fixed-size chunks of raw records -> ``np.frombuffer`` with the vendor's v3 record dtype
+-> Arrow arrays built from numpy -> background ParquetWriter thread (zstd).
+See ``convert_dbn_file`` for the exact output contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from .dbn_columns import RecordPlan, build_plan, convert_columns
+from .dbn_records import iter_homogeneous, iter_mixed
+from .dbn_schemas import RTYPE_TO_SCHEMA, rtypes_for_schema, struct_for_schema
+from .dbn_stream import open_v3
+from .dbn_symbols import SymbolResolver
+from .errors import DbnFileError
+from .parquet_sink import ParquetSink
+
+# Raw record bytes decoded per chunk (small chunks pipeline and cache better), and the
+# cap on raw record bytes per Parquet row group (bounds the writer's buffer for wide
+# schemas such as mbp-10 and definition). Peak memory is a few chunks plus one row group,
+# independent of file size.
+CHUNK_BYTES = 8 * 1024 * 1024
+ROW_GROUP_MAX_BYTES = 96 * 1024 * 1024
+
+
+@dataclass
+class ConvertedOutput:
+    schema: str
+    path: Path
+    rows: int = 0
+    first_ts: int | None = None  # min valid index timestamp (ts_recv or ts_event), UNIX ns
+    last_ts: int | None = None  # max valid index timestamp, UNIX ns
+    symbols: list[str] = field(default_factory=list)
+
+
+class _Output:
+    """Per-schema accumulation of stats while converting."""
+
+    def __init__(self, schema: str, path: Path, plan: RecordPlan) -> None:
+        self.result = ConvertedOutput(schema=schema, path=path)
+        self.plan = plan
+        self.symbols: set[str] = set()
+
+    def update(self, recs: np.ndarray, syms: set[str]) -> None:
+        res = self.result
+        res.rows += len(recs)
+        self.symbols |= syms
+        ts = np.ascontiguousarray(recs[self.plan.index_column]).view(np.int64)
+        valid = ts[ts >= 0]
+        if valid.size:
+            lo, hi = int(valid.min()), int(valid.max())
+            res.first_ts = lo if res.first_ts is None else min(res.first_ts, lo)
+            res.last_ts = hi if res.last_ts is None else max(res.last_ts, hi)
+
+    def finish(self) -> ConvertedOutput:
+        self.result.symbols = sorted(self.symbols)
+        return self.result
+
+
+class _Converter:
+    def __init__(
+        self,
+        output_for_schema: Callable[[str], Path],
+        price_type: Literal["float", "fixed"],
+        row_group_size: int,
+        sink: ParquetSink,
+        resolver: SymbolResolver,
+        ts_out: bool,
+    ) -> None:
+        self._output_for_schema = output_for_schema
+        self._price_type = price_type
+        self._row_group_size = row_group_size
+        self._sink = sink
+        self._resolver = resolver
+        self._ts_out = ts_out
+        self.outputs: dict[str, _Output] = {}
+
+    def plan(self, schema: str) -> RecordPlan:
+        return build_plan(struct_for_schema(schema), self._price_type, self._ts_out)
+
+    def ensure_output(self, schema: str) -> _Output:
+        out = self.outputs.get(schema)
+        if out is None:
+            plan = self.plan(schema)
+            path = Path(self._output_for_schema(schema))
+            out = _Output(schema, path, plan)
+            self.outputs[schema] = out
+            group = min(self._row_group_size, ROW_GROUP_MAX_BYTES // plan.np_dtype.itemsize)
+            self._sink.open(schema, path, plan.arrow_schema, max(1, group))
+        return out
+
+    def add(self, schema: str, recs: np.ndarray) -> None:
+        out = self.ensure_output(schema)
+        plan = out.plan
+        arrays = convert_columns(plan, recs, self._price_type)
+        symbols, names = self._resolver.resolve(recs["instrument_id"], recs[plan.index_column])
+        arrays.append(symbols)
+        table = pa.Table.from_arrays(arrays, schema=plan.arrow_schema)
+        out.update(recs, names)
+        self._sink.write(schema, table)
+
+
+def _run(
+    reader: IO[bytes],
+    conv: _Converter,
+    schema: str | None,
+    row_group_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    done = 0
+    if schema is not None:
+        out = conv.ensure_output(schema)  # 0-record files still get a 0-row output
+        dtype = out.plan.np_dtype
+        rows = max(1, min(row_group_size, CHUNK_BYTES // dtype.itemsize))
+        for recs in iter_homogeneous(reader, dtype, rtypes_for_schema(schema), rows):
+            conv.add(schema, recs)
+            done += len(recs)
+            if progress is not None:
+                progress(done)
+        return
+    dtypes = {s: conv.plan(s).np_dtype for s in set(RTYPE_TO_SCHEMA.values())}
+    for groups in iter_mixed(reader, dtypes):
+        for name, recs in groups:
+            conv.add(name, recs)
+            done += len(recs)
+        if progress is not None:
+            progress(done)
+
+
+def convert_dbn_file(
+    src: Path,
+    output_for_schema: Callable[[str], Path],
+    *,
+    price_type: Literal["float", "fixed"] = "float",
+    row_group_size: int = 1_000_000,
+    progress: Callable[[int], None] | None = None,
+) -> list[ConvertedOutput]:
+    """Convert a ``.dbn`` / ``.dbn.zst`` file (DBN v1-v3) to one Parquet file per schema.
+
+    Each output, read back with ``pyarrow.parquet.read_table(p).to_pandas()``, equals
+    ``DBNStore.from_file(src).to_df(price_type=price_type).reset_index()`` of the file
+    upgraded to DBN v3: same columns and order (index column first, ``symbol`` last),
+    values, row order and pandas dtypes (uint8/uint16/uint32/int32/... kept exactly;
+    timestamps ``datetime64[ns, UTC]`` with NaT for UNDEF_TIMESTAMP; prices float64 with
+    NaN for UNDEF_PRICE, or raw int64 for ``"fixed"``; chars/strings ``str``). Two
+    documented exceptions, both equal values: an all-unmapped ``symbol`` column is
+    ``str`` (NaN) where to_df gives ``object`` (None), and 0-row timestamps are ``[ns]``
+    where to_df gives ``[s]``. For v1/v2 definition and statistics files (the only
+    layouts that changed) this means v3 columns, not the vendor's v1/v2 to_df columns.
+
+    Files with an unset (mixed) schema are split by record type, one output per schema
+    in order of first appearance (rtype MBP_1 is named "mbp-1", never "tbbo").
+
+    Row groups hold ``row_group_size`` rows, except that a row group never holds more
+    than ``ROW_GROUP_MAX_BYTES`` of raw records (mbp-10 / definition groups are shorter),
+    which bounds memory. ``progress`` is called with the cumulative record count after
+    each decoded chunk. Outputs are written directly to the paths returned by
+    ``output_for_schema``; on any error every output is deleted and
+    :class:`DbnFileError` naming ``src`` is raised.
+    """
+    src = Path(src)
+    if price_type not in ("float", "fixed"):
+        raise ValueError(f"price_type must be 'float' or 'fixed', not {price_type!r}")
+    if row_group_size < 1:
+        raise ValueError("row_group_size must be >= 1")
+    sink: ParquetSink | None = None
+    reader: IO[bytes] | None = None
+    try:
+        reader, meta, _version = open_v3(src)
+        sink = ParquetSink()
+        resolver = SymbolResolver(meta)
+        conv = _Converter(
+            output_for_schema, price_type, row_group_size, sink, resolver, meta.ts_out
+        )
+        schema = None if meta.schema is None else str(meta.schema.value)
+        _run(reader, conv, schema, row_group_size, progress)
+        sink.close()
+        return [out.finish() for out in conv.outputs.values()]
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        if sink is not None:
+            sink.abort()
+        raise
+    except BaseException as exc:  # incl. pyo3 PanicException (a BaseException subclass)
+        if sink is not None:
+            sink.abort()
+        reason = str(exc) or type(exc).__name__
+        raise DbnFileError(src, f"{type(exc).__name__}: {reason}") from exc
+    finally:
+        if reader is not None:
+            reader.close()

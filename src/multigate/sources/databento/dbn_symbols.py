@@ -1,0 +1,57 @@
+"""Vectorised instrument_id -> symbol mapping, identical to ``DBNStore.to_df``.
+
+``to_df`` maps each record through the file's metadata mappings using the UTC date of
+the record's index timestamp (ts_recv, or ts_event where there is no ts_recv). We use
+the vendor's own ``InstrumentMap`` for the interval semantics but resolve only the
+unique ``(instrument_id, date)`` pairs of each chunk, then gather with Arrow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import databento_dbn as dbn
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from databento.common.symbology import InstrumentMap
+
+NS_PER_DAY = 86_400_000_000_000
+
+
+class SymbolResolver:
+    """Resolve symbols for chunks of records from a file's metadata mappings."""
+
+    def __init__(self, metadata: dbn.Metadata) -> None:
+        self._map = InstrumentMap()
+        self._map.insert_metadata(metadata)
+        self._cache: dict[tuple[int, int], str | None] = {}
+
+    def resolve(
+        self, instrument_ids: np.ndarray, index_ts: np.ndarray
+    ) -> tuple[pa.Array, set[str]]:
+        """Return a string array (null where unmapped) and the set of mapped symbols."""
+        n = len(instrument_ids)
+        if n == 0:
+            return pa.array([], type=pa.string()), set()
+        ts = np.ascontiguousarray(index_ts).view(np.int64)
+        days = np.where(ts >= 0, ts // NS_PER_DAY, -1)  # -1: NaT date -> unmapped
+        key = (np.asarray(instrument_ids, dtype=np.int64) << 32) | (days & 0xFFFFFFFF)
+        codes, uniques = pd.factorize(key)
+        resolved: list[str | None] = []
+        for k in np.asarray(uniques).tolist():
+            day = k & 0xFFFFFFFF
+            pair = (k >> 32, day)
+            if pair not in self._cache:
+                self._cache[pair] = self._lookup(pair[0], day)
+            resolved.append(self._cache[pair])
+        table = pa.array(resolved, type=pa.string())
+        names = {s for s in resolved if s is not None}
+        return pc.take(table, pa.array(codes.astype(np.int32))), names
+
+    def _lookup(self, instrument_id: int, day: int) -> str | None:
+        if day == 0xFFFFFFFF:
+            return None
+        date: Any = np.datetime64(day, "D").astype(object)
+        return self._map.resolve(instrument_id, date)

@@ -1,0 +1,155 @@
+"""Parquet output: one ParquetWriter per schema, fed by a background writer thread.
+
+Decoding happens on the caller's thread while encoding/compression/IO happens on the
+writer thread (pyarrow releases the GIL), with a bounded queue so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_STOP = object()
+_PUT_POLL_S = 0.2
+
+
+_NO_DICT = frozenset({"sequence", "ts_in_delta"})
+
+
+def _dict_columns(schema: pa.Schema) -> list[str]:
+    """Dictionary-encode strings and narrow (<= 32-bit) integers, typically low-cardinality.
+
+    Trying dictionaries on timestamps, prices and sequence numbers costs write time and
+    falls back to plain encoding anyway (measured: ~8% faster writes, smaller files).
+    """
+    return [
+        f.name
+        for f in schema
+        if pa.types.is_string(f.type)
+        or (pa.types.is_integer(f.type) and f.type.bit_width <= 32 and f.name not in _NO_DICT)
+    ]
+
+
+class ParquetSink:
+    """Thread-backed multi-file Parquet writer.
+
+    ``open(key, path, schema, rows_per_group)`` and ``write(key, table)`` are called from
+    one producer thread; ``close()`` flushes everything; ``abort()`` stops and deletes all
+    outputs. Incoming tables (decode chunks) are buffered per output and written as row
+    groups of exactly ``rows_per_group`` rows (the last one may be shorter).
+    """
+
+    def __init__(self, queue_size: int = 1) -> None:
+        self._pending: dict[str, list[pa.Table]] = {}
+        self._pending_rows: dict[str, int] = {}
+        self._group_rows: dict[str, int] = {}
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._paths: dict[str, Path] = {}
+        self._error: BaseException | None = None
+        self._abort = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dbn-parquet-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return dict(self._paths)
+
+    def open(self, key: str, path: Path, schema: pa.Schema, rows_per_group: int) -> None:
+        """Register an output (the file is created by the writer thread, in order)."""
+        self._paths[key] = Path(path)
+        self._put(("open", key, Path(path), schema, rows_per_group))
+
+    def write(self, key: str, table: pa.Table) -> None:
+        self._put(("write", key, table))
+
+    def _put(self, item: object) -> None:
+        while True:
+            self._raise_if_failed()
+            try:
+                self._queue.put(item, timeout=_PUT_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"Parquet writer failed: {self._error}") from self._error
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if self._error is not None or self._abort.is_set():
+                continue  # drain without doing work
+            try:
+                op, key, *rest = item  # type: ignore[misc]
+                if op == "open":
+                    path, schema, rows_per_group = rest
+                    self._writers[key] = pq.ParquetWriter(
+                        path, schema, compression="zstd", use_dictionary=_dict_columns(schema)
+                    )
+                    self._pending[key] = []
+                    self._pending_rows[key] = 0
+                    self._group_rows[key] = rows_per_group
+                elif op == "write":
+                    (table,) = rest
+                    self._buffer(key, table)
+                else:  # "flush": write out what is buffered
+                    for name in self._writers:
+                        self._flush(name, final=True)
+            except BaseException as exc:  # reported to the producer thread
+                self._error = exc
+
+    def _buffer(self, key: str, table: pa.Table) -> None:
+        self._pending[key].append(table)
+        self._pending_rows[key] += table.num_rows
+        if self._pending_rows[key] >= self._group_rows[key]:
+            self._flush(key, final=False)
+
+    def _flush(self, key: str, final: bool) -> None:
+        """Write every complete row group (and, if ``final``, the remainder)."""
+        if not self._pending[key]:
+            return
+        table = pa.concat_tables(self._pending[key])
+        group = self._group_rows[key]
+        full = (table.num_rows // group) * group
+        cut = table.num_rows if final else full
+        if cut:
+            self._writers[key].write_table(table.slice(0, cut), row_group_size=group)
+        rest = table.slice(cut)
+        self._pending[key] = [rest] if rest.num_rows else []
+        self._pending_rows[key] = rest.num_rows
+
+    def close(self) -> None:
+        """Flush and close all outputs; raise if anything failed."""
+        self._put(("flush", ""))
+        self._put(_STOP)
+        self._thread.join()
+        self._raise_if_failed()
+        for writer in self._writers.values():
+            writer.close()
+
+    def abort(self) -> None:
+        """Stop the writer thread, close and delete every output written so far."""
+        self._abort.set()
+        while True:  # make room for the stop marker even if the queue is full
+            try:
+                self._queue.put(_STOP, timeout=_PUT_POLL_S)
+                break
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()
+        self._thread.join()
+        for writer in self._writers.values():
+            with contextlib.suppress(BaseException):
+                writer.close()
+        for path in self._paths.values():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
