@@ -19,11 +19,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
-	$(VENV)/bin/ruff check src scripts tests bench
+	$(VENV)/bin/ruff check .
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src scripts tests bench
-	$(VENV)/bin/ruff format --check src scripts tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) data/ingested

@@ -45,11 +45,16 @@ class DatabentoApi:
 
     def get_cost(self, request: dict[str, Any]) -> float:
         """USD the vendor would bill for ``request`` (free to ask)."""
-        return float(self._with_retries("get_cost", lambda: self._client.metadata.get_cost(
-            **request, mode="historical-streaming")))
+        return float(
+            self._with_retries(
+                "get_cost",
+                lambda: self._client.metadata.get_cost(**request, mode="historical-streaming"),
+            )
+        )
 
-    def download(self, request: dict[str, Any], target: Path,
-                 verify: Callable[[Path], None]) -> None:
+    def download(
+        self, request: dict[str, Any], target: Path, verify: Callable[[Path], None]
+    ) -> None:
         """Stream ``request`` into ``target`` (which must not exist) and verify it."""
 
         def attempt() -> None:
@@ -75,20 +80,33 @@ class DatabentoApi:
                 if status in (401, 403):
                     raise KeyRefused(
                         f"Databento refused the API key (HTTP {status}) for {what}; check "
-                        "DATABENTO_API_KEY", status=status) from None
+                        "DATABENTO_API_KEY",
+                        status=status,
+                    ) from None
                 if status not in RETRY_STATUSES:
                     raise VendorError(f"Databento {what}: {exc}", status=status) from None
                 problem = f"HTTP {status}"
                 header = (exc.headers or {}).get("Retry-After")
                 retry_after = float(header) if header and header.isdigit() else None
-            except (BentoError, requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError, IncompleteDownload) as exc:
+            except (
+                BentoError,
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                IncompleteDownload,
+            ) as exc:
                 # BentoError without a status: the stream broke midway ("Connection broken")
                 problem = f"{type(exc).__name__}: {exc}"
             if attempt < self._http.max_attempts:
                 delay = backoff_delay(attempt, self._http, retry_after)
-                log.warning("Databento %s failed (%s); retry %d/%d in %.1fs", what, problem,
-                            attempt, self._http.max_attempts - 1, delay)
+                log.warning(
+                    "Databento %s failed (%s); retry %d/%d in %.1fs",
+                    what,
+                    problem,
+                    attempt,
+                    self._http.max_attempts - 1,
+                    delay,
+                )
                 self._sleep(delay)
         raise VendorError(
             f"Databento {what} failed after {self._http.max_attempts} attempts: {problem}",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from multigate.errors import DataError
 
-class DbnFileError(Exception):
+
+class DbnFileError(DataError):
     """A DBN input file could not be read or converted.
 
-    The message always names the offending file. The integrator may re-parent this
-    class onto the project-wide error hierarchy.
+    The message always names the offending file.
     """
 
     def __init__(self, path: Path | str, reason: str) -> None:

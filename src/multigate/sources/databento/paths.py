@@ -50,3 +50,25 @@ def dbn_stem(path: Path) -> str:
 
 def output_path(data_dir: Path, job: str, schema: str, stem: str) -> Path:
     return ingested_root(data_dir, "databento", job) / f"schema={schema}" / f"{stem}.parquet"
+
+
+def relative_stem(path: Path, base: Path) -> str:
+    """A unique, flat output name for an input below ``base``: its folders and file stem
+    joined by ``_``, with hive ``key=`` prefixes dropped (``symbol=AAPL`` -> ``AAPL``)."""
+    try:
+        parts = list(path.relative_to(base).parts)
+    except ValueError:
+        parts = [path.name]
+    parts[-1] = dbn_stem(Path(parts[-1]))
+    return "_".join(part.split("=", 1)[-1] for part in parts)
+
+
+def glob_base(pattern: str) -> Path:
+    """The folder a glob pattern starts from: its parts before the first wildcard."""
+    base = []
+    for part in Path(pattern).parts:
+        if any(ch in part for ch in "*?["):
+            break
+        base.append(part)
+    path = Path(*base) if base else Path(".")
+    return path if not path.suffix or path.is_dir() else path.parent

@@ -27,10 +27,11 @@ from multigate.sources.databento.errors import DbnFileError
 from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
     chunk_stem,
-    dbn_stem,
+    glob_base,
     ledger_path,
     output_path,
     raw_chunk_path,
+    relative_stem,
 )
 from multigate.storage.atomic import atomic_path
 from multigate.storage.chunks_on_disk import FETCHED_AT, chunk_is_stored
@@ -64,12 +65,16 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         return [(symbol, chunk) for symbol in job.symbol_list for chunk in chunks]
 
     def _raw_path(self, job: DatabentoApiJob, symbol: str, chunk: Chunk) -> Path:
-        return raw_chunk_path(self.ctx.data_dir, job.dataset, job.schema_, job.stype_in,
-                              symbol, chunk)
+        return raw_chunk_path(
+            self.ctx.data_dir, job.dataset, job.schema_, job.stype_in, symbol, chunk
+        )
 
     def _missing(self, job: DatabentoApiJob) -> list[tuple[str, Chunk]]:
-        return [(s, c) for s, c in self._pieces(job)
-                if not chunk_is_stored(self._raw_path(job, s, c), c.end)]
+        return [
+            (s, c)
+            for s, c in self._pieces(job)
+            if not chunk_is_stored(self._raw_path(job, s, c), c.end)
+        ]
 
     def _request(self, job: DatabentoApiJob, symbol: str, chunk: Chunk) -> dict[str, str]:
         return range_request(job.dataset, job.schema_, symbol, job.stype_in, chunk)
@@ -80,8 +85,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             raise ConfigError(f"set {API_KEY} in the environment or .env")
         return DatabentoApi(key, self.config.base_url, self.config.http, self.ctx.sleep)
 
-    def _quote(self, api: DatabentoApi, job: DatabentoApiJob,
-               missing: Sequence[tuple[str, Chunk]]) -> float:
+    def _quote(
+        self, api: DatabentoApi, job: DatabentoApiJob, missing: Sequence[tuple[str, Chunk]]
+    ) -> float:
         total = 0.0
         ledger = ledger_path(self.ctx.data_dir)
         for symbol, chunk in missing:
@@ -89,8 +95,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             usd = api.get_cost(request)
             total += usd
             if not self.ctx.dry_run:
-                append_ledger(ledger, "estimate", {"job": job.name, "usd": usd, **request},
-                              at=self.ctx.now())
+                append_ledger(
+                    ledger, "estimate", {"job": job.name, "usd": usd, **request}, at=self.ctx.now()
+                )
         return total
 
     # ----- Source interface ---------------------------------------------------------------
@@ -108,10 +115,13 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         plan = JobPlan(cost_usd=0.0)
         plan.downloads = [
             f"{job.dataset} {job.schema_} {symbol} {chunk.start:%Y-%m-%d %H:%M} .. "
-            f"{chunk.end:%Y-%m-%d %H:%M} UTC" for symbol, chunk in missing
+            f"{chunk.end:%Y-%m-%d %H:%M} UTC"
+            for symbol, chunk in missing
         ]
-        plan.notes.append(f"{len(pieces) - len(missing)} of {len(pieces)} chunks already "
-                          "stored (not quoted, not downloaded)")
+        plan.notes.append(
+            f"{len(pieces) - len(missing)} of {len(pieces)} chunks already "
+            "stored (not quoted, not downloaded)"
+        )
         plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
         if missing:
             if not self.ctx.env.get(API_KEY):
@@ -127,15 +137,21 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             if not inputs:
                 where = job.path or job.raw_dir
                 raise DataError(f"job {job.name}: no .dbn or .dbn.zst files in '{where}'")
-            return self._convert_all(job, [(p, dbn_stem(p)) for p in inputs])
+            base = self._offline_base(job)
+            return self._convert_all(job, [(p, relative_stem(p, base)) for p in inputs])
         assert isinstance(job, DatabentoApiJob)
         result = JobResult(JobStatus.OK)
         missing = self._missing(job)
         if missing:
             api = self._api()
             total = self._quote(api, job, missing)
-            approve_cost(job.name, total, job, self.ctx,
-                         what=f"{len(missing)} chunk(s) of {job.dataset} {job.schema_}")
+            approve_cost(
+                job.name,
+                total,
+                job,
+                self.ctx,
+                what=f"{len(missing)} chunk(s) of {job.dataset} {job.schema_}",
+            )
             self._download(api, job, missing)
             result.files_written += len(missing)
         else:
@@ -145,8 +161,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         return result
 
     # ----- downloads ---------------------------------------------------------------------
-    def _download(self, api: DatabentoApi, job: DatabentoApiJob,
-                  missing: Sequence[tuple[str, Chunk]]) -> None:
+    def _download(
+        self, api: DatabentoApi, job: DatabentoApiJob, missing: Sequence[tuple[str, Chunk]]
+    ) -> None:
         ledger = ledger_path(self.ctx.data_dir)
         with self.ctx.progress.task(f"{job.name}: download", total=len(missing)) as task:
             for symbol, chunk in missing:
@@ -156,25 +173,47 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 with atomic_path(path, before_replace=lambda p=path: _drop_sidecar(p)) as tmp:
                     api.download(request, tmp, _verify_download)
                 digest = digest_file(path, relative_to=self.ctx.data_dir)
-                write_sidecar(path, self._describe_raw(job, request, digest, fetched_at),
-                              created_at=fetched_at)
-                append_ledger(ledger, "download", {"job": job.name, "bytes": digest.bytes,
-                                                   "sha256": digest.sha256, **request},
-                              at=fetched_at)
+                write_sidecar(
+                    path,
+                    self._describe_raw(job, request, digest, fetched_at),
+                    created_at=fetched_at,
+                )
+                append_ledger(
+                    ledger,
+                    "download",
+                    {"job": job.name, "bytes": digest.bytes, "sha256": digest.sha256, **request},
+                    at=fetched_at,
+                )
                 log.debug("downloaded %s (%d bytes)", path, digest.bytes)
                 task.advance()
 
-    def _describe_raw(self, job: DatabentoApiJob, request: dict[str, str], digest: FileDigest,
-                      fetched_at: datetime) -> Provenance:
+    def _describe_raw(
+        self,
+        job: DatabentoApiJob,
+        request: dict[str, str],
+        digest: FileDigest,
+        fetched_at: datetime,
+    ) -> Provenance:
         info = read_dbn_metadata(self.ctx.data_dir / digest.name)
         return Provenance(
-            kind="raw", source=self.name, job=job.name, mode=job.mode,
+            kind="raw",
+            source=self.name,
+            job=job.name,
+            mode=job.mode,
             query={**request, "gateway": self.config.base_url or "default"},
-            vendor={"vendor": "Databento", "dataset": job.dataset, "schema": job.schema_,
-                    "stype_in": job.stype_in, "dbn_version": info.version},
-            file=digest, fingerprint=digest.sha256,
-            first_ts=request["start"], last_ts=request["end"],
-            symbols=[request["symbols"]], tools=package_versions(_TOOLS),
+            vendor={
+                "vendor": "Databento",
+                "dataset": job.dataset,
+                "schema": job.schema_,
+                "stype_in": job.stype_in,
+                "dbn_version": info.version,
+            },
+            file=digest,
+            fingerprint=digest.sha256,
+            first_ts=request["start"],
+            last_ts=request["end"],
+            symbols=[request["symbols"]],
+            tools=package_versions(_TOOLS),
             extra={FETCHED_AT: fetched_at.isoformat()},
         )
 
@@ -188,13 +227,21 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             found = [Path(p) for p in glob.glob(pattern, recursive=True)]
         return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
 
-    def _convert_all(self, job: DatabentoApiJob | DatabentoOfflineJob,
-                     inputs: Sequence[tuple[Path, str]]) -> JobResult:
+    def _offline_base(self, job: DatabentoOfflineJob) -> Path:
+        if job.raw_dir is not None:
+            return self.ctx.resolve(job.raw_dir)
+        return glob_base(str(self.ctx.resolve(job.path or "")))
+
+    def _convert_all(
+        self, job: DatabentoApiJob | DatabentoOfflineJob, inputs: Sequence[tuple[Path, str]]
+    ) -> JobResult:
         stems = [stem for _, stem in inputs]
         duplicates = sorted({s for s in stems if stems.count(s) > 1})
         if duplicates:
-            raise DataError(f"job {job.name}: several inputs are named {duplicates[0]}; "
-                            "give each DBN file a distinct name")
+            raise DataError(
+                f"job {job.name}: several inputs are named {duplicates[0]}; "
+                "give each DBN file a distinct name"
+            )
         result = JobResult(JobStatus.OK)
         failures = []
         with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs)) as task:
@@ -206,46 +253,71 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                     log.error("%s: %s", job.name, exc)
                 task.advance()
         if failures:
-            raise DataError(f"{len(failures)} of {len(inputs)} files failed: {failures[0]}"
-                            + (" (and more, see the log)" if len(failures) > 1 else ""))
+            raise DataError(
+                f"{len(failures)} of {len(inputs)} files failed: {failures[0]}"
+                + (" (and more, see the log)" if len(failures) > 1 else "")
+            )
         return result
 
-    def _convert_one(self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path,
-                     stem: str) -> JobResult:
+    def _convert_one(
+        self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path, stem: str
+    ) -> JobResult:
         info = read_dbn_metadata(src)
         digest = digest_file(src, relative_to=self.ctx.data_dir)
         params = {"converter": CONVERTER_VERSION, "price_type": job.price_type}
         expected = fingerprint(params, [digest])
         root = ingested_root(self.ctx.data_dir, self.name, job.name)
-        known = ([output_path(self.ctx.data_dir, job.name, info.schema, stem)]
-                 if info.schema else sorted(root.glob(f"schema=*/{stem}.parquet")))
+        known = (
+            [output_path(self.ctx.data_dir, job.name, info.schema, stem)]
+            if info.schema
+            else sorted(root.glob(f"schema=*/{stem}.parquet"))
+        )
         if known and not self.ctx.force and all(is_current(p, expected) for p in known):
             return JobResult(JobStatus.UP_TO_DATE, files_current=len(known))
 
         finals: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
+
             def output_for(schema: str) -> Path:
                 final = output_path(self.ctx.data_dir, job.name, schema, stem)
                 finals[schema] = final
                 return stack.enter_context(
-                    atomic_path(final, before_replace=lambda f=final: _drop_sidecar(f)))
+                    atomic_path(final, before_replace=lambda f=final: _drop_sidecar(f))
+                )
 
             outputs = convert_dbn_file(src, output_for, price_type=job.price_type)
         result = JobResult(JobStatus.OK)
         for out in outputs:
             final = finals[out.schema]
             out_digest = digest_file(final, relative_to=self.ctx.data_dir)
-            write_sidecar(final, Provenance(
-                kind="ingested", source=self.name, job=job.name, mode=job.mode,
-                query=job.model_dump(mode="json", by_alias=True),
-                vendor={"vendor": "Databento", "dataset": info.dataset, "schema": out.schema,
-                        "stype_in": info.stype_in, "stype_out": info.stype_out,
-                        "dbn_version": info.version},
-                file=out_digest, fingerprint=expected, inputs=[digest], rows=out.rows,
-                first_ts=_ns_iso(out.first_ts), last_ts=_ns_iso(out.last_ts),
-                symbols=out.symbols, tools=package_versions(_TOOLS),
-                extra={"converter": CONVERTER_VERSION, "price_type": job.price_type},
-            ), created_at=self.ctx.now())
+            write_sidecar(
+                final,
+                Provenance(
+                    kind="ingested",
+                    source=self.name,
+                    job=job.name,
+                    mode=job.mode,
+                    query=job.model_dump(mode="json", by_alias=True),
+                    vendor={
+                        "vendor": "Databento",
+                        "dataset": info.dataset,
+                        "schema": out.schema,
+                        "stype_in": info.stype_in,
+                        "stype_out": info.stype_out,
+                        "dbn_version": info.version,
+                    },
+                    file=out_digest,
+                    fingerprint=expected,
+                    inputs=[digest],
+                    rows=out.rows,
+                    first_ts=_ns_iso(out.first_ts),
+                    last_ts=_ns_iso(out.last_ts),
+                    symbols=out.symbols,
+                    tools=package_versions(_TOOLS),
+                    extra={"converter": CONVERTER_VERSION, "price_type": job.price_type},
+                ),
+                created_at=self.ctx.now(),
+            )
             log.debug("wrote %s (%d rows)", final, out.rows)
             result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1))
         return result

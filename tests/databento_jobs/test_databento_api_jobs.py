@@ -1,0 +1,217 @@
+"""Databento API jobs end to end: the real databento.Historical client against a local
+HTTPS server that speaks the vendor's protocol and counts every request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import databento as db
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from multigate.exit_codes import ExitCode
+from multigate.storage.ledger import read_ledger
+from multigate.storage.provenance import read_sidecar, sha256_of
+from tests.conftest import snapshot
+from tests.fakes.databento_server import FakeDatabentoServer
+
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
+
+KEY = "db-test-key-0123456789"
+
+CONFIG = """\
+data_dir: data
+sources:
+  databento:
+    enabled: true
+    mode: {mode}
+    base_url: {gateway}
+    http: {{max_attempts: 3, backoff_seconds: 0}}
+    jobs:
+      - name: trades
+        mode: api
+        dataset: XNAS.ITCH
+        schema: trades
+        symbols: [AAPL, MSFT]
+        start: 2024-01-02
+        end: {end}
+        print_cost: true
+        require_confirm: {confirm}
+        max_cost_usd: {cap}
+      - name: local
+        mode: offline
+        raw_dir: data/raw/databento
+"""
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
+    with FakeDatabentoServer(
+        key=KEY, symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001
+    ) as fake:
+        for name, value in fake.client_env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+        yield fake
+
+
+def config(
+    write_config, server, *, mode="api", end="2024-01-04", confirm="false", cap="10.0"
+) -> Path:
+    return write_config(
+        CONFIG.format(mode=mode, gateway=server.gateway, end=end, confirm=confirm, cap=cap)
+    )
+
+
+def raw_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "data/raw/databento").rglob("*.dbn.zst"))
+
+
+def test_downloads_each_day_and_symbol_once_and_matches_vendor_decoding(
+    tmp_path, write_config, run_cli, server
+):
+    result = run_cli("--config", config(write_config, server))
+    assert result.code == ExitCode.OK, result.err
+    assert server.calls["get_range"] == 6  # 2 symbols x 3 days (end date is inclusive)
+    assert server.calls["get_cost"] == 6
+    raws = raw_files(tmp_path)
+    assert len(raws) == 6
+    for raw in raws:
+        sidecar = read_sidecar(raw)
+        assert sidecar is not None and sidecar["file"]["sha256"] == sha256_of(raw)
+        assert sidecar["query"]["dataset"] == "XNAS.ITCH"
+        stem = f"{raw.parent.name.removeprefix('symbol=')}_{raw.name.removesuffix('.dbn.zst')}"
+        out = tmp_path / f"data/ingested/databento/trades/schema=trades/{stem}.parquet"
+        want = db.DBNStore.from_file(raw).to_df().reset_index()
+        got = pq.read_table(out).to_pandas()
+        assert len(got) == 50
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert f"estimated cost ${0.001 * 300:,.4f}" in result.err
+    assert KEY not in result.err + result.out
+
+
+def test_over_the_cap_downloads_nothing_and_exits_refused(tmp_path, write_config, run_cli, server):
+    result = run_cli("--config", config(write_config, server, cap="0.05"), "--yes")
+    assert result.code == ExitCode.GUARDRAIL_REFUSED
+    assert "over max_cost_usd" in result.out + result.err
+    assert server.calls["get_range"] == 0
+    assert raw_files(tmp_path) == []
+
+
+def test_require_confirm_without_terminal_refuses_unless_yes(
+    tmp_path, write_config, run_cli, server
+):
+    path = config(write_config, server, confirm="true")
+    refused = run_cli("--config", path)
+    assert refused.code == ExitCode.GUARDRAIL_REFUSED
+    assert "--yes" in refused.out + refused.err
+    assert server.calls["get_range"] == 0 and raw_files(tmp_path) == []
+    accepted = run_cli("--config", path, "--yes")
+    assert accepted.code == ExitCode.OK, accepted.err
+    assert server.calls["get_range"] == 6
+
+
+def test_rerun_makes_no_billable_call_and_changes_nothing(tmp_path, write_config, run_cli, server):
+    path = config(write_config, server)
+    assert run_cli("--config", path).code == ExitCode.OK
+    calls, before = dict(server.calls), snapshot(tmp_path / "data")
+    result = run_cli("--config", path)
+    assert result.code == ExitCode.OK
+    assert dict(server.calls) == calls  # not even a quote
+    assert snapshot(tmp_path / "data") == before
+
+
+def test_longer_range_fetches_only_the_new_days(tmp_path, write_config, run_cli, server):
+    assert run_cli("--config", config(write_config, server)).code == ExitCode.OK
+    first = len(server.requests)
+    result = run_cli("--config", config(write_config, server, end="2024-01-06"))
+    assert result.code == ExitCode.OK, result.err
+    new = [form for endpoint, form in server.requests[first:] if endpoint == "get_range"]
+    assert sorted((f["symbols"], f["start"][:10]) for f in new) == [
+        (s, d) for s in ("AAPL", "MSFT") for d in ("2024-01-05", "2024-01-06")
+    ]
+
+
+def test_cut_transfer_leaves_no_partial_chunk_and_rerun_resumes(
+    tmp_path, write_config, run_cli, server
+):
+    server.script("get_range", status=200)  # first chunk fine
+    server.script("get_range", cut_after_bytes=200, times=3)  # second chunk breaks 3 times
+    path = config(write_config, server)
+    failed = run_cli("--config", path)
+    assert failed.code == ExitCode.JOB_FAILED
+    assert "failed after 3 attempts" in failed.err
+    assert len(raw_files(tmp_path)) == 1  # the finished chunk is kept, nothing partial
+    assert not [p for p in (tmp_path / "data").rglob("*") if ".tmp-" in p.name]
+    before = server.calls["get_range"]
+    resumed = run_cli("--config", path)
+    assert resumed.code == ExitCode.OK, resumed.err
+    assert server.calls["get_range"] - before == 5  # only the missing chunks
+    assert len(raw_files(tmp_path)) == 6
+
+
+def test_rate_limit_and_server_errors_are_retried(tmp_path, write_config, run_cli, server):
+    server.script("get_range", status=429, headers={"Retry-After": "0"})
+    server.script("get_range", status=503)
+    result = run_cli("--config", config(write_config, server))
+    assert result.code == ExitCode.OK, result.err
+    assert server.calls["get_range"] == 8
+    assert "HTTP 429" in result.err
+
+
+def test_refused_key_is_clear_and_never_shown(tmp_path, write_config, run_cli, server, monkeypatch):
+    monkeypatch.setenv("DATABENTO_API_KEY", "db-wrong-key-9876543210")
+    result = run_cli("--config", config(write_config, server))
+    assert result.code == ExitCode.JOB_FAILED
+    assert "refused the API key" in result.err
+    assert "db-wrong-key-9876543210" not in result.err + result.out
+
+
+def test_vendor_rejection_shows_its_message(tmp_path, write_config, run_cli, server):
+    server.script(
+        "get_cost",
+        status=422,
+        case="symbology_invalid_request",
+        message="Invalid symbol 'AAPL' for dataset",
+    )
+    result = run_cli("--config", config(write_config, server))
+    assert result.code == ExitCode.JOB_FAILED
+    assert "Invalid symbol 'AAPL' for dataset" in result.err
+    assert server.calls["get_range"] == 0
+
+
+def test_dry_run_quotes_but_downloads_and_writes_nothing(tmp_path, write_config, run_cli, server):
+    result = run_cli("--config", config(write_config, server), "--dry-run")
+    assert result.code == ExitCode.OK
+    assert server.calls["get_range"] == 0 and server.calls["get_cost"] == 6
+    assert "estimated cost $0.3000" in result.out
+    assert "Total estimated cost: $0.3000" in result.out
+    assert not (tmp_path / "data").exists()
+
+
+def test_ledger_records_every_estimate_and_download(tmp_path, write_config, run_cli, server):
+    assert run_cli("--config", config(write_config, server)).code == ExitCode.OK
+    ledger = read_ledger(tmp_path / "data/raw/databento/ledger.jsonl")
+    assert [e["event"] for e in ledger].count("estimate") == 6
+    downloads = [e for e in ledger if e["event"] == "download"]
+    assert len(downloads) == 6
+    assert {d["sha256"] for d in downloads} == {sha256_of(p) for p in raw_files(tmp_path)}
+    assert KEY not in (tmp_path / "data/raw/databento/ledger.jsonl").read_text()
+
+
+def test_offline_job_over_downloaded_files_gives_identical_parquet(
+    tmp_path, write_config, run_cli, server
+):
+    assert run_cli("--config", config(write_config, server)).code == ExitCode.OK
+    result = run_cli("--config", config(write_config, server, mode="offline"))
+    assert result.code == ExitCode.OK, result.err
+    api_files = sorted((tmp_path / "data/ingested/databento/trades").rglob("*.parquet"))
+    offline_files = sorted((tmp_path / "data/ingested/databento/local").rglob("*.parquet"))
+    assert len(api_files) == len(offline_files) == 6
+    for api_file in api_files:  # AAPL_<start>_<end> vs XNAS.ITCH_trades_raw_symbol_AAPL_<...>
+        twin = [p for p in offline_files if p.name.endswith(f"_{api_file.name}")]
+        assert len(twin) == 1
+        assert twin[0].read_bytes() == api_file.read_bytes()
