@@ -48,7 +48,7 @@ class DatabentoApi:
         return float(
             self._with_retries(
                 "get_cost",
-                lambda: self._client.metadata.get_cost(**request, mode="historical-streaming"),
+                lambda: self._client.metadata.get_cost(**request),
             )
         )
 
