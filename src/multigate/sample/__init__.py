@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from multigate.sample.alpaca import write_alpaca_samples
+from multigate.sample.databento import write_databento_samples
 from multigate.sample.vix import write_vix_samples
 
 SampleWriter = Callable[[Path], list[Path]]
@@ -17,6 +18,7 @@ SampleWriter = Callable[[Path], list[Path]]
 SAMPLE_WRITERS: dict[str, SampleWriter] = {
     "vix": write_vix_samples,
     "alpaca": write_alpaca_samples,
+    "databento": write_databento_samples,
 }
 
 

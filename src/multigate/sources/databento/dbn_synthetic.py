@@ -43,6 +43,7 @@ def encode_metadata(
     end: int,
     mappings: dict[str, list[tuple[dt.date, dt.date, str]]],
     dataset: str = "GLBX.MDP3",
+    stype_in: dbn.SType = dbn.SType.RAW_SYMBOL,
 ) -> bytes:
     """Encode a v3 metadata block; ``mappings``: raw symbol -> [(start, end, instrument_id)]."""
     maps = [
@@ -51,7 +52,7 @@ def encode_metadata(
     meta = dbn.Metadata(
         dataset=dataset,
         start=start,
-        stype_in=dbn.SType.RAW_SYMBOL,
+        stype_in=stype_in,
         stype_out=dbn.SType.INSTRUMENT_ID,
         schema=None if schema is None else dbn.Schema(schema),
         symbols=sorted(mappings),
@@ -119,10 +120,15 @@ def _write_stream(out: BinaryIO, header: bytes, chunks: Iterable[np.ndarray]) ->
         out.write(chunk.tobytes())
 
 
-def write_dbn(path: Path, header: bytes, chunks: Iterable[np.ndarray]) -> None:
-    """Write ``header`` then records to ``path`` (zstd-compressed if it ends with .zst)."""
+def write_dbn(
+    path: Path, header: bytes, chunks: Iterable[np.ndarray], *, compress: bool | None = None
+) -> None:
+    """Write ``header`` then records to ``path``, zstd-compressed if ``compress`` (default:
+    when the name ends with .zst)."""
+    if compress is None:
+        compress = str(path).endswith(".zst")
     with open(path, "wb") as fh:
-        if str(path).endswith(".zst"):
+        if compress:
             with zstandard.ZstdCompressor(level=1).stream_writer(fh) as zw:
                 _write_stream(zw, header, chunks)  # type: ignore[arg-type]
         else:
