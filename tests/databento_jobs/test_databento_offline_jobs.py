@@ -36,8 +36,7 @@ def link_files(folder: Path, files: list[Path]) -> None:
         (folder / file.name).symlink_to(file)
 
 
-def test_real_files_ingest_and_a_corrupt_one_fails_alone(tmp_path, write_config, run_cli,
-                                                         testdata):
+def test_real_files_ingest_and_a_corrupt_one_fails_alone(tmp_path, write_config, run_cli, testdata):
     real = sorted((testdata / "databento/databento-python/GLBX.MDP3").glob("*.dbn.zst"))
     assert len(real) >= 10
     link_files(tmp_path / "dbn", real)
