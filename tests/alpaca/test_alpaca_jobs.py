@@ -31,6 +31,7 @@ sources:
     mode: {mode}
     base_url: {url}
     http: {{max_attempts: 3, backoff_seconds: 0}}
+    requests_per_minute: 0
     jobs:
       - name: bars
         mode: api

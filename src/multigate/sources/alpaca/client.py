@@ -18,6 +18,7 @@ import requests
 from alpaca.data.historical.crypto import CryptoHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 
+from multigate.pacing import RequestPacer
 from multigate.sources.alpaca.errors import AlpacaError, AlpacaRateLimited, error_for_status
 from multigate.sources.alpaca.retry import RetryPolicy, parse_retry_after
 
@@ -31,13 +32,16 @@ class _RetryingMixin:
     _api_key: str | None
     _secret_key: str | None
 
-    def _mg_configure(self, policy: RetryPolicy, sleep: Sleep) -> None:
+    def _mg_configure(
+        self, policy: RetryPolicy, sleep: Sleep, pacer: RequestPacer | None = None
+    ) -> None:
         # Disable alpaca-py's own retry loop (see alpaca/common/rest.py RESTClient._request).
         self._retry = 0
         self._retry_wait = 0
         self._retry_codes: list[int] = []
         self.retry_policy = policy
         self.sleep = sleep
+        self.pacer = pacer or RequestPacer(0)
         self.page_item_counts: list[int] = []
 
     def _one_request(self, method: str, url: str, opts: dict, retry: int) -> Any:
@@ -48,6 +52,7 @@ class _RetryingMixin:
         secrets = (self._api_key, self._secret_key)
         attempt = 1
         while True:
+            self.pacer.wait()
             try:
                 response = self._session.request(method, url, **opts)
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -97,11 +102,12 @@ class RetryingStockClient(_RetryingMixin, StockHistoricalDataClient):
         url_override: str | None = None,
         retry: RetryPolicy | None = None,
         sleep: Sleep = time.sleep,
+        pacer: RequestPacer | None = None,
     ) -> None:
         if not api_key or not secret_key:
             raise AlpacaError("an Alpaca API key id and secret key are both required")
         super().__init__(api_key, secret_key, raw_data=True, url_override=url_override)
-        self._mg_configure(retry or RetryPolicy(), sleep)
+        self._mg_configure(retry or RetryPolicy(), sleep, pacer)
 
 
 class RetryingCryptoClient(_RetryingMixin, CryptoHistoricalDataClient):
@@ -115,10 +121,11 @@ class RetryingCryptoClient(_RetryingMixin, CryptoHistoricalDataClient):
         url_override: str | None = None,
         retry: RetryPolicy | None = None,
         sleep: Sleep = time.sleep,
+        pacer: RequestPacer | None = None,
     ) -> None:
         if bool(api_key) != bool(secret_key):
             raise AlpacaError("give both the Alpaca API key id and secret key, or neither")
         super().__init__(
             api_key or None, secret_key or None, raw_data=True, url_override=url_override
         )
-        self._mg_configure(retry or RetryPolicy(), sleep)
+        self._mg_configure(retry or RetryPolicy(), sleep, pacer)

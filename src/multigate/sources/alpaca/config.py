@@ -78,4 +78,6 @@ AlpacaJob = Annotated[AlpacaApiJob | AlpacaOfflineJob, Field(discriminator="mode
 class AlpacaSourceConfig(SourceConfig):
     base_url: str | None = None
     """Market-data endpoint override (default https://data.alpaca.markets)."""
+    requests_per_minute: float = Field(default=190, ge=0)
+    """Client-side pacing under Alpaca's limit (200/min on the free plan); 0 = no pacing."""
     jobs: list[AlpacaJob] = Field(default_factory=list)  # type: ignore[assignment]

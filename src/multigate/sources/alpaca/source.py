@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
+from multigate.pacing import RequestPacer
 from multigate.sources.alpaca.bars_convert import BARS_SCHEMA
 from multigate.sources.alpaca.bars_read import read_bars_file
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
@@ -84,7 +85,13 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             timeout=(http.timeout_seconds, http.timeout_seconds),
         )
         key, secret = self.ctx.env.get(KEY_ID), self.ctx.env.get(SECRET_KEY)
-        options = {"url_override": self.config.base_url, "retry": policy, "sleep": self.ctx.sleep}
+        pacer = RequestPacer(self.config.requests_per_minute, sleep=self.ctx.sleep)
+        options = {
+            "url_override": self.config.base_url,
+            "retry": policy,
+            "sleep": self.ctx.sleep,
+            "pacer": pacer,
+        }
         if job.asset_class == "crypto":
             return RetryingCryptoClient(key, secret, **options)  # type: ignore[arg-type]
         if not key or not secret:
