@@ -61,7 +61,14 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
     # ----- API parameters ---------------------------------------------------------------
     def _pieces(self, job: DatabentoApiJob) -> list[tuple[str, Chunk]]:
-        chunks = plan_chunks(range_start(job.start), range_end(job.end), job.chunk)
+        end = range_end(job.end)
+        if end > self.ctx.now():
+            raise ConfigError(
+                f"job {job.name}: end {job.end} is not in the past; a chunk that is still "
+                "filling up would be paid for again on every run. Set end to a time that "
+                "has passed (a date-only end includes that whole day)."
+            )
+        chunks = plan_chunks(range_start(job.start), end, job.chunk)
         return [(symbol, chunk) for symbol in job.symbol_list for chunk in chunks]
 
     def _raw_path(self, job: DatabentoApiJob, symbol: str, chunk: Chunk) -> Path:
