@@ -149,3 +149,19 @@ def test_example_config_is_valid():
     example = Path(__file__).resolve().parents[2] / "example.ingest.yaml"
     loaded = load_config(example)
     assert "vix" in loaded.config.sources
+
+
+def test_every_problem_is_reported_at_once_with_suggestions(write_config):
+    text = VALID.replace("    enabled: true", "    enabeld: true").replace(
+        "        symbols: [VIX, VIX3M]", "        symbols: [VIX, VIX3M]\n        strat: 2004-01-01"
+    )
+    message = config_error(write_config, text)
+    assert message.startswith("2 problems in the config")
+    assert (
+        "ingest.yaml:4: sources.vix.enabeld: unknown key 'enabeld' (did you mean 'enabled'?)"
+        in (message)
+    )
+    assert (
+        "sources.vix.jobs[1].strat (job 'daily'): unknown key 'strat' (did you mean 'start'?)"
+        in (message)
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -61,60 +62,111 @@ def load_config(path: Path) -> LoadedConfig:
 
     raw_sources = data.get("sources") or {}
     if not isinstance(raw_sources, dict):
-        _fail(parsed, ("sources",), "must be a mapping of source name to settings")
+        raise ConfigError(
+            _where(parsed, ("sources",), "must be a mapping of source name to settings")
+        )
 
+    problems: list[str] = []
     sources: dict[str, SourceConfig] = {}
     job_owner: dict[str, str] = {}
     for name, raw in raw_sources.items():
         if name not in known_sources():
-            _fail(
-                parsed,
-                ("sources", name),
-                f"unknown source '{name}' (known: {', '.join(known_sources())})",
+            problems.append(
+                _where(
+                    parsed,
+                    ("sources", name),
+                    f"unknown source '{name}'{_suggest(name, known_sources())} "
+                    f"(known: {', '.join(known_sources())})",
+                )
             )
+            continue
         model = source_class(name).config_model
-        source = _validate(parsed, model, raw if raw is not None else {}, ("sources", name))
+        source = _validate(
+            parsed, model, raw if raw is not None else {}, ("sources", name), problems
+        )
+        if source is None:
+            continue
         for index, job in enumerate(source.jobs):
             if job.name in job_owner:
-                _fail(
-                    parsed,
-                    ("sources", name, "jobs", index, "name"),
-                    f"duplicate job name '{job.name}' (also a job of source "
-                    f"'{job_owner[job.name]}'); job names must be unique",
+                problems.append(
+                    _where(
+                        parsed,
+                        ("sources", name, "jobs", index, "name"),
+                        f"duplicate job name '{job.name}' (also a job of source "
+                        f"'{job_owner[job.name]}'); job names must be unique",
+                    )
                 )
             job_owner[job.name] = name
         sources[name] = source
 
     top = {key: value for key, value in data.items() if key != "sources"}
-    base = _validate(parsed, IngestConfig, top, ())
+    base = _validate(parsed, IngestConfig, top, (), problems)
+    if problems or base is None:
+        if len(problems) == 1:
+            raise ConfigError(problems[0])
+        raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
     config = IngestConfig.model_construct(data_dir=base.data_dir, sources=sources)
     return LoadedConfig(path=path, config=config)
 
 
-def _validate(parsed: ParsedYaml, model: type[M], raw: Any, prefix: Sequence[str | int]) -> M:
+def _validate(
+    parsed: ParsedYaml,
+    model: type[M],
+    raw: Any,
+    prefix: Sequence[str | int],
+    problems: list[str],
+) -> M | None:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(parsed, exc, prefix)) from None
+        problems.extend(_describe(parsed, exc, prefix, model))
+        return None
 
 
-def _describe(parsed: ParsedYaml, exc: ValidationError, prefix: Sequence[str | int]) -> str:
+def _describe(
+    parsed: ParsedYaml, exc: ValidationError, prefix: Sequence[str | int], model: type[BaseModel]
+) -> list[str]:
     lines: dict[str, str] = {}
     for error in exc.errors(include_url=False):
         raw: tuple[str | int, ...] = (*prefix, *error["loc"])
-        message = _MESSAGES.get(error["type"], error["msg"])
+        message = _MESSAGES.get(error["type"], error["msg"]).removeprefix("Value error, ")
         location = parsed.resolved(raw)
         if error["type"] == "extra_forbidden":
-            message = f"unknown key '{raw[-1]}' (check its spelling)"
+            key = str(raw[-1])
+            message = f"unknown key '{key}'{_suggest(key, _field_names(model))}"
         elif error["type"] == "missing":
             location = (*parsed.resolved(raw[:-1]), raw[-1])
         elif error["type"] == "union_tag_invalid":
             location = (*location, "mode")
-        line = parsed.line_of(location)
-        where = f"{parsed.path}:{line}" if line else str(parsed.path)
-        lines.setdefault(f"{where}: {_dotted(location)}", message)
-    described = [f"{where}: {message}" for where, message in lines.items()]
-    return described[0] if len(described) == 1 else "invalid config:\n  " + "\n  ".join(described)
+        key = _dotted(location, parsed)
+        lines.setdefault(_where_prefix(parsed, location) + key, message)
+    return [f"{where}: {message}" for where, message in lines.items()]
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else " (check its spelling)"
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    """Every key any model reachable from ``model`` accepts (for spelling suggestions)."""
+    names: set[str] = set()
+    seen: set[type] = set()
+
+    def visit(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation in seen:
+                return
+            seen.add(annotation)
+            for name, info in annotation.model_fields.items():
+                names.add(info.alias or name)
+                visit(info.annotation)
+            return
+        for argument in get_args(annotation):
+            visit(argument)
+
+    visit(model)
+    return names
 
 
 _MESSAGES = {
@@ -124,17 +176,38 @@ _MESSAGES = {
 }
 
 
-def _dotted(location: Sequence[str | int]) -> str:
+def _dotted(location: Sequence[str | int], parsed: ParsedYaml | None = None) -> str:
+    """``sources.vix.jobs[1].symbols``, plus `` (job 'daily')`` when a job is named."""
     text = ""
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
             text += f".{part}" if text else str(part)
+    jobs = [i for i, part in enumerate(location) if part == "jobs"]
+    if parsed is not None and jobs and len(location) > jobs[-1] + 1:
+        name = _job_name(parsed, location[: jobs[-1] + 2])
+        if name:
+            text += f" (job '{name}')"
     return text or "(top level)"
 
 
-def _fail(parsed: ParsedYaml, location: Sequence[str | int], message: str) -> NoReturn:
+def _job_name(parsed: ParsedYaml, location: Sequence[str | int]) -> str | None:
+    """The ``name:`` of the list item at ``location`` (jobs are easier to find by name)."""
+    item: Any = parsed.data
+    for part in location:
+        try:
+            item = item[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    name = item.get("name") if isinstance(item, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _where_prefix(parsed: ParsedYaml, location: Sequence[str | int]) -> str:
     line = parsed.line_of(location)
-    where = f"{parsed.path}:{line}" if line else str(parsed.path)
-    raise ConfigError(f"{where}: {_dotted(location)}: {message}")
+    return f"{parsed.path}:{line}: " if line else f"{parsed.path}: "
+
+
+def _where(parsed: ParsedYaml, location: Sequence[str | int], message: str) -> str:
+    return f"{_where_prefix(parsed, location)}{_dotted(location, parsed)}: {message}"

@@ -117,8 +117,9 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             return plan
         assert isinstance(job, AlpacaOfflineJob)
         inputs = self._offline_inputs(job)
-        plan = JobPlan(reads=[str(p) for p in inputs])
-        plan.writes.append(str(output_path(self.ctx.data_dir, job.name, self._series(job), "*")))
+        plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
+        folder = output_path(self.ctx.data_dir, job.name, self._series(job), "_").parent
+        plan.writes.append(f"{folder}/<SYMBOL>.parquet (one file per symbol found)")
         if not inputs:
             plan.notes.append(f"no files match {job.path}")
         return plan

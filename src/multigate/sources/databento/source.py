@@ -44,6 +44,7 @@ from multigate.storage.provenance import (
     fingerprint,
     is_current,
     package_versions,
+    read_sidecar,
     write_sidecar,
 )
 from multigate.time_chunks import Chunk, plan_chunks
@@ -111,7 +112,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def plan(self, job: JobConfig) -> JobPlan:
         if isinstance(job, DatabentoOfflineJob):
             inputs = self._offline_inputs(job)
-            plan = JobPlan(reads=[str(p) for p in inputs])
+            plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
             plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
             if not inputs:
                 plan.notes.append("no DBN files match")
@@ -280,7 +281,8 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             else sorted(root.glob(f"schema=*/{stem}.parquet"))
         )
         if known and not self.ctx.force and all(is_current(p, expected) for p in known):
-            return JobResult(JobStatus.UP_TO_DATE, files_current=len(known))
+            rows = sum((read_sidecar(p) or {}).get("rows") or 0 for p in known)
+            return JobResult(JobStatus.UP_TO_DATE, rows=rows, files_current=len(known))
 
         finals: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -57,6 +58,18 @@ class ParsedCsv:
 def symbol_from_filename(name: str) -> str | None:
     match = _CBOE_FILE.match(name)
     return match.group("symbol").upper() if match else None
+
+
+def symbol_from_header(path: Path) -> str | None:
+    """The symbol a FRED file's series column names (``VIXCLS`` -> ``VIX``), if known."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            header = [cell.strip().upper() for cell in handle.readline().split(",")]
+    except OSError:
+        return None
+    if len(header) == 2 and header[0] in _FRED_DATE_HEADERS:
+        return FRED_SERIES_SYMBOLS.get(header[1])
+    return None
 
 
 def parse_index_csv(data: bytes, origin: str, symbol: str | None) -> ParsedCsv:

@@ -24,6 +24,7 @@ from multigate.sources.vix.csv_format import (
     count_inconsistent,
     parse_index_csv,
     symbol_from_filename,
+    symbol_from_header,
 )
 from multigate.storage.layout import ingested_root, path_component, raw_root
 from multigate.storage.parquet import write_parquet
@@ -82,12 +83,15 @@ class VixSource(Source[VixSourceConfig]):
             )
         assert isinstance(job, VixOfflineJob)
         inputs = self._offline_inputs(job)
-        plan = JobPlan(reads=[str(path) for path in inputs])
+        plan = JobPlan(reads=[str(path) for path in inputs], cost_usd=0.0)
         if not inputs:
             plan.notes.append(f"no files match {job.path}")
         for path in inputs:
-            symbol = job.symbol or symbol_from_filename(path.name) or "<from FRED series>"
-            plan.writes.append(str(self._output_path(job, symbol)))
+            symbol = job.symbol or symbol_from_filename(path.name) or symbol_from_header(path)
+            if symbol is None:
+                plan.notes.append(f"{path}: cannot tell the symbol; set 'symbol:' on the job")
+            else:
+                plan.writes.append(str(self._output_path(job, symbol)))
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
