@@ -11,9 +11,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from multigate.config.loader import load_config
+from multigate.config.loader import LoadedConfig, load_config
 from multigate.context import RunContext
-from multigate.dispatcher import JobOutcome, run_selected, select_jobs
+from multigate.dispatcher import (
+    JobOutcome,
+    open_sources,
+    preflight,
+    run_selected,
+    select_jobs,
+)
 from multigate.env import RedactSecrets, load_environment, redact, secret_values
 from multigate.errors import ConfigError
 from multigate.exit_codes import ExitCode
@@ -126,29 +132,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = secret_values(env)
         configure_logging(args.verbose, args.quiet, secrets)
         selected = select_jobs(loaded, args.source, args.job)
+        ctx = _run_context(args, loaded, env)
+        sources = open_sources(loaded, selected, ctx)
+        preflight(selected, sources)
     except ConfigError as exc:
         print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR
 
-    interactive = sys.stdin.isatty()
-    progress: Progress = (
-        RichProgress() if sys.stderr.isatty() and not args.quiet else NullProgress()
-    )
-    ctx = RunContext(
-        data_dir=loaded.data_dir,
-        base_dir=loaded.base_dir,
-        env=env,
-        force=args.force,
-        assume_yes=args.yes,
-        dry_run=args.dry_run,
-        interactive=interactive,
-        progress=progress,
-    )
     try:
-        outcomes = run_selected(loaded, selected, ctx, dry_run=args.dry_run)
+        outcomes = run_selected(selected, sources, dry_run=args.dry_run)
     except KeyboardInterrupt:
         print("interrupted: finished files are kept; run again to resume", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    for outcome in outcomes:
+        outcome.notes = [redact(note, secrets) for note in outcome.notes]
     if not selected:
         log.warning("no jobs selected in %s", loaded.path)
     if args.dry_run:
@@ -156,3 +153,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print_summary(outcomes)
     return exit_code_for(outcomes)
+
+
+def _run_context(args: argparse.Namespace, loaded: LoadedConfig, env: dict[str, str]) -> RunContext:
+    interactive = sys.stdin.isatty()
+    progress: Progress = (
+        RichProgress() if sys.stderr.isatty() and not args.quiet else NullProgress()
+    )
+    return RunContext(
+        data_dir=loaded.data_dir,
+        base_dir=loaded.base_dir,
+        env=env,
+        force=args.force,
+        assume_yes=args.yes,
+        dry_run=args.dry_run,
+        interactive=interactive,
+        prompt=ask_on_terminal,
+        progress=progress,
+    )
+
+
+def ask_on_terminal(question: str) -> str:
+    """Ask on stderr (stdout may be redirected) and read one line from stdin."""
+    print(question, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError("no answer (end of input)")
+    return line

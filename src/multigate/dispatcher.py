@@ -80,11 +80,32 @@ def _skip_reason(source: SourceConfig, job: JobConfig) -> str | None:
     return None
 
 
+def open_sources(
+    loaded: LoadedConfig, selected: Sequence[SelectedJob], ctx: RunContext
+) -> dict[str, Source]:
+    """One source object per source that has a job to run."""
+    names = {item.source for item in selected if not item.skip_reason}
+    return {name: source_class(name)(loaded.config.sources[name], ctx) for name in sorted(names)}
+
+
+def preflight(selected: Sequence[SelectedJob], sources: dict[str, Source]) -> None:
+    """Run every job's cheap checks before any job starts; all problems in one ConfigError."""
+    problems = []
+    for item in selected:
+        if item.skip_reason:
+            continue
+        try:
+            sources[item.source].preflight(item.job)
+        except ConfigError as exc:
+            problems.append(f"{item.source}/{item.job.name}: {exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def run_selected(
-    loaded: LoadedConfig, selected: Sequence[SelectedJob], ctx: RunContext, *, dry_run: bool
+    selected: Sequence[SelectedJob], sources: dict[str, Source], *, dry_run: bool
 ) -> list[JobOutcome]:
     """Plan (dry run) or run every selected job; one job's failure never stops the others."""
-    instances: dict[str, Source] = {}
     outcomes = []
     for item in selected:
         outcome = JobOutcome(item.source, item.job.name, item.job.mode, JobStatus.SKIPPED)
@@ -93,10 +114,7 @@ def run_selected(
             outcome.notes.append(item.skip_reason)
             log.info("skip %s/%s: %s", item.source, item.job.name, item.skip_reason)
             continue
-        if item.source not in instances:
-            config = loaded.config.sources[item.source]
-            instances[item.source] = source_class(item.source)(config, ctx)
-        source = instances[item.source]
+        source = sources[item.source]
         started = time.monotonic()
         try:
             if dry_run:

@@ -36,6 +36,9 @@ def approve_cost(
             f"require_confirm is set and there is no terminal to ask: re-run with --yes to "
             f"accept ${estimate_usd:,.4f}; nothing was downloaded"
         )
-    answer = ctx.prompt(f"{job}: download {what} for ${estimate_usd:,.4f}? [y/N] ")
+    try:
+        answer = ctx.prompt(f"{job}: download {what} for ${estimate_usd:,.4f}? [y/N] ")
+    except EOFError:
+        answer = ""
     if answer.strip().lower() not in YES:
         raise GuardrailRefused("not confirmed; nothing was downloaded")

@@ -162,7 +162,7 @@ def test_missing_keys_say_which_variables(tmp_path, write_config, run_cli, serve
     monkeypatch.delenv("APCA_API_KEY_ID", raising=False)
     monkeypatch.delenv("APCA_API_SECRET_KEY", raising=False)
     result = run_cli("--config", config_for(write_config, server), "--job", "bars")
-    assert result.code == ExitCode.JOB_FAILED
+    assert result.code == ExitCode.CONFIG_ERROR
     assert "APCA_API_KEY_ID" in result.err and server.requests == []
 
 

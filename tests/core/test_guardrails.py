@@ -82,3 +82,20 @@ def test_confirmation_off_and_print_off():
     ctx, said, asked = context()
     approve_cost("job", 3.0, CostGuardrails(print_cost=False, require_confirm=False), ctx, what="x")
     assert said == [] and asked == []
+
+
+def test_end_of_input_at_the_prompt_refuses():
+    said: list[str] = []
+
+    def closed_stdin(question: str) -> str:
+        raise EOFError
+
+    ctx = RunContext(
+        data_dir=Path("data"),
+        base_dir=Path("."),
+        interactive=True,
+        prompt=closed_stdin,
+        notify=said.append,
+    )
+    with pytest.raises(GuardrailRefused, match="not confirmed"):
+        approve_cost("job", 0.5, CostGuardrails(), ctx, what="x")

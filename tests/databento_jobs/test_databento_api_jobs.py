@@ -219,6 +219,61 @@ def test_offline_job_over_downloaded_files_gives_identical_parquet(
 
 def test_an_end_in_the_future_is_refused_before_any_call(tmp_path, write_config, run_cli, server):
     result = run_cli("--config", config(write_config, server, end="2999-01-01"))
-    assert result.code == ExitCode.JOB_FAILED
+    assert result.code == ExitCode.CONFIG_ERROR
     assert "not in the past" in result.err
+    assert sum(server.calls.values()) == 0
+
+
+def _run_on_a_terminal(config_path: Path, answer: bytes, env: dict[str, str]) -> tuple[int, str]:
+    """Run the CLI with its stdin on a pseudo-terminal, answer the prompt, return (code, err)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    repo = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config_path)],
+        cwd=repo,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+    os.write(master, answer)
+    _, err = process.communicate(timeout=120)
+    os.close(master)
+    return process.returncode, err.decode()
+
+
+@pytest.mark.parametrize(("answer", "code", "downloads"), [(b"y\n", 0, 6), (b"n\n", 3, 0)])
+def test_require_confirm_asks_on_a_terminal(
+    tmp_path, write_config, server, answer, code, downloads
+):
+    import os
+
+    path = config(write_config, server, confirm="true")
+    returncode, err = _run_on_a_terminal(path, answer, dict(os.environ))
+    assert returncode == code, err
+    assert "download 6 chunk(s) of XNAS.ITCH trades for $0.3000? [y/N]" in err
+    assert server.calls["get_range"] == downloads
+
+
+def test_duplicate_symbols_are_a_config_error(tmp_path, write_config, run_cli, server):
+    text = config(write_config, server).read_text().replace("[AAPL, MSFT]", "[AAPL, AAPL]")
+    result = run_cli("--config", write_config(text))
+    assert result.code == ExitCode.CONFIG_ERROR
+    assert "'AAPL' is listed twice" in result.err and "ingest.yaml:13" in result.err
+    assert sum(server.calls.values()) == 0
+
+
+def test_missing_key_is_a_config_error_before_anything_runs(
+    tmp_path, write_config, run_cli, server, monkeypatch
+):
+    monkeypatch.delenv("DATABENTO_API_KEY")
+    result = run_cli("--config", config(write_config, server))
+    assert result.code == ExitCode.CONFIG_ERROR
+    assert "DATABENTO_API_KEY" in result.err
     assert sum(server.calls.values()) == 0

@@ -39,8 +39,20 @@ def check_symbol(value: str) -> str:
     return value
 
 
+def check_unique(values: list[str]) -> list[str]:
+    """A list of symbols in which none is given twice (it would be fetched twice)."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"'{value}' is listed twice")
+        seen.add(value)
+    return values
+
+
 SafeName = Annotated[str, AfterValidator(check_safe_name)]
 Symbol = Annotated[str, AfterValidator(check_symbol)]
+SymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(check_unique)]
+"""One or more symbols, none twice."""
 LaxDate = Annotated[date, Field(strict=False)]
 """A date: an unquoted YAML date or a quoted ``"YYYY-MM-DD"`` string."""
 

@@ -68,6 +68,11 @@ class Source(ABC, Generic[C]):
         self.config = config
         self.ctx = ctx
 
+    def preflight(self, job: JobConfig) -> None:
+        """Cheap checks run for every selected job before any job starts (keys present,
+        parameters that only make sense at run time). Raise ConfigError; touch nothing."""
+        return None
+
     @abstractmethod
     def plan(self, job: JobConfig) -> JobPlan:
         """Describe what ``run(job)`` would read, download and write. Must not write files

@@ -11,6 +11,7 @@ from multigate.config.models import (
     JobConfig,
     SourceConfig,
     Symbol,
+    SymbolList,
     range_end,
     range_start,
 )
@@ -29,7 +30,7 @@ class AlpacaApiJob(JobConfig):
     mode: Literal["api"]
     asset_class: Literal["stocks", "crypto"] = "stocks"
     """``crypto`` uses alpaca-py's crypto client (symbols like ``BTC/USD``; no key needed)."""
-    symbols: list[Symbol] = Field(min_length=1)
+    symbols: SymbolList
     timeframe: Timeframe
     start: DateOrTime
     """First bar time: a date (its 00:00 UTC) or an ISO time."""
@@ -52,8 +53,6 @@ class AlpacaApiJob(JobConfig):
                 raise ValueError("adjustment and feed apply to stocks only, not crypto")
         elif any("/" in symbol for symbol in self.symbols):
             raise ValueError("stock symbols cannot contain '/'; use asset_class: crypto")
-        if len(set(self.symbols)) != len(self.symbols):
-            raise ValueError("symbols are listed twice")
         return self
 
 

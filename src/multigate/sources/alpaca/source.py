@@ -101,6 +101,11 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         return RetryingStockClient(key, secret, **options)  # type: ignore[arg-type]
 
     # ----- Source interface ------------------------------------------------------------
+    def preflight(self, job: JobConfig) -> None:
+        if isinstance(job, AlpacaApiJob) and job.asset_class == "stocks" and not self.ctx.dry_run:
+            if not self.ctx.env.get(KEY_ID) or not self.ctx.env.get(SECRET_KEY):
+                raise ConfigError(f"set {KEY_ID} and {SECRET_KEY} in the environment or .env")
+
     def plan(self, job: JobConfig) -> JobPlan:
         if isinstance(job, AlpacaApiJob):
             chunks = self._chunks(job)

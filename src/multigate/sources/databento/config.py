@@ -11,7 +11,7 @@ from multigate.config.models import (
     DateOrTime,
     JobConfig,
     SourceConfig,
-    Symbol,
+    SymbolList,
     range_end,
     range_start,
 )
@@ -52,8 +52,8 @@ class DatabentoApiJob(JobConfig, CostGuardrails):
     dataset: str = Field(pattern=r"^[A-Z0-9]+\.[A-Z0-9]+$")
     """e.g. GLBX.MDP3, XNAS.ITCH, OPRA.PILLAR, EQUS.MINI."""
     schema_: Schema = Field(alias="schema")
-    symbols: list[Symbol] | Literal["ALL_SYMBOLS"] = Field(min_length=1)
-    """A list of symbols, or ALL_SYMBOLS."""
+    symbols: SymbolList | Literal["ALL_SYMBOLS"]
+    """A list of symbols, or ALL_SYMBOLS (alone, not inside a list)."""
     stype_in: SType = "raw_symbol"
     start: DateOrTime
     """Inclusive: a date (00:00 UTC) or an ISO time."""
@@ -66,6 +66,8 @@ class DatabentoApiJob(JobConfig, CostGuardrails):
 
     @model_validator(mode="after")
     def _range(self) -> DatabentoApiJob:
+        if isinstance(self.symbols, list) and ALL_SYMBOLS in self.symbols:
+            raise ValueError("write 'symbols: ALL_SYMBOLS', not ALL_SYMBOLS inside a list")
         if range_end(self.end) <= range_start(self.start):
             raise ValueError(f"end {self.end} is not after start {self.start}")
         return self

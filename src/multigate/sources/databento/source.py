@@ -61,15 +61,20 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     config_model = DatabentoSourceConfig
 
     # ----- API parameters ---------------------------------------------------------------
-    def _pieces(self, job: DatabentoApiJob) -> list[tuple[str, Chunk]]:
-        end = range_end(job.end)
-        if end > self.ctx.now():
+    def preflight(self, job: JobConfig) -> None:
+        if not isinstance(job, DatabentoApiJob):
+            return
+        if range_end(job.end) > self.ctx.now():
             raise ConfigError(
-                f"job {job.name}: end {job.end} is not in the past; a chunk that is still "
-                "filling up would be paid for again on every run. Set end to a time that "
-                "has passed (a date-only end includes that whole day)."
+                f"end {job.end} is not in the past; a chunk that is still filling up would "
+                "be paid for again on every run. Set end to a time that has passed (a "
+                "date-only end includes that whole day)."
             )
-        chunks = plan_chunks(range_start(job.start), end, job.chunk)
+        if not self.ctx.dry_run and not self.ctx.env.get(API_KEY):
+            raise ConfigError(f"set {API_KEY} in the environment or .env")
+
+    def _pieces(self, job: DatabentoApiJob) -> list[tuple[str, Chunk]]:
+        chunks = plan_chunks(range_start(job.start), range_end(job.end), job.chunk)
         return [(symbol, chunk) for symbol in job.symbol_list for chunk in chunks]
 
     def _raw_path(self, job: DatabentoApiJob, symbol: str, chunk: Chunk) -> Path:
