@@ -16,6 +16,8 @@ from multigate.context import RunContext
 from multigate.errors import ConfigError, GuardrailRefused, IngestError
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.registry import source_class
+from multigate.storage.layout import ingested_root
+from multigate.storage.publish import prune_stale_outputs
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,9 @@ def run_selected(
                 outcome.status = JobStatus.PLANNED
             else:
                 log.info("run %s/%s (%s)", item.source, item.job.name, item.job.mode)
-                _record(outcome, source.run(item.job))
+                result = source.run(item.job)
+                _record(outcome, result)
+                _prune(source, item.job, result, outcome)
         except GuardrailRefused as exc:
             outcome.status = JobStatus.REFUSED
             outcome.notes.append(str(exc))
@@ -142,6 +146,18 @@ def run_selected(
             log.exception("%s/%s failed unexpectedly", item.source, item.job.name)
         outcome.seconds = time.monotonic() - started
     return outcomes
+
+
+def _prune(source: Source, job: JobConfig, result: JobResult, outcome: JobOutcome) -> None:
+    """After a successful run, the job folder holds exactly the job's current outputs."""
+    if not result.outputs:
+        return
+    folder = ingested_root(source.ctx.data_dir, source.name, job.name)
+    removed = prune_stale_outputs(folder, result.outputs)
+    for path in removed:
+        log.info("removed stale output %s", path)
+    if removed:
+        outcome.notes.append(f"removed {len(removed)} stale output(s)")
 
 
 def _record(outcome: JobOutcome, result: JobResult) -> None:

@@ -277,3 +277,42 @@ def test_missing_key_is_a_config_error_before_anything_runs(
     assert result.code == ExitCode.CONFIG_ERROR
     assert "DATABENTO_API_KEY" in result.err
     assert sum(server.calls.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ("        chunk: month\n", "start 2024-01-02 does not begin a 'month' chunk"),
+        ("        chunk: week\n", "start 2024-01-02 does not begin a 'week' chunk"),
+    ],
+)
+def test_ranges_that_would_cut_a_chunk_short_are_config_errors(
+    tmp_path, write_config, run_cli, server, extra, words
+):
+    text = (
+        config(write_config, server)
+        .read_text()
+        .replace("        print_cost: true\n", extra + "        print_cost: true\n")
+    )
+    result = run_cli("--config", write_config(text))
+    assert result.code == ExitCode.CONFIG_ERROR
+    assert words in result.err
+    assert sum(server.calls.values()) == 0
+
+
+def test_month_chunks_extend_without_paying_again(tmp_path, write_config, run_cli, server):
+    text = (
+        config(write_config, server)
+        .read_text()
+        .replace("        print_cost: true\n", "        chunk: month\n        print_cost: true\n")
+        .replace("start: 2024-01-02", "start: 2024-01-01")
+    )
+    january = write_config(text.replace("end: 2024-01-04", "end: 2024-01-31"))
+    assert run_cli("--config", january).code == ExitCode.OK
+    assert server.calls["get_range"] == 2
+    february = write_config(text.replace("end: 2024-01-04", "end: 2024-02-29"))
+    assert run_cli("--config", february).code == ExitCode.OK
+    assert server.calls["get_range"] == 4  # only February was fetched
+    outputs = sorted((tmp_path / "data/ingested/databento/trades").rglob("*.parquet"))
+    rows = sum(pq.read_metadata(p).num_rows for p in outputs)
+    assert rows == 2 * 50 * (31 + 29)  # no duplicated rows

@@ -151,3 +151,14 @@ def test_dry_run_sends_nothing_and_writes_nothing(tmp_path, write_config, run_cl
     assert cboe.total_requests == 0
     assert not (tmp_path / "data").exists()
     assert "VIX_History.csv" in result.out and "Dry run" in result.out
+
+
+def test_dropping_a_symbol_removes_its_stale_output(tmp_path, write_config, run_cli, cboe):
+    config = api_config(write_config, cboe)
+    assert run_cli("--config", config, "--job", "daily").code == ExitCode.OK
+    config.write_text(config.read_text().replace("[VIX, VIX3M]", "[VIX]"))
+    result = run_cli("--config", config, "--job", "daily")
+    assert result.code == ExitCode.OK
+    folder = tmp_path / "data/ingested/vix/daily"
+    assert sorted(p.name for p in folder.iterdir()) == ["VIX.parquet", "VIX.parquet.source.json"]
+    assert "removed 1 stale output" in result.out

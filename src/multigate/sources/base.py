@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
 from multigate.config.models import JobConfig, SourceConfig
@@ -46,6 +47,8 @@ class JobResult:
     files_current: int = 0
     warnings: list[str] = field(default_factory=list)
     message: str = ""
+    outputs: list[Path] = field(default_factory=list)
+    """Ingested files this job wrote or found current; others in its folder are stale."""
 
     def absorb(self, other: JobResult) -> None:
         """Add up the counts of a part of this job (one file, one symbol, one chunk)."""
@@ -53,6 +56,7 @@ class JobResult:
         self.files_written += other.files_written
         self.files_current += other.files_current
         self.warnings.extend(other.warnings)
+        self.outputs.extend(other.outputs)
 
 
 C = TypeVar("C", bound=SourceConfig)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -74,3 +74,17 @@ def publish_bytes_if_changed(
 def output_is_current(path: Path, fingerprint: str, *, force: bool) -> bool:
     """True when ``path`` can be kept as it is (never under ``--force``)."""
     return not force and is_current(path, fingerprint)
+
+
+def prune_stale_outputs(folder: Path, keep: Iterable[Path]) -> list[Path]:
+    """Remove Parquet files (and their sidecars) under ``folder`` that are not in ``keep``:
+    outputs of inputs, symbols or chunks the job no longer has. Returns what was removed."""
+    wanted = {path.resolve() for path in keep}
+    removed = []
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*.parquet")):
+            if path.resolve() not in wanted:
+                sidecar_path(path).unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

@@ -257,7 +257,11 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             expected = fingerprint(params, digests)
             output = self._output(job, name)
             if output_is_current(output, expected, force=self.ctx.force):
-                result.absorb(JobResult(JobStatus.UP_TO_DATE, rows=table.num_rows, files_current=1))
+                result.absorb(
+                    JobResult(
+                        JobStatus.UP_TO_DATE, rows=table.num_rows, files_current=1, outputs=[output]
+                    )
+                )
                 continue
 
             def describe(
@@ -296,7 +300,9 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
                 now=self.ctx.now(),
             )
             log.debug("wrote %s (%d bars)", output, table.num_rows)
-            result.absorb(JobResult(JobStatus.OK, rows=table.num_rows, files_written=1))
+            result.absorb(
+                JobResult(JobStatus.OK, rows=table.num_rows, files_written=1, outputs=[output])
+            )
         return result
 
 

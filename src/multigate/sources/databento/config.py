@@ -15,7 +15,7 @@ from multigate.config.models import (
     range_end,
     range_start,
 )
-from multigate.time_chunks import ChunkPeriod
+from multigate.time_chunks import ChunkPeriod, period_floor
 
 ALL_SYMBOLS = "ALL_SYMBOLS"
 Schema = Literal[
@@ -61,15 +61,29 @@ class DatabentoApiJob(JobConfig, CostGuardrails):
     """A date includes that whole day; a time is exclusive."""
     chunk: ChunkPeriod = "day"
     """One raw file per symbol per day|week|month|quarter|year; stored chunks are never
-    quoted or downloaded again."""
+    quoted or downloaded again. start and end must fall on chunk boundaries. Changing the
+    chunk later downloads the range again in the new chunks."""
     price_type: PriceType = "float"
 
     @model_validator(mode="after")
     def _range(self) -> DatabentoApiJob:
         if isinstance(self.symbols, list) and ALL_SYMBOLS in self.symbols:
             raise ValueError("write 'symbols: ALL_SYMBOLS', not ALL_SYMBOLS inside a list")
-        if range_end(self.end) <= range_start(self.start):
+        start, end = range_start(self.start), range_end(self.end)
+        if end <= start:
             raise ValueError(f"end {self.end} is not after start {self.start}")
+        # Chunks are stored under their exact range: a chunk cut short by start or end would
+        # be downloaded, and paid for, again as soon as the range grows.
+        if period_floor(start, self.chunk) != start:
+            raise ValueError(
+                f"start {self.start} does not begin a '{self.chunk}' chunk (00:00 UTC on the "
+                f"first day of a {self.chunk}); use such a date or a smaller chunk"
+            )
+        if period_floor(end, self.chunk) != end:
+            raise ValueError(
+                f"end {self.end} does not close a '{self.chunk}' chunk; end on the last day "
+                f"of a {self.chunk} (a date-only end includes that day) or use a smaller chunk"
+            )
         return self
 
     @property

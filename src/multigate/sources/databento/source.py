@@ -287,7 +287,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         )
         if known and not self.ctx.force and all(is_current(p, expected) for p in known):
             rows = sum((read_sidecar(p) or {}).get("rows") or 0 for p in known)
-            return JobResult(JobStatus.UP_TO_DATE, rows=rows, files_current=len(known))
+            return JobResult(
+                JobStatus.UP_TO_DATE, rows=rows, files_current=len(known), outputs=known
+            )
 
         finals: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
@@ -333,7 +335,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 created_at=self.ctx.now(),
             )
             log.debug("wrote %s (%d rows)", final, out.rows)
-            result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1))
+            result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1, outputs=[final]))
         return result
 
 

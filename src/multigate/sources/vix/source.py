@@ -201,7 +201,11 @@ class VixSource(Source[VixSourceConfig]):
         if output_is_current(output, expected, force=self.ctx.force):
             log.debug("up to date: %s", output)
             return JobResult(
-                JobStatus.UP_TO_DATE, rows=table.num_rows, files_current=1, warnings=warnings
+                JobStatus.UP_TO_DATE,
+                rows=table.num_rows,
+                files_current=1,
+                warnings=warnings,
+                outputs=[output],
             )
 
         def describe(digest: FileDigest) -> Provenance:
@@ -239,7 +243,13 @@ class VixSource(Source[VixSourceConfig]):
             now=self.ctx.now(),
         )
         log.debug("wrote %s (%d rows)", output, table.num_rows)
-        return JobResult(JobStatus.OK, rows=table.num_rows, files_written=1, warnings=warnings)
+        return JobResult(
+            JobStatus.OK,
+            rows=table.num_rows,
+            files_written=1,
+            warnings=warnings,
+            outputs=[output],
+        )
 
 
 def _within(table: pa.Table, job: JobConfig) -> pa.Table:
