@@ -316,3 +316,37 @@ def test_month_chunks_extend_without_paying_again(tmp_path, write_config, run_cl
     outputs = sorted((tmp_path / "data/ingested/databento/trades").rglob("*.parquet"))
     rows = sum(pq.read_metadata(p).num_rows for p in outputs)
     assert rows == 2 * 50 * (31 + 29)  # no duplicated rows
+
+
+def test_retries_never_take_the_spend_over_the_cap(tmp_path, write_config, run_cli, server):
+    server.script("get_range", status=503)  # one failed (possibly billed) attempt
+    result = run_cli("--config", config(write_config, server, cap="0.30"))
+    assert result.code == ExitCode.GUARDRAIL_REFUSED, result.err
+    assert "over max_cost_usd" in result.out + result.err
+    ledger = read_ledger(tmp_path / "data/raw/databento/ledger.jsonl")
+    attempts = [e for e in ledger if e["event"] == "attempt"]
+    assert sum(e["usd"] for e in attempts) <= 0.30 + 1e-9
+    assert server.calls["get_range"] == len(attempts) == 6  # 1 failed + 5 downloaded
+    assert len(raw_files(tmp_path)) == 5
+
+
+def test_chunk_left_without_its_sidecar_is_recorded_not_bought_again(
+    tmp_path, write_config, run_cli, server
+):
+    path = config(write_config, server)
+    assert run_cli("--config", path).code == ExitCode.OK
+    victim = raw_files(tmp_path)[0]
+    victim.with_name(victim.name + ".source.json").unlink()
+    calls = dict(server.calls)
+    result = run_cli("--config", path)
+    assert result.code == ExitCode.OK, result.err
+    assert dict(server.calls) == calls
+    sidecar = read_sidecar(victim)
+    assert sidecar is not None and sidecar["file"]["sha256"] == sha256_of(victim)
+
+
+def test_symbols_the_vendor_does_not_know_are_reported(tmp_path, write_config, run_cli, server):
+    text = config(write_config, server).read_text().replace("[AAPL, MSFT]", "[AAPL, ZZZZ]")
+    result = run_cli("--config", write_config(text))
+    assert result.code == ExitCode.OK, result.err
+    assert "did not find ZZZZ" in result.out

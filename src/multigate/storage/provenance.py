@@ -107,6 +107,11 @@ def write_sidecar(path: Path, provenance: Provenance, created_at: datetime | Non
     return target
 
 
+def remove_sidecar(path: Path) -> None:
+    """Delete ``path``'s sidecar, if any (before new bytes replace ``path``)."""
+    sidecar_path(path).unlink(missing_ok=True)
+
+
 def read_sidecar(path: Path) -> dict[str, Any] | None:
     """The sidecar of ``path`` as a dict, or None when it is missing or unreadable."""
     try:

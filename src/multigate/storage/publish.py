@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
 from multigate.storage.atomic import atomic_path
-from multigate.storage.layout import sidecar_path
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
     digest_file,
     is_current,
     read_sidecar,
+    remove_sidecar,
     sha256_of,
     write_sidecar,
 )
-
-
-def _drop_sidecar(path: Path) -> Callable[[], None]:
-    def drop() -> None:
-        with contextlib.suppress(FileNotFoundError):
-            sidecar_path(path).unlink()
-
-    return drop
 
 
 def publish_file(
@@ -40,7 +31,7 @@ def publish_file(
 
     ``describe`` receives the finished file's digest and returns its provenance.
     """
-    with atomic_path(path, before_replace=_drop_sidecar(path)) as tmp:
+    with atomic_path(path, before_replace=lambda: remove_sidecar(path)) as tmp:
         write(tmp)
     digest = digest_file(path, relative_to=data_dir)
     write_sidecar(path, describe(digest), created_at=now)
@@ -84,7 +75,7 @@ def prune_stale_outputs(folder: Path, keep: Iterable[Path]) -> list[Path]:
     if folder.is_dir():
         for path in sorted(folder.rglob("*.parquet")):
             if path.resolve() not in wanted:
-                sidecar_path(path).unlink(missing_ok=True)
+                remove_sidecar(path)
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed

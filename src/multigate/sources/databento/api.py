@@ -53,11 +53,21 @@ class DatabentoApi:
         )
 
     def download(
-        self, request: dict[str, Any], target: Path, verify: Callable[[Path], None]
+        self,
+        request: dict[str, Any],
+        target: Path,
+        verify: Callable[[Path], None],
+        *,
+        before_attempt: Callable[[int], None] = lambda attempt: None,
     ) -> None:
-        """Stream ``request`` into ``target`` (which must not exist) and verify it."""
+        """Stream ``request`` into ``target`` (which must not exist) and verify it.
+        ``before_attempt(n)`` runs before every billable attempt and may refuse it."""
+        attempts = 0
 
         def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            before_attempt(attempts)
             try:
                 self._client.timeseries.get_range(**request, path=target)
                 verify(target)

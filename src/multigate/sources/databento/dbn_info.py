@@ -23,6 +23,7 @@ class DbnFileInfo:
     start: int  # UNIX ns
     end: int | None  # UNIX ns, None if unset
     symbols: list[str]
+    not_found: list[str]  # requested symbols the vendor could not resolve
     version: int  # DBN version as stored in the file (converted output is always v3)
     ts_out: bool
     compressed: bool
@@ -55,6 +56,7 @@ def read_dbn_metadata(src: Path) -> DbnFileInfo:
             start=int(meta.start),
             end=None if end is None or end >= 2**63 else int(end),
             symbols=list(meta.symbols),
+            not_found=list(meta.not_found),
             version=int(meta.version),
             ts_out=bool(meta.ts_out),
             compressed=compressed,

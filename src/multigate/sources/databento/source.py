@@ -7,14 +7,13 @@ import contextlib
 import glob
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
 from multigate.guardrails import approve_cost
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
-from multigate.sources.databento.api import DatabentoApi, IncompleteDownload, range_request
+from multigate.sources.databento.api import DatabentoApi, range_request
 from multigate.sources.databento.config import (
     DatabentoApiJob,
     DatabentoOfflineJob,
@@ -22,7 +21,7 @@ from multigate.sources.databento.config import (
 )
 from multigate.sources.databento.dbn_convert import convert_dbn_file
 from multigate.sources.databento.dbn_info import read_dbn_metadata
-from multigate.sources.databento.dbn_verify import verify_dbn_file
+from multigate.sources.databento.download import TOOLS, ChunkDownloader, PlannedChunk
 from multigate.sources.databento.errors import DbnFileError
 from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
@@ -34,17 +33,17 @@ from multigate.sources.databento.paths import (
     relative_stem,
 )
 from multigate.storage.atomic import atomic_path
-from multigate.storage.chunks_on_disk import FETCHED_AT, chunk_is_stored
-from multigate.storage.layout import ingested_root, sidecar_path
+from multigate.storage.chunks_on_disk import chunk_is_stored
+from multigate.storage.layout import ingested_root
 from multigate.storage.ledger import append_ledger
 from multigate.storage.provenance import (
-    FileDigest,
     Provenance,
     digest_file,
     fingerprint,
     is_current,
     package_versions,
     read_sidecar,
+    remove_sidecar,
     write_sidecar,
 )
 from multigate.time_chunks import Chunk, plan_chunks
@@ -53,7 +52,6 @@ log = logging.getLogger(__name__)
 
 CONVERTER_VERSION = "databento-dbn/1"
 API_KEY = "DATABENTO_API_KEY"
-_TOOLS = ("multigate", "databento", "databento-dbn", "pyarrow", "numpy")
 
 
 class DatabentoSource(Source[DatabentoSourceConfig]):
@@ -100,18 +98,22 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
     def _quote(
         self, api: DatabentoApi, job: DatabentoApiJob, missing: Sequence[tuple[str, Chunk]]
-    ) -> float:
-        total = 0.0
+    ) -> list[PlannedChunk]:
+        """The vendor's price for each missing chunk (free to ask; logged unless dry run)."""
+        planned = []
         ledger = ledger_path(self.ctx.data_dir)
         for symbol, chunk in missing:
             request = self._request(job, symbol, chunk)
             usd = api.get_cost(request)
-            total += usd
+            planned.append(PlannedChunk(self._raw_path(job, symbol, chunk), request, usd))
             if not self.ctx.dry_run:
                 append_ledger(
-                    ledger, "estimate", {"job": job.name, "usd": usd, **request}, at=self.ctx.now()
+                    ledger,
+                    "estimate",
+                    {"job": job.name, "usd": usd, **request},
+                    at=self.ctx.now(),
                 )
-        return total
+        return planned
 
     # ----- Source interface ---------------------------------------------------------------
     def plan(self, job: JobConfig) -> JobPlan:
@@ -141,7 +143,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 plan.cost_usd = None
                 plan.notes.append(f"cost unknown: {API_KEY} is not set")
             else:
-                plan.cost_usd = self._quote(self._api(), job, missing)
+                plan.cost_usd = sum(c.quote_usd for c in self._quote(self._api(), job, missing))
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
@@ -154,10 +156,20 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             return self._convert_all(job, [(p, relative_stem(p, base)) for p in inputs])
         assert isinstance(job, DatabentoApiJob)
         result = JobResult(JobStatus.OK)
-        missing = self._missing(job)
+        recorder = ChunkDownloader(
+            None, job, self.ctx, ledger_path(self.ctx.data_dir), self.config.base_url
+        )
+        missing = [
+            (symbol, chunk)
+            for symbol, chunk in self._missing(job)
+            if not recorder.recover_unrecorded(
+                self._raw_path(job, symbol, chunk), self._request(job, symbol, chunk)
+            )
+        ]
         if missing:
             api = self._api()
-            total = self._quote(api, job, missing)
+            planned = self._quote(api, job, missing)
+            total = sum(chunk.quote_usd for chunk in planned)
             approve_cost(
                 job.name,
                 total,
@@ -165,70 +177,18 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 self.ctx,
                 what=f"{len(missing)} chunk(s) of {job.dataset} {job.schema_}",
             )
-            self._download(api, job, missing)
-            result.files_written += len(missing)
+            downloader = ChunkDownloader(
+                api, job, self.ctx, ledger_path(self.ctx.data_dir), self.config.base_url
+            )
+            try:
+                result.files_written += downloader.download_all(planned)
+            finally:
+                result.warnings.extend(downloader.warnings)
         else:
             log.info("%s: every chunk already stored; nothing to quote or download", job.name)
         pieces = [(self._raw_path(job, s, c), chunk_stem(s, c)) for s, c in self._pieces(job)]
         result.absorb(self._convert_all(job, pieces))
         return result
-
-    # ----- downloads ---------------------------------------------------------------------
-    def _download(
-        self, api: DatabentoApi, job: DatabentoApiJob, missing: Sequence[tuple[str, Chunk]]
-    ) -> None:
-        ledger = ledger_path(self.ctx.data_dir)
-        with self.ctx.progress.task(f"{job.name}: download", total=len(missing)) as task:
-            for symbol, chunk in missing:
-                request = self._request(job, symbol, chunk)
-                path = self._raw_path(job, symbol, chunk)
-                fetched_at = self.ctx.now()
-                with atomic_path(path, before_replace=lambda p=path: _drop_sidecar(p)) as tmp:
-                    api.download(request, tmp, _verify_download)
-                digest = digest_file(path, relative_to=self.ctx.data_dir)
-                write_sidecar(
-                    path,
-                    self._describe_raw(job, request, digest, fetched_at),
-                    created_at=fetched_at,
-                )
-                append_ledger(
-                    ledger,
-                    "download",
-                    {"job": job.name, "bytes": digest.bytes, "sha256": digest.sha256, **request},
-                    at=fetched_at,
-                )
-                log.debug("downloaded %s (%d bytes)", path, digest.bytes)
-                task.advance()
-
-    def _describe_raw(
-        self,
-        job: DatabentoApiJob,
-        request: dict[str, str],
-        digest: FileDigest,
-        fetched_at: datetime,
-    ) -> Provenance:
-        info = read_dbn_metadata(self.ctx.data_dir / digest.name)
-        return Provenance(
-            kind="raw",
-            source=self.name,
-            job=job.name,
-            mode=job.mode,
-            query={**request, "gateway": self.config.base_url or "default"},
-            vendor={
-                "vendor": "Databento",
-                "dataset": job.dataset,
-                "schema": job.schema_,
-                "stype_in": job.stype_in,
-                "dbn_version": info.version,
-            },
-            file=digest,
-            fingerprint=digest.sha256,
-            first_ts=request["start"],
-            last_ts=request["end"],
-            symbols=[request["symbols"]],
-            tools=package_versions(_TOOLS),
-            extra={FETCHED_AT: fetched_at.isoformat()},
-        )
 
     # ----- conversion (the only path from DBN to Parquet, for both modes) ------------------
     def _offline_inputs(self, job: DatabentoOfflineJob) -> list[Path]:
@@ -298,7 +258,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 final = output_path(self.ctx.data_dir, job.name, schema, stem)
                 finals[schema] = final
                 return stack.enter_context(
-                    atomic_path(final, before_replace=lambda f=final: _drop_sidecar(f))
+                    atomic_path(final, before_replace=lambda f=final: remove_sidecar(f))
                 )
 
             outputs = convert_dbn_file(src, output_for, price_type=job.price_type)
@@ -329,7 +289,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                     first_ts=_ns_iso(out.first_ts),
                     last_ts=_ns_iso(out.last_ts),
                     symbols=out.symbols,
-                    tools=package_versions(_TOOLS),
+                    tools=package_versions(TOOLS),
                     extra={"converter": CONVERTER_VERSION, "price_type": job.price_type},
                 ),
                 created_at=self.ctx.now(),
@@ -337,17 +297,6 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             log.debug("wrote %s (%d rows)", final, out.rows)
             result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1, outputs=[final]))
         return result
-
-
-def _verify_download(path: Path) -> None:
-    try:
-        verify_dbn_file(path)
-    except DbnFileError as exc:
-        raise IncompleteDownload(str(exc)) from None
-
-
-def _drop_sidecar(path: Path) -> None:
-    sidecar_path(path).unlink(missing_ok=True)
 
 
 def _ns_iso(ns: int | None) -> str | None:
