@@ -6,6 +6,7 @@ The only place that catches errors broadly, configures logging and picks the exi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from multigate.exit_codes import ExitCode
 from multigate.progress import NullProgress, Progress, RichProgress
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
+from multigate.storage.run_lock import RunLocked, run_lock
 
 log = logging.getLogger("multigate")
 
@@ -38,6 +40,7 @@ exit status:
   1    at least one job failed
   2    the config or the command line is invalid (nothing ran)
   3    a cost guardrail refused a job (nothing was spent); 1 wins if a job also failed
+  4    another run is using the same data folder (nothing ran)
   130  interrupted (Ctrl-C)
 
 API keys are read from the environment, or from .env beside the config
@@ -140,7 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.CONFIG_ERROR
 
     try:
-        outcomes = run_selected(selected, sources, dry_run=args.dry_run)
+        runnable = any(not item.skip_reason for item in selected)
+        exclusive = runnable and not args.dry_run
+        with run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext():
+            outcomes = run_selected(selected, sources, dry_run=args.dry_run)
+    except RunLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.LOCKED
     except KeyboardInterrupt:
         print("interrupted: finished files are kept; run again to resume", file=sys.stderr)
         return ExitCode.INTERRUPTED

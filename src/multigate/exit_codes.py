@@ -12,5 +12,7 @@ class ExitCode(IntEnum):
     """The config (or the command line) is invalid; nothing ran."""
     GUARDRAIL_REFUSED = 3
     """A cost guardrail refused at least one job; nothing was spent on it."""
+    LOCKED = 4
+    """Another run is using the same data folder; nothing ran."""
     INTERRUPTED = 130
     """Interrupted by Ctrl-C; finished files are kept, partial ones removed."""

@@ -21,14 +21,33 @@ def temp_name_for(path: Path) -> Path:
 
 
 def remove_stale_temps(path: Path) -> int:
-    """Remove temporary files a killed run left for ``path``; return how many."""
+    """Remove temporary files that runs no longer alive left for ``path``; return how many."""
     removed = 0
     if path.parent.is_dir():
         for stale in path.parent.glob(f".{path.name}{_TMP_MARK}*"):
+            if _writer_alive(stale.name):
+                continue
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
                 removed += 1
     return removed
+
+
+def _writer_alive(temp_name: str) -> bool:
+    """Whether the process named in ``.NAME.tmp-PID-RANDOM`` still runs (not this one)."""
+    try:
+        pid = int(temp_name.rsplit(_TMP_MARK, 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager

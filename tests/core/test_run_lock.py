@@ -1,0 +1,67 @@
+"""Two runs on one data folder: the second stops at once and touches nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from multigate.exit_codes import ExitCode
+from multigate.storage.atomic import remove_stale_temps
+from multigate.storage.run_lock import LOCK_NAME
+
+CONFIG = """\
+data_dir: data
+sources:
+  vix:
+    enabled: true
+    mode: offline
+    jobs:
+      - name: local
+        mode: offline
+        path: in/*.csv
+"""
+
+HOLD_LOCK = (
+    "import sys, time; from pathlib import Path; from multigate.storage.run_lock import run_lock\n"
+    "with run_lock(Path(sys.argv[1])):\n"
+    "    print('held', flush=True); time.sleep(30)\n"
+)
+
+
+def test_second_run_is_refused_while_the_first_holds_the_folder(tmp_path, write_config, run_cli):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/VIX_History.csv").write_text("DATE,OPEN,HIGH,LOW,CLOSE\n01/02/2004,1,1,1,1\n")
+    config = write_config(CONFIG)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "data")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = run_cli("--config", config)
+        assert result.code == ExitCode.LOCKED
+        assert "another run is using" in result.err
+        assert not (tmp_path / "data/ingested").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli("--config", config).code == ExitCode.OK
+    assert (tmp_path / "data" / LOCK_NAME).exists()
+
+
+def test_temp_files_of_live_writers_are_left_alone(tmp_path):
+    target = tmp_path / "x.parquet"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = tmp_path / f".x.parquet.tmp-{sleeper.pid}-abcd"
+        dead = tmp_path / ".x.parquet.tmp-999999999-abcd"
+        live.write_bytes(b"in progress")
+        dead.write_bytes(b"left by a killed run")
+        assert remove_stale_temps(target) == 1
+        assert live.exists() and not dead.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    time.sleep(0)
+    assert os.path.exists(live)
