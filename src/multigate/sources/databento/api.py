@@ -40,6 +40,9 @@ class DatabentoApi:
         if gateway:
             options["gateway"] = gateway
         self._client = databento.Historical(**options)
+        # The client reads its per-request timeout (connect and between bytes) from TIMEOUT.
+        for endpoint in (self._client.metadata, self._client.timeseries):
+            endpoint.TIMEOUT = http.timeout_seconds
         self._http = http
         self._sleep = sleep
 
