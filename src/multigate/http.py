@@ -15,22 +15,31 @@ from multigate.errors import KeyRefused, VendorError
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+"""Answers worth trying again: request timeout, rate limit, server trouble."""
 USER_AGENT = "multigate/0.1"
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
-    if not value:
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After header as seconds: delta-seconds or an HTTP date; None if absent/invalid."""
+    if value is None:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    text = value.strip()
+    if not text:
+        return None
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
         return None
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(seconds, 0.0)
 
 
 def backoff_delay(attempt: int, settings: HttpSettings, retry_after: float | None) -> float:
@@ -77,7 +86,7 @@ def get_bytes(
                     status=response.status_code,
                 )
             last_problem = f"HTTP {response.status_code}"
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if attempt < settings.max_attempts:
             delay = backoff_delay(attempt, settings, retry_after)
             log.warning(

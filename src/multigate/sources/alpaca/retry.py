@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
+
+from multigate.http import RETRY_STATUSES, parse_retry_after
+
+__all__ = ["RetryPolicy", "parse_retry_after"]
 
 
 @dataclass(frozen=True)
@@ -20,9 +22,7 @@ class RetryPolicy:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     retry_after_max: float = 300.0
-    retry_statuses: frozenset[int] = field(
-        default_factory=lambda: frozenset({429, 500, 502, 503, 504})
-    )
+    retry_statuses: frozenset[int] = RETRY_STATUSES
     timeout: tuple[float, float] = (10.0, 120.0)  # (connect, read) seconds, for requests
 
     def __post_init__(self) -> None:
@@ -36,25 +36,3 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.retry_after_max)
         return min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After header as seconds: delta-seconds or an HTTP date; None if absent/invalid."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(seconds, 0.0)

@@ -17,13 +17,12 @@ import requests
 
 from multigate.config.models import HttpSettings
 from multigate.errors import KeyRefused, VendorError
-from multigate.http import backoff_delay
+from multigate.http import RETRY_STATUSES, backoff_delay, parse_retry_after
 from multigate.time_chunks import Chunk
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class DatabentoApi:
@@ -99,8 +98,7 @@ class DatabentoApi:
                 if status not in RETRY_STATUSES:
                     raise VendorError(f"Databento {what}: {exc}", status=status) from None
                 problem = f"HTTP {status}"
-                header = (exc.headers or {}).get("Retry-After")
-                retry_after = float(header) if header and header.isdigit() else None
+                retry_after = parse_retry_after((exc.headers or {}).get("Retry-After"))
             except (
                 BentoError,
                 requests.ConnectionError,
