@@ -35,6 +35,12 @@ def _dict_columns(schema: pa.Schema) -> list[str]:
     ]
 
 
+def _stats_columns(schema: pa.Schema) -> list[str]:
+    """Min/max statistics where readers prune on them: times, ids and the symbol."""
+    keep = {"ts_recv", "ts_event", "instrument_id", "symbol"}
+    return [f.name for f in schema if f.name in keep]
+
+
 class ParquetSink:
     """Thread-backed multi-file Parquet writer.
 
@@ -93,7 +99,11 @@ class ParquetSink:
                 if op == "open":
                     path, schema, rows_per_group = rest
                     self._writers[key] = pq.ParquetWriter(
-                        path, schema, compression="zstd", use_dictionary=_dict_columns(schema)
+                        path,
+                        schema,
+                        compression="zstd",
+                        use_dictionary=_dict_columns(schema),
+                        write_statistics=_stats_columns(schema),
                     )
                     self._pending[key] = []
                     self._pending_rows[key] = 0
