@@ -22,20 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
 
+from _measure import peak_rss_mb, run_child
+
 HERE = Path(__file__).resolve().parent
-
-
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _child(kind: str, src: Path, dst: Path) -> None:
@@ -55,15 +48,7 @@ def _child(kind: str, src: Path, dst: Path) -> None:
             store.to_parquet(dst)
         rows = -1
     elapsed = time.perf_counter() - start
-    print(json.dumps({"elapsed": elapsed, "rss_mb": _peak_rss_mb(), "rows": rows}))
-
-
-def _run_child(kind: str, src: Path, dst: Path) -> dict[str, float]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, str(src), str(dst)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    print(json.dumps({"elapsed": elapsed, "rss_mb": peak_rss_mb(), "rows": rows}))
 
 
 def main() -> None:
@@ -101,7 +86,7 @@ def main() -> None:
             rates: dict[str, float] = {}
             for kind in kinds:
                 dst = args.out_dir / f"bench.{schema}.{n}.{kind}.parquet"
-                res = _run_child(kind, src, dst)
+                res = run_child(__file__, kind, str(src), str(dst))
                 secs = res["elapsed"]
                 rates[kind] = n / secs
                 if kind == "ours":

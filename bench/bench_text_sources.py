@@ -16,12 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from _measure import peak_rss_mb
 
 
 def _child(kind: str, src: Path, dst: Path) -> None:
@@ -38,7 +33,7 @@ def _child(kind: str, src: Path, dst: Path) -> None:
         table = read_bars_file(src)
     write_parquet(table, dst)
     elapsed = time.perf_counter() - start
-    print(json.dumps({"elapsed": elapsed, "rows": table.num_rows, "rss_mb": _peak_rss_mb()}))
+    print(json.dumps({"elapsed": elapsed, "rows": table.num_rows, "rss_mb": peak_rss_mb()}))
 
 
 def _make_inputs(rows: int, folder: Path) -> dict[str, Path]:
