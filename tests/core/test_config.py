@@ -165,3 +165,25 @@ def test_every_problem_is_reported_at_once_with_suggestions(write_config):
         "sources.vix.jobs[1].strat (job 'daily'): unknown key 'strat' (did you mean 'start'?)"
         in (message)
     )
+
+
+def test_union_noise_is_dropped_from_symbol_errors(write_config):
+    text = """\
+sources:
+  databento:
+    enabled: true
+    mode: api
+    jobs:
+      - name: x
+        mode: api
+        dataset: XNAS.ITCH
+        schema: trades
+        symbols: [AAPL, ../x]
+        start: 2024-01-02
+        end: 2024-01-03
+"""
+    message = config_error(write_config, text)
+    assert message.endswith(
+        "ingest.yaml:10: sources.databento.jobs[0].symbols[1] (job 'x'): '../x' is not a valid symbol"
+    )
+    assert "ALL_SYMBOLS" not in message

@@ -126,7 +126,7 @@ def _validate(
 def _describe(
     parsed: ParsedYaml, exc: ValidationError, prefix: Sequence[str | int], model: type[BaseModel]
 ) -> list[str]:
-    lines: dict[str, str] = {}
+    found: list[tuple[tuple[str | int, ...], str, str]] = []
     for error in exc.errors(include_url=False):
         raw: tuple[str | int, ...] = (*prefix, *error["loc"])
         message = _MESSAGES.get(error["type"], error["msg"]).removeprefix("Value error, ")
@@ -138,8 +138,16 @@ def _describe(
             location = (*parsed.resolved(raw[:-1]), raw[-1])
         elif error["type"] == "union_tag_invalid":
             location = (*location, "mode")
-        key = _dotted(location, parsed)
-        lines.setdefault(_where_prefix(parsed, location) + key, message)
+        found.append((location, error["type"], message))
+    lines: dict[str, str] = {}
+    for location, kind, message in found:
+        deeper = any(
+            len(other) > len(location) and other[: len(location)] == location
+            for other, _, _ in found
+        )
+        if kind == "literal_error" and deeper:
+            continue  # the other member of a union (e.g. ALL_SYMBOLS) explains it better
+        lines.setdefault(_where_prefix(parsed, location) + _dotted(location, parsed), message)
     return [f"{where}: {message}" for where, message in lines.items()]
 
 
