@@ -184,6 +184,7 @@ sources:
 """
     message = config_error(write_config, text)
     assert message.endswith(
-        "ingest.yaml:10: sources.databento.jobs[0].symbols[1] (job 'x'): '../x' is not a valid symbol"
+        "ingest.yaml:10: sources.databento.jobs[0].symbols[1] (job 'x'): "
+        "'../x' is not a valid symbol"
     )
     assert "ALL_SYMBOLS" not in message
