@@ -74,11 +74,11 @@ def select_jobs(
 
 def _skip_reason(source: SourceConfig, job: JobConfig) -> str | None:
     if not source.enabled:
-        return "source disabled (enabled: false)"
+        return "source disabled"
     if job.mode != source.mode:
-        return f"job mode '{job.mode}' != source mode '{source.mode}'"
+        return f"source mode is {source.mode}"
     if not job.enabled:
-        return "job disabled (enabled: false)"
+        return "job disabled"
     return None
 
 

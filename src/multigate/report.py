@@ -58,28 +58,34 @@ def print_plan(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> 
 
 def print_summary(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> None:
     table = Table(title="multigate ingest summary", title_justify="left")
-    for column, justify in (
+    columns = (
         ("source", "left"),
         ("job", "left"),
         ("mode", "left"),
         ("status", "left"),
         ("rows", "right"),
-        ("files", "right"),
+        ("new", "right"),  # files written by this run
+        ("kept", "right"),  # files already current, left untouched
         ("time", "right"),
         ("notes", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    )
+    for column, justify in columns:
+        table.add_column(  # type: ignore[arg-type]
+            column,
+            justify=justify,
+            no_wrap=column != "notes",
+            ratio=1 if column == "notes" else None,
+            min_width=24 if column == "notes" else None,
+        )
     for outcome in outcomes:
-        files = f"{outcome.files_written} new"
-        if outcome.files_current:
-            files += f", {outcome.files_current} current"
         table.add_row(
             outcome.source,
             outcome.job,
             outcome.mode,
             f"[{_STATUS_STYLE[outcome.status]}]{outcome.status}[/]",
             f"{outcome.rows:,}",
-            files,
+            str(outcome.files_written),
+            str(outcome.files_current),
             f"{outcome.seconds:.1f}s",
             "; ".join(outcome.notes),
         )

@@ -52,7 +52,7 @@ def test_runs_enabled_jobs_of_the_sources_mode_and_says_why_others_skip(tmp_path
     assert not (tmp_path / "data/ingested/vix/parked").exists()
     assert not (tmp_path / "data/ingested/vix/daily").exists()
     assert "job disabled" in summary_row(result.out, "parked")
-    assert "job mode 'api' != source mode 'offline'" in summary_row(result.out, "daily")
+    assert "source mode is offline" in summary_row(result.out, "daily")
     assert " ok " in summary_row(result.out, "cboe")
 
 

@@ -261,7 +261,15 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                     atomic_path(final, before_replace=lambda f=final: remove_sidecar(f))
                 )
 
-            outputs = convert_dbn_file(src, output_for, price_type=job.price_type)
+            records = stack.enter_context(self.ctx.progress.task(f"{src.name}: records"))
+            done = 0
+
+            def advance(total: int) -> None:
+                nonlocal done
+                records.advance(total - done)
+                done = total
+
+            outputs = convert_dbn_file(src, output_for, price_type=job.price_type, progress=advance)
         result = JobResult(JobStatus.OK)
         for out in outputs:
             final = finals[out.schema]
