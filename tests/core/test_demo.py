@@ -18,7 +18,7 @@ def test_example_config_runs_every_offline_job_on_the_sample_data(tmp_path, run_
     write_samples(tmp_path / "data")
     first = run_cli("--config", config)
     assert first.code == ExitCode.OK, first.err
-    rows = [line for line in first.out.splitlines() if " offline " in line]
+    rows = [line for line in first.out.splitlines() if "│ offline │" in line]
     assert rows and all(" ok " in line for line in rows), first.out
     assert " failed " not in first.out
 
@@ -26,7 +26,7 @@ def test_example_config_runs_every_offline_job_on_the_sample_data(tmp_path, run_
     second = run_cli("--config", config)
     assert second.code == ExitCode.OK
     assert snapshot(tmp_path / "data") == before
-    assert all(" up to date " in line for line in second.out.splitlines() if " offline " in line)
+    assert all(" up to date " in line for line in second.out.splitlines() if "│ offline │" in line)
 
 
 def test_sample_data_is_deterministic(tmp_path):
