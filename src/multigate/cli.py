@@ -189,3 +189,8 @@ def ask_on_terminal(question: str) -> str:
     if not line:
         raise EOFError("no answer (end of input)")
     return line
+
+
+def run() -> None:
+    """Console entry point (``multigate-ingest``), the same as ``python -m scripts.ingest``."""
+    sys.exit(main())
