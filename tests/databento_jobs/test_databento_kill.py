@@ -66,3 +66,24 @@ def test_sigkill_midway_leaves_no_complete_looking_output(tmp_path, write_config
     record = read_sidecar(output)
     assert record is not None and record["rows"] == 3_000_000
     assert record["file"]["sha256"] == sha256_of(output)
+
+
+def test_ctrl_c_midway_exits_130_and_cleans_up(tmp_path, write_config):
+    (tmp_path / "dbn").mkdir()
+    write_synthetic_file(tmp_path / "dbn/big.trades.dbn", "trades", 3_000_000)
+    config = write_config(CONFIG)
+    out_dir = tmp_path / "data/ingested/databento/local/schema=trades"
+    command = [sys.executable, "-m", "scripts.ingest", "--config", str(config)]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if out_dir.is_dir() and any(p.stat().st_size > 0 for p in out_dir.glob(".*.tmp-*")):
+            break
+        time.sleep(0.002)
+    os.kill(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    assert list(out_dir.iterdir()) == []  # no partial file, no orphan temp file
