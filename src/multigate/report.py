@@ -48,6 +48,7 @@ def print_plan(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> 
             ("read", plan.reads),
             ("download", plan.downloads),
             ("write", plan.writes),
+            ("current", plan.current),
             ("note", plan.notes),
         ):
             for item in items:

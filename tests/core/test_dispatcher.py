@@ -135,3 +135,11 @@ def test_help_documents_flags_and_exit_codes():
         assert flag in text
     for code in ExitCode:
         assert f"  {code.value} " in text
+
+
+def test_dry_run_tells_current_outputs_from_ones_it_would_write(tmp_path, config, run_cli):
+    assert run_cli("--config", config, "--job", "fred").code == ExitCode.OK
+    result = run_cli("--config", config, "--dry-run")
+    lines = result.out.splitlines()
+    assert any(line.split()[:1] == ["current"] and "fred/VIX.parquet" in line for line in lines)
+    assert any(line.split()[:1] == ["write"] and "cboe/VIX3M.parquet" in line for line in lines)

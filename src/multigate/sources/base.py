@@ -33,6 +33,8 @@ class JobPlan:
     reads: list[str] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
     writes: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    """Outputs already up to date: a real run would keep them as they are."""
     cost_usd: float | None = None
     notes: list[str] = field(default_factory=list)
 

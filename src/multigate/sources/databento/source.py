@@ -7,6 +7,7 @@ import contextlib
 import glob
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from multigate.config.models import JobConfig, range_end, range_start
@@ -20,7 +21,7 @@ from multigate.sources.databento.config import (
     DatabentoSourceConfig,
 )
 from multigate.sources.databento.dbn_convert import convert_dbn_file
-from multigate.sources.databento.dbn_info import read_dbn_metadata
+from multigate.sources.databento.dbn_info import DbnFileInfo, read_dbn_metadata
 from multigate.sources.databento.download import TOOLS, ChunkDownloader, PlannedChunk
 from multigate.sources.databento.errors import DbnFileError
 from multigate.sources.databento.paths import (
@@ -37,6 +38,7 @@ from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
 from multigate.storage.ledger import append_ledger
 from multigate.storage.provenance import (
+    FileDigest,
     Provenance,
     digest_file,
     fingerprint,
@@ -52,6 +54,18 @@ log = logging.getLogger(__name__)
 
 CONVERTER_VERSION = "databento-dbn/1"
 API_KEY = "DATABENTO_API_KEY"
+
+
+@dataclass(frozen=True)
+class ConversionTarget:
+    """One input file's conversion: its metadata and digest, the fingerprint its outputs
+    must carry, the outputs known so far, and whether they are all current."""
+
+    info: DbnFileInfo
+    digest: FileDigest
+    fingerprint: str
+    outputs: list[Path]
+    current: bool
 
 
 class DatabentoSource(Source[DatabentoSourceConfig]):
@@ -120,7 +134,15 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         if isinstance(job, DatabentoOfflineJob):
             inputs = self._offline_inputs(job)
             plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
-            plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
+            base = self._offline_base(job)
+            for path in inputs:
+                try:
+                    target = self._target(job, path, relative_stem(path, base))
+                except DbnFileError as exc:
+                    plan.notes.append(f"will fail: {exc}")
+                    continue
+                listed = target.outputs or [f"{path.name} -> schema=*/"]
+                (plan.current if target.current else plan.writes).extend(map(str, listed))
             if not inputs:
                 plan.notes.append("no DBN files match")
             return plan
@@ -232,9 +254,11 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             )
         return result
 
-    def _convert_one(
+    def _target(
         self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path, stem: str
-    ) -> JobResult:
+    ) -> ConversionTarget:
+        """What converting ``src`` depends on, where its outputs go, and whether they are
+        all current already."""
         info = read_dbn_metadata(src)
         digest = digest_file(src, relative_to=self.ctx.data_dir)
         params = {"converter": CONVERTER_VERSION, "price_type": job.price_type}
@@ -245,11 +269,18 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             if info.schema
             else sorted(root.glob(f"schema=*/{stem}.parquet"))
         )
-        if known and not self.ctx.force and all(is_current(p, expected) for p in known):
-            rows = sum((read_sidecar(p) or {}).get("rows") or 0 for p in known)
-            return JobResult(
-                JobStatus.UP_TO_DATE, rows=rows, files_current=len(known), outputs=known
-            )
+        current = bool(known) and not self.ctx.force and all(is_current(p, expected) for p in known)
+        return ConversionTarget(info, digest, expected, known, current)
+
+    def _convert_one(
+        self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path, stem: str
+    ) -> JobResult:
+        target = self._target(job, src, stem)
+        info = target.info
+        if target.current:
+            kept = target.outputs
+            rows = sum((read_sidecar(p) or {}).get("rows") or 0 for p in kept)
+            return JobResult(JobStatus.UP_TO_DATE, rows=rows, files_current=len(kept), outputs=kept)
 
         finals: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
@@ -291,8 +322,8 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                         "dbn_version": info.version,
                     },
                     file=out_digest,
-                    fingerprint=expected,
-                    inputs=[digest],
+                    fingerprint=target.fingerprint,
+                    inputs=[target.digest],
                     rows=out.rows,
                     first_ts=_ns_iso(out.first_ts),
                     last_ts=_ns_iso(out.last_ts),

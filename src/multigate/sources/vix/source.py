@@ -90,8 +90,11 @@ class VixSource(Source[VixSourceConfig]):
             symbol = job.symbol or symbol_from_filename(path.name) or symbol_from_header(path)
             if symbol is None:
                 plan.notes.append(f"{path}: cannot tell the symbol; set 'symbol:' on the job")
-            else:
-                plan.writes.append(str(self._output_path(job, symbol)))
+                continue
+            output = self._output_path(job, symbol)
+            _, expected = self._fingerprint(job, path, symbol)
+            current = output_is_current(output, expected, force=self.ctx.force)
+            (plan.current if current else plan.writes).append(str(output))
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
@@ -160,6 +163,17 @@ class VixSource(Source[VixSourceConfig]):
         return result
 
     # ----- shared conversion (the only path from CSV bytes to Parquet) -----------------
+    def _fingerprint(self, job: JobConfig, raw_path: Path, symbol: str) -> tuple[FileDigest, str]:
+        """The input's digest and the fingerprint its output must carry to be current."""
+        input_digest = digest_file(raw_path, relative_to=self.ctx.data_dir)
+        params = {
+            "converter": CONVERTER_VERSION,
+            "symbol": symbol,
+            "start": getattr(job, "start", None),
+            "end": getattr(job, "end", None),
+        }
+        return input_digest, fingerprint(params, [input_digest])
+
     def _convert(
         self,
         job: JobConfig,
@@ -189,14 +203,7 @@ class VixSource(Source[VixSourceConfig]):
         for warning in warnings:
             log.warning("%s: %s (kept)", job.name, warning)
 
-        input_digest = digest_file(raw_path, relative_to=self.ctx.data_dir)
-        params = {
-            "converter": CONVERTER_VERSION,
-            "symbol": symbol,
-            "start": getattr(job, "start", None),
-            "end": getattr(job, "end", None),
-        }
-        expected = fingerprint(params, [input_digest])
+        input_digest, expected = self._fingerprint(job, raw_path, symbol)
         output = self._output_path(job, symbol)
         if output_is_current(output, expected, force=self.ctx.force):
             log.debug("up to date: %s", output)
