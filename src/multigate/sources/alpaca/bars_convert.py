@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SHORT_TO_LONG: dict[str, str] = {
     "S": "symbol",
@@ -116,18 +118,62 @@ def frame_to_table(frame: pd.DataFrame, source: str = "bars") -> pa.Table:
 
 
 def bars_to_table(
-    bars_by_symbol: Mapping[str, Sequence[Mapping[str, Any]]], source: str = "bars"
+    bars_by_symbol: Mapping[str, Sequence[Mapping[str, Any] | None]], source: str = "bars"
 ) -> pa.Table:
-    """{symbol: [{"t","o","h","l","c","v","n","vw"}, ...]} -> BARS_SCHEMA table."""
-    records: list[dict[str, Any]] = []
+    """{symbol: [{"t","o","h","l","c","v","n","vw"}, ...]} -> BARS_SCHEMA table.
+
+    Built column by column in Arrow (no per-row objects beyond the vendor's own dicts), so
+    memory stays close to the size of the data. ``None`` entries are skipped, as alpaca-py's
+    BarSet does.
+    """
+    symbols: list[str] = []
+    columns: dict[str, list[Any]] = {short: [] for short in _BAR_KEYS}
     for symbol, bars in bars_by_symbol.items():
-        for bar in bars:
-            if bar is None:  # alpaca-py's BarSet skips None entries too
-                continue
-            row = {SHORT_TO_LONG[k]: v for k, v in bar.items() if k in SHORT_TO_LONG}
-            row["symbol"] = symbol
-            records.append(row)
-    if not records:
+        kept = [bar for bar in bars if bar is not None]
+        symbols.extend([symbol] * len(kept))
+        for short, values in columns.items():
+            values.extend(bar.get(short) for bar in kept)
+    if not symbols:
         return BARS_SCHEMA.empty_table()
-    frame = pd.DataFrame.from_records(records)
-    return frame_to_table(frame, source)
+    if any(value is None for value in columns["t"]):
+        raise ValueError(f"{source}: missing timestamp in some bars")
+    try:
+        arrays = [
+            pa.array(symbols, pa.string()),
+            pc.cast(pa.array(columns["t"], pa.string()), pa.timestamp("ns", tz="UTC")),
+            *(pa.array(columns[short], pa.float64()) for short in _BAR_KEYS[1:]),
+        ]
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValueError(f"{source}: bad bar value ({exc})") from None
+    table = pa.Table.from_arrays(arrays, schema=BARS_SCHEMA)
+    return sorted_unique(table, source)
+
+
+_BAR_KEYS: tuple[str, ...] = ("t", "o", "h", "l", "c", "v", "n", "vw")
+
+
+def sorted_unique(table: pa.Table, source: str = "bars") -> pa.Table:
+    """Sort by (symbol, timestamp); drop rows identical to their neighbour; raise
+    BarsConflictError when two different rows share (symbol, timestamp)."""
+    table = table.sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
+    if table.num_rows < 2:
+        return table
+    symbols = table["symbol"].to_numpy(zero_copy_only=False)
+    stamps = table["timestamp"].to_numpy(zero_copy_only=False)
+    same_key = (symbols[1:] == symbols[:-1]) & (stamps[1:] == stamps[:-1])
+    if not same_key.any():
+        return table
+    same_row = same_key.copy()
+    for column in FLOAT_COLUMNS:
+        values = table[column].to_numpy(zero_copy_only=False).astype("float64")
+        equal = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
+        same_row &= equal
+    clashes = same_key & ~same_row
+    if clashes.any():
+        first = int(np.argmax(clashes)) + 1
+        raise BarsConflictError(
+            f"{source}: {int(clashes.sum())} rows share (symbol, timestamp) with different "
+            f"values, e.g. {symbols[first]} at {stamps[first]}"
+        )
+    keep = np.concatenate([[True], ~same_row])
+    return table.filter(pa.array(keep))

@@ -14,6 +14,7 @@ from multigate.sources.alpaca.bars_convert import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     SHORT_TO_LONG,
+    bars_to_table,
     frame_to_table,
 )
 from multigate.sources.alpaca.raw_store import bars_from_body, load_json_body
@@ -82,6 +83,13 @@ def _check_required(frame: pd.DataFrame, source: str) -> None:
         )
 
 
+def _api_keys_only(bar: object) -> bool:
+    return bar is None or (isinstance(bar, dict) and set(bar) <= _API_KEYS)
+
+
+_API_KEYS = frozenset(SHORT_TO_LONG)
+
+
 def read_bars_file(path: str | os.PathLike[str], symbol: str | None = None) -> pa.Table:
     """Offline bars file -> BARS_SCHEMA table sorted by (symbol, timestamp).
 
@@ -97,6 +105,10 @@ def read_bars_file(path: str | os.PathLike[str], symbol: str | None = None) -> p
     kind = _file_kind(file)
     if kind == "json":
         bars = bars_from_body(load_json_body(file), source, symbol)
+        if symbol is not None and set(bars) - {symbol}:
+            raise ValueError(f"{source}: symbol={symbol!r} given but the file holds {sorted(bars)}")
+        if all(_api_keys_only(bar) for items in bars.values() for bar in items):
+            return bars_to_table(bars, source)  # the vendor's own shape: the fast path
         rows = [
             {**bar, "__symbol__": name}
             for name, items in bars.items()

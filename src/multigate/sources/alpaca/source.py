@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
 from multigate.pacing import RequestPacer
-from multigate.sources.alpaca.bars_convert import BARS_SCHEMA
+from multigate.sources.alpaca.bars_convert import BARS_SCHEMA, BarsConflictError, sorted_unique
 from multigate.sources.alpaca.bars_read import read_bars_file
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.config import AlpacaApiJob, AlpacaOfflineJob, AlpacaSourceConfig
@@ -308,10 +308,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
 
 def _unique_rows(table: pa.Table, symbol: str) -> pa.Table:
     """Drop exact duplicate bars (overlapping files); two different bars at one time fail."""
-    if table.num_rows < 2:
-        return table
-    frame = table.to_pandas()
-    frame = frame.drop_duplicates()
-    if frame["timestamp"].duplicated().any():
-        raise DataError(f"{symbol}: different bars share a timestamp across the input files")
-    return pa.Table.from_pandas(frame, schema=BARS_SCHEMA, preserve_index=False)
+    try:
+        return sorted_unique(table, symbol)
+    except BarsConflictError as exc:
+        raise DataError(f"{exc} (across the input files)") from None
