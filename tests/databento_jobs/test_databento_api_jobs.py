@@ -350,3 +350,21 @@ def test_symbols_the_vendor_does_not_know_are_reported(tmp_path, write_config, r
     result = run_cli("--config", write_config(text))
     assert result.code == ExitCode.OK, result.err
     assert "did not find ZZZZ" in result.out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ("max_cost_usd: 10.0", "max_cost_usb: 10.0", "did you mean 'max_cost_usd'?"),
+        ("max_cost_usd: 10.0", 'max_cost_usd: "10"', "valid number"),
+        ("require_confirm: false", "require_confirm: nope", "valid boolean"),
+        ("print_cost: true", "print_costs: true", "did you mean 'print_cost'?"),
+    ],
+)
+def test_guardrail_typos_stop_everything(tmp_path, write_config, run_cli, server, old, new, words):
+    text = config(write_config, server).read_text()
+    assert old in text
+    result = run_cli("--config", write_config(text.replace(old, new)))
+    assert result.code == ExitCode.CONFIG_ERROR
+    assert "ingest.yaml:" in result.err and words in result.err
+    assert sum(server.calls.values()) == 0
