@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer confirmations with yes (never overrides max_cost_usd)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="redo jobs whose outputs are already up to date"
+        "--force",
+        action="store_true",
+        help="convert again even when outputs are up to date (stored downloads are kept)",
     )
     parser.add_argument(
         "--env-file",
