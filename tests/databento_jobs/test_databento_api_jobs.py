@@ -368,3 +368,15 @@ def test_guardrail_typos_stop_everything(tmp_path, write_config, run_cli, server
     assert result.code == ExitCode.CONFIG_ERROR
     assert "ingest.yaml:" in result.err and words in result.err
     assert sum(server.calls.values()) == 0
+
+
+def test_force_reconverts_but_never_buys_again(tmp_path, write_config, run_cli, server):
+    path = config(write_config, server)
+    assert run_cli("--config", path).code == ExitCode.OK
+    calls = dict(server.calls)
+    out = next((tmp_path / "data/ingested/databento/trades").rglob("*.parquet"))
+    before = out.stat().st_mtime_ns
+    result = run_cli("--config", path, "--force")
+    assert result.code == ExitCode.OK, result.err
+    assert dict(server.calls) == calls
+    assert out.stat().st_mtime_ns != before
