@@ -27,6 +27,7 @@ from multigate.exit_codes import ExitCode
 from multigate.progress import NullProgress, Progress, RichProgress
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
+from multigate.storage.atomic import sweep_temp_files
 from multigate.storage.run_lock import RunLocked, run_lock
 
 log = logging.getLogger("multigate")
@@ -148,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         runnable = any(not item.skip_reason for item in selected)
         exclusive = runnable and not args.dry_run
         with run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext():
+            if exclusive:
+                swept = sweep_temp_files(loaded.data_dir)
+                if swept:
+                    log.info("removed %d temporary file(s) left by an interrupted run", swept)
             outcomes = run_selected(selected, sources, dry_run=args.dry_run)
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)

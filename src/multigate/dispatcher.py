@@ -153,7 +153,7 @@ def _prune(source: Source, job: JobConfig, result: JobResult, outcome: JobOutcom
     if not result.outputs:
         return
     folder = ingested_root(source.ctx.data_dir, source.name, job.name)
-    removed = prune_stale_outputs(folder, result.outputs)
+    removed = prune_stale_outputs(folder, result.outputs, source=source.name, job=job.name)
     for path in removed:
         log.info("removed stale output %s", path)
     if removed:

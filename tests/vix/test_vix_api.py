@@ -162,3 +162,26 @@ def test_dropping_a_symbol_removes_its_stale_output(tmp_path, write_config, run_
     folder = tmp_path / "data/ingested/vix/daily"
     assert sorted(p.name for p in folder.iterdir()) == ["VIX.parquet", "VIX.parquet.source.json"]
     assert "removed 1 stale output" in result.out
+
+
+def test_pruning_never_touches_files_multigate_did_not_write(tmp_path, write_config, run_cli, cboe):
+    config = api_config(write_config, cboe)
+    assert run_cli("--config", config, "--job", "daily").code == ExitCode.OK
+    mine = tmp_path / "data/ingested/vix/daily/my_notes.parquet"
+    mine.write_bytes(b"a user's own file")
+    config.write_text(config.read_text().replace("[VIX, VIX3M]", "[VIX]"))
+    assert run_cli("--config", config, "--job", "daily").code == ExitCode.OK
+    assert mine.read_bytes() == b"a user's own file"
+    assert not (tmp_path / "data/ingested/vix/daily/VIX3M.parquet").exists()
+
+
+def test_a_run_sweeps_temp_files_left_anywhere_by_a_killed_run(
+    tmp_path, write_config, run_cli, cboe
+):
+    config = api_config(write_config, cboe)
+    assert run_cli("--config", config, "--job", "daily").code == ExitCode.OK
+    orphan = tmp_path / "data/raw/vix/old/.gone_History.csv.tmp-1-dead"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"half a download of something no job asks for any more")
+    assert run_cli("--config", config, "--job", "daily").code == ExitCode.OK
+    assert not orphan.exists()

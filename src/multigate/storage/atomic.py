@@ -33,6 +33,19 @@ def remove_stale_temps(path: Path) -> int:
     return removed
 
 
+def sweep_temp_files(root: Path) -> int:
+    """Remove every temporary file under ``root``. Only call it while holding the run lock,
+    when no other writer can be at work; returns how many were removed."""
+    removed = 0
+    if root.is_dir():
+        for stale in root.rglob(f".*{_TMP_MARK}*"):
+            if stale.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+                    removed += 1
+    return removed
+
+
 def _writer_alive(temp_name: str) -> bool:
     """Whether the process named in ``.NAME.tmp-PID-RANDOM`` still runs (not this one)."""
     try:

@@ -67,14 +67,24 @@ def output_is_current(path: Path, fingerprint: str, *, force: bool) -> bool:
     return not force and is_current(path, fingerprint)
 
 
-def prune_stale_outputs(folder: Path, keep: Iterable[Path]) -> list[Path]:
-    """Remove Parquet files (and their sidecars) under ``folder`` that are not in ``keep``:
-    outputs of inputs, symbols or chunks the job no longer has. Returns what was removed."""
+def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job: str) -> list[Path]:
+    """Remove Parquet files (and their sidecars) under ``folder`` that are not in ``keep``
+    and that this job wrote (their sidecar says so): outputs of inputs, symbols or chunks
+    the job no longer has. Files without such a sidecar are never touched. Returns what
+    was removed."""
     wanted = {path.resolve() for path in keep}
     removed = []
     if folder.is_dir():
         for path in sorted(folder.rglob("*.parquet")):
-            if path.resolve() not in wanted:
+            if path.resolve() in wanted:
+                continue
+            record = read_sidecar(path) or {}
+            ours = (record.get("kind"), record.get("source"), record.get("job")) == (
+                "ingested",
+                source,
+                job,
+            )
+            if ours:
                 remove_sidecar(path)
                 path.unlink(missing_ok=True)
                 removed.append(path)
