@@ -40,7 +40,8 @@ exit status:
   0    every selected job succeeded or was already up to date
   1    at least one job failed
   2    the config or the command line is invalid (nothing ran)
-  3    a cost guardrail refused a job (nothing was spent); 1 wins if a job also failed
+  3    a cost guardrail refused or stopped a job (the summary says what was spent);
+       1 wins if a job also failed
   4    another run is using the same data folder (nothing ran)
   130  interrupted (Ctrl-C)
 

@@ -319,15 +319,36 @@ def test_month_chunks_extend_without_paying_again(tmp_path, write_config, run_cl
 
 
 def test_retries_never_take_the_spend_over_the_cap(tmp_path, write_config, run_cli, server):
-    server.script("get_range", status=503)  # one failed (possibly billed) attempt
+    server.script("get_range", cut_after_bytes=100)  # a broken stream may be billed
     result = run_cli("--config", config(write_config, server, cap="0.30"))
     assert result.code == ExitCode.GUARDRAIL_REFUSED, result.err
-    assert "over max_cost_usd" in result.out + result.err
+    assert "over max_cost_usd $0.3000" in result.out + result.err
+    assert "Spent so far: $0.3000 on 5 chunk(s)" in result.out + result.err
     ledger = read_ledger(tmp_path / "data/raw/databento/ledger.jsonl")
     attempts = [e for e in ledger if e["event"] == "attempt"]
     assert sum(e["usd"] for e in attempts) <= 0.30 + 1e-9
-    assert server.calls["get_range"] == len(attempts) == 6  # 1 failed + 5 downloaded
+    assert server.calls["get_range"] == len(attempts) == 6  # 1 cut + 5 downloaded
     assert len(raw_files(tmp_path)) == 5
+
+
+def test_without_a_cap_retries_stop_at_the_approved_total(tmp_path, write_config, run_cli, server):
+    text = config(write_config, server).read_text().replace("        max_cost_usd: 10.0\n", "")
+    server.script("get_range", cut_after_bytes=100)
+    result = run_cli("--config", write_config(text), "--yes")
+    assert result.code == ExitCode.GUARDRAIL_REFUSED, result.err
+    assert "over the approved total $0.3000" in result.out + result.err
+    assert server.calls["get_range"] == 6
+
+
+def test_error_answers_cost_nothing_and_do_not_eat_the_budget(
+    tmp_path, write_config, run_cli, server
+):
+    server.script("get_range", status=503, times=2)
+    result = run_cli("--config", config(write_config, server, cap="0.30"))
+    assert result.code == ExitCode.OK, result.err
+    ledger = read_ledger(tmp_path / "data/raw/databento/ledger.jsonl")
+    failed = [e for e in ledger if e["event"] == "attempt_failed"]
+    assert len(failed) == 2 and not any(e["billable"] for e in failed)
 
 
 def test_chunk_left_without_its_sidecar_is_recorded_not_bought_again(

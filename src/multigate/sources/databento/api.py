@@ -61,9 +61,16 @@ class DatabentoApi:
         verify: Callable[[Path], None],
         *,
         before_attempt: Callable[[int], None] = lambda attempt: None,
+        after_attempt: Callable[[bool, bool], None] = lambda billable, complete: None,
     ) -> None:
+        from databento.common.error import BentoHttpError
+
         """Stream ``request`` into ``target`` (which must not exist) and verify it.
-        ``before_attempt(n)`` runs before every billable attempt and may refuse it."""
+
+        ``before_attempt(n)`` runs before every billable attempt and may refuse it;
+        ``after_attempt(billable, complete)`` says whether the attempt may have been billed
+        (anything but an error status) and whether the transfer finished.
+        """
         attempts = 0
 
         def attempt() -> None:
@@ -72,8 +79,16 @@ class DatabentoApi:
             before_attempt(attempts)
             try:
                 self._client.timeseries.get_range(**request, path=target)
+            except BaseException as exc:
+                target.unlink(missing_ok=True)
+                # An error status means the vendor streamed nothing; anything else (a broken
+                # stream, a lost connection, Ctrl-C) may have been billed: count it.
+                after_attempt(not isinstance(exc, BentoHttpError), False)
+                raise
+            after_attempt(True, True)
+            try:
                 verify(target)
-            except BaseException:
+            except Exception:  # a Ctrl-C here keeps the paid bytes for the caller to save
                 target.unlink(missing_ok=True)
                 raise
 

@@ -1,15 +1,18 @@
 """Download missing chunks: one verified raw ``.dbn.zst`` per symbol per chunk, each with
 its sidecar and ledger lines, within the approved budget.
 
-Every ``get_range`` attempt (retries included) is written to the ledger before it is made
-and counted against ``max_cost_usd`` at the chunk's quoted price, so retries can never
-spend more than the cap. A chunk that reached its final name but not its sidecar (a kill
-in between) is recognised, verified and recorded instead of being bought again.
+Every ``get_range`` attempt (retries included) is written to the ledger before it is made.
+An attempt that may have been billed (anything but an error status) counts at the chunk's
+quoted price, and no attempt starts that could take the spend past ``max_cost_usd`` (or,
+without a cap, past the approved total), so retries can never spend more than the user
+agreed to. A chunk that reached its final name but not its sidecar (a kill in between, or
+Ctrl-C while it was being checked) is verified and recorded instead of being bought again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,13 +60,19 @@ class ChunkDownloader:
         ctx: RunContext,
         ledger: Path,
         gateway: str | None,
+        *,
+        approved_usd: float = 0.0,
     ) -> None:
         self._api = api
         self._job = job
         self._ctx = ctx
         self._ledger = ledger
         self._gateway = gateway
-        self._committed_usd = 0.0
+        # Retries may be billed too: spending stops at the cap, or without a cap at what
+        # the user approved. Attempts answered with an error status streamed nothing and are free.
+        self._budget_usd = job.max_cost_usd if job.max_cost_usd is not None else approved_usd
+        self._spent_usd = 0.0
+        self._downloaded = 0
         self.warnings: list[str] = []
 
     def download_all(self, chunks: Sequence[PlannedChunk]) -> int:
@@ -71,19 +80,24 @@ class ChunkDownloader:
         with self._ctx.progress.task(f"{self._job.name}: download", total=len(chunks)) as task:
             for chunk in chunks:
                 self._download(chunk)
+                self._downloaded += 1
                 task.advance()
         return len(chunks)
 
     def _download(self, chunk: PlannedChunk) -> None:
         job, request = self._job, chunk.request
+        received = False
 
         def before_attempt(attempt: int) -> None:
-            self._committed_usd += chunk.quote_usd
-            cap = job.max_cost_usd
-            if cap is not None and self._committed_usd > cap + 1e-9:
+            if self._spent_usd + chunk.quote_usd > self._budget_usd + 1e-9:
+                limit = "max_cost_usd" if job.max_cost_usd is not None else "the approved total"
                 raise GuardrailRefused(
-                    f"retrying {request['symbols']} {request['start']} would take the spend "
-                    f"up to ${self._committed_usd:,.4f}, over max_cost_usd ${cap:,.4f}"
+                    f"stopped before attempt {attempt} at {request['symbols']} "
+                    f"{request['start']}: it could take the spend to "
+                    f"${self._spent_usd + chunk.quote_usd:,.4f}, over {limit} "
+                    f"${self._budget_usd:,.4f}. Spent so far: ${self._spent_usd:,.4f} on "
+                    f"{self._downloaded} chunk(s), kept and never paid for again; re-run to "
+                    "resume"
                 )
             append_ledger(
                 self._ledger,
@@ -92,12 +106,36 @@ class ChunkDownloader:
                 at=self._ctx.now(),
             )
 
+        def after_attempt(billable: bool, complete: bool) -> None:
+            nonlocal received
+            if billable:
+                self._spent_usd += chunk.quote_usd
+            received = complete
+            if not complete:
+                append_ledger(
+                    self._ledger,
+                    "attempt_failed",
+                    {"job": job.name, "billable": billable, **request},
+                    at=self._ctx.now(),
+                )
+
         assert self._api is not None, "downloads need an API client"
         fetched_at = self._ctx.now()
         relative = str(chunk.path.relative_to(self._ctx.data_dir))
-        provenance: Provenance | None = None
         with atomic_path(chunk.path, before_replace=lambda: remove_sidecar(chunk.path)) as tmp:
-            self._api.download(request, tmp, _verify_download, before_attempt=before_attempt)
+            try:
+                self._api.download(
+                    request,
+                    tmp,
+                    _verify_download,
+                    before_attempt=before_attempt,
+                    after_attempt=after_attempt,
+                )
+            except KeyboardInterrupt:
+                if received and tmp.exists():  # paid for: keep it; the next run verifies it
+                    remove_sidecar(chunk.path)
+                    os.replace(tmp, chunk.path)
+                raise
             digest = FileDigest(relative, sha256_of(tmp), tmp.stat().st_size)
             provenance = self.describe(request, digest, tmp, fetched_at)
         write_sidecar(chunk.path, provenance, created_at=fetched_at)

@@ -200,7 +200,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 what=f"{len(missing)} chunk(s) of {job.dataset} {job.schema_}",
             )
             downloader = ChunkDownloader(
-                api, job, self.ctx, ledger_path(self.ctx.data_dir), self.config.base_url
+                api,
+                job,
+                self.ctx,
+                ledger_path(self.ctx.data_dir),
+                self.config.base_url,
+                approved_usd=total,
             )
             try:
                 result.files_written += downloader.download_all(planned)
