@@ -401,3 +401,22 @@ def test_force_reconverts_but_never_buys_again(tmp_path, write_config, run_cli, 
     assert result.code == ExitCode.OK, result.err
     assert dict(server.calls) == calls
     assert out.stat().st_mtime_ns != before
+
+
+def test_instrument_id_requests_convert_with_the_ids_as_symbols(
+    tmp_path, write_config, run_cli, server
+):
+    text = (
+        config(write_config, server)
+        .read_text()
+        .replace("symbols: [AAPL, MSFT]", "symbols: [1001]\n        stype_in: instrument_id")
+    )
+    result = run_cli("--config", write_config(text))
+    assert result.code == ExitCode.OK, result.err
+    raws = raw_files(tmp_path)
+    assert len(raws) == 3 and all("symbol=1001" in str(p) for p in raws)
+    for raw in raws:
+        stem = f"1001_{raw.name.removesuffix('.dbn.zst')}"
+        out = tmp_path / f"data/ingested/databento/trades/schema=trades/{stem}.parquet"
+        want = db.DBNStore.from_file(raw).to_df().reset_index()
+        pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), want, check_dtype=False)

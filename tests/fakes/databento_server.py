@@ -428,9 +428,11 @@ class FakeDatabentoServer:
         first_day = datetime.fromtimestamp(_day_start(start) // 10**9, UTC).date()
         last_day = datetime.fromtimestamp(_day_start(end - 1) // 10**9, UTC).date()
         end_day = max(last_day + timedelta(days=1), first_day + timedelta(days=1))
+        by_id = form.get("stype_in", "raw_symbol") == "instrument_id"
         mappings = [
             SimpleNamespace(
-                raw_symbol=symbol,
+                # as the vendor does: the input symbol, i.e. the id itself for instrument_id
+                raw_symbol=str(self.instrument_ids[symbol]) if by_id else symbol,
                 intervals=[
                     SimpleNamespace(
                         start_date=first_day,

@@ -49,8 +49,13 @@ def check_unique(values: list[str]) -> list[str]:
     return values
 
 
+def _number_as_text(value: object) -> object:
+    """``symbols: [4916]`` (instrument ids) means the text "4916"."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 SafeName = Annotated[str, AfterValidator(check_safe_name)]
-Symbol = Annotated[str, AfterValidator(check_symbol)]
+Symbol = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(check_symbol)]
 SymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(check_unique)]
 """One or more symbols, none twice."""
 LaxDate = Annotated[date, Field(strict=False)]
