@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from multigate.sources.alpaca.symbols import symbol_path_component
 from multigate.storage.layout import ingested_root, raw_root
@@ -27,22 +28,32 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
-def series_parts(timeframe: str, feed: str, adjustment: str) -> tuple[str, str, str]:
-    return (f"timeframe={timeframe}", f"feed={feed}", f"adjustment={adjustment}")
+class Series(NamedTuple):
+    """What bars are: never mixed in one folder."""
+
+    timeframe: str
+    feed: str
+    adjustment: str
+
+    def parts(self) -> tuple[str, str, str]:
+        return (
+            f"timeframe={self.timeframe}",
+            f"feed={self.feed}",
+            f"adjustment={self.adjustment}",
+        )
 
 
 def raw_chunk_path(
-    data_dir: Path,
-    asset_class: str,
-    series: tuple[str, str, str],
-    symbol: str,
-    chunk: Chunk,
+    data_dir: Path, asset_class: str, series: Series, symbol: str, chunk: Chunk
 ) -> Path:
     folder = raw_root(data_dir, "alpaca") / asset_class / "bars"
-    folder = folder.joinpath(*series) / f"symbol={symbol_path_component(symbol)}"
+    folder = folder.joinpath(*series.parts()) / f"symbol={symbol_path_component(symbol)}"
     return folder / f"{_stamp(chunk.start)}_{_stamp(chunk.end)}.json.gz"
 
 
-def output_path(data_dir: Path, job: str, series: tuple[str, str, str], symbol: str) -> Path:
-    folder = ingested_root(data_dir, "alpaca", job).joinpath(*series)
-    return folder / f"{symbol_path_component(symbol)}.parquet"
+def output_folder(data_dir: Path, job: str, series: Series) -> Path:
+    return ingested_root(data_dir, "alpaca", job).joinpath(*series.parts())
+
+
+def output_path(data_dir: Path, job: str, series: Series, symbol: str) -> Path:
+    return output_folder(data_dir, job, series) / f"{symbol_path_component(symbol)}.parquet"

@@ -22,9 +22,10 @@ from multigate.sources.alpaca.download import download_chunk, missing_requests
 from multigate.sources.alpaca.paths import (
     CRYPTO_FEED,
     NO_ADJUSTMENT,
+    Series,
+    output_folder,
     output_path,
     raw_chunk_path,
-    series_parts,
 )
 from multigate.sources.alpaca.retry import RetryPolicy
 from multigate.sources.alpaca.timeframe import default_chunk_period
@@ -59,10 +60,10 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
 
     # ----- parameters -------------------------------------------------------------------
     @staticmethod
-    def _series(job: AlpacaApiJob | AlpacaOfflineJob) -> tuple[str, str, str]:
+    def _series(job: AlpacaApiJob | AlpacaOfflineJob) -> Series:
         if job.asset_class == "crypto" and isinstance(job, AlpacaApiJob):
-            return series_parts(job.timeframe, CRYPTO_FEED, NO_ADJUSTMENT)
-        return series_parts(job.timeframe, job.feed, job.adjustment)
+            return Series(job.timeframe, CRYPTO_FEED, NO_ADJUSTMENT)
+        return Series(job.timeframe, job.feed, job.adjustment)
 
     def _chunks(self, job: AlpacaApiJob) -> list[Chunk]:
         period = job.chunk or default_chunk_period(job.timeframe)
@@ -113,7 +114,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             plan = JobPlan(cost_usd=0.0)
             plan.downloads = [
                 f"{len(r.symbols)} symbol(s) {r.chunk.start:%Y-%m-%d %H:%M} .. "
-                f"{r.chunk.end:%Y-%m-%d %H:%M} UTC ({job.timeframe}, {self._series(job)[1]})"
+                f"{r.chunk.end:%Y-%m-%d %H:%M} UTC ({job.timeframe}, {self._series(job).feed})"
                 for r in todo
             ]
             stored = len(chunks) * len(job.symbols) - sum(len(r.symbols) for r in todo)
@@ -123,7 +124,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         assert isinstance(job, AlpacaOfflineJob)
         inputs = self._offline_inputs(job)
         plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
-        folder = output_path(self.ctx.data_dir, job.name, self._series(job), "_").parent
+        folder = output_folder(self.ctx.data_dir, job.name, self._series(job))
         plan.writes.append(f"{folder}/<SYMBOL>.parquet (one file per symbol found)")
         if not inputs:
             plan.notes.append(f"no files match {job.path}")
@@ -180,7 +181,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         bars: int,
         fetched_at: datetime,
     ) -> Provenance:
-        timeframe, feed, adjustment = (part.split("=", 1)[1] for part in self._series(job))
+        timeframe, feed, adjustment = self._series(job)
         return Provenance(
             kind="raw",
             source=self.name,
@@ -237,10 +238,9 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             except (ValueError, OSError) as exc:
                 raise DataError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
         combined = pa.concat_tables(tables) if tables else BARS_SCHEMA.empty_table()
-        combined = combined.sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
         symbols = expected_symbols or sorted(set(combined["symbol"].to_pylist()))
         digests = [digest_file(p, relative_to=self.ctx.data_dir) for p in inputs]
-        timeframe, feed, adjustment = (part.split("=", 1)[1] for part in self._series(job))
+        timeframe, feed, adjustment = self._series(job)
         result = JobResult(JobStatus.OK)
         for name in symbols:
             table = combined.filter(pc.equal(combined["symbol"], name))
