@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+
+from multigate.storage.layout import sidecar_path
 
 _TMP_MARK = ".tmp-"
 
@@ -64,12 +66,12 @@ def _writer_alive(temp_name: str) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path, before_replace: Callable[[], None] | None = None) -> Iterator[Path]:
+def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place if the block succeeds.
 
     On any exception (or KeyboardInterrupt) the temporary file is removed and ``path`` is
-    left as it was. ``before_replace`` runs after the block, just before the move (used
-    to drop a stale sidecar so no old sidecar ever describes new bytes).
+    left as it was. Just before the move, ``path``'s sidecar (if any) is deleted, so an
+    old sidecar never describes new bytes; the caller writes the new one afterwards.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
@@ -77,8 +79,7 @@ def atomic_path(path: Path, before_replace: Callable[[], None] | None = None) ->
     try:
         yield tmp
         _fsync(tmp)
-        if before_replace is not None:
-            before_replace()
+        sidecar_path(path).unlink(missing_ok=True)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:

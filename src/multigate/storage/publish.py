@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,6 @@ from multigate.storage.provenance import (
     is_current,
     read_sidecar,
     remove_sidecar,
-    sha256_of,
     write_sidecar,
 )
 
@@ -31,7 +31,7 @@ def publish_file(
 
     ``describe`` receives the finished file's digest and returns its provenance.
     """
-    with atomic_path(path, before_replace=lambda: remove_sidecar(path)) as tmp:
+    with atomic_path(path) as tmp:
         write(tmp)
     digest = digest_file(path, relative_to=data_dir)
     write_sidecar(path, describe(digest), created_at=now)
@@ -50,12 +50,10 @@ def publish_bytes_if_changed(
 
     Returns the digest and whether anything was written.
     """
-    import hashlib
-
     if path.is_file() and read_sidecar(path) is not None:
-        new_sha = hashlib.sha256(data).hexdigest()
-        if sha256_of(path) == new_sha:
-            return digest_file(path, relative_to=data_dir), False
+        stored = digest_file(path, relative_to=data_dir)
+        if stored.sha256 == hashlib.sha256(data).hexdigest():
+            return stored, False
     digest = publish_file(
         path, lambda tmp: tmp.write_bytes(data), describe, data_dir=data_dir, now=now
     )

@@ -122,7 +122,7 @@ class ChunkDownloader:
         assert self._api is not None, "downloads need an API client"
         fetched_at = self._ctx.now()
         relative = str(chunk.path.relative_to(self._ctx.data_dir))
-        with atomic_path(chunk.path, before_replace=lambda: remove_sidecar(chunk.path)) as tmp:
+        with atomic_path(chunk.path) as tmp:
             try:
                 self._api.download(
                     request,

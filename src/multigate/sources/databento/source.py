@@ -42,12 +42,11 @@ from multigate.storage.provenance import (
     Provenance,
     digest_file,
     fingerprint,
-    is_current,
     package_versions,
     read_sidecar,
-    remove_sidecar,
     write_sidecar,
 )
+from multigate.storage.publish import output_is_current
 from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
@@ -274,7 +273,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             if info.schema
             else sorted(root.glob(f"schema=*/{stem}.parquet"))
         )
-        current = bool(known) and not self.ctx.force and all(is_current(p, expected) for p in known)
+        current = bool(known) and all(
+            output_is_current(p, expected, force=self.ctx.force) for p in known
+        )
         return ConversionTarget(info, digest, expected, known, current)
 
     def _convert_one(
@@ -293,9 +294,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             def output_for(schema: str) -> Path:
                 final = output_path(self.ctx.data_dir, job.name, schema, stem)
                 finals[schema] = final
-                return stack.enter_context(
-                    atomic_path(final, before_replace=lambda f=final: remove_sidecar(f))
-                )
+                return stack.enter_context(atomic_path(final))
 
             records = stack.enter_context(self.ctx.progress.task(f"{src.name}: records"))
             done = 0
