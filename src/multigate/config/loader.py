@@ -42,7 +42,7 @@ class LoadedConfig:
 
 def load_config(path: Path) -> LoadedConfig:
     """Read, parse and validate ``path``; raise ConfigError naming file, line and key."""
-    from multigate.sources.registry import known_sources, source_class
+    from multigate.sources.registry import config_model, known_sources
 
     path = path.resolve()
     if not path.exists():
@@ -80,7 +80,7 @@ def load_config(path: Path) -> LoadedConfig:
                 )
             )
             continue
-        model = source_class(name).config_model
+        model = config_model(name)
         source = _validate(
             parsed, model, raw if raw is not None else {}, ("sources", name), problems
         )
