@@ -71,7 +71,9 @@ def _handler(server: CboeServer) -> type[BaseHTTPRequestHandler]:
 def running_cboe_server(server: CboeServer) -> Iterator[CboeServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}/api/global/us_indices/daily_prices"
     try:

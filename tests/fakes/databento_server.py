@@ -192,7 +192,10 @@ class FakeDatabentoServer:
         self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self.gateway = f"https://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="fake-databento", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-databento",
+            daemon=True,
         )
         self._thread.start()
         return self
