@@ -15,6 +15,7 @@ from multigate.config.models import JobConfig
 from multigate.errors import DataError
 from multigate.http import get_bytes
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.local_inputs import require_path_inputs
 from multigate.sources.vix.config import (
     CBOE_DAILY_PRICES_URL,
     VixApiJob,
@@ -81,6 +82,11 @@ class VixSource(Source[VixSourceConfig]):
         return read_job_inputs(files, lambda table: _within(table, job))
 
     # ----- Source interface --------------------------------------------------------------
+    def preflight(self, job: JobConfig) -> None:
+        if isinstance(job, VixOfflineJob):
+            found = self._offline_inputs(job)
+            require_path_inputs(job.path, self.ctx.resolve(job.path), found, "CSV file")
+
     def plan(self, job: JobConfig) -> JobPlan:
         if isinstance(job, VixApiJob):
             return JobPlan(
