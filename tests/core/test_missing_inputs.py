@@ -53,7 +53,7 @@ def config_text(source: str, key: str, value: str) -> str:
 
 
 def line_of(text: str, needle: str) -> int:
-    (number,) = [n for n, line in enumerate(text.splitlines(), 1) if needle in line]
+    (number,) = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() == needle]
     return number
 
 
@@ -61,6 +61,7 @@ CASES = [
     ("vix", "path", "nowhere/VIX_History.csv", "does not exist"),
     ("vix", "path", "nowhere/*.csv", "does not exist"),
     ("vix", "path", "samples/*.nothing", "matches no CSV file"),
+    ("vix", "path", "samples", "is a folder; give a file or a glob"),
     ("databento", "raw_dir", "nowhere", "does not exist"),
     ("databento", "raw_dir", "samples", "no .dbn or .dbn.zst files in 'samples'"),
     ("databento", "path", "nowhere/x.dbn.zst", "does not exist"),

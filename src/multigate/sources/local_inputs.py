@@ -19,7 +19,7 @@ def require_path_inputs(given: str, resolved: Path, found: Sequence[Path], what:
             raise JobKeyError("path", f"'{given}' does not exist ({resolved})")
         if resolved.is_dir():
             raise JobKeyError("path", f"'{given}' is a folder; give a file or a glob")
-        raise JobKeyError("path", f"'{given}' is not {what}")
+        raise JobKeyError("path", f"'{given}' is not a {what} this job reads")
     base = _glob_base(resolved)
     if not base.is_dir():
         raise JobKeyError("path", f"'{given}': folder {base} does not exist")
