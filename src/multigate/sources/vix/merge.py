@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from multigate.errors import DataError
 from multigate.sources.vix.csv_format import OUTPUT_SCHEMA
 
 VALUE_COLUMNS = ("open", "high", "low", "close")
+_PART = "__part"
 
 
 @dataclass(frozen=True)
@@ -32,40 +33,44 @@ def merge_by_date(symbol: str, parts: Sequence[tuple[str, pa.Table]]) -> Merged:
     """Merge ``(origin, table)`` parts of ``symbol`` (each sorted, one row per date)."""
     if len(parts) == 1:
         return Merged(parts[0][1], 0)
-    values: dict[date, list[float | None]] = {}
-    givers: dict[date, list[str | None]] = {}  # which file gave each value (for errors)
-    shared = 0
-    for origin, table in parts:
-        columns = [table[name].to_pylist() for name in VALUE_COLUMNS]
-        for index, day in enumerate(table["date"].to_pylist()):
-            row = [column[index] for column in columns]
-            kept = values.get(day)
-            if kept is None:
-                values[day] = row
-                givers[day] = [origin if value is not None else None for value in row]
-                continue
-            shared += 1
-            for position, (old, new) in enumerate(zip(kept, row, strict=True)):
-                if new is None:
-                    continue
-                if old is None:
-                    kept[position], givers[day][position] = new, origin
-                elif old != new:
-                    raise DataError(
-                        f"{givers[day][position]} and {origin} differ for {symbol} on "
-                        f"{day.isoformat()} ({VALUE_COLUMNS[position]} {old} vs {new}); "
-                        "correct or remove one of them"
-                    )
-    days = sorted(values)
+    combined = pa.concat_tables(
+        table.append_column(_PART, pa.array([index] * table.num_rows, pa.int32()))
+        for index, (_, table) in enumerate(parts)
+    )
+    aggregates = [(name, kind) for name in VALUE_COLUMNS for kind in ("min", "max")]
+    by_date = combined.group_by("date").aggregate([*aggregates, (_PART, "count")])
+    by_date = by_date.sort_by("date")
+    differ = [
+        pc.fill_null(pc.not_equal(by_date[f"{name}_min"], by_date[f"{name}_max"]), False)
+        for name in VALUE_COLUMNS
+    ]
+    clash = differ[0]
+    for mask in differ[1:]:
+        clash = pc.or_(clash, mask)
+    if pc.any(clash).as_py():
+        first = by_date.filter(clash)["date"][0]
+        _raise_conflict(symbol, parts, combined.filter(pc.equal(combined["date"], first)))
     table = pa.table(
         {
-            "date": pa.array(days, pa.date32()),
-            "symbol": pa.array([symbol] * len(days), pa.string()),
-            **{
-                name: pa.array([values[day][position] for day in days], pa.float64())
-                for position, name in enumerate(VALUE_COLUMNS)
-            },
+            "date": by_date["date"],
+            "symbol": pa.array([symbol] * by_date.num_rows, pa.string()),
+            **{name: by_date[f"{name}_min"] for name in VALUE_COLUMNS},
         },
         schema=OUTPUT_SCHEMA,
     )
+    shared = int(pc.sum(pc.greater(by_date[f"{_PART}_count"], 1)).as_py() or 0)
     return Merged(table, shared)
+
+
+def _raise_conflict(symbol: str, parts: Sequence[tuple[str, pa.Table]], rows: pa.Table) -> None:
+    """Name the two files and the values that disagree on the date of ``rows``."""
+    records = rows.to_pylist()
+    for name in VALUE_COLUMNS:
+        given = [(record[name], record[_PART]) for record in records if record[name] is not None]
+        for value, part in given[1:]:
+            if value != given[0][0]:
+                day = records[0]["date"].isoformat()
+                raise DataError(
+                    f"{parts[given[0][1]][0]} and {parts[part][0]} differ for {symbol} on "
+                    f"{day} ({name} {given[0][0]} vs {value}); correct or remove one of them"
+                )
