@@ -30,6 +30,7 @@ from multigate.sources.alpaca.paths import (
 from multigate.sources.alpaca.retry import RetryPolicy
 from multigate.sources.alpaca.timeframe import default_chunk_period
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.local_inputs import require_path_inputs
 from multigate.storage.chunks_on_disk import FETCHED_AT
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import (
@@ -103,6 +104,9 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
 
     # ----- Source interface ------------------------------------------------------------
     def preflight(self, job: JobConfig) -> None:
+        if isinstance(job, AlpacaOfflineJob):
+            found = self._offline_inputs(job)
+            require_path_inputs(job.path, self.ctx.resolve(job.path), found, "bar file")
         if isinstance(job, AlpacaApiJob) and job.asset_class == "stocks" and not self.ctx.dry_run:
             if not self.ctx.env.get(KEY_ID) or not self.ctx.env.get(SECRET_KEY):
                 raise ConfigError(f"set {KEY_ID} and {SECRET_KEY} in the environment or .env")

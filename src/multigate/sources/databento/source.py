@@ -33,6 +33,7 @@ from multigate.sources.databento.paths import (
     raw_chunk_path,
     relative_stem,
 )
+from multigate.sources.local_inputs import require_folder_inputs, require_path_inputs
 from multigate.storage.atomic import atomic_path
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
@@ -73,8 +74,10 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
     # ----- API parameters ---------------------------------------------------------------
     def preflight(self, job: JobConfig) -> None:
-        if not isinstance(job, DatabentoApiJob):
+        if isinstance(job, DatabentoOfflineJob):
+            self._require_inputs(job)
             return
+        assert isinstance(job, DatabentoApiJob)
         if range_end(job.end) > self.ctx.now():
             raise ConfigError(
                 f"end {job.end} is not in the past; a chunk that is still filling up would "
@@ -225,6 +228,15 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             pattern = str(self.ctx.resolve(job.path or ""))
             found = [Path(p) for p in glob.glob(pattern, recursive=True)]
         return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
+
+    def _require_inputs(self, job: DatabentoOfflineJob) -> None:
+        found = self._offline_inputs(job)
+        if job.raw_dir is not None:
+            folder = self.ctx.resolve(job.raw_dir)
+            require_folder_inputs(job.raw_dir, folder, found, ".dbn or .dbn.zst files")
+        else:
+            path = job.path or ""
+            require_path_inputs(path, self.ctx.resolve(path), found, "DBN file")
 
     def _offline_base(self, job: DatabentoOfflineJob) -> Path:
         if job.raw_dir is not None:
