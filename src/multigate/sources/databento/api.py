@@ -17,7 +17,8 @@ import requests
 
 from multigate.config.models import HttpSettings
 from multigate.errors import KeyRefused, VendorError
-from multigate.http import RETRY_STATUSES, backoff_delay, parse_retry_after
+from multigate.http import RETRY_STATUSES, parse_retry_after
+from multigate.retry_policy import RetryPolicy, TryAgain
 from multigate.time_chunks import Chunk
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,7 @@ class DatabentoApi:
     def _with_retries(self, what: str, call: Callable[[], T]) -> T:
         from databento.common.error import BentoError, BentoHttpError
 
-        problem = ""
-        for attempt in range(1, self._http.max_attempts + 1):
-            retry_after: float | None = None
+        def attempt(number: int) -> T:
             try:
                 return call()
             except BentoHttpError as exc:
@@ -112,8 +111,8 @@ class DatabentoApi:
                     ) from None
                 if status not in RETRY_STATUSES:
                     raise VendorError(f"Databento {what}: {exc}", status=status) from None
-                problem = f"HTTP {status}"
                 retry_after = parse_retry_after((exc.headers or {}).get("Retry-After"))
+                raise TryAgain(f"HTTP {status}", retry_after=retry_after) from exc
             except (
                 BentoError,
                 requests.ConnectionError,
@@ -122,22 +121,9 @@ class DatabentoApi:
                 IncompleteDownload,
             ) as exc:
                 # BentoError without a status: the stream broke midway ("Connection broken")
-                problem = f"{type(exc).__name__}: {exc}"
-            if attempt < self._http.max_attempts:
-                delay = backoff_delay(attempt, self._http, retry_after)
-                log.warning(
-                    "Databento %s failed (%s); retry %d/%d in %.1fs",
-                    what,
-                    problem,
-                    attempt,
-                    self._http.max_attempts - 1,
-                    delay,
-                )
-                self._sleep(delay)
-        raise VendorError(
-            f"Databento {what} failed after {self._http.max_attempts} attempts: {problem}",
-            retryable=True,
-        )
+                raise TryAgain(f"{type(exc).__name__}: {exc}") from exc
+
+        return RetryPolicy.from_http(self._http, self._sleep).run(f"Databento {what}", attempt)
 
 
 class IncompleteDownload(Exception):
