@@ -12,6 +12,7 @@ import requests
 from multigate.config.models import HttpSettings
 from multigate.errors import KeyRefused, VendorError
 from multigate.retry_policy import RetryPolicy, TryAgain
+from multigate.transfer_watch import RateFloor, StalledTransfer, watch_response_bodies
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """Answers worth trying again: request timeout, rate limit, server trouble."""
@@ -47,18 +48,24 @@ def get_bytes(
     *,
     sleep: Callable[[float], None],
 ) -> bytes:
-    """GET ``url`` and return the whole body, retrying what is worth retrying."""
+    """GET ``url`` and return the whole body, retrying what is worth retrying (a body
+    slower than the ``http:`` minimum rate included)."""
+    watch = watch_response_bodies(RateFloor.from_http(settings))
 
     def attempt(number: int) -> bytes:
         try:
             response = session.get(
-                url, timeout=settings.timeout_seconds, headers={"User-Agent": USER_AGENT}
+                url,
+                timeout=settings.timeout_seconds,
+                headers={"User-Agent": USER_AGENT},
+                hooks={"response": watch},  # reads the body, or raises StalledTransfer
             )
             body = response.content  # raises on a body shorter than Content-Length
         except (
             requests.Timeout,
             requests.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
+            StalledTransfer,
         ) as exc:
             raise TryAgain(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code < 400:

@@ -24,6 +24,7 @@ from multigate.http import RETRY_STATUSES, parse_retry_after
 from multigate.pacing import RequestPacer
 from multigate.retry_policy import RetryPolicy, TryAgain
 from multigate.sources.alpaca.errors import AlpacaError, AlpacaRateLimited, error_for_status
+from multigate.transfer_watch import RateFloor, StalledTransfer, watch_response_bodies
 
 Sleep = Callable[[float], None]
 
@@ -44,6 +45,8 @@ class _RetryingMixin:
         self._retry_codes: list[int] = []
         self.http = http
         self.retry_policy = RetryPolicy.from_http(http, sleep)
+        # Every body is read under the minimum-rate watch before alpaca-py sees it.
+        self._session.hooks["response"].append(watch_response_bodies(RateFloor.from_http(http)))
         self.pacer = pacer or RequestPacer(0)
         self.page_item_counts: list[int] = []
 
@@ -57,12 +60,18 @@ class _RetryingMixin:
             self.pacer.wait()
             try:
                 response = self._session.request(method, url, **opts)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"{type(exc).__name__}"
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                StalledTransfer,
+            ) as exc:
+                problem = str(exc) if isinstance(exc, StalledTransfer) else type(exc).__name__
                 raise TryAgain(
                     problem,
                     give_up=AlpacaRateLimited(
-                        f"Alpaca unreachable for {path} after {number} attempts: {problem}"
+                        f"Alpaca unreachable or too slow for {path} after {number} attempts: "
+                        f"{problem}"
                     ),
                 ) from exc
             status = response.status_code

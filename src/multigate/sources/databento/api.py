@@ -20,6 +20,7 @@ from multigate.errors import KeyRefused, VendorError
 from multigate.http import RETRY_STATUSES, parse_retry_after
 from multigate.retry_policy import RetryPolicy, TryAgain
 from multigate.time_chunks import Chunk
+from multigate.transfer_watch import RateFloor, StalledTransfer, watch_file_growth
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class DatabentoApi:
             endpoint.TIMEOUT = http.timeout_seconds
         self._http = http
         self._sleep = sleep
+        self._min_rate = RateFloor.from_http(http)
 
     def get_cost(self, request: dict[str, Any]) -> float:
         """USD the vendor would bill for ``request`` (free to ask)."""
@@ -79,7 +81,8 @@ class DatabentoApi:
             attempts += 1
             before_attempt(attempts)
             try:
-                self._client.timeseries.get_range(**request, path=target)
+                with watch_file_growth(target, self._min_rate):  # a trickle is a broken stream
+                    self._client.timeseries.get_range(**request, path=target)
             except BaseException as exc:
                 target.unlink(missing_ok=True)
                 # An error status means the vendor streamed nothing; anything else (a broken
@@ -119,6 +122,7 @@ class DatabentoApi:
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
                 IncompleteDownload,
+                StalledTransfer,
             ) as exc:
                 # BentoError without a status: the stream broke midway ("Connection broken")
                 raise TryAgain(f"{type(exc).__name__}: {exc}") from exc
