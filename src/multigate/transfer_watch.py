@@ -9,10 +9,11 @@ retry it under their usual rules. Two ways to feed it:
 - :func:`watch_response_bodies`: a requests response hook, for sessions we hold (VIX, and the
   session inside alpaca-py's clients). It reads each body in the pieces the socket delivers,
   so a trickle is seen as it happens, then hands requests the bytes it read.
-- :func:`watch_file_growth`: for a client that streams into a file itself (Databento). A
-  ``SIGALRM`` interval timer checks the file's growth once per window and raises in the main
-  thread, which interrupts the blocking read. Off the main thread (or without
-  ``setitimer``) it does nothing but log that it cannot watch.
+- :func:`watch_file_growth` / :func:`watch_progress`: for a client that reads on its own
+  (Databento streams into a file; its quote is a small answer). A ``SIGALRM`` interval timer
+  checks the progress once per window and raises in the main thread, which interrupts the
+  blocking read. Off the main thread (or without ``setitimer``) it does nothing but log
+  that it cannot watch.
 """
 
 from __future__ import annotations
@@ -135,14 +136,30 @@ def watch_response_bodies(
 def watch_file_growth(path: Path, floor: RateFloor) -> Iterator[None]:
     """While the block runs, raise :class:`StalledTransfer` in it when ``path`` grows by
     less than the floor over a window (a missing file counts as empty)."""
+
+    def size() -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+
+    with watch_progress(size, floor, str(path)):
+        yield
+
+
+@contextmanager
+def watch_progress(measure: Callable[[], int], floor: RateFloor, what: str) -> Iterator[None]:
+    """While the block runs, raise :class:`StalledTransfer` in it when ``measure()`` (bytes
+    received so far) grows by less than the floor over a window. ``measure=lambda: 0``
+    bounds a call whose answer is small (under rate x window bytes) to one window."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not floor.enabled or not usable:
         if floor.enabled:
-            log.debug("no transfer-rate watch for %s: not on the main thread", path)
+            log.debug("no transfer-rate watch for %s: not on the main thread", what)
         yield
         return
     if signal.getitimer(signal.ITIMER_REAL)[0] > 0:
-        log.debug("no transfer-rate watch for %s: the interval timer is in use", path)
+        log.debug("no transfer-rate watch for %s: the interval timer is in use", what)
         yield
         return
     watch = RateWatch(floor)
@@ -153,11 +170,8 @@ def watch_file_growth(path: Path, floor: RateFloor) -> Iterator[None]:
         nonlocal seen
         if not active:
             return
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = 0
-        grown, seen = max(size - seen, 0), max(size, seen)
+        received = measure()
+        grown, seen = max(received - seen, 0), max(received, seen)
         watch.add(grown)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)

@@ -4,6 +4,7 @@ tiny (1000 bytes/s over 0.5 s) and each trickled answer would take many seconds 
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -165,6 +166,19 @@ def test_databento_always_trickled_fails_with_the_stall_as_cause(databento, slee
     assert isinstance(info.value.__cause__, BentoError)
     assert attempts.seen == [(True, False), (True, False)]
     assert not target.exists()
+
+
+def test_databento_trickled_quote_is_aborted_and_retried(databento, sleeps, caplog):
+    quote = json.dumps(databento.cost(REQUEST)).encode() + b" " * 60  # JSON allows the spaces
+    databento.script("get_cost", body=quote, trickle=(1, 0.05))  # 20 bytes/s
+    api = DatabentoApi(
+        DATABENTO_KEY, databento.gateway, HttpSettings(max_attempts=2, **FAST_CHECK), sleeps
+    )
+    with caplog.at_level(logging.INFO, logger="multigate"):
+        cost = api.get_cost(REQUEST)
+    assert cost == pytest.approx(databento.cost(REQUEST))
+    assert databento.calls["get_cost"] == 2
+    assert len(stalled_retries(caplog)) == 1
 
 
 DATABENTO_CONFIG = """\

@@ -20,7 +20,12 @@ from multigate.errors import KeyRefused, VendorError
 from multigate.http import RETRY_STATUSES, parse_retry_after
 from multigate.retry_policy import RetryPolicy, TryAgain
 from multigate.time_chunks import Chunk
-from multigate.transfer_watch import RateFloor, StalledTransfer, watch_file_growth
+from multigate.transfer_watch import (
+    RateFloor,
+    StalledTransfer,
+    watch_file_growth,
+    watch_progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +55,12 @@ class DatabentoApi:
 
     def get_cost(self, request: dict[str, Any]) -> float:
         """USD the vendor would bill for ``request`` (free to ask)."""
-        return float(
-            self._with_retries(
-                "get_cost",
-                lambda: self._client.metadata.get_cost(**request),
-            )
-        )
+
+        def quote() -> Any:
+            with watch_progress(lambda: 0, self._min_rate, "get_cost"):  # a few bytes at most
+                return self._client.metadata.get_cost(**request)
+
+        return float(self._with_retries("get_cost", quote))
 
     def download(
         self,
