@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from .dbn_columns import RecordPlan, build_plan, convert_columns
+from .dbn_control import ControlRecords, scan_control_records
 from .dbn_legacy import LEGACY_DEFINITION_FIELDS, LegacyDefinitionTap, legacy_definition_struct
 from .dbn_records import iter_homogeneous, iter_mixed
 from .dbn_schemas import RTYPE_TO_SCHEMA, rtypes_for_schema, struct_for_schema
@@ -42,6 +43,10 @@ class ConvertedOutput:
     first_ts: int | None = None  # min valid index timestamp (ts_recv or ts_event), UNIX ns
     last_ts: int | None = None  # max valid index timestamp, UNIX ns
     symbols: list[str] = field(default_factory=list)
+    # records of the file that belong to no output (mixed files: symbol mappings, system
+    # and error messages), by kind, and the texts of its first error messages
+    other_records: dict[str, int] = field(default_factory=dict)
+    error_messages: list[str] = field(default_factory=list)
 
 
 class _Output:
@@ -175,8 +180,11 @@ def convert_dbn_file(
     fields v3 dropped (``LEGACY_DEFINITION_FIELDS``), decoded as the file's own to_df
     decodes them and placed where the old layout has them.
 
-    Files with an unset (mixed) schema are split by record type, one output per schema
-    in order of first appearance (rtype MBP_1 is named "mbp-1", never "tbbo").
+    Files with an unset (mixed) schema (live captures) are split by record type, one
+    output per schema in order of first appearance (rtype MBP_1 is named "mbp-1", never
+    "tbbo"), each equal to ``to_df(schema=...)``: symbols come from the in-stream
+    ``SymbolMappingMsg`` records as well as the metadata; records that belong to no
+    output are counted in ``ConvertedOutput.other_records``.
 
     Row groups hold ``row_group_size`` rows, except that a row group never holds more
     than ``ROW_GROUP_MAX_BYTES`` of raw records (mbp-10 / definition groups are shorter),
@@ -204,8 +212,9 @@ def convert_dbn_file(
             return legacy[0].feed
 
         reader, meta, _version = open_v3(src, tap_for)
+        control = ControlRecords() if meta.schema is not None else scan_control_records(src)
         sink = ParquetSink()
-        resolver = SymbolResolver(meta)
+        resolver = SymbolResolver(meta, control.mappings)
         conv = _Converter(
             output_for_schema,
             price_type,
@@ -218,7 +227,11 @@ def convert_dbn_file(
         schema = None if meta.schema is None else str(meta.schema.value)
         _run(reader, conv, schema, row_group_size, progress)
         sink.close()
-        return [out.finish() for out in conv.outputs.values()]
+        results = [out.finish() for out in conv.outputs.values()]
+        for res in results:
+            res.other_records = dict(control.counts)
+            res.error_messages = list(control.errors)
+        return results
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         if sink is not None:
             sink.abort()

@@ -51,7 +51,8 @@ from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "databento-dbn/1"
+# 2: v1/v2 definitions keep the fields v3 dropped; live captures map in-stream symbols
+CONVERTER_VERSION = "databento-dbn/2"
 API_KEY = "DATABENTO_API_KEY"
 
 
@@ -306,6 +307,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
             outputs = convert_dbn_file(src, output_for, price_type=job.price_type, progress=advance)
         result = JobResult(JobStatus.OK)
+        if outputs and outputs[0].error_messages:
+            errors = outputs[0].error_messages
+            result.warnings.append(
+                f"{src.name}: {outputs[0].other_records.get('error', len(errors))} error "
+                f"message(s) from the gateway in the stream, first: {errors[0]!r}"
+            )
         for out in outputs:
             final = finals[out.schema]
             out_digest = digest_file(final, relative_to=self.ctx.data_dir)
@@ -333,7 +340,14 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                     last_ts=_ns_iso(out.last_ts),
                     symbols=out.symbols,
                     tools=package_versions(TOOLS),
-                    extra={"converter": CONVERTER_VERSION, "price_type": job.price_type},
+                    extra={
+                        "converter": CONVERTER_VERSION,
+                        "price_type": job.price_type,
+                        # records of the input in no output (live captures: symbol
+                        # mappings, system and error messages), by kind
+                        "other_records": out.other_records,
+                        "error_messages": out.error_messages,
+                    },
                 ),
                 created_at=self.ctx.now(),
             )
