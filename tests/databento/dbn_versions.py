@@ -163,6 +163,7 @@ def records_for(version: int, schema: str) -> np.ndarray:
 
 def write_version_file(folder: Path, version: int, schema: str, suffix: str = ".dbn.zst") -> Path:
     """``<schema>.v<version><suffix>``: a small DBN ``version`` file of ``schema``."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{schema}.v{version}{suffix}"
     write_dbn(path, metadata_block(version, schema), [records_for(version, schema)])
     return path
