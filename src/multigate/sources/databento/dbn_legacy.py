@@ -46,15 +46,27 @@ class LegacyDefinitionTap:
         self.version = version
         self._dtype = np.dtype(struct._dtypes)
         self._length = self._dtype.itemsize + (8 if ts_out else 0)
-        self.field_dtype = np.dtype(
-            [(f, self._dtype.fields[f][0]) for f in LEGACY_DEFINITION_FIELDS]
-        )  # type: ignore[index]
+        fields = self._dtype.fields or {}
+        self._strided = np.dtype(  # the old layout, one record (+ ts_out) apart
+            {
+                "names": list(LEGACY_DEFINITION_FIELDS),
+                "formats": [fields[f][0] for f in LEGACY_DEFINITION_FIELDS],
+                "offsets": [fields[f][1] for f in LEGACY_DEFINITION_FIELDS],
+                "itemsize": self._length,
+            }
+        )
+        self.field_dtype = np.dtype([(f, fields[f][0]) for f in LEGACY_DEFINITION_FIELDS])
         self._carry = b""
         self._queue: deque[np.ndarray] = deque()
         self._queued = 0
 
     def feed(self, data: bytes) -> None:
         buf = self._carry + data
+        whole = len(buf) // self._length * self._length
+        if whole and self._all_definitions(buf, whole):  # the common case, vectorised
+            self._carry = buf[whole:]
+            self._push(np.frombuffer(buf, dtype=self._strided, count=whole // self._length))
+            return
         pos, size = 0, len(buf)
         found: list[bytes] = []
         while pos < size:
@@ -70,12 +82,21 @@ class LegacyDefinitionTap:
             pos += length
         self._carry = buf[pos:]
         if found:
-            recs = np.frombuffer(b"".join(found), dtype=self._dtype)
-            fields = np.empty(len(recs), dtype=self.field_dtype)
-            for name in LEGACY_DEFINITION_FIELDS:
-                fields[name] = recs[name]
-            self._queue.append(fields)
-            self._queued += len(fields)
+            self._push(np.frombuffer(b"".join(found), dtype=self._dtype))
+
+    def _all_definitions(self, buf: bytes, whole: int) -> bool:
+        """True if ``buf[:whole]`` is a run of definition records, each of our length."""
+        heads = np.frombuffer(buf, dtype=np.uint8, count=whole).reshape(-1, self._length)
+        return bool(
+            (heads[:, 0] == self._length // 4).all() and (heads[:, 1] == DEFINITION_RTYPE).all()
+        )
+
+    def _push(self, recs: np.ndarray) -> None:
+        fields = np.empty(len(recs), dtype=self.field_dtype)
+        for name in LEGACY_DEFINITION_FIELDS:
+            fields[name] = recs[name]
+        self._queue.append(fields)
+        self._queued += len(fields)
 
     def take(self, n: int) -> np.ndarray:
         """The legacy fields of the next ``n`` definition records, in stream order."""
