@@ -1,0 +1,161 @@
+"""The catalog's index of current outputs, kept in ``<data_dir>/catalog/index.parquet``.
+
+Built once from the sidecars and Parquet footers under ``ingested/``, then brought up to
+date from the snapshot records each run writes (no tree walk); rebuilt when missing or
+asked to. Reads look outputs up here, so they never list the data folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from multigate.storage.atomic import atomic_path
+from multigate.storage.layout import SIDECAR_SUFFIX
+from multigate.storage.outputs import OutputEntry, describe_output
+from multigate.storage.snapshots import read_snapshot, snapshot_ids
+
+log = logging.getLogger(__name__)
+
+INDEX_FORMAT = "1"
+_HEAD_KEY = b"multigate.snapshot_head"
+_FORMAT_KEY = b"multigate.index_format"
+
+_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("source", pa.string()),
+        ("job", pa.string()),
+        ("part", pa.string()),
+        ("sha256", pa.string()),
+        ("bytes", pa.int64()),
+        ("rows", pa.int64()),
+        ("symbols", pa.list_(pa.string())),
+        ("time_column", pa.string()),
+        ("tmin", pa.int64()),
+        ("tmax", pa.int64()),
+    ]
+)
+
+
+def index_path(data_dir: Path) -> Path:
+    return data_dir / "catalog" / "index.parquet"
+
+
+class OutputIndex:
+    """Current outputs by path, and the last snapshot they reflect."""
+
+    def __init__(self, entries: Iterable[OutputEntry], head: str) -> None:
+        self.entries: dict[str, OutputEntry] = {entry.path: entry for entry in entries}
+        self.head = head
+
+    @classmethod
+    def open(cls, data_dir: Path, *, rebuild: bool = False) -> OutputIndex:
+        """Load the stored index and apply newer snapshots; build it when it is missing,
+        unreadable or ``rebuild`` is asked. Saves it back when anything changed."""
+        ids = snapshot_ids(data_dir)
+        index = None if rebuild else _load(index_path(data_dir))
+        changed = False
+        if index is None:
+            index = cls(scan_outputs(data_dir), ids[-1] if ids else "")
+            changed = True
+        else:
+            for snapshot_id in (sid for sid in ids if sid > index.head):
+                index.apply_snapshot(data_dir, snapshot_id)
+                changed = True
+        if changed:
+            index.save(data_dir)
+        return index
+
+    def apply_snapshot(self, data_dir: Path, snapshot_id: str) -> None:
+        record = read_snapshot(data_dir, snapshot_id)
+        for key, entries in record.jobs.items():
+            source, job = key.split("/", 1)
+            self.replace_job(source, job, entries)
+        self.head = snapshot_id
+
+    def replace_job(self, source: str, job: str, entries: Iterable[OutputEntry]) -> None:
+        for path in [p for p, e in self.entries.items() if (e.source, e.job) == (source, job)]:
+            del self.entries[path]
+        self.entries.update((entry.path, entry) for entry in entries)
+
+    def refresh_job(self, data_dir: Path, source: str, job: str) -> None:
+        """Describe one job's folder again (its files changed without a snapshot)."""
+        folder = data_dir / "ingested" / source / job
+        self.replace_job(source, job, _describe_under(folder, data_dir))
+        self.save(data_dir)
+
+    def save(self, data_dir: Path) -> None:
+        """Write the index atomically; a read-only data folder keeps it in memory only."""
+        ordered = sorted(self.entries.values(), key=lambda entry: entry.path)
+        columns = {name: [getattr(e, name) for e in ordered] for name in _SCHEMA.names}
+        columns["symbols"] = [list(e.symbols) for e in ordered]
+        table = pa.table(columns, schema=_SCHEMA).replace_schema_metadata(
+            {_HEAD_KEY: self.head.encode(), _FORMAT_KEY: INDEX_FORMAT.encode()}
+        )
+        target = index_path(data_dir)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(target) as tmp:
+                pq.write_table(table, tmp, compression="zstd")
+        except OSError as exc:
+            log.warning("could not save the catalog index %s: %s", target, exc)
+
+
+def _load(path: Path) -> OutputIndex | None:
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException):
+        return None
+    metadata = table.schema.metadata or {}
+    if metadata.get(_FORMAT_KEY) != INDEX_FORMAT.encode() or table.schema.names != _SCHEMA.names:
+        return None
+    columns = table.to_pydict()
+    entries = [
+        OutputEntry(
+            path=path_,
+            source=source,
+            job=job,
+            part=part,
+            sha256=sha,
+            bytes=size,
+            rows=rows,
+            symbols=tuple(symbols),
+            time_column=time_column,
+            tmin=tmin,
+            tmax=tmax,
+        )
+        for path_, source, job, part, sha, size, rows, symbols, time_column, tmin, tmax in zip(
+            *(columns[name] for name in _SCHEMA.names), strict=True
+        )
+    ]
+    return OutputIndex(entries, metadata.get(_HEAD_KEY, b"").decode())
+
+
+def scan_outputs(data_dir: Path) -> list[OutputEntry]:
+    """Every ingested output under ``data_dir`` (the one place the tree is walked)."""
+    return list(_describe_under(data_dir / "ingested", data_dir))
+
+
+def _describe_under(folder: Path, data_dir: Path) -> Iterator[OutputEntry]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        names = set(files)
+        for name in sorted(files):
+            if not name.endswith(".parquet") or name.startswith("."):
+                continue
+            if name + SIDECAR_SUFFIX not in names:
+                continue
+            path = Path(root) / name
+            try:
+                entry = describe_output(path, data_dir)
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                log.warning("skipping %s: %s", path, exc)
+                continue
+            if entry is not None:
+                yield entry

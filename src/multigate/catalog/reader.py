@@ -1,0 +1,199 @@
+"""Read a set of outputs with symbol and time filters: pruned by the index entries, then
+by Parquet row-group statistics, filtered exactly, sorted by time then symbol.
+
+``scan`` cuts the time range into windows of about ``batch_rows`` rows (from the index's
+row counts, assuming rows spread evenly over each file's time range) and reads one window
+at a time, so memory stays bounded whatever the dataset's size while rows still come out
+in order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from multigate.catalog.errors import CatalogError
+from multigate.storage.outputs import OutputEntry, time_unit_ns
+
+DEFAULT_BATCH_ROWS = 500_000
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An output to read: its index entry and where its bytes are now."""
+
+    entry: OutputEntry
+    path: Path
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What to read: the files, the columns (None = all), the symbols (None = all) and the
+    half-open UTC range ``[start, end)`` in nanoseconds (None = unbounded)."""
+
+    files: Sequence[StoredFile]
+    columns: Sequence[str] | None = None
+    symbols: frozenset[str] | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+def select(request: ReadRequest, start: int | None, end: int | None) -> list[StoredFile]:
+    """The files that may hold rows in ``[start, end)`` for the requested symbols, in
+    path order (the order ties keep)."""
+    chosen = []
+    for item in request.files:
+        entry = item.entry
+        if entry.rows == 0:
+            continue
+        symbols = request.symbols
+        if symbols is not None and entry.symbols and symbols.isdisjoint(entry.symbols):
+            continue
+        if entry.tmin is not None and entry.tmax is not None:
+            if start is not None and entry.tmax < start:
+                continue
+            if end is not None and entry.tmin >= end:
+                continue
+        chosen.append(item)
+    return chosen
+
+
+def output_schema(request: ReadRequest) -> pa.Schema:
+    """The schema of what a read returns (the first file's, narrowed to ``columns``)."""
+    if not request.files:
+        raise CatalogError("the dataset has no outputs")
+    schema = pq.read_schema(request.files[0].path)
+    if request.columns is None:
+        return schema
+    missing = [name for name in request.columns if name not in schema.names]
+    if missing:
+        raise CatalogError(
+            f"unknown column(s) {', '.join(missing)}; columns: {', '.join(schema.names)}"
+        )
+    return pa.schema([schema.field(name) for name in request.columns])
+
+
+def read_table(request: ReadRequest) -> pa.Table:
+    """Every matching row, sorted by time then symbol (stable: ties keep stored order)."""
+    schema = output_schema(request)
+    return _read_range(request, schema, request.start, request.end)
+
+
+def scan_batches(
+    request: ReadRequest, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> pa.RecordBatchReader:
+    """The rows of ``read_table`` as a stream, one time window at a time."""
+    schema = output_schema(request)
+    return pa.RecordBatchReader.from_batches(schema, _windows(request, schema, batch_rows))
+
+
+def _windows(request: ReadRequest, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    for low, high in _window_bounds(request, batch_rows):
+        table = _read_range(request, schema, low, high)
+        yield from table.to_batches(max_chunksize=batch_rows)
+        del table
+
+
+def _read_range(
+    request: ReadRequest, schema: pa.Schema, start: int | None, end: int | None
+) -> pa.Table:
+    files = select(request, start, end)
+    if not files:
+        return schema.empty_table()
+    time_column = files[0].entry.time_column
+    full = pq.read_schema(files[0].path)
+    wanted = list(schema.names)
+    keys = [time_column] + (["symbol"] if "symbol" in full.names else [])
+    read_columns = wanted + [key for key in keys if key not in wanted]
+    dataset = ds.dataset([str(item.path) for item in files], format="parquet", schema=full)
+    condition = _condition(full, time_column, request.symbols, start, end)
+    table = dataset.to_table(columns=read_columns, filter=condition)
+    if table.num_rows > 1:
+        order = pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys])
+        table = table.take(order)
+    return table.select(wanted)
+
+
+def _condition(
+    schema: pa.Schema,
+    time_column: str,
+    symbols: frozenset[str] | None,
+    start: int | None,
+    end: int | None,
+) -> ds.Expression | None:
+    parts = []
+    if symbols is not None and "symbol" in schema.names:
+        parts.append(pc.field("symbol").isin(sorted(symbols)))
+    time_type = schema.field(time_column).type
+    scale = time_unit_ns(time_type)
+    if start is not None:
+        parts.append(pc.field(time_column) >= _time_scalar(-(-start // scale), time_type))
+    if end is not None:
+        parts.append(pc.field(time_column) < _time_scalar(-(-end // scale), time_type))
+    if not parts:
+        return None
+    condition = parts[0]
+    for part in parts[1:]:
+        condition = condition & part
+    return condition
+
+
+def _time_scalar(units: int, time_type: pa.DataType) -> pa.Scalar:
+    """A scalar of the time column's type, ``units`` of its unit after the epoch."""
+    storage = pa.int32() if pa.types.is_date32(time_type) else pa.int64()
+    return pa.scalar(units, type=storage).cast(time_type)
+
+
+def _window_bounds(request: ReadRequest, batch_rows: int) -> list[tuple[int | None, int | None]]:
+    """Half-open ``[low, high)`` ranges, in order, each holding about ``batch_rows`` rows."""
+    files = select(request, request.start, request.end)
+    known = [f.entry for f in files if f.entry.tmin is not None and f.entry.tmax is not None]
+    total = sum(entry.rows for entry in known)
+    if len(known) < len(files) or total <= batch_rows or not known:
+        return [(request.start, request.end)]
+    step = max(time_unit_ns(_time_type(files[0])), 1)
+    low = min(e.tmin for e in known if e.tmin is not None)
+    high = max(e.tmax for e in known if e.tmax is not None) + step
+    if request.start is not None:
+        low = max(low, request.start)
+    if request.end is not None:
+        high = min(high, request.end)
+    if high <= low:
+        return [(request.start, request.end)]
+    cuts = _even_cuts(known, low, high, math.ceil(total / batch_rows))
+    bounds = sorted({low, *(low + -(-int(c) // step) * step for c in cuts), high})
+    bounds = [b for b in bounds if low <= b <= high]
+    ranges: list[tuple[int | None, int | None]] = list(itertools.pairwise(bounds))
+    ranges[0] = (request.start, ranges[0][1])
+    ranges[-1] = (ranges[-1][0], request.end)
+    return ranges
+
+
+def _time_type(item: StoredFile) -> pa.DataType:
+    return pq.read_schema(item.path).field(item.entry.time_column).type
+
+
+def _even_cuts(entries: Sequence[OutputEntry], low: int, high: int, windows: int) -> np.ndarray:
+    """Offsets from ``low`` that split the rows into ``windows`` equal shares, taking each
+    file's rows as spread evenly over its time range."""
+    begin = np.array([max(e.tmin or 0, low) - low for e in entries], dtype=np.float64)
+    finish = np.array([min((e.tmax or 0) + 1, high) - low for e in entries], dtype=np.float64)
+    span = np.maximum(finish - begin, 1.0)
+    density = np.array([e.rows for e in entries], dtype=np.float64) / span
+    points = np.concatenate([begin, finish])
+    changes = np.concatenate([density, -density])
+    order = np.argsort(points, kind="stable")
+    points, changes = points[order], changes[order]
+    rate = np.cumsum(changes)[:-1]
+    mass = np.concatenate([[0.0], np.cumsum(rate * np.diff(points))])
+    targets = mass[-1] * np.arange(1, windows) / windows
+    return np.interp(targets, mass, points)
