@@ -17,6 +17,7 @@ from multigate.catalog.reader import (
     DEFAULT_BATCH_ROWS,
     ReadRequest,
     StoredFile,
+    output_schema,
     read_table,
     scan_batches,
 )
@@ -102,6 +103,10 @@ class Catalog:
 
     def dataset(self, name: str) -> DatasetInfo:
         return self._info(name, self._key(name), read_heads(self.data_dir))
+
+    def schema(self, name: str) -> pa.Schema:
+        """The columns of ``name`` and their stored types (read from one file's footer)."""
+        return output_schema(ReadRequest(files=self._current(self._key(name))))
 
     def read(
         self,

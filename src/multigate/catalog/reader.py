@@ -97,7 +97,7 @@ def scan_batches(
 
 
 def _windows(request: ReadRequest, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    for low, high in _window_bounds(request, batch_rows):
+    for low, high in window_bounds(request, batch_rows):
         table = _read_range(request, schema, low, high)
         yield from table.to_batches(max_chunksize=batch_rows)
         del table
@@ -153,47 +153,53 @@ def _time_scalar(units: int, time_type: pa.DataType) -> pa.Scalar:
     return pa.scalar(units, type=storage).cast(time_type)
 
 
-def _window_bounds(request: ReadRequest, batch_rows: int) -> list[tuple[int | None, int | None]]:
-    """Half-open ``[low, high)`` ranges, in order, each holding about ``batch_rows`` rows."""
+def window_bounds(request: ReadRequest, batch_rows: int) -> list[tuple[int | None, int | None]]:
+    """Half-open ``[low, high)`` ranges, in order, each holding about ``batch_rows`` rows
+    (cut at quantiles of a strided sample of the matching timestamps; rows sharing one
+    timestamp always fall in one window)."""
     files = select(request, request.start, request.end)
-    known = [f.entry for f in files if f.entry.tmin is not None and f.entry.tmax is not None]
-    total = sum(entry.rows for entry in known)
-    if len(known) < len(files) or total <= batch_rows or not known:
+    total = sum(item.entry.rows for item in files)
+    if total <= batch_rows:
         return [(request.start, request.end)]
-    step = max(time_unit_ns(_time_type(files[0])), 1)
-    low = min(e.tmin for e in known if e.tmin is not None)
-    high = max(e.tmax for e in known if e.tmax is not None) + step
-    if request.start is not None:
-        low = max(low, request.start)
-    if request.end is not None:
-        high = min(high, request.end)
-    if high <= low:
+    windows = math.ceil(total / batch_rows)
+    stride = max(1, total // (windows * _SAMPLES_PER_WINDOW))
+    sample = np.sort(np.concatenate([np.empty(0, np.int64), *_time_sample(request, files, stride)]))
+    if sample.size == 0:
         return [(request.start, request.end)]
-    cuts = _even_cuts(known, low, high, math.ceil(total / batch_rows))
-    bounds = sorted({low, *(low + -(-int(c) // step) * step for c in cuts), high})
-    bounds = [b for b in bounds if low <= b <= high]
-    ranges: list[tuple[int | None, int | None]] = list(itertools.pairwise(bounds))
-    ranges[0] = (request.start, ranges[0][1])
-    ranges[-1] = (ranges[-1][0], request.end)
-    return ranges
+    picks = (np.arange(1, windows) * sample.size) // windows
+    cuts = [int(value) for value in np.unique(sample[picks])]
+    low = sample[0]
+    cuts = [cut for cut in cuts if cut > low]
+    edges: list[int | None] = [request.start, *cuts, request.end]
+    return list(itertools.pairwise(edges))
 
 
-def _time_type(item: StoredFile) -> pa.DataType:
-    return pq.read_schema(item.path).field(item.entry.time_column).type
+_SAMPLES_PER_WINDOW = 64
 
 
-def _even_cuts(entries: Sequence[OutputEntry], low: int, high: int, windows: int) -> np.ndarray:
-    """Offsets from ``low`` that split the rows into ``windows`` equal shares, taking each
-    file's rows as spread evenly over its time range."""
-    begin = np.array([max(e.tmin or 0, low) - low for e in entries], dtype=np.float64)
-    finish = np.array([min((e.tmax or 0) + 1, high) - low for e in entries], dtype=np.float64)
-    span = np.maximum(finish - begin, 1.0)
-    density = np.array([e.rows for e in entries], dtype=np.float64) / span
-    points = np.concatenate([begin, finish])
-    changes = np.concatenate([density, -density])
-    order = np.argsort(points, kind="stable")
-    points, changes = points[order], changes[order]
-    rate = np.cumsum(changes)[:-1]
-    mass = np.concatenate([[0.0], np.cumsum(rate * np.diff(points))])
-    targets = mass[-1] * np.arange(1, windows) / windows
-    return np.interp(targets, mass, points)
+def _time_sample(
+    request: ReadRequest, files: Sequence[StoredFile], stride: int
+) -> Iterator[np.ndarray]:
+    """Every ``stride``-th matching timestamp (UTC ns) of ``files``, streamed."""
+    for item in files:
+        parquet = pq.ParquetFile(item.path)
+        schema = parquet.schema_arrow
+        time_column = item.entry.time_column
+        scale = time_unit_ns(schema.field(time_column).type)
+        columns = [time_column]
+        by_symbol = request.symbols is not None and "symbol" in schema.names
+        if by_symbol:
+            columns.append("symbol")
+        for batch in parquet.iter_batches(batch_size=1 << 16, columns=columns):
+            storage = pa.int32() if pa.types.is_date32(batch.column(0).type) else pa.int64()
+            stamps = batch.column(0).cast(storage).to_numpy(zero_copy_only=False)
+            stamps = stamps.astype(np.int64) * scale
+            keep = np.ones(len(stamps), dtype=bool)
+            if request.start is not None:
+                keep &= stamps >= request.start
+            if request.end is not None:
+                keep &= stamps < request.end
+            if by_symbol and request.symbols is not None:
+                wanted = pa.array(sorted(request.symbols), pa.string())
+                keep &= pc.is_in(batch.column(1), value_set=wanted).to_numpy(zero_copy_only=False)
+            yield stamps[keep][::stride]
