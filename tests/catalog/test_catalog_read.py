@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -159,3 +159,19 @@ def test_reading_imports_no_vendor_sdk(ingested):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_files_changed_without_a_snapshot_are_described_again(ingested, run_cli):
+    from multigate.storage.snapshots import runs_dir, snapshot_ids
+    from tests.catalog.helpers import write_vix
+
+    data_dir = ingested.parent / "data"
+    old_end = Catalog.open(data_dir).dataset("vix/vix_daily").end  # the index is saved
+    write_vix(ingested.parent, seed=42, days=400)  # a longer history
+    assert run_cli("--config", ingested).code == 0
+    (runs_dir(data_dir) / f"{snapshot_ids(data_dir)[-1]}.json").unlink()  # as if never recorded
+    got = Catalog.open(data_dir).read("vix/vix_daily", start=old_end + timedelta(days=1))
+    want = reference(stored_files(data_dir, "vix/vix_daily"), "date")
+    want = want[want.date > old_end.date()]
+    assert len(want) > 50
+    assert_same_rows(got, want)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from multigate.catalog.dataset_files import DatasetFiles
 from multigate.catalog.errors import CatalogError, UnknownDataset
 from multigate.catalog.index import OutputIndex
 from multigate.catalog.reader import (
@@ -77,7 +78,7 @@ class Catalog:
         self.data_dir = data_dir
         self._index = index
         self._names: dict[str, DatasetKey] = {}
-        self._by_key: dict[DatasetKey, list[OutputEntry]] = {}
+        self._by_key: dict[DatasetKey, DatasetFiles] = {}
         self._duckdb: duckdb.DuckDBPyConnection | None = None
         self._group()
 
@@ -106,7 +107,7 @@ class Catalog:
 
     def schema(self, name: str) -> pa.Schema:
         """The columns of ``name`` and their stored types (read from one file's footer)."""
-        return output_schema(ReadRequest(files=self._current(self._key(name))))
+        return output_schema(ReadRequest(files=self._current(self._key(name), None, 0, 0)))
 
     def read(
         self,
@@ -158,7 +159,7 @@ class Catalog:
         if self._duckdb is None:
             connection = duckdb.connect()
             for name, key in sorted(self._names.items()):
-                files = [str(self.data_dir / entry.path) for entry in self._by_key[key]]
+                files = [str(self.path_of(entry)) for entry in self._by_key[key].entries]
                 listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
                 view = name.replace('"', '""')
                 connection.execute(
@@ -180,9 +181,7 @@ class Catalog:
         parts: dict[tuple[str, str], set[str]] = defaultdict(set)
         for source, job, part in by_key:
             parts[(source, job)].add(part)
-        self._by_key = {
-            key: sorted(entries, key=lambda e: e.path) for key, entries in by_key.items()
-        }
+        self._by_key = {key: DatasetFiles(entries) for key, entries in by_key.items()}
         self._names = {}
         self._aliases: dict[str, DatasetKey] = {}
         for source, job, part in by_key:
@@ -205,7 +204,7 @@ class Catalog:
         return self._key_name(key) if key is not None else full_name
 
     def _info(self, name: str, key: DatasetKey, heads: dict[str, dict[str, str]]) -> DatasetInfo:
-        entries = self._by_key[key]
+        entries = self._by_key[key].entries
         lows = [e.tmin for e in entries if e.tmin is not None]
         highs = [e.tmax for e in entries if e.tmax is not None]
         head = heads.get(f"{key[0]}/{key[1]}", {}).get("id")
@@ -233,7 +232,6 @@ class Catalog:
         as_of: str | datetime | None,
     ) -> ReadRequest:
         key = self._key(name)
-        files = self._files_as_of(key, as_of) if as_of is not None else self._current(key)
         wanted = None
         if symbols is not None:
             wanted = frozenset([symbols] if isinstance(symbols, str) else symbols)
@@ -241,6 +239,12 @@ class Catalog:
         high = None if end is None else to_utc_ns(end, "end")
         if low is not None and high is not None and high < low:
             raise CatalogError(f"end ({end}) is before start ({start})")
+        if as_of is None:
+            files = self._current(key, wanted, low, high)
+        else:
+            snapshot = DatasetFiles(self._entries_as_of(key, as_of))
+            chosen = snapshot.candidates(wanted, low, high) or snapshot.entries[:1]
+            files = self._stored(key, chosen)
         return ReadRequest(
             files=files,
             columns=list(columns) if columns is not None else None,
@@ -249,24 +253,32 @@ class Catalog:
             end=high,
         )
 
-    def _current(self, key: DatasetKey) -> list[StoredFile]:
-        files = [StoredFile(entry, self.path_of(entry)) for entry in self._by_key[key]]
-        if any(not _same_size(item) for item in files):
-            # Changed without a snapshot (a run outside the dispatcher): describe the job again.
+    def _current(
+        self, key: DatasetKey, symbols: frozenset[str] | None, start: int | None, end: int | None
+    ) -> list[StoredFile]:
+        """The current files that may match (at least one, for the columns). A file whose
+        size differs from the index was changed without a snapshot (a run outside the
+        dispatcher): the job is described again from its folder, once."""
+        for _ in range(2):
+            dataset = self._by_key.get(key)
+            if dataset is None:
+                raise UnknownDataset("/".join(part for part in key if part), self._names)
+            entries = dataset.candidates(symbols, start, end) or dataset.entries[:1]
+            files = [StoredFile(entry, self.path_of(entry)) for entry in entries]
+            if all(_same_size(item) for item in files):
+                return files
             self._index.refresh_job(self.data_dir, key[0], key[1])
             self._group()
-            if key not in self._by_key:
-                raise UnknownDataset("/".join(part for part in key if part), self._names)
-            files = [StoredFile(entry, self.path_of(entry)) for entry in self._by_key[key]]
-        return files
+        raise CatalogError(f"{'/'.join(key)}: its files keep changing; try again")
 
-    def _files_as_of(self, key: DatasetKey, as_of: str | datetime) -> list[StoredFile]:
-        entries = self._entries_as_of(key, as_of)
-        current = {e.path: e.sha256 for e in self._by_key.get(key, [])}
+    def _stored(self, key: DatasetKey, entries: Sequence[OutputEntry]) -> list[StoredFile]:
+        """Where each snapshot output's bytes are now: in place, or in the object store."""
+        dataset = self._by_key.get(key)
+        current = {e.path: e.sha256 for e in dataset.entries} if dataset else {}
         files = []
         for entry in entries:
             path = self.path_of(entry)
-            if current.get(entry.path) != entry.sha256 or not path.is_file():
+            if current.get(entry.path) != entry.sha256 or not _same_size(StoredFile(entry, path)):
                 path = object_path(self.data_dir, entry.sha256)
                 if not path.is_file():
                     raise CatalogError(
