@@ -78,6 +78,8 @@ class Catalog:
         self.data_dir = data_dir
         self._index = index
         self._names: dict[str, DatasetKey] = {}
+        self._aliases: dict[str, DatasetKey] = {}
+        self._name_of: dict[DatasetKey, str] = {}
         self._by_key: dict[DatasetKey, DatasetFiles] = {}
         self._duckdb: duckdb.DuckDBPyConnection | None = None
         self._group()
@@ -159,7 +161,7 @@ class Catalog:
         if self._duckdb is None:
             connection = duckdb.connect()
             for name, key in sorted(self._names.items()):
-                files = [str(self.path_of(entry)) for entry in self._by_key[key].entries]
+                files = [str(self.data_dir / path) for path in self._by_key[key].paths]
                 listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
                 view = name.replace('"', '""')
                 connection.execute(
@@ -175,20 +177,18 @@ class Catalog:
     # -- internals -------------------------------------------------------------------
 
     def _group(self) -> None:
-        by_key: dict[DatasetKey, list[OutputEntry]] = defaultdict(list)
-        for entry in self._index.entries.values():
-            by_key[entry.dataset_key].append(entry)
+        by_key = self._index.datasets()
         parts: dict[tuple[str, str], set[str]] = defaultdict(set)
         for source, job, part in by_key:
             parts[(source, job)].add(part)
-        self._by_key = {key: DatasetFiles(entries) for key, entries in by_key.items()}
-        self._names = {}
-        self._aliases: dict[str, DatasetKey] = {}
+        self._by_key = {key: DatasetFiles(table) for key, table in by_key.items()}
+        self._names, self._aliases = {}, {}
         for source, job, part in by_key:
             full = f"{source}/{job}/{part}" if part else f"{source}/{job}"
             single = len(parts[(source, job)]) == 1
             self._names[f"{source}/{job}" if single else full] = (source, job, part)
             self._aliases[full] = (source, job, part)
+        self._name_of = {key: name for name, key in self._names.items()}
 
     def _key(self, name: str) -> DatasetKey:
         key = self._names.get(name) or self._aliases.get(name)
@@ -197,28 +197,26 @@ class Catalog:
         return key
 
     def _key_name(self, key: DatasetKey) -> str:
-        return next((name for name, k in self._names.items() if k == key), "/".join(key))
+        return self._name_of.get(key) or "/".join(part for part in key if part)
 
     def _display(self, full_name: str) -> str:
         key = self._aliases.get(full_name)
         return self._key_name(key) if key is not None else full_name
 
     def _info(self, name: str, key: DatasetKey, heads: dict[str, dict[str, str]]) -> DatasetInfo:
-        entries = self._by_key[key].entries
-        lows = [e.tmin for e in entries if e.tmin is not None]
-        highs = [e.tmax for e in entries if e.tmax is not None]
+        summary = self._by_key[key].summary()
         head = heads.get(f"{key[0]}/{key[1]}", {}).get("id")
         return DatasetInfo(
             name=name,
             source=key[0],
             job=key[1],
-            time_column=entries[0].time_column,
-            symbols=tuple(sorted({s for e in entries for s in e.symbols})),
-            start=ns_to_datetime(min(lows)) if lows else None,
-            end=ns_to_datetime(max(highs)) if highs else None,
-            rows=sum(e.rows for e in entries),
-            files=len(entries),
-            bytes=sum(e.bytes for e in entries),
+            time_column=summary.time_column,
+            symbols=summary.symbols,
+            start=None if summary.tmin is None else ns_to_datetime(summary.tmin),
+            end=None if summary.tmax is None else ns_to_datetime(summary.tmax),
+            rows=summary.rows,
+            files=summary.files,
+            bytes=summary.bytes,
             snapshot=head,
         )
 
@@ -242,8 +240,8 @@ class Catalog:
         if as_of is None:
             files = self._current(key, wanted, low, high)
         else:
-            snapshot = DatasetFiles(self._entries_as_of(key, as_of))
-            chosen = snapshot.candidates(wanted, low, high) or snapshot.entries[:1]
+            snapshot = DatasetFiles.from_entries(self._entries_as_of(key, as_of))
+            chosen = snapshot.candidates(wanted, low, high) or snapshot.first()
             files = self._stored(key, chosen)
         return ReadRequest(
             files=files,
@@ -263,7 +261,7 @@ class Catalog:
             dataset = self._by_key.get(key)
             if dataset is None:
                 raise UnknownDataset("/".join(part for part in key if part), self._names)
-            entries = dataset.candidates(symbols, start, end) or dataset.entries[:1]
+            entries = dataset.candidates(symbols, start, end) or dataset.first()
             files = [StoredFile(entry, self.path_of(entry)) for entry in entries]
             if all(_same_size(item) for item in files):
                 return files
@@ -274,11 +272,11 @@ class Catalog:
     def _stored(self, key: DatasetKey, entries: Sequence[OutputEntry]) -> list[StoredFile]:
         """Where each snapshot output's bytes are now: in place, or in the object store."""
         dataset = self._by_key.get(key)
-        current = {e.path: e.sha256 for e in dataset.entries} if dataset else {}
         files = []
         for entry in entries:
             path = self.path_of(entry)
-            if current.get(entry.path) != entry.sha256 or not _same_size(StoredFile(entry, path)):
+            current = dataset.sha256_of(entry.path) if dataset is not None else None
+            if current != entry.sha256 or not _same_size(StoredFile(entry, path)):
                 path = object_path(self.data_dir, entry.sha256)
                 if not path.is_file():
                     raise CatalogError(

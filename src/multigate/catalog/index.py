@@ -13,8 +13,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from multigate.catalog.entries_table import ENTRY_SCHEMA, entries_table
 from multigate.storage.atomic import atomic_path
 from multigate.storage.layout import SIDECAR_SUFFIX
 from multigate.storage.outputs import OutputEntry, describe_output
@@ -26,32 +28,17 @@ INDEX_FORMAT = "1"
 _HEAD_KEY = b"multigate.snapshot_head"
 _FORMAT_KEY = b"multigate.index_format"
 
-_SCHEMA = pa.schema(
-    [
-        ("path", pa.string()),
-        ("source", pa.string()),
-        ("job", pa.string()),
-        ("part", pa.string()),
-        ("sha256", pa.string()),
-        ("bytes", pa.int64()),
-        ("rows", pa.int64()),
-        ("symbols", pa.list_(pa.string())),
-        ("time_column", pa.string()),
-        ("tmin", pa.int64()),
-        ("tmax", pa.int64()),
-    ]
-)
-
 
 def index_path(data_dir: Path) -> Path:
     return data_dir / "catalog" / "index.parquet"
 
 
 class OutputIndex:
-    """Current outputs by path, and the last snapshot they reflect."""
+    """Current outputs (one row each, see ``ENTRY_SCHEMA``) and the last snapshot they
+    reflect."""
 
-    def __init__(self, entries: Iterable[OutputEntry], head: str) -> None:
-        self.entries: dict[str, OutputEntry] = {entry.path: entry for entry in entries}
+    def __init__(self, table: pa.Table, head: str) -> None:
+        self.table = table
         self.head = head
 
     @classmethod
@@ -62,7 +49,7 @@ class OutputIndex:
         index = None if rebuild else _load(index_path(data_dir))
         changed = False
         if index is None:
-            index = cls(scan_outputs(data_dir), ids[-1] if ids else "")
+            index = cls(entries_table(scan_outputs(data_dir)), ids[-1] if ids else "")
             changed = True
         else:
             for snapshot_id in (sid for sid in ids if sid > index.head):
@@ -80,9 +67,9 @@ class OutputIndex:
         self.head = snapshot_id
 
     def replace_job(self, source: str, job: str, entries: Iterable[OutputEntry]) -> None:
-        for path in [p for p, e in self.entries.items() if (e.source, e.job) == (source, job)]:
-            del self.entries[path]
-        self.entries.update((entry.path, entry) for entry in entries)
+        theirs = pc.and_(pc.equal(self.table["source"], source), pc.equal(self.table["job"], job))
+        others = self.table.filter(pc.invert(theirs))
+        self.table = pa.concat_tables([others, entries_table(entries)])
 
     def refresh_job(self, data_dir: Path, source: str, job: str) -> None:
         """Describe one job's folder again (its files changed without a snapshot)."""
@@ -90,12 +77,24 @@ class OutputIndex:
         self.replace_job(source, job, _describe_under(folder, data_dir))
         self.save(data_dir)
 
+    def datasets(self) -> dict[tuple[str, str, str], pa.Table]:
+        """Each dataset's rows, by (source, job, part)."""
+        keys = ["source", "job", "part"]
+        ordered = self.table.take(pc.sort_indices(self.table, [(k, "ascending") for k in keys]))
+        columns = [ordered[k].to_pylist() for k in keys]
+        found: dict[tuple[str, str, str], pa.Table] = {}
+        begin = 0
+        triples = list(zip(*columns, strict=True))
+        for position in range(1, len(triples) + 1):
+            if position == len(triples) or triples[position] != triples[begin]:
+                found[triples[begin]] = ordered.slice(begin, position - begin)
+                begin = position
+        return found
+
     def save(self, data_dir: Path) -> None:
         """Write the index atomically; a read-only data folder keeps it in memory only."""
-        ordered = sorted(self.entries.values(), key=lambda entry: entry.path)
-        columns = {name: [getattr(e, name) for e in ordered] for name in _SCHEMA.names}
-        columns["symbols"] = [list(e.symbols) for e in ordered]
-        table = pa.table(columns, schema=_SCHEMA).replace_schema_metadata(
+        table = self.table.take(pc.sort_indices(self.table, [("path", "ascending")]))
+        table = table.replace_schema_metadata(
             {_HEAD_KEY: self.head.encode(), _FORMAT_KEY: INDEX_FORMAT.encode()}
         )
         target = index_path(data_dir)
@@ -113,28 +112,11 @@ def _load(path: Path) -> OutputIndex | None:
     except (OSError, pa.ArrowException):
         return None
     metadata = table.schema.metadata or {}
-    if metadata.get(_FORMAT_KEY) != INDEX_FORMAT.encode() or table.schema.names != _SCHEMA.names:
+    if metadata.get(_FORMAT_KEY) != INDEX_FORMAT.encode():
         return None
-    columns = table.to_pydict()
-    entries = [
-        OutputEntry(
-            path=path_,
-            source=source,
-            job=job,
-            part=part,
-            sha256=sha,
-            bytes=size,
-            rows=rows,
-            symbols=tuple(symbols),
-            time_column=time_column,
-            tmin=tmin,
-            tmax=tmax,
-        )
-        for path_, source, job, part, sha, size, rows, symbols, time_column, tmin, tmax in zip(
-            *(columns[name] for name in _SCHEMA.names), strict=True
-        )
-    ]
-    return OutputIndex(entries, metadata.get(_HEAD_KEY, b"").decode())
+    if not table.schema.remove_metadata().equals(ENTRY_SCHEMA):
+        return None
+    return OutputIndex(table.replace_schema_metadata(None), metadata.get(_HEAD_KEY, b"").decode())
 
 
 def scan_outputs(data_dir: Path) -> list[OutputEntry]:

@@ -115,12 +115,53 @@ def _read_range(
     keys = [time_column] + (["symbol"] if "symbol" in full.names else [])
     read_columns = wanted + [key for key in keys if key not in wanted]
     dataset = ds.dataset([str(item.path) for item in files], format="parquet", schema=full)
-    condition = _condition(full, time_column, request.symbols, start, end)
+    symbols = request.symbols if _needs_symbol_filter(files, request.symbols) else None
+    inside = _inside(files, start, end)
+    condition = _condition(
+        full, time_column, symbols, None if inside else start, None if inside else end
+    )
     table = dataset.to_table(columns=read_columns, filter=condition)
-    if table.num_rows > 1:
+    if not _is_sorted(table, keys):
         order = pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys])
         table = table.take(order)
     return table.select(wanted)
+
+
+def _needs_symbol_filter(files: Sequence[StoredFile], symbols: frozenset[str] | None) -> bool:
+    """False when the index shows every file holds only wanted symbols."""
+    if symbols is None:
+        return False
+    return any(
+        not item.entry.symbols or not symbols.issuperset(item.entry.symbols) for item in files
+    )
+
+
+def _inside(files: Sequence[StoredFile], start: int | None, end: int | None) -> bool:
+    """True when the index shows every file's rows lie in ``[start, end)``."""
+    for item in files:
+        low, high = item.entry.tmin, item.entry.tmax
+        if start is not None and (low is None or low < start):
+            return False
+        if end is not None and (high is None or high >= end):
+            return False
+    return True
+
+
+def _is_sorted(table: pa.Table, keys: Sequence[str]) -> bool:
+    """Whether ``table`` is already in (time, symbol) order (then sorting is skipped)."""
+    if table.num_rows < 2:
+        return True
+    column = table.column(keys[0])
+    if column.null_count:
+        return False
+    storage = pa.int32() if pa.types.is_date32(column.type) else pa.int64()
+    stamps = column.cast(storage).to_numpy()
+    steps = np.diff(stamps)
+    if (steps < 0).any():
+        return False
+    if len(keys) == 1 or not (steps == 0).any():
+        return True
+    return bool(pc.count_distinct(table.column(keys[1]), mode="all").as_py() <= 1)
 
 
 def _condition(
