@@ -175,3 +175,18 @@ def test_files_changed_without_a_snapshot_are_described_again(ingested, run_cli)
     want = want[want.date > old_end.date()]
     assert len(want) > 50
     assert_same_rows(got, want)
+
+
+def test_a_rebuilt_index_takes_snapshotted_jobs_from_their_snapshot(ingested):
+    from multigate.catalog.index import describe_folder, scan_outputs
+    from multigate.storage.snapshots import read_heads, write_heads
+
+    data_dir = ingested.parent / "data"
+    walked = sorted(describe_folder(data_dir / "ingested", data_dir), key=lambda e: e.path)
+    heads = read_heads(data_dir)
+    del heads["vix/vix_daily"]  # as if this job predates snapshots: its folder is walked
+    write_heads(data_dir, heads)
+    assert sorted(scan_outputs(data_dir), key=lambda e: e.path) == walked
+    assert {e.job for e in walked} == {"vix_daily", "eq_1m", "glbx", "es_trades"}
+    rebuilt = Catalog.open(data_dir, rebuild=True)
+    assert sorted(info.name for info in rebuilt.datasets()) == sorted(DATASETS)

@@ -20,7 +20,7 @@ from multigate.catalog.entries_table import ENTRY_SCHEMA, entries_table
 from multigate.storage.atomic import atomic_path
 from multigate.storage.layout import SIDECAR_SUFFIX
 from multigate.storage.outputs import OutputEntry, describe_output
-from multigate.storage.snapshots import read_snapshot, snapshot_ids
+from multigate.storage.snapshots import SnapshotRecord, read_heads, read_snapshot, snapshot_ids
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class OutputIndex:
     def refresh_job(self, data_dir: Path, source: str, job: str) -> None:
         """Describe one job's folder again (its files changed without a snapshot)."""
         folder = data_dir / "ingested" / source / job
-        self.replace_job(source, job, _describe_under(folder, data_dir))
+        self.replace_job(source, job, describe_folder(folder, data_dir))
         self.save(data_dir)
 
     def datasets(self) -> dict[tuple[str, str, str], pa.Table]:
@@ -120,11 +120,40 @@ def _load(path: Path) -> OutputIndex | None:
 
 
 def scan_outputs(data_dir: Path) -> list[OutputEntry]:
-    """Every ingested output under ``data_dir`` (the one place the tree is walked)."""
-    return list(_describe_under(data_dir / "ingested", data_dir))
+    """Every ingested output under ``data_dir``: a job with a snapshot contributes the
+    outputs its latest snapshot lists; only the folders of other jobs are walked."""
+    heads = read_heads(data_dir)
+    records: dict[str, SnapshotRecord] = {}
+    found: list[OutputEntry] = []
+    root = data_dir / "ingested"
+    for source in _subfolders(root):
+        for job in _subfolders(root / source):
+            head = heads.get(f"{source}/{job}", {}).get("id")
+            if head is not None:
+                try:
+                    record = records.get(head) or read_snapshot(data_dir, head)
+                except (OSError, ValueError, KeyError) as exc:
+                    log.warning(
+                        "snapshot %s unreadable (%s): walking %s/%s", head, exc, source, job
+                    )
+                else:
+                    records[head] = record
+                    found.extend(record.jobs.get(f"{source}/{job}", ()))
+                    continue
+            found.extend(describe_folder(root / source / job, data_dir))
+    return found
 
 
-def _describe_under(folder: Path, data_dir: Path) -> Iterator[OutputEntry]:
+def _subfolders(folder: Path) -> list[str]:
+    try:
+        return sorted(
+            e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")
+        )
+    except FileNotFoundError:
+        return []
+
+
+def describe_folder(folder: Path, data_dir: Path) -> Iterator[OutputEntry]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         names = set(files)
