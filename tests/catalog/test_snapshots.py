@@ -157,3 +157,22 @@ def _record_entries(data_dir, snapshot_id):
 
     record = read_snapshot(data_dir, snapshot_id)
     return [entry for entries in record.jobs.values() for entry in entries]
+
+
+def test_snapshot_ids_stay_ordered_when_the_clock_goes_back(ingested):
+    from datetime import UTC, datetime
+
+    from multigate.storage.snapshots import RunRecorder, snapshot_ids
+
+    data_dir = ingested.parent / "data"
+    (first,) = snapshot_ids(data_dir)
+    recorder = RunRecorder(data_dir, now=lambda: datetime(2001, 1, 1, tzinfo=UTC))
+    outputs = stored_files(data_dir, "vix/vix_daily")[:1]  # the job now holds one output
+    recorder.add_job("vix", "vix_daily", {"name": "vix_daily"}, outputs)
+    record = recorder.commit()
+    assert record is not None and record.id > first
+    assert snapshot_ids(data_dir) == [first, record.id]
+    (latest,) = [s for s in Catalog.open(data_dir).snapshots() if s.id == record.id]
+    assert latest.created_at > Catalog.open(data_dir).snapshots()[0].created_at
+    assert latest.datasets == ("vix/vix_daily",)
+    assert RunRecorder(data_dir, now=lambda: datetime.now(UTC)).commit() is None

@@ -191,11 +191,11 @@ class RunRecorder:
             datasets |= _changed_datasets(key, previous.values(), entries)
         if not changed:
             return None
-        created_at = self.now().astimezone(UTC)
+        snapshot_id = _new_id(self.data_dir, self.now().astimezone(UTC))
         configs = "\n".join(f"{key}={self._jobs[key][1]}" for key in sorted(changed))
         record = SnapshotRecord(
-            id=_new_id(self.data_dir, created_at),
-            created_at=created_at,
+            id=snapshot_id,
+            created_at=snapshot_created_at(snapshot_id),  # ids are times, strictly increasing
             config_hash=hashlib.sha256(configs.encode()).hexdigest(),
             jobs=changed,
             datasets=sorted(datasets),
