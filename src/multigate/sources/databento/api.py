@@ -48,7 +48,8 @@ class DatabentoApi:
         self._client = databento.Historical(**options)
         # The client reads its per-request timeout (connect and between bytes) from TIMEOUT.
         for endpoint in (self._client.metadata, self._client.timeseries):
-            endpoint.TIMEOUT = http.timeout_seconds
+            # (Declared ``int`` by the SDK; requests takes any number of seconds.)
+            endpoint.TIMEOUT = http.timeout_seconds  # type: ignore[assignment]
         self._http = http
         self._sleep = sleep
         self._min_rate = RateFloor.from_http(http)
