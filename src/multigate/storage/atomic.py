@@ -36,12 +36,13 @@ def remove_stale_temps(path: Path) -> int:
 
 
 def sweep_temp_files(root: Path) -> int:
-    """Remove every temporary file under ``root``. Only call it while holding the run lock,
-    when no other writer can be at work; returns how many were removed."""
+    """Remove the temporary files under ``root`` whose writer is no longer alive; return
+    how many were removed. Another run may be at work below ``root`` (on a data folder
+    inside this one, under its own lock): its temporary files are left alone."""
     removed = 0
     if root.is_dir():
         for stale in root.rglob(f".*{_TMP_MARK}*"):
-            if stale.is_file():
+            if stale.is_file() and not _writer_alive(stale.name):
                 with contextlib.suppress(FileNotFoundError):
                     stale.unlink()
                     removed += 1
