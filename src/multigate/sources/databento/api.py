@@ -45,14 +45,18 @@ class DatabentoApi:
         self._http = http
         self._sleep = sleep
 
-    def get_cost(self, request: dict[str, Any]) -> float:
-        """USD the vendor would bill for ``request`` (free to ask)."""
-        return float(
-            self._with_retries(
-                "get_cost",
-                lambda: self._client.metadata.get_cost(**request),
-            )
-        )
+    def get_cost(self, request: dict[str, Any]) -> object:
+        """The vendor's quote for ``request`` as it answered (free to ask): normally the USD
+        it would bill, but any JSON value, or the text of an answer that is not JSON. The
+        caller decides whether it is a price (``multigate.guardrails.parse_quote``)."""
+
+        def ask() -> object:
+            try:
+                return self._client.metadata.get_cost(**request)
+            except requests.JSONDecodeError as exc:
+                return exc.doc
+
+        return self._with_retries("get_cost", ask)
 
     def download(
         self,

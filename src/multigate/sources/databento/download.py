@@ -45,11 +45,31 @@ TOOLS = ("multigate", "databento", "databento-dbn", "pyarrow", "numpy")
 
 @dataclass(frozen=True)
 class PlannedChunk:
-    """One (symbol, chunk) download: where it goes, what is asked, what it was quoted."""
+    """One (symbol, chunk) download: where it goes, what is asked, what it was quoted
+    (None: the vendor's answer, kept in ``unknown_quote``, was not a price)."""
 
     path: Path
     request: dict[str, str]
-    quote_usd: float
+    quote_usd: float | None
+    unknown_quote: str | None = None
+
+
+def total_quote(chunks: Sequence[PlannedChunk]) -> float | None:
+    """The sum of the quotes, or None (cost unknown) when any of them is not a price."""
+    quotes = [chunk.quote_usd for chunk in chunks]
+    return None if any(q is None for q in quotes) else sum(q or 0.0 for q in quotes)
+
+
+def unknown_quote_notes(chunks: Sequence[PlannedChunk]) -> list[str]:
+    unknown = [chunk for chunk in chunks if chunk.quote_usd is None]
+    if not unknown:
+        return []
+    first = unknown[0]
+    return [
+        f"cost unknown: {len(unknown)} of {len(chunks)} quote(s) were not a price (the one "
+        f"for {first.request['symbols']} {first.request['start']} was not a price: "
+        f"{first.unknown_quote})"
+    ]
 
 
 class ChunkDownloader:
@@ -61,7 +81,8 @@ class ChunkDownloader:
         ledger: Path,
         gateway: str | None,
         *,
-        approved_usd: float = 0.0,
+        approved_usd: float | None = 0.0,
+        billed_before_usd: float | None = None,
     ) -> None:
         self._api = api
         self._job = job
@@ -69,8 +90,19 @@ class ChunkDownloader:
         self._ledger = ledger
         self._gateway = gateway
         # Retries may be billed too: spending stops at the cap, or without a cap at what
-        # the user approved. Attempts answered with an error status streamed nothing and are free.
-        self._budget_usd = job.max_cost_usd if job.max_cost_usd is not None else approved_usd
+        # the user approved (no limit only when the cost was unknown and no guardrail is
+        # set), and within what budget_usd leaves of the job's lifetime spend. Attempts
+        # answered with an error status streamed nothing and are free.
+        self._limits: list[tuple[float, str]] = []
+        if job.max_cost_usd is not None:
+            self._limits.append((job.max_cost_usd, f"max_cost_usd ${job.max_cost_usd:,.4f}"))
+        elif approved_usd is not None:
+            self._limits.append((approved_usd, f"the approved total ${approved_usd:,.4f}"))
+        if job.budget_usd is not None:
+            left = job.budget_usd - (billed_before_usd or 0.0)
+            self._limits.append(
+                (left, f"what budget_usd ${job.budget_usd:,.4f} leaves (${left:,.4f})")
+            )
         self._spent_usd = 0.0
         self._downloaded = 0
         self.warnings: list[str] = []
@@ -89,16 +121,7 @@ class ChunkDownloader:
         received = False
 
         def before_attempt(attempt: int) -> None:
-            if self._spent_usd + chunk.quote_usd > self._budget_usd + 1e-9:
-                limit = "max_cost_usd" if job.max_cost_usd is not None else "the approved total"
-                raise GuardrailRefused(
-                    f"stopped before attempt {attempt} at {request['symbols']} "
-                    f"{request['start']}: it could take the spend to "
-                    f"${self._spent_usd + chunk.quote_usd:,.4f}, over {limit} "
-                    f"${self._budget_usd:,.4f}. Spent so far: ${self._spent_usd:,.4f} on "
-                    f"{self._downloaded} chunk(s), kept and never paid for again; re-run to "
-                    "resume"
-                )
+            self._check_limits(chunk, attempt)
             append_ledger(
                 self._ledger,
                 "attempt",
@@ -109,13 +132,13 @@ class ChunkDownloader:
         def after_attempt(billable: bool, complete: bool) -> None:
             nonlocal received
             if billable:
-                self._spent_usd += chunk.quote_usd
+                self._spent_usd += chunk.quote_usd or 0.0
             received = complete
             if not complete:
                 append_ledger(
                     self._ledger,
                     "attempt_failed",
-                    {"job": job.name, "billable": billable, **request},
+                    {"job": job.name, "billable": billable, "usd": chunk.quote_usd, **request},
                     at=self._ctx.now(),
                 )
 
@@ -146,6 +169,25 @@ class ChunkDownloader:
             at=fetched_at,
         )
         log.debug("downloaded %s (%d bytes)", chunk.path, digest.bytes)
+
+    def _check_limits(self, chunk: PlannedChunk, attempt: int) -> None:
+        """Refuse an attempt that could take the spend past a limit."""
+        request = chunk.request
+        for limit, name in self._limits:
+            if chunk.quote_usd is None:
+                over = f"its cost is unknown, so {name} cannot be checked"
+            elif self._spent_usd + chunk.quote_usd > limit + 1e-9:
+                over = (
+                    f"it could take the spend to ${self._spent_usd + chunk.quote_usd:,.4f}, "
+                    f"over {name}"
+                )
+            else:
+                continue
+            raise GuardrailRefused(
+                f"stopped before attempt {attempt} at {request['symbols']} {request['start']}: "
+                f"{over}. Spent so far: ${self._spent_usd:,.4f} on {self._downloaded} "
+                "chunk(s), kept and never paid for again; re-run to resume"
+            )
 
     def describe(
         self, request: dict[str, str], digest: FileDigest, file: Path, fetched_at: datetime
