@@ -84,7 +84,8 @@ class DatabentoApi:
             try:
                 self._client.timeseries.get_range(**request, path=target)
             except BaseException as exc:
-                target.unlink(missing_ok=True)
+                if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C, SIGTERM: keep paid bytes
+                    target.unlink(missing_ok=True)
                 # An error status means the vendor streamed nothing; anything else (a broken
                 # stream, a lost connection, Ctrl-C) may have been billed: count it.
                 after_attempt(not isinstance(exc, BentoHttpError), False)

@@ -216,7 +216,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         missing = [
             (symbol, chunk)
             for symbol, chunk in self._missing(job)
-            if not recorder.recover_unrecorded(
+            if not recorder.recover(
                 self._raw_path(job, symbol, chunk), self._request(job, symbol, chunk)
             )
         ]
