@@ -4,17 +4,25 @@ every billable call."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import resource
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from multigate.exit_codes import ExitCode
+from multigate.sources.databento.dbn_synthetic import encode_metadata, synthetic_records
 from tests.fakes.databento_server import FakeDatabentoServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 KEY = "db-test-key-0123456789"
 LEDGER = "data/raw/databento/ledger.jsonl"
 
@@ -208,3 +216,78 @@ def test_an_unreadable_ledger_line_stops_a_budgeted_job(tmp_path, write_config, 
     assert result.code == ExitCode.JOB_FAILED
     assert "ledger.jsonl:1: not a ledger record" in result.out + result.err
     assert server.calls["get_range"] == 0
+
+
+ONE_CHUNK = """\
+data_dir: data
+sources:
+  databento:
+    enabled: true
+    mode: api
+    base_url: {gateway}
+    http: {{max_attempts: 3, backoff_seconds: 0}}
+    jobs:
+      - name: trades
+        mode: api
+        dataset: XNAS.ITCH
+        schema: trades
+        symbols: [AAPL]
+        start: 2024-01-02
+        end: 2024-01-02
+        require_confirm: false
+        max_cost_usd: 10.0
+"""
+
+
+def vendor_body(records: int) -> bytes:
+    """A complete zstd DBN answer for AAPL on 2024-01-02 with ``records`` trades."""
+    start = int(dt.datetime(2024, 1, 2, tzinfo=dt.UTC).timestamp()) * 10**9
+    day = dt.date(2024, 1, 2)
+    header = encode_metadata(
+        "trades",
+        start,
+        start + 86_400 * 10**9,
+        {"AAPL": [(day, day + dt.timedelta(days=1), "1001")]},
+        "XNAS.ITCH",
+    )
+    body = synthetic_records("trades", records, 1, 0, start + 3_600 * 10**9, 7)
+    body["instrument_id"] = 1001
+    return zstandard.ZstdCompressor(level=1).compress(header + body.tobytes())
+
+
+def run_with_file_size_limit(config: Path, limit: int) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess whose files may not grow past ``limit`` bytes: a write past
+    it fails with EFBIG ("File too large"), as a full disk fails with ENOSPC."""
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error, not a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config)],
+        cwd=REPO_ROOT,
+        preexec_fn=small_files,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_local_write_error_fails_at_once_and_costs_one_attempt(tmp_path, write_config, server):
+    body = vendor_body(200_000)  # a few MB, over the 1 MB file size limit
+    server.script("get_range", body=body, times=6)
+    config = write_config(ONE_CHUNK.format(gateway=server.gateway))
+    folder = tmp_path / "data/raw/databento/dataset=XNAS.ITCH/schema=trades/stype_in=raw_symbol"
+    for run in (1, 2):
+        result = run_with_file_size_limit(config, 1 << 20)
+        assert result.returncode == ExitCode.JOB_FAILED, result.stderr
+        assert server.calls["get_range"] == run  # one billable call per run, never retried
+        assert f"cannot store the download in {folder}/symbol=AAPL" in result.stderr
+        assert "File too large (EFBIG)" in result.stderr
+        assert "bytes received before the write failed" in result.stderr
+        assert "Traceback" not in result.stderr
+    attempts = [e for e in strict_ledger(tmp_path) if e["event"] == "attempt"]
+    failed = [e for e in strict_ledger(tmp_path) if e["event"] == "attempt_failed"]
+    assert len(attempts) == len(failed) == 2 and all(e["billable"] for e in failed)
+    assert raw_files(tmp_path) == []
+    assert not [p for p in (tmp_path / "data").rglob("*") if ".paid-" in p.name]

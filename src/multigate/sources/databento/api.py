@@ -18,6 +18,7 @@ import requests
 from multigate.config.models import HttpSettings
 from multigate.errors import KeyRefused, VendorError
 from multigate.http import RETRY_STATUSES, backoff_delay, parse_retry_after
+from multigate.storage.disk_errors import local_write_error, write_refused
 from multigate.time_chunks import Chunk
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,15 @@ class DatabentoApi:
             try:
                 self._client.timeseries.get_range(**request, path=target)
             except BaseException as exc:
+                received = target.stat().st_size if target.exists() else 0
                 if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C, SIGTERM: keep paid bytes
                     target.unlink(missing_ok=True)
                 # An error status means the vendor streamed nothing; anything else (a broken
-                # stream, a lost connection, Ctrl-C) may have been billed: count it.
+                # stream, a lost connection, Ctrl-C, a full disk) may have been billed: count it.
                 after_attempt(not isinstance(exc, BentoHttpError), False)
+                disk = local_write_error(exc)
+                if disk is not None and not isinstance(exc, KeyboardInterrupt):  # never retried
+                    raise write_refused(target.parent, disk, received, "the download") from disk
                 raise
             after_attempt(True, True)
             try:
