@@ -172,6 +172,8 @@ def test_an_incomplete_leftover_of_a_dead_run_is_deleted_and_bought_once(
         }
     )
     (folder / f".{NAME}.paid-999999999-abcd").write_bytes(cut[: len(cut) // 2])
+    plan = run_cli("--config", config, "--dry-run")
+    assert "1 chunk(s) have a download left by an interrupted run" in plan.out
     result = run_cli("--config", config)
     assert result.code == ExitCode.OK, result.err
     assert server.calls["get_range"] == 1

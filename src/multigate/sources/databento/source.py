@@ -46,7 +46,7 @@ from multigate.sources.databento.paths import (
     raw_chunk_path,
     relative_stem,
 )
-from multigate.storage.atomic import atomic_path
+from multigate.storage.atomic import atomic_path, leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
 from multigate.storage.ledger import append_ledger, read_ledger
@@ -187,6 +187,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             "stored (not quoted, not downloaded)"
         )
         plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
+        received = [(s, c) for s, c in missing if leftover_paid_temps(self._raw_path(job, s, c))]
+        if received:
+            plan.notes.append(
+                f"{len(received)} chunk(s) have a download left by an interrupted run: the "
+                "next run verifies it and keeps it if complete (quoted here in case it is not)"
+            )
         if missing:
             if not self.ctx.env.get(API_KEY):
                 plan.cost_usd = None
