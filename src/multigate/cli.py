@@ -27,7 +27,7 @@ from multigate.exit_codes import ExitCode
 from multigate.progress import NullProgress, Progress, RichProgress
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
-from multigate.stop import Terminated, stop_on_sigterm, stop_requested
+from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
 from multigate.storage.atomic import sweep_temp_files
 from multigate.storage.run_lock import RunLocked, run_lock
 
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runnable = any(not item.skip_reason for item in selected)
         exclusive = runnable and not args.dry_run
         with (
-            stop_on_sigterm(),
+            stop_on_signals(),
             run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext(),
         ):
             if exclusive:
@@ -160,8 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if swept:
                     log.info("removed %d temporary file(s) left by an interrupted run", swept)
             outcomes = run_selected(selected, sources, dry_run=args.dry_run)
-            if stop_requested():  # a SIGTERM whose exception some library swallowed
-                raise Terminated()
+            raise_if_stopped()  # a stop whose exception some library swallowed
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.LOCKED

@@ -139,18 +139,23 @@ def test_sigkill_while_a_received_download_is_verified_keeps_it(
     assert_kept_and_never_bought_again(tmp_path, run_cli, server, config)
 
 
+@pytest.mark.parametrize(
+    ("stop", "code", "word"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+    ids=["sigterm", "ctrl-c"],
+)
 def test_sigterm_stops_like_ctrl_c_and_keeps_the_paid_bytes(
-    tmp_path, write_config, run_cli, server
+    tmp_path, write_config, run_cli, server, stop, code, word
 ):
     server.script("get_range", body=big_body())
     config = write_config(CONFIG.format(gateway=server.gateway))
     process = start_run(config)
     freeze_once_fully_received(process, tmp_path / CHUNK, len(big_body()))
-    os.kill(process.pid, signal.SIGTERM)
+    os.kill(process.pid, stop)
     os.kill(process.pid, signal.SIGCONT)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 143, out + err[-3000:]  # ExitCode.TERMINATED: 128 + SIGTERM
-    assert "terminated: finished files and received downloads are kept" in err
+    assert process.returncode == code, out + err[-3000:]  # 143 = 128 + SIGTERM
+    assert f"{word}: finished files and received downloads are kept" in err
     assert "Traceback" not in err
 
     assert_kept_and_never_bought_again(tmp_path, run_cli, server, config)
