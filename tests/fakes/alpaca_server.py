@@ -6,7 +6,12 @@ symbols, timeframe, start, end (inclusive, as Alpaca), limit (default 1000, max 
 page_token, sort, feed, adjustment. Responses are `{"bars": {sym: [...]}, "next_page_token":
 ...}` with bars ordered by symbol then time, pages cut after `limit` bars across symbols.
 Stock requests need the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers; crypto requests
-may omit them. Errors can be scripted (429 + Retry-After, 401, 403, 422, 5xx, ...).
+may omit them. Errors can be scripted (429 + Retry-After, 401, 403, 422, 5xx, ...), and so
+can any 200 body (a str or bytes body is sent as it is: empty, `null`, `NaN` values, ...).
+Pagination faults: `repeat_page_token` (every page carries that one token and a request
+with it gets the first page again) and `endless_empty_pages` (empty pages, each with a
+fresh token). Past `request_cap` requests the fake answers 410, so a client that never
+stops fails instead of hanging the test.
 """
 
 from __future__ import annotations
@@ -98,6 +103,9 @@ class FakeAlpacaServer:
         self.max_page_size = 10_000
         self.data: dict[str, dict[str, list[dict[str, Any]]]] = {STOCK_PATH: {}, CRYPTO_PATH: {}}
         self.requests: list[Recorded] = []
+        self.repeat_page_token: str | None = None
+        self.endless_empty_pages = False
+        self.request_cap = 300
         self._script: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -183,6 +191,8 @@ class FakeAlpacaServer:
     def handle(
         self, path: str, query: dict[str, str], headers: dict[str, str]
     ) -> tuple[int, Any, dict[str, str], int]:
+        if len(self.requests) > self.request_cap:
+            return 410, {"message": "fake server: request cap reached"}, {}, 0
         scripted = self._next_scripted(path)
         if scripted is not None:
             return scripted.status, scripted.body, scripted.headers, 0
@@ -239,8 +249,12 @@ class FakeAlpacaServer:
         fingerprint = hashlib.sha256(
             json.dumps({k: v for k, v in sorted(query.items()) if k != "page_token"}).encode()
         ).hexdigest()[:16]
+        if self.endless_empty_pages:
+            return 200, {"bars": {}, "next_page_token": f"endless-{len(self.requests)}"}, {}, 0
         offset = 0
-        if query.get("page_token"):
+        if self.repeat_page_token is not None and query.get("page_token") == self.repeat_page_token:
+            pass  # the loop: this token leads back to the first page
+        elif query.get("page_token"):
             try:
                 token = json.loads(base64.urlsafe_b64decode(query["page_token"]))
                 offset, token_query = int(token["o"]), token["q"]
@@ -255,6 +269,8 @@ class FakeAlpacaServer:
             next_token = base64.urlsafe_b64encode(
                 json.dumps({"o": offset + size, "q": fingerprint}).encode()
             ).decode()
+        if self.repeat_page_token is not None:
+            next_token = self.repeat_page_token
         bars: dict[str, list[dict[str, Any]]] = {}
         for symbol, bar in page:
             bars.setdefault(symbol, []).append(bar)

@@ -19,7 +19,13 @@ from alpaca.data.historical.crypto import CryptoHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 
 from multigate.pacing import RequestPacer
-from multigate.sources.alpaca.errors import AlpacaError, AlpacaRateLimited, error_for_status
+from multigate.sources.alpaca.bars_check import PageGuard
+from multigate.sources.alpaca.errors import (
+    AlpacaBadAnswer,
+    AlpacaError,
+    AlpacaRateLimited,
+    error_for_status,
+)
 from multigate.sources.alpaca.retry import RetryPolicy, parse_retry_after
 
 Sleep = Callable[[float], None]
@@ -42,7 +48,7 @@ class _RetryingMixin:
         self.retry_policy = policy
         self.sleep = sleep
         self.pacer = pacer or RequestPacer(0)
-        self.page_item_counts: list[int] = []
+        self.pages = PageGuard()  # fetch_bars sets a bounded one per request
 
     def _one_request(self, method: str, url: str, opts: dict, retry: int) -> Any:
         policy = self.retry_policy
@@ -75,19 +81,16 @@ class _RetryingMixin:
             raise error_for_status(status, response.text, url_path=path, secrets=secrets)
 
     def _mg_body(self, response: requests.Response, path: str) -> Any:
-        if response.text == "":
-            return None
-        try:
-            body = response.json()
-        except ValueError:
-            raise AlpacaError(
-                f"Alpaca answered {path} with a non-JSON body "
-                f"(content-type {response.headers.get('Content-Type')!r})"
-            ) from None
-        if isinstance(body, dict) and isinstance(body.get("bars"), dict):
-            self.page_item_counts.append(
-                sum(len(v) for v in body["bars"].values() if isinstance(v, list))
-            )
+        body = None
+        if response.text != "":
+            try:
+                body = response.json()
+            except ValueError:
+                raise AlpacaBadAnswer(
+                    f"Alpaca answered {path} with a non-JSON body "
+                    f"(content-type {response.headers.get('Content-Type')!r})"
+                ) from None
+        self.pages.accept(body)  # before alpaca-py reads it: a bad page raises here
         return body
 
 

@@ -7,6 +7,7 @@ only :func:`parse_timeframe` (used when fetching) builds alpaca-py's ``TimeFrame
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from multigate.time_chunks import ChunkPeriod
@@ -111,3 +112,19 @@ def is_intraday(timeframe: object) -> bool:
 def default_chunk_period(timeframe: object) -> ChunkPeriod:
     """One calendar month for intraday (Min/Hour) bars, one calendar year for 1Day and up."""
     return "month" if is_intraday(timeframe) else "year"
+
+
+_SHORTEST_UNIT_SPAN: dict[str, timedelta] = {
+    _MINUTE: timedelta(minutes=1),
+    _HOUR: timedelta(hours=1),
+    _DAY: timedelta(days=1),
+    _WEEK: timedelta(weeks=1),
+    _MONTH: timedelta(days=28),
+}
+
+
+def shortest_bar_span(timeframe: object) -> timedelta:
+    """The least time one bar can cover (a month counts as 28 days): at most one bar per
+    symbol starts in any span this long."""
+    parsed = parse_bar_timeframe(timeframe)
+    return parsed.amount * _SHORTEST_UNIT_SPAN[parsed.unit]
