@@ -182,3 +182,14 @@ def test_job_fails_cleanly_stores_nothing_and_the_next_run_asks_again(
     assert again.code == ExitCode.OK, again.err
     assert server.count(STOCK_PATH) == 2
 
+
+def test_endless_job_starting_in_the_future_is_a_config_error(
+    tmp_path, write_config, run_cli, server, keys
+):
+    future = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    config = write_config(CONFIG.format(url=server.url, start=future, end=""))
+    for args in ((), ("--dry-run",)):
+        result = run_cli("--config", config, *args)
+        assert result.code == ExitCode.CONFIG_ERROR, result.err
+        assert "Traceback" not in result.err and "in the future" in result.err
+    assert server.requests == []

@@ -103,6 +103,13 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
 
     # ----- Source interface ------------------------------------------------------------
     def preflight(self, job: JobConfig) -> None:
+        if isinstance(job, AlpacaApiJob) and job.end is None:
+            start = range_start(job.start)
+            if start >= self.ctx.now():
+                raise ConfigError(
+                    f"job {job.name}: start {start:%Y-%m-%d %H:%M} UTC is in the future and "
+                    "the job has no end; nothing can be fetched yet"
+                )
         if isinstance(job, AlpacaApiJob) and job.asset_class == "stocks" and not self.ctx.dry_run:
             if not self.ctx.env.get(KEY_ID) or not self.ctx.env.get(SECRET_KEY):
                 raise ConfigError(f"set {KEY_ID} and {SECRET_KEY} in the environment or .env")
