@@ -17,6 +17,7 @@ stops fails instead of hanging the test.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import json
 import re
@@ -102,6 +103,7 @@ class FakeAlpacaServer:
         self.sip_recent_cutoff = sip_recent_cutoff
         self.max_page_size = 10_000
         self.data: dict[str, dict[str, list[dict[str, Any]]]] = {STOCK_PATH: {}, CRYPTO_PATH: {}}
+        self._times: dict[str, dict[str, list[datetime]]] = {STOCK_PATH: {}, CRYPTO_PATH: {}}
         self.requests: list[Recorded] = []
         self.repeat_page_token: str | None = None
         self.endless_empty_pages = False
@@ -113,9 +115,11 @@ class FakeAlpacaServer:
 
     # ----- setup -----
     def add_bars(self, symbol: str, bars: list[dict[str, Any]], *, crypto: bool = False) -> None:
-        book = self.data[CRYPTO_PATH if crypto else STOCK_PATH]
+        path = CRYPTO_PATH if crypto else STOCK_PATH
+        book = self.data[path]
         merged = {b["t"]: b for b in [*book.get(symbol, []), *bars]}
         book[symbol] = sorted(merged.values(), key=lambda b: parse_time(b["t"]))
+        self._times[path][symbol] = [parse_time(b["t"]) for b in book[symbol]]
 
     def script(
         self,
@@ -236,12 +240,10 @@ class FakeAlpacaServer:
         descending = query.get("sort") == "desc"
         rows: list[tuple[str, dict[str, Any]]] = []
         for symbol in sorted(set(symbols)):
-            series = [
-                b
-                for b in self.data[path].get(symbol, [])
-                if (start is None or parse_time(b["t"]) >= start)
-                and (end is None or parse_time(b["t"]) <= end)  # Alpaca's end is inclusive
-            ]
+            times = self._times[path].get(symbol, [])
+            first = 0 if start is None else bisect.bisect_left(times, start)
+            stop = len(times) if end is None else bisect.bisect_right(times, end)  # inclusive
+            series = self.data[path].get(symbol, [])[first:stop]
             if descending:
                 series.reverse()
             rows.extend((symbol, b) for b in series)

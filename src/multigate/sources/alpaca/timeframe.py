@@ -7,10 +7,10 @@ only :func:`parse_timeframe` (used when fetching) builds alpaca-py's ``TimeFrame
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from multigate.time_chunks import ChunkPeriod
+from multigate.time_chunks import ChunkPeriod, as_utc, period_floor
 
 if TYPE_CHECKING:
     from alpaca.data.timeframe import TimeFrame
@@ -128,3 +128,24 @@ def shortest_bar_span(timeframe: object) -> timedelta:
     symbol starts in any span this long."""
     parsed = parse_bar_timeframe(timeframe)
     return parsed.amount * _SHORTEST_UNIT_SPAN[parsed.unit]
+
+
+def completed_bars_end(now: datetime, timeframe: object) -> datetime:
+    """The latest bar boundary at or before `now` (UTC): every bar starting before it has
+    ended, so a fetch up to it never stores a bar still being built. Minute and hour bars
+    are aligned to multiples of their size within the day, weeks start on Monday, and
+    n-month bars at multiples of n months in the year."""
+    parsed = parse_bar_timeframe(timeframe)
+    moment = as_utc(now)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if parsed.unit == _MINUTE:
+        minutes = moment.hour * 60 + moment.minute
+        return day + timedelta(minutes=minutes // parsed.amount * parsed.amount)
+    if parsed.unit == _HOUR:
+        return day + timedelta(hours=moment.hour // parsed.amount * parsed.amount)
+    if parsed.unit == _DAY:
+        return day
+    if parsed.unit == _WEEK:
+        return period_floor(day, "week")
+    month = (day.month - 1) // parsed.amount * parsed.amount + 1
+    return day.replace(month=month, day=1)
