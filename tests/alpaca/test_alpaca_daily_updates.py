@@ -128,3 +128,45 @@ def test_twenty_daily_runs_request_only_the_new_days(tmp_path, server, chunk):
         ]
         fresh = raw_folder(tmp_path / "whole", symbol) / january  # one request, no pieces
         assert path.read_bytes() == fresh.read_bytes()
+
+
+def test_a_later_job_uses_the_stored_month_for_its_window_only(tmp_path, server):
+    first = write(tmp_path, "shared", server)
+    run_at(first, datetime(2024, 2, 3, tzinfo=UTC))  # January compacted, Feb 1-2 stored
+    before = len(server.requests)
+    later = tmp_path / "later.yaml"
+    later.write_text(
+        first.read_text().replace("name: bars", "name: later").replace("2024-01-01", "2024-01-10")
+    )
+    run_at(later, datetime(2024, 2, 3, tzinfo=UTC))
+    assert server.requests[before:] == []  # everything it needs is stored already
+    folder = tmp_path / "shared/ingested/alpaca/later/timeframe=1Min/feed=iex/adjustment=raw"
+    for symbol in SYMBOLS:
+        got = pq.read_table(folder / f"{symbol}.parquet").to_pandas()
+        whole = table(tmp_path / "shared", symbol).to_pandas()
+        want = whole[whole["timestamp"] >= "2024-01-10"].reset_index(drop=True)
+        assert len(got) == len(want) > 0 and got.equals(want)
+        names = sorted(p.name for p in raw_folder(tmp_path / "shared", symbol).glob("*.json.gz"))
+        assert names[0] == "20240101T000000Z_20240201T000000Z.json.gz"  # kept, not copied
+        assert names[1:] == ["20240201T000000Z_20240203T000000Z.json.gz"]
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "now", "end"),
+    [
+        ("1Min", "2024-03-05T10:03:59", "2024-03-05T10:03:00"),
+        ("5Min", "2024-03-05T10:03:59", "2024-03-05T10:00:00"),
+        ("15Min", "2024-03-05T10:44:00", "2024-03-05T10:30:00"),
+        ("1Hour", "2024-03-05T10:03:59", "2024-03-05T10:00:00"),
+        ("4Hour", "2024-03-05T10:03:59", "2024-03-05T08:00:00"),
+        ("1Day", "2024-03-05T10:03:59", "2024-03-05T00:00:00"),
+        ("1Week", "2024-03-07T10:03:59", "2024-03-04T00:00:00"),  # a Monday
+        ("1Month", "2024-03-07T10:03:59", "2024-03-01T00:00:00"),
+        ("3Month", "2024-05-07T10:03:59", "2024-04-01T00:00:00"),
+    ],
+)
+def test_an_endless_job_stops_at_the_last_completed_bar(timeframe, now, end):
+    from multigate.sources.alpaca.timeframe import completed_bars_end
+
+    moment = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    assert completed_bars_end(moment, timeframe) == datetime.fromisoformat(end).replace(tzinfo=UTC)
