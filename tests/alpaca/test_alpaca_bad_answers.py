@@ -34,6 +34,7 @@ SHAPE_FAULTS = {
     "bars null": '{"bars": null, "next_page_token": null}',
     "bars a list": '{"bars": [], "next_page_token": null}',
     "no bars key": '{"next_page_token": null}',
+    "trades beside bars": '{"bars": {}, "trades": {}, "next_page_token": null}',
 }
 # Bodies alpaca-py passes through unchanged: stored as they are, they block the job.
 REST = '"h":2,"l":0.5,"c":1.5,"v":10'

@@ -24,6 +24,11 @@ from multigate.sources.alpaca.errors import AlpacaBadAnswer
 
 REQUIRED_VALUES = ("o", "h", "l", "c", "v")
 OPTIONAL_VALUES = ("n", "vw")
+# alpaca-py's other market-data keys: a body holding one beside `bars` makes it raise.
+OTHER_DATA_KEYS = frozenset(
+    {"bar", "corporate_actions", "news", "orderbook", "orderbooks", "quote", "quotes"}
+    | {"snapshot", "snapshots", "trade", "trades"}
+)
 PAGE_LIMIT = 10_000  # bars per page alpaca-py asks for
 PAGE_SLACK = 10  # pages allowed beyond what the range can fill at PAGE_LIMIT bars a page
 
@@ -73,6 +78,9 @@ def check_page(body: object) -> int:
         raise AlpacaBadAnswer(f"the answer is {_kind(body)}, not a bars object")
     if "bars" not in body:
         raise AlpacaBadAnswer(f"the answer has no 'bars' (keys: {sorted(map(str, body))})")
+    others = sorted(OTHER_DATA_KEYS.intersection(body))
+    if others:
+        raise AlpacaBadAnswer(f"the answer holds {others} beside 'bars'")
     bars = body["bars"]
     if not isinstance(bars, dict):
         raise AlpacaBadAnswer(f"'bars' is {_kind(bars)}, not an object keyed by symbol")
