@@ -116,10 +116,18 @@ class FakeAlpacaServer:
     # ----- setup -----
     def add_bars(self, symbol: str, bars: list[dict[str, Any]], *, crypto: bool = False) -> None:
         path = CRYPTO_PATH if crypto else STOCK_PATH
-        book = self.data[path]
+        book, times = self.data[path], self._times[path]
+        new_times = [parse_time(b["t"]) for b in bars]
+        old_times = times.get(symbol, [])
+        if new_times == sorted(set(new_times)) and (
+            not old_times or not new_times or new_times[0] > old_times[-1]
+        ):  # later bars only (the vendor's data growing day by day): append
+            book[symbol] = [*book.get(symbol, []), *bars]
+            times[symbol] = [*old_times, *new_times]
+            return
         merged = {b["t"]: b for b in [*book.get(symbol, []), *bars]}
         book[symbol] = sorted(merged.values(), key=lambda b: parse_time(b["t"]))
-        self._times[path][symbol] = [parse_time(b["t"]) for b in book[symbol]]
+        times[symbol] = [parse_time(b["t"]) for b in book[symbol]]
 
     def script(
         self,
