@@ -7,6 +7,8 @@ value passes straight through to whoever stores it.
 
 from __future__ import annotations
 
+import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,8 +17,9 @@ from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
 from multigate.exit_codes import ExitCode
+from multigate.sources.alpaca.bars_convert import bars_to_table
 from multigate.sources.alpaca.client import RetryingStockClient
-from multigate.sources.alpaca.errors import AlpacaBadAnswer
+from multigate.sources.alpaca.errors import AlpacaBadAnswer, AlpacaError
 from multigate.sources.alpaca.fetch import fetch_bars
 from multigate.sources.alpaca.retry import RetryPolicy
 from tests.fakes.alpaca_server import STOCK_PATH, FakeAlpacaServer, make_bars
@@ -194,3 +197,61 @@ def test_endless_job_starting_in_the_future_is_a_config_error(
         assert result.code == ExitCode.CONFIG_ERROR, result.err
         assert "Traceback" not in result.err and "in the future" in result.err
     assert server.requests == []
+
+
+ODD_VALUES: list[object] = [
+    None,
+    "",
+    "abc",
+    "2024-01-02T14:30:00",
+    "2024-01-02",
+    0,
+    -1,
+    1.5,
+    10**30,
+    True,
+    [],
+    {},
+    [1],
+    {"x": 1},
+    float("nan"),
+    float("inf"),
+]
+
+
+def mutated_page(rng: random.Random) -> str:
+    """A valid two-bar page with one random part replaced or deleted."""
+    bars = make_bars(T0, 2)
+    body: dict[str, object] = {"bars": {"AAPL": bars}, "next_page_token": None}
+    targets: list[tuple[dict[str, object] | list[object], object]] = [
+        (body, "bars"),
+        (body, "next_page_token"),
+        (body["bars"], "AAPL"),  # type: ignore[list-item]
+        (bars, rng.randrange(2)),  # type: ignore[list-item]
+        *((bars[rng.randrange(2)], key) for key in ("t", "o", "h", "l", "c", "v", "n", "vw")),
+    ]
+    container, key = rng.choice(targets)
+    if rng.random() < 0.2 and isinstance(container, dict):
+        container.pop(key, None)  # type: ignore[call-overload]
+    else:
+        container[key] = rng.choice(ODD_VALUES)  # type: ignore[index]
+    return json.dumps(body)  # NaN and Infinity written as JavaScript literals, as a server might
+
+
+def test_seeded_mutations_of_a_page_give_bars_or_a_clean_error(server):
+    rng = random.Random(7)
+    client = our_client(server)
+    outcomes = {"bars": 0, "refused": 0}
+    for _ in range(300):
+        server.script(200, mutated_page(rng), path=STOCK_PATH)
+        try:
+            got = fetch_bars(client, ["AAPL"], "1Min", T0, T0 + timedelta(hours=1))
+        except AlpacaBadAnswer as exc:
+            assert "AAPL" in str(exc)
+            outcomes["refused"] += 1
+        except AlpacaError:  # a token the server then rejects (HTTP 422)
+            outcomes["refused"] += 1
+        else:  # what passes converts exactly as the converter will read it back
+            bars_to_table(got, "mutated")
+            outcomes["bars"] += 1
+    assert outcomes["refused"] > 150 and outcomes["bars"] > 10

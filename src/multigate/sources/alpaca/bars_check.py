@@ -41,12 +41,12 @@ def _kind(value: object) -> str:
 
 
 def _is_finite_number(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A JSON number the converter reads as a finite float64 (an integer must fit int64)."""
+    if isinstance(value, bool):
         return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def check_bar(bar: object, symbol: str, index: int) -> None:

@@ -13,6 +13,7 @@ from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
 from multigate.sources.alpaca.bars_check import PageGuard, bar_times
+from multigate.sources.alpaca.bars_convert import bars_to_table
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.errors import AlpacaBadAnswer, AlpacaError
 from multigate.sources.alpaca.timeframe import parse_timeframe, shortest_bar_span
@@ -136,5 +137,9 @@ def _request_bars(
         ).to_pylist()
         kept = [bar for bar, keep in zip(bars, inside, strict=True) if keep]
         if kept:
+            try:  # what is stored must convert: prove it before it is stored
+                bars_to_table({symbol: kept}, symbol)
+            except ValueError as exc:
+                raise AlpacaBadAnswer(str(exc)) from None
             result[symbol] = kept
     return result
