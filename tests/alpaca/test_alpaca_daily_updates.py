@@ -77,13 +77,13 @@ def requested(server: FakeAlpacaServer, since: int) -> list[tuple[str, str]]:
     return [(r.query["start"][:10], r.query["end"][:10]) for r in server.requests[since:]]
 
 
-def table(data: Path, symbol: str):
-    folder = data / "ingested/alpaca/bars/timeframe=1Min/feed=iex/adjustment=raw"
+def table(data: Path, symbol: str, timeframe: str = "1Min"):
+    folder = data / f"ingested/alpaca/bars/timeframe={timeframe}/feed=iex/adjustment=raw"
     return pq.read_table(folder / f"{symbol}.parquet")
 
 
-def raw_folder(data: Path, symbol: str) -> Path:
-    root = data / "raw/alpaca/stocks/bars/timeframe=1Min/feed=iex/adjustment=raw"
+def raw_folder(data: Path, symbol: str, timeframe: str = "1Min") -> Path:
+    root = data / f"raw/alpaca/stocks/bars/timeframe={timeframe}/feed=iex/adjustment=raw"
     return root / f"symbol={symbol}"
 
 
@@ -155,18 +155,44 @@ def test_a_later_job_uses_the_stored_month_for_its_window_only(tmp_path, server)
     ("timeframe", "now", "end"),
     [
         ("1Min", "2024-03-05T10:03:59", "2024-03-05T10:03:00"),
-        ("5Min", "2024-03-05T10:03:59", "2024-03-05T10:00:00"),
-        ("15Min", "2024-03-05T10:44:00", "2024-03-05T10:30:00"),
-        ("1Hour", "2024-03-05T10:03:59", "2024-03-05T10:00:00"),
-        ("4Hour", "2024-03-05T10:03:59", "2024-03-05T08:00:00"),
-        ("1Day", "2024-03-05T10:03:59", "2024-03-05T00:00:00"),
-        ("1Week", "2024-03-07T10:03:59", "2024-03-04T00:00:00"),  # a Monday
-        ("1Month", "2024-03-07T10:03:59", "2024-03-01T00:00:00"),
-        ("3Month", "2024-05-07T10:03:59", "2024-04-01T00:00:00"),
+        ("1Min", "2024-03-05T00:00:00", "2024-03-05T00:00:00"),
+        ("5Min", "2024-03-05T10:03:59", "2024-03-05T09:59:00"),  # the 09:55 bar ended
+        ("1Hour", "2024-03-05T10:03:59", "2024-03-05T09:04:00"),  # 09:00 yes, 10:00 no
+        # daily bars start at midnight New York time: the bar stamped 2024-03-04T05:00Z
+        # covers until 2024-03-05T05:00Z, so at 02:00Z it is still open and not fetched
+        ("1Day", "2024-03-05T02:00:00", "2024-03-04T02:01:00"),
+        ("1Day", "2024-03-05T06:00:00", "2024-03-04T06:01:00"),
+        ("1Week", "2024-03-11T06:00:00", "2024-03-04T06:01:00"),
+        ("1Month", "2024-04-01T06:00:00", "2024-03-01T06:01:00"),
     ],
 )
-def test_an_endless_job_stops_at_the_last_completed_bar(timeframe, now, end):
+def test_an_endless_job_stops_before_any_bar_still_open(timeframe, now, end):
     from multigate.sources.alpaca.timeframe import completed_bars_end
 
     moment = datetime.fromisoformat(now).replace(tzinfo=UTC)
     assert completed_bars_end(moment, timeframe) == datetime.fromisoformat(end).replace(tzinfo=UTC)
+
+
+def test_daily_bars_in_a_running_year_stay_in_a_bounded_number_of_files(tmp_path):
+    with FakeAlpacaServer(KEY, SECRET) as server:
+        for i, symbol in enumerate(SYMBOLS):  # daily bars stamped at New York midnight
+            server.add_bars(
+                symbol,
+                make_bars(datetime(2024, 1, 1, 5, tzinfo=UTC), 90, timedelta(days=1), 50 * i),
+            )
+        config = write(tmp_path, "daily", server)
+        config.write_text(config.read_text().replace("timeframe: 1Min", "timeframe: 1Day"))
+        counts = []  # runs at 06:00Z: the bar of the day before (ended 05:00Z) is new
+        for day in range(40):
+            run_at(config, datetime(2024, 1, 3, 6, tzinfo=UTC) + timedelta(days=day))
+            counts.append(
+                len(list(raw_folder(tmp_path / "daily", "AAPL", "1Day").glob("*.json.gz")))
+            )
+        assert max(counts) == 31 and counts[31] == 1  # the 32nd piece compacted them all
+        assert server.count(STOCK_PATH) == 40  # still one request a day
+        whole = write(tmp_path, "whole", server)
+        whole.write_text(whole.read_text().replace("timeframe: 1Min", "timeframe: 1Day"))
+        run_at(whole, datetime(2024, 1, 3, 6, tzinfo=UTC) + timedelta(days=39))
+        for symbol in SYMBOLS:
+            got = table(tmp_path / "daily", symbol, "1Day")
+            assert got.num_rows == 41 and got.equals(table(tmp_path / "whole", symbol, "1Day"))

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 CONVERTER_VERSION = "alpaca-bars/1"
 KEY_ID, SECRET_KEY = "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"
 _TOOLS = ("multigate", "alpaca-py", "pyarrow", "pandas")
+MAX_PIECES_PER_CHUNK = 31  # a running chunk (daily bars in a year) is compacted past this
 
 
 class AlpacaSource(Source[AlpacaSourceConfig]):
@@ -209,7 +210,8 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         return result
 
     def _compact(self, job: AlpacaApiJob, symbol: str, covers: Sequence[Cover]) -> list[Use]:
-        """Compact each finished chunk's pieces into one file; the files to convert."""
+        """Compact the pieces of each finished chunk (and of a running chunk holding more
+        than MAX_PIECES_PER_CHUNK) into one file; returns the files to convert."""
         period = job.chunk or default_chunk_period(job.timeframe)
         folder = raw_symbol_folder(self.ctx.data_dir, job.asset_class, self._series(job), symbol)
         files = raw_files(folder)
@@ -223,7 +225,8 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             chunk = chunk_cover.chunk
             target = self._raw_path(job, symbol, chunk)
             finished = chunk.end == next_boundary(period_floor(chunk.start, period), period)
-            if finished and needs_compacting(chunk_cover, files):
+            crowded = len(chunk_cover.uses) > MAX_PIECES_PER_CHUNK
+            if (finished or crowded) and needs_compacting(chunk_cover, files):
 
                 def describe(
                     digest: FileDigest,

@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from multigate.time_chunks import ChunkPeriod, as_utc, period_floor
+from multigate.time_chunks import ChunkPeriod, as_utc
 
 if TYPE_CHECKING:
     from alpaca.data.timeframe import TimeFrame
@@ -130,22 +130,23 @@ def shortest_bar_span(timeframe: object) -> timedelta:
     return parsed.amount * _SHORTEST_UNIT_SPAN[parsed.unit]
 
 
+_LONGEST_UNIT_SPAN: dict[str, timedelta] = {
+    _MINUTE: timedelta(minutes=1),
+    _HOUR: timedelta(hours=1),
+    _DAY: timedelta(days=1),
+    _WEEK: timedelta(weeks=1),
+    _MONTH: timedelta(days=31),
+}
+
+
 def completed_bars_end(now: datetime, timeframe: object) -> datetime:
-    """The latest bar boundary at or before `now` (UTC): every bar starting before it has
-    ended, so a fetch up to it never stores a bar still being built. Minute and hour bars
-    are aligned to multiples of their size within the day, weeks start on Monday, and
-    n-month bars at multiples of n months in the year."""
+    """An end (exclusive) such that every bar stamped before it has ended by `now`.
+
+    Bars are stamped on the minute grid, at the start of the time they cover, and that
+    start need not be a UTC boundary (daily bars start at midnight New York time, so the
+    bar stamped 05:00Z covers until 05:00Z the next day). A bar stamped t has ended when
+    t + its longest possible span <= now; the end is the minute after the last such t.
+    """
     parsed = parse_bar_timeframe(timeframe)
-    moment = as_utc(now)
-    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if parsed.unit == _MINUTE:
-        minutes = moment.hour * 60 + moment.minute
-        return day + timedelta(minutes=minutes // parsed.amount * parsed.amount)
-    if parsed.unit == _HOUR:
-        return day + timedelta(hours=moment.hour // parsed.amount * parsed.amount)
-    if parsed.unit == _DAY:
-        return day
-    if parsed.unit == _WEEK:
-        return period_floor(day, "week")
-    month = (day.month - 1) // parsed.amount * parsed.amount + 1
-    return day.replace(month=month, day=1)
+    latest = as_utc(now) - parsed.amount * _LONGEST_UNIT_SPAN[parsed.unit]
+    return latest.replace(second=0, microsecond=0) + timedelta(minutes=1)
