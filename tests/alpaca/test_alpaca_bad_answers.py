@@ -16,12 +16,12 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
+from multigate.config.models import HttpSettings
 from multigate.exit_codes import ExitCode
 from multigate.sources.alpaca.bars_convert import bars_to_table
 from multigate.sources.alpaca.client import RetryingStockClient
 from multigate.sources.alpaca.errors import AlpacaBadAnswer, AlpacaError
 from multigate.sources.alpaca.fetch import fetch_bars
-from multigate.sources.alpaca.retry import RetryPolicy
 from tests.fakes.alpaca_server import STOCK_PATH, FakeAlpacaServer, make_bars
 
 KEY, SECRET = "test-key-id", "test-secret-key"
@@ -73,7 +73,7 @@ def server():
 
 def our_client(server: FakeAlpacaServer) -> RetryingStockClient:
     return RetryingStockClient(
-        KEY, SECRET, url_override=server.url, retry=RetryPolicy(), sleep=lambda s: None
+        KEY, SECRET, url_override=server.url, http=HttpSettings(), sleep=lambda s: None
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -58,9 +59,15 @@ def test_config_error_and_dry_run_import_no_vendor_sdk(tmp_path):
 
     # The full example (every vendor configured) loads and plans without the SDKs when
     # only VIX is selected.
-    code, modules = _probe(
-        "--config", REPO_ROOT / "example.ingest.yaml", "--dry-run", "--source", "vix"
+    example = tmp_path / "ingest.yaml"
+    shutil.copy(REPO_ROOT / "example.ingest.yaml", example)
+    subprocess.run(
+        [sys.executable, "-m", "multigate.sample", "--data-dir", tmp_path / "data"],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
+    code, modules = _probe("--config", example, "--dry-run", "--source", "vix")
     assert code == 0
     assert modules.isdisjoint(VENDOR_SDKS)
 

@@ -7,7 +7,8 @@ page_token, sort, feed, adjustment. Responses are `{"bars": {sym: [...]}, "next_
 ...}` with bars ordered by symbol then time, pages cut after `limit` bars across symbols.
 Stock requests need the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers; crypto requests
 may omit them. Errors can be scripted (429 + Retry-After, 401, 403, 422, 5xx, ...), and so
-can any 200 body (a str or bytes body is sent as it is: empty, `null`, `NaN` values, ...).
+can any 200 body (a str or bytes body is sent as it is: empty, `null`, `NaN` values, ...);
+answers can be trickled a few bytes at a time (`server.trickle(...)`).
 Pagination faults: `repeat_page_token` (every page carries that one token and a request
 with it gets the first page again) and `endless_empty_pages` (empty pages, each with a
 fresh token). Past `request_cap` requests the fake answers 410, so a client that never
@@ -28,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.trickle import write_slowly
 
 STOCK_PATH = "/v2/stocks/bars"
 CRYPTO_PATH = "/v1beta3/crypto/us/bars"
@@ -109,6 +112,7 @@ class FakeAlpacaServer:
         self.endless_empty_pages = False
         self.request_cap = 300
         self._script: deque[Scripted] = deque()
+        self._trickles: deque[tuple[int, float]] = deque()
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -143,6 +147,11 @@ class FakeAlpacaServer:
             body = {"message": f"scripted {status}"}
         for _ in range(times):
             self._script.append(Scripted(status, body, dict(headers or {}), path))
+
+    def trickle(self, step_bytes: int, interval: float, times: int = 1) -> None:
+        """Send the next `times` answers `step_bytes` at a time, `interval` seconds apart."""
+        with self._lock:
+            self._trickles.extend([(step_bytes, interval)] * times)
 
     def script_rate_limit(self, retry_after: str | None = "2", times: int = 1) -> None:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
@@ -302,6 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.requests.append(record)
             status, body, extra, count = self.fake.handle(parts.path, query, headers)
             record.status, record.bars = status, count
+            trickle = self.fake._trickles.popleft() if self.fake._trickles else None
         payload = body if isinstance(body, (bytes, str)) else json.dumps(body)
         data = payload.encode() if isinstance(payload, str) else payload
         self.send_response(status)
@@ -310,4 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
+        if trickle is not None:
+            write_slowly(self.wfile, data, *trickle)
+            self.close_connection = True
+            return
         self.wfile.write(data)

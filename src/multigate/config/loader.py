@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -25,6 +25,14 @@ class LoadedConfig:
 
     path: Path
     config: IngestConfig
+    parsed: ParsedYaml | None = field(default=None, repr=False, compare=False)
+    """The YAML with its lines, for problems found after loading (preflight)."""
+
+    def describe(self, location: Sequence[str | int], message: str) -> str:
+        """``file:line: sources.x.jobs[0].key (job 'name'): message``."""
+        if self.parsed is None:
+            return f"{self.path}: {_dotted(location)}: {message}"
+        return _where(self.parsed, location, message)
 
     @property
     def base_dir(self) -> Path:
@@ -106,7 +114,7 @@ def load_config(path: Path) -> LoadedConfig:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
     config = IngestConfig.model_construct(data_dir=base.data_dir, sources=sources)
-    return LoadedConfig(path=path, config=config)
+    return LoadedConfig(path=path, config=config, parsed=parsed)
 
 
 def _validate(
@@ -219,3 +227,21 @@ def _where_prefix(parsed: ParsedYaml, location: Sequence[str | int]) -> str:
 
 def _where(parsed: ParsedYaml, location: Sequence[str | int], message: str) -> str:
     return f"{_where_prefix(parsed, location)}{_dotted(location, parsed)}: {message}"
+
+
+def load_data_dir(path: Path) -> Path:
+    """The data folder the config at ``path`` names, checking only ``data_dir`` (reading
+    data needs no source settings, and so never imports a vendor SDK)."""
+    path = path.resolve()
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found (or pass the data folder instead)")
+    parsed = parse_yaml_file(path)
+    data = parsed.data if parsed.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the config must be a mapping with 'data_dir' and 'sources'")
+    problems: list[str] = []
+    top = {"data_dir": data["data_dir"]} if "data_dir" in data else {}
+    base = _validate(parsed, IngestConfig, top, (), problems)
+    if base is None:
+        raise ConfigError("\n".join(problems))
+    return LoadedConfig(path=path, config=base).data_dir
