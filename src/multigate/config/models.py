@@ -8,6 +8,7 @@ unknown keys, so a typo such as ``max_cost_usb`` is an error rather than a silen
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -39,14 +40,46 @@ def check_symbol(value: str) -> str:
     return value
 
 
-def check_unique(values: list[str]) -> list[str]:
-    """A list of symbols in which none is given twice (it would be fetched twice)."""
-    seen: set[str] = set()
+def split_symbols(values: list[str]) -> list[tuple[str, str]]:
+    """Each entry stripped and split on commas, as the vendors' clients send it (they join a
+    list with commas, or split a string on them): ``'aapl, MSFT'`` is two symbols. Returns
+    ``(entry as given, symbol)`` pairs."""
+    parts: list[tuple[str, str]] = []
     for value in values:
-        if value in seen:
-            raise ValueError(f"'{value}' is listed twice")
-        seen.add(value)
-    return values
+        for part in value.strip().strip(",").split(","):
+            parts.append((value, check_symbol(part.strip())))
+    return parts
+
+
+def normalise_symbols(values: list[str], case: Callable[[str], str]) -> list[str]:
+    """Split and strip ``values`` like the vendor's client, apply its ``case`` rule to each
+    symbol, and refuse duplicates of the result: the vendor would be asked, and paid, twice
+    for the same data."""
+    first: dict[str, str] = {}
+    result = []
+    for given, part in split_symbols(values):
+        symbol = case(part)
+        if symbol in first:
+            same = (
+                f"'{first[symbol]}' and '{given}' both give"
+                if first[symbol] != given
+                else f"'{given}' lists"
+            )
+            raise ValueError(
+                f"{same} the symbol '{symbol}' (as the vendor's client sends it: split on "
+                "commas, stripped, case normalised); list each symbol once"
+            )
+        first[symbol] = given
+        result.append(symbol)
+    return result
+
+
+def _upper_symbols(values: list[str]) -> list[str]:
+    return normalise_symbols(values, str.upper)
+
+
+def _as_given(values: list[str]) -> list[str]:
+    return normalise_symbols(values, lambda value: value)
 
 
 def _number_as_text(value: object) -> object:
@@ -56,8 +89,13 @@ def _number_as_text(value: object) -> object:
 
 SafeName = Annotated[str, AfterValidator(check_safe_name)]
 Symbol = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(check_symbol)]
-SymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(check_unique)]
-"""One or more symbols, none twice."""
+SymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(_as_given)]
+"""One or more symbols (commas split, spaces stripped, case kept), none twice."""
+SymbolEntries = Annotated[list[Symbol], Field(min_length=1)]
+"""Symbols as written, for a vendor whose case rule depends on other keys (Databento's
+``stype_in``): it must call :func:`normalise_symbols` itself."""
+UpperSymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(_upper_symbols)]
+"""Like SymbolList, upper-cased: for vendors whose symbols are all upper case."""
 LaxDate = Annotated[date, Field(strict=False)]
 """A date: an unquoted YAML date or a quoted ``"YYYY-MM-DD"`` string."""
 

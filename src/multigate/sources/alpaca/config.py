@@ -11,7 +11,7 @@ from multigate.config.models import (
     JobConfig,
     SourceConfig,
     Symbol,
-    SymbolList,
+    UpperSymbolList,
     range_end,
     range_start,
 )
@@ -30,7 +30,9 @@ class AlpacaApiJob(JobConfig):
     mode: Literal["api"]
     asset_class: Literal["stocks", "crypto"] = "stocks"
     """``crypto`` uses alpaca-py's crypto client (symbols like ``BTC/USD``; no key needed)."""
-    symbols: SymbolList
+    symbols: UpperSymbolList
+    """Stripped, split on commas (alpaca-py joins a list with commas) and upper-cased: every
+    Alpaca symbol is upper case, so 'aapl' and 'AAPL' are one symbol, fetched once."""
     timeframe: Timeframe
     start: DateOrTime
     """First bar time: a date (its 00:00 UTC) or an ISO time."""

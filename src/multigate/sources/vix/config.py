@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from multigate.config.models import JobConfig, LaxDate, SourceConfig, Symbol, SymbolList
+from multigate.config.models import JobConfig, LaxDate, SourceConfig, Symbol, UpperSymbolList
 
 CBOE_DAILY_PRICES_URL = "https://cdn.cboe.com/api/global/us_indices/daily_prices"
 
@@ -30,8 +30,9 @@ class VixApiJob(VixDateRange):
     """Download CBOE's ``<INDEX>_History.csv`` for each symbol, then convert it."""
 
     mode: Literal["api"]
-    symbols: SymbolList
-    """CBOE index names, e.g. VIX, VIX9D, VIX3M, VIX6M, VVIX."""
+    symbols: UpperSymbolList
+    """CBOE index names, e.g. VIX, VIX9D, VIX3M, VIX6M, VVIX (upper-cased, as CBOE names its
+    files; commas separate names)."""
 
 
 class VixOfflineJob(VixDateRange):
