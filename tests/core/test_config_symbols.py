@@ -93,7 +93,8 @@ def test_databento_symbols_are_spelt_as_its_client_sends_them(write_config, styp
     [
         ('[AAPL, aapl, " AAPL"]', ("'AAPL' and 'aapl'",), "AAPL"),
         ("['aapl,MSFT', MSFT]", ("'aapl,MSFT' and 'MSFT'",), "MSFT"),
-        ("['AAPL, AAPL']", ("'AAPL, AAPL' lists",), "AAPL"),
+        ("['AAPL, AAPL']", ("'AAPL, AAPL' gives",), "AAPL"),
+        ("[AAPL, AAPL]", ("'AAPL' is listed twice",), "AAPL"),
     ],
 )
 def test_databento_duplicates_after_normalisation_are_a_config_error(

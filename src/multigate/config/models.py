@@ -40,14 +40,14 @@ def check_symbol(value: str) -> str:
     return value
 
 
-def split_symbols(values: list[str]) -> list[tuple[str, str]]:
+def split_symbols(values: list[str]) -> list[tuple[int, str]]:
     """Each entry stripped and split on commas, as the vendors' clients send it (they join a
     list with commas, or split a string on them): ``'aapl, MSFT'`` is two symbols. Returns
-    ``(entry as given, symbol)`` pairs."""
-    parts: list[tuple[str, str]] = []
-    for value in values:
+    ``(index of the entry, symbol)`` pairs."""
+    parts: list[tuple[int, str]] = []
+    for index, value in enumerate(values):
         for part in value.strip().strip(",").split(","):
-            parts.append((value, check_symbol(part.strip())))
+            parts.append((index, check_symbol(part.strip())))
     return parts
 
 
@@ -55,21 +55,23 @@ def normalise_symbols(values: list[str], case: Callable[[str], str]) -> list[str
     """Split and strip ``values`` like the vendor's client, apply its ``case`` rule to each
     symbol, and refuse duplicates of the result: the vendor would be asked, and paid, twice
     for the same data."""
-    first: dict[str, str] = {}
+    first: dict[str, int] = {}
     result = []
-    for given, part in split_symbols(values):
+    for index, part in split_symbols(values):
         symbol = case(part)
         if symbol in first:
-            same = (
-                f"'{first[symbol]}' and '{given}' both give"
-                if first[symbol] != given
-                else f"'{given}' lists"
-            )
+            a, b = values[first[symbol]], values[index]
+            if first[symbol] == index:
+                same = f"'{b}' gives"
+            elif a == b:
+                same = f"'{b}' is listed twice: it gives"
+            else:
+                same = f"'{a}' and '{b}' both give"
             raise ValueError(
-                f"{same} the symbol '{symbol}' (as the vendor's client sends it: split on "
-                "commas, stripped, case normalised); list each symbol once"
+                f"{same} the symbol '{symbol}' twice (as the vendor's client sends it: split "
+                "on commas, stripped, case normalised); list each symbol once"
             )
-        first[symbol] = given
+        first[symbol] = index
         result.append(symbol)
     return result
 
@@ -96,7 +98,23 @@ SymbolEntries = Annotated[list[Symbol], Field(min_length=1)]
 ``stype_in``): it must call :func:`normalise_symbols` itself."""
 UpperSymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(_upper_symbols)]
 """Like SymbolList, upper-cased: for vendors whose symbols are all upper case."""
-LaxDate = Annotated[date, Field(strict=False)]
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(2261, 12, 31)
+"""Stored times are nanoseconds since 1970 (pandas and Arrow stop in April 2262)."""
+
+
+def check_date_range(value: date) -> date:
+    """A date or time between FIRST_DATE and LAST_DATE: ``9999-12-31`` would overflow."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(
+            f"{value} is outside the supported range {FIRST_DATE} .. {LAST_DATE} "
+            "(times are stored as nanoseconds since 1970)"
+        )
+    return value
+
+
+LaxDate = Annotated[date, Field(strict=False), AfterValidator(check_date_range)]
 """A date: an unquoted YAML date or a quoted ``"YYYY-MM-DD"`` string."""
 
 
@@ -114,7 +132,9 @@ def _date_or_time(value: object) -> object:
     return value
 
 
-DateOrTime = Annotated[datetime | date, BeforeValidator(_date_or_time)]
+DateOrTime = Annotated[
+    datetime | date, BeforeValidator(_date_or_time), AfterValidator(check_date_range)
+]
 """``2024-01-01`` (a whole UTC day) or ``2024-01-01T14:30:00Z`` (an instant; naive = UTC)."""
 
 
@@ -138,9 +158,10 @@ def _as_utc(value: date | datetime) -> datetime:
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors, types are not coerced, and parsed configs are immutable."""
+    """Unknown keys are errors, types are not coerced, numbers are finite (``.inf`` and
+    ``.nan`` are refused), and parsed configs are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class HttpSettings(StrictModel):
