@@ -149,3 +149,16 @@ def test_vix_symbols_are_upper_cased_and_duplicates_refused(write_config):
     message = config_error(write_config, VIX.format(symbols="[VIX, vix]"))
     assert "ingest.yaml:9: sources.vix.jobs[0].symbols" in message
     assert "the symbol 'VIX'" in message
+
+
+def test_offline_symbols_that_cannot_name_a_file_fail_by_name(write_config):
+    jobs = "".join(
+        f"      - {{name: j{i}, mode: offline, path: x.csv, timeframe: 1Min, symbol: {value}}}\n"
+        for i, value in enumerate(['"."', '".."', '""', '"A\\x01B"', '"A\\x7fB"'])
+    )
+    text = "sources:\n  alpaca:\n    enabled: true\n    mode: offline\n    jobs:\n" + jobs
+    message = config_error(write_config, text)
+    assert message.startswith("5 problems in the config")
+    for line, shown in [(6, "'.'"), (7, "'..'"), (8, "''"), (9, "'A\\x01B'"), (10, "'A\\x7fB'")]:
+        job = f"sources.alpaca.jobs[{line - 6}].symbol (job 'j{line - 6}')"
+        assert f"ingest.yaml:{line}: {job}: {shown} is not a valid symbol" in message

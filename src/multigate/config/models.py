@@ -36,7 +36,9 @@ def check_symbol(value: str) -> str:
     if not value.strip() or value in (".", "..") or ".." in value.split("/"):
         raise ValueError(f"'{value}' is not a valid symbol")
     if any(ch in value for ch in _UNSAFE_SYMBOL_CHARS) or value.startswith("/"):
-        raise ValueError(f"'{value}' is not a valid symbol (path separators are not allowed)")
+        raise ValueError(f"{value!r} is not a valid symbol (path separators are not allowed)")
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+        raise ValueError(f"{value!r} is not a valid symbol (it holds control characters)")
     return value
 
 
