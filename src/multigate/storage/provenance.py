@@ -1,7 +1,8 @@
 """``<file>.source.json`` sidecars: what a file is, where it came from, how it was made.
 
-A sidecar is written last, after the file it describes, and records the file's sha256; a
-data file without a matching sidecar is treated as incomplete and is made again.
+A sidecar is written first, just before the file it describes moves into place, and records
+the file's sha256; a data file without a matching sidecar, or a sidecar without its file, is
+treated as absent and is made again.
 """
 
 from __future__ import annotations
@@ -41,13 +42,19 @@ def sha256_of(path: Path) -> str:
 
 
 def digest_file(path: Path, relative_to: Path | None = None) -> FileDigest:
+    return digest_file_as(path, path, relative_to)
+
+
+def digest_file_as(file: Path, path: Path, relative_to: Path | None = None) -> FileDigest:
+    """The digest of ``file`` under the name ``path`` (its final name, when ``file`` is the
+    temporary file about to become it)."""
     name = str(path)
     if relative_to is not None:
         try:
             name = str(path.resolve().relative_to(relative_to.resolve()))
         except ValueError:
             name = str(path.resolve())
-    return FileDigest(name=name, sha256=sha256_of(path), bytes=path.stat().st_size)
+    return FileDigest(name=name, sha256=sha256_of(file), bytes=file.stat().st_size)
 
 
 def fingerprint(params: Mapping[str, Any], inputs: Sequence[FileDigest] = ()) -> str:

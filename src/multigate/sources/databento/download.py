@@ -122,7 +122,7 @@ class ChunkDownloader:
         assert self._api is not None, "downloads need an API client"
         fetched_at = self._ctx.now()
         relative = str(chunk.path.relative_to(self._ctx.data_dir))
-        with atomic_path(chunk.path) as tmp:
+        with atomic_path(chunk.path, sidecar_written=True) as tmp:
             try:
                 self._api.download(
                     request,
@@ -138,7 +138,7 @@ class ChunkDownloader:
                 raise
             digest = FileDigest(relative, sha256_of(tmp), tmp.stat().st_size)
             provenance = self.describe(request, digest, tmp, fetched_at)
-        write_sidecar(chunk.path, provenance, created_at=fetched_at)
+            write_sidecar(chunk.path, provenance, created_at=fetched_at)  # before the move
         append_ledger(
             self._ledger,
             "download",
