@@ -139,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = secret_values(env)
         configure_logging(args.verbose, args.quiet, secrets)
         selected = select_jobs(loaded, args.source, args.job)
+        if any(not item.skip_reason for item in selected):
+            loaded.check_data_dir(writable=not args.dry_run)
         ctx = _run_context(args, loaded, env)
         sources = open_sources(loaded, selected, ctx)
         preflight(selected, sources)
@@ -158,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.LOCKED
+    except OSError as exc:  # the data folder failed under the run (unmounted, made read-only)
+        print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
+        return ExitCode.JOB_FAILED
     except KeyboardInterrupt:
         print("interrupted: finished files are kept; run again to resume", file=sys.stderr)
         return ExitCode.INTERRUPTED

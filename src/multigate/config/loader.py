@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from multigate.config.models import IngestConfig, SourceConfig
 from multigate.config.yaml_nodes import ParsedYaml, parse_yaml_file
 from multigate.errors import ConfigError
+from multigate.storage.data_dir import data_dir_problem
 
 EXAMPLE_CONFIG = "example.ingest.yaml"
 
@@ -25,6 +26,8 @@ class LoadedConfig:
 
     path: Path
     config: IngestConfig
+    data_dir_line: int | None = None
+    """Line of ``data_dir:`` in the file (None when it is not given)."""
 
     @property
     def base_dir(self) -> Path:
@@ -38,6 +41,14 @@ class LoadedConfig:
     @property
     def data_dir(self) -> Path:
         return self.resolve(self.config.data_dir)
+
+    def check_data_dir(self, *, writable: bool) -> None:
+        """Raise ConfigError (file, line, key) when the data folder cannot be used."""
+        problem = data_dir_problem(self.data_dir, writable=writable)
+        if problem:
+            where = f"{self.path}:{self.data_dir_line}" if self.data_dir_line else str(self.path)
+            shown = repr(str(self.data_dir))
+            raise ConfigError(f"{where}: data_dir: {shown} cannot be used: {problem}")
 
 
 def load_config(path: Path) -> LoadedConfig:
@@ -106,7 +117,8 @@ def load_config(path: Path) -> LoadedConfig:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
     config = IngestConfig.model_construct(data_dir=base.data_dir, sources=sources)
-    return LoadedConfig(path=path, config=config)
+    line = parsed.line_of(("data_dir",)) if "data_dir" in data else None
+    return LoadedConfig(path=path, config=config, data_dir_line=line)
 
 
 def _validate(
