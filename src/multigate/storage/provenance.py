@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import platform
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,8 +20,10 @@ from typing import Any
 
 from multigate.storage.atomic import write_bytes_atomic
 from multigate.storage.layout import sidecar_path
+from multigate.storage.sidecar_check import sidecar_problem
 
 SIDECAR_FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
@@ -120,12 +123,22 @@ def remove_sidecar(path: Path) -> None:
 
 
 def read_sidecar(path: Path) -> dict[str, Any] | None:
-    """The sidecar of ``path`` as a dict, or None when it is missing or unreadable."""
+    """The sidecar of ``path`` as a dict, or None when it is missing, unreadable or not in
+    the shape Multigate writes (hand-edited: wrong types, zone-less times): such a file is
+    treated as having no sidecar, so it is verified or made again, never trusted."""
+    sidecar = sidecar_path(path)
     try:
-        record = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
-    return record if isinstance(record, dict) else None
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring %s: unreadable (%s); treated as absent", sidecar, exc)
+        return None
+    problem = sidecar_problem(record)
+    if problem:
+        log.warning("ignoring %s: %s; treated as absent", sidecar, problem)
+        return None
+    return dict(record)
 
 
 def is_current(path: Path, expected_fingerprint: str) -> bool:
