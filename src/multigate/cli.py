@@ -130,6 +130,15 @@ def exit_code_for(outcomes: Sequence[JobOutcome]) -> ExitCode:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; Ctrl-C in any phase exits 130 with one line, never a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted: nothing more was done", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     secrets: list[str] = []
     try:
@@ -205,5 +214,7 @@ def ask_on_terminal(question: str) -> str:
 
 
 def run() -> None:
-    """Console entry point (``multigate-ingest``), the same as ``python -m scripts.ingest``."""
-    sys.exit(main())
+    """Console entry point, kept for existing installs: see ``multigate.entry.run``."""
+    from multigate.entry import run as run_entry
+
+    run_entry()
