@@ -107,3 +107,23 @@ sources:
     for line, key in [(10, "alpaca.jobs[0].start"), (11, "alpaca.jobs[0].end")]:
         assert f"{path}:{line}: sources.{key}" in result.err
     assert f"{path}:22: sources.databento.jobs[0].end" in result.err
+
+
+def test_merge_keys_work_and_explicit_keys_override_them(write_config):
+    from multigate.config.loader import load_config
+
+    loaded = load_config(
+        write_config(
+            """\
+            sources:
+              vix: &defaults
+                enabled: true
+                mode: offline
+              alpaca:
+                <<: *defaults
+                mode: api
+            """
+        )
+    )
+    alpaca = loaded.config.sources["alpaca"]
+    assert (alpaca.enabled, alpaca.mode) == (True, "api")
