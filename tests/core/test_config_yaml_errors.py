@@ -59,6 +59,21 @@ def edited(old: bytes, new: bytes) -> bytes:
             "sources.vix.jobs[0].symbols[0] (job 'daily'): ON is read as the boolean true",
         ),
         (edited(b"- name: daily", b"- name: off"), 9, "quote it: 'off'"),
+        (
+            edited(b"    mode: api\n", b"    mode: api\n    base_url: 127.0.0.1:8080\n"),
+            6,
+            "sources.vix.base_url: '127.0.0.1:8080' is not a usable URL: it must start with",
+        ),
+        (
+            edited(b"    mode: api\n", b"    mode: api\n    base_url: 'http://['\n"),
+            6,
+            "'http://[' is not a usable URL: Invalid IPv6 URL",
+        ),
+        (
+            edited(b"    mode: api\n", b"    mode: api\n    base_url: http://h:99999\n"),
+            6,
+            "'http://h:99999' is not a usable URL: Port out of range",
+        ),
     ],
 )
 def test_bad_yaml_is_a_config_error_with_file_and_line(

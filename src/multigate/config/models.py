@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -91,6 +92,28 @@ def _number_as_text(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def check_base_url(value: str) -> str:
+    """An ``http(s)://host[:port][/path]`` URL: anything else fails in the HTTP client."""
+    problem = None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = "it must start with http:// or https://"
+        elif not parts.hostname:
+            problem = "it names no host"
+    if problem is None and any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        problem = "it holds spaces or control characters"
+    if problem:
+        raise ValueError(f"{value!r} is not a usable URL: {problem}")
+    return value
+
+
+BaseUrl = Annotated[str, AfterValidator(check_base_url)]
+"""An endpoint override: ``http(s)://host[:port][/path]``."""
 SafeName = Annotated[str, AfterValidator(check_safe_name)]
 Symbol = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(check_symbol)]
 SymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(_as_given)]
@@ -209,7 +232,7 @@ class SourceConfig(StrictModel):
     """Master switch for the whole source."""
     mode: Mode
     """Which jobs of this source run: those whose ``mode`` equals this."""
-    base_url: str | None = None
+    base_url: BaseUrl | None = None
     """Endpoint override (tests, proxies); the vendor's default when absent."""
     http: HttpSettings = HttpSettings()
     jobs: list[JobConfig] = Field(default_factory=list)

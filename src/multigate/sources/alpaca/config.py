@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from multigate.config.models import (
+    BaseUrl,
     DateOrTime,
     JobConfig,
     SourceConfig,
@@ -77,7 +78,7 @@ AlpacaJob = Annotated[AlpacaApiJob | AlpacaOfflineJob, Field(discriminator="mode
 
 
 class AlpacaSourceConfig(SourceConfig):
-    base_url: str | None = None
+    base_url: BaseUrl | None = None
     """Market-data endpoint override (default https://data.alpaca.markets)."""
     requests_per_minute: float = Field(default=190, ge=0)
     """Client-side pacing under Alpaca's limit (200/min on the free plan); 0 = no pacing."""

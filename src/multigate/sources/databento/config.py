@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from multigate.config.models import (
+    BaseUrl,
     CostGuardrails,
     DateOrTime,
     JobConfig,
@@ -119,6 +120,6 @@ DatabentoJob = Annotated[DatabentoApiJob | DatabentoOfflineJob, Field(discrimina
 
 
 class DatabentoSourceConfig(SourceConfig):
-    base_url: str | None = None
+    base_url: BaseUrl | None = None
     """Historical gateway override (default: Databento's); passed to the client as ``gateway``."""
     jobs: list[DatabentoJob] = Field(default_factory=list)  # type: ignore[assignment]

@@ -6,7 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from multigate.config.models import JobConfig, LaxDate, SourceConfig, Symbol, UpperSymbolList
+from multigate.config.models import (
+    BaseUrl,
+    JobConfig,
+    LaxDate,
+    SourceConfig,
+    Symbol,
+    UpperSymbolList,
+)
 
 CBOE_DAILY_PRICES_URL = "https://cdn.cboe.com/api/global/us_indices/daily_prices"
 
@@ -49,6 +56,6 @@ VixJob = Annotated[VixApiJob | VixOfflineJob, Field(discriminator="mode")]
 
 
 class VixSourceConfig(SourceConfig):
-    base_url: str | None = None
+    base_url: BaseUrl | None = None
     """Defaults to CBOE's daily-prices folder; override for mirrors and tests."""
     jobs: list[VixJob] = Field(default_factory=list)  # type: ignore[assignment]
