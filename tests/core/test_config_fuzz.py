@@ -32,6 +32,12 @@ JUNK_VALUES: list[Any] = [
     {"a": 1}, ["AAPL", "aapl"], "ALL_SYMBOLS", "1Min", "month", "ES.c.0", "BTC/USD", "\t",
     "é", "NA", "*", "**/*.csv", "a,b", "0x10", 2**70,
 ]  # fmt: skip
+SAMPLE_GLOBS = [
+    "data/raw/**/*", "data/raw/vix/sample/*", "data/raw/vix/sample/fred/*",
+    "data/raw/alpaca/sample/json/*", "data/raw/alpaca/sample/csv/*",
+    "data/raw/alpaca/sample/parquet/*", "data/raw/databento/sample/*",
+    "data/ingested/**/*.parquet", "ingest.yaml", "data", "*",
+]  # fmt: skip
 JUNK_BYTES = [b"\xff", b"\x00", b"\x01", b"\t", b":", b"- ", b"[", b"{", b"&a", b"*a", b"!!", b"%"]
 
 
@@ -68,7 +74,7 @@ def mutate_tree(data: Any, rng: random.Random) -> Any:
     if not spots:
         return data
     container, key = rng.choice(spots)
-    kind = rng.randrange(6)
+    kind = rng.randrange(7)
     if kind == 0:  # delete a key or an item
         del container[key]
     elif kind == 1:  # retype a value
@@ -90,6 +96,10 @@ def mutate_tree(data: Any, rng: random.Random) -> Any:
         for field in ("mode", "enabled"):
             if field in container:
                 container[field] = rng.choice(["api", "offline", True, False])
+    elif kind == 6:  # feed one vendor's sample files to another's job
+        jobs = [job for job, _ in paths_in(data) if isinstance(job, dict) and "path" in job]
+        if jobs:
+            rng.choice(jobs)["path"] = rng.choice(SAMPLE_GLOBS)
     return data
 
 
