@@ -8,7 +8,8 @@ A file with a sidecar is published sidecar first: the new sidecar (recording the
 file's sha256) replaces the old one, then the file moves into place, so no reader ever sees a
 file at its final name without a sidecar. A run killed between the two leaves a sidecar whose
 file is missing (or still the old bytes), which every check treats as absent; the next run
-finishes that move when the dead writer's temporary file holds exactly the recorded bytes.
+finishes the moves when the dead writer's temporary file holds exactly the bytes its sidecar
+(moved in, or still temporary itself) records: a paid download killed there is kept.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from multigate.storage.layout import sidecar_path
+from multigate.storage.layout import SIDECAR_SUFFIX, sidecar_path
 
 _TMP_MARK = ".tmp-"
 _CHUNK = 1 << 20
@@ -35,25 +36,52 @@ def temp_name_for(path: Path) -> Path:
 
 
 def remove_stale_temps(path: Path) -> int:
-    """Retire temporary files that runs no longer alive left for ``path``; return how many."""
-    removed = 0
-    if path.parent.is_dir():
-        for stale in path.parent.glob(f".{path.name}{_TMP_MARK}*"):
-            if _writer_alive(stale.name):
-                continue
-            removed += retire_stale_temp(stale)
-    return removed
+    """Retire temporary files that runs no longer alive left for ``path`` (and for its
+    sidecar); return how many."""
+    if not path.parent.is_dir():
+        return 0
+    names = (path.name, sidecar_path(path).name)
+    temps = [t for name in names for t in path.parent.glob(f".{name}{_TMP_MARK}*")]
+    return _retire([t for t in temps if not _writer_alive(t.name)])
 
 
 def sweep_temp_files(root: Path) -> int:
     """Retire every temporary file under ``root``. Only call it while holding the run lock,
     when no other writer can be at work; returns how many were retired."""
-    removed = 0
-    if root.is_dir():
-        for stale in root.rglob(f".*{_TMP_MARK}*"):
-            if stale.is_file():
-                removed += retire_stale_temp(stale)
-    return removed
+    if not root.is_dir():
+        return 0
+    return _retire([t for t in root.rglob(f".*{_TMP_MARK}*") if t.is_file()])
+
+
+def _retire(temps: list[Path]) -> int:
+    """Retire dead writers' ``temps``: sidecars first, since finishing one also finishes the
+    data file it describes."""
+    sidecars = [t for t in temps if t.name.rpartition(_TMP_MARK)[0].endswith(SIDECAR_SUFFIX)]
+    retired = sum(_retire_sidecar_temp(t) for t in sidecars)
+    return retired + sum(retire_stale_temp(t) for t in temps if t not in sidecars)
+
+
+def _retire_sidecar_temp(temp: Path) -> int:
+    """A dead writer's temporary sidecar: when it records exactly the bytes of a dead
+    writer's temporary data file beside it (killed just before moving the sidecar), move
+    both into place; otherwise remove it."""
+    sidecar = _final_path(temp)
+    if sidecar is None:
+        return retire_stale_temp(temp)
+    data = sidecar.with_name(sidecar.name.removesuffix(SIDECAR_SUFFIX))
+    recorded = _digest_recorded_in(temp)
+    if recorded is not None and not _holds(data, recorded):
+        for candidate in data.parent.glob(f".{data.name}{_TMP_MARK}*"):
+            if not _writer_alive(candidate.name) and _holds(candidate, recorded):
+                os.replace(temp, sidecar)
+                os.replace(candidate, data)
+                _fsync_dir(data.parent)
+                log.info("finished publishing %s (its run stopped before the final moves)", data)
+                return 1
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
+        return 1
+    return 0
 
 
 def retire_stale_temp(stale: Path) -> int:
@@ -84,18 +112,22 @@ def _final_path(temp: Path) -> Path | None:
 
 
 def _publish_was_interrupted(temp: Path, final: Path) -> bool:
-    recorded = _recorded_digest(final)
-    if recorded is None or temp.stat().st_size != recorded[1]:
-        return False
-    if recorded[0] != _sha256(temp):
-        return False
-    return not (final.is_file() and _sha256(final) == recorded[0])
+    recorded = _digest_recorded_in(sidecar_path(final))
+    return recorded is not None and _holds(temp, recorded) and not _holds(final, recorded)
 
 
-def _recorded_digest(path: Path) -> tuple[str, int] | None:
-    """``(sha256, bytes)`` that ``path``'s sidecar records, or None."""
+def _holds(path: Path, digest: tuple[str, int]) -> bool:
+    """Whether ``path`` is a file of exactly the recorded size and sha256."""
     try:
-        record = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+        return path.stat().st_size == digest[1] and _sha256(path) == digest[0]
+    except OSError:
+        return False
+
+
+def _digest_recorded_in(sidecar: Path) -> tuple[str, int] | None:
+    """``(sha256, bytes)`` that the sidecar file ``sidecar`` records, or None."""
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
         file = record["file"]
         sha256, size = file["sha256"], file["bytes"]
     except (OSError, ValueError, TypeError, KeyError):
