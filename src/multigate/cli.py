@@ -28,6 +28,7 @@ from multigate.progress import NullProgress, Progress, RichProgress
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
 from multigate.storage.atomic import sweep_temp_files
+from multigate.storage.data_dir import data_dir_problem
 from multigate.storage.run_lock import RunLocked, run_lock
 
 log = logging.getLogger("multigate")
@@ -149,7 +150,7 @@ def _main(argv: Sequence[str] | None) -> int:
         configure_logging(args.verbose, args.quiet, secrets)
         selected = select_jobs(loaded, args.source, args.job)
         if any(not item.skip_reason for item in selected):
-            loaded.check_data_dir(writable=not args.dry_run)
+            check_data_dir(loaded, writable=not args.dry_run)
         ctx = _run_context(args, loaded, env)
         sources = open_sources(loaded, selected, ctx)
         preflight(selected, sources)
@@ -184,6 +185,16 @@ def _main(argv: Sequence[str] | None) -> int:
     else:
         print_summary(outcomes)
     return exit_code_for(outcomes)
+
+
+def check_data_dir(loaded: LoadedConfig, *, writable: bool) -> None:
+    """Raise ConfigError (file, line, key) when the data folder cannot be used."""
+    problem = data_dir_problem(loaded.data_dir, writable=writable)
+    if problem:
+        line = loaded.data_dir_line
+        where = f"{loaded.path}:{line}" if line else str(loaded.path)
+        shown = repr(str(loaded.data_dir))
+        raise ConfigError(f"{where}: data_dir: {shown} cannot be used: {problem}")
 
 
 def _run_context(args: argparse.Namespace, loaded: LoadedConfig, env: dict[str, str]) -> RunContext:

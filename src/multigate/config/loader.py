@@ -13,7 +13,6 @@ from pydantic import BaseModel, ValidationError
 from multigate.config.models import IngestConfig, SourceConfig
 from multigate.config.yaml_nodes import ParsedYaml, parse_yaml_file
 from multigate.errors import ConfigError
-from multigate.storage.data_dir import data_dir_problem
 
 EXAMPLE_CONFIG = "example.ingest.yaml"
 
@@ -41,14 +40,6 @@ class LoadedConfig:
     @property
     def data_dir(self) -> Path:
         return self.resolve(self.config.data_dir)
-
-    def check_data_dir(self, *, writable: bool) -> None:
-        """Raise ConfigError (file, line, key) when the data folder cannot be used."""
-        problem = data_dir_problem(self.data_dir, writable=writable)
-        if problem:
-            where = f"{self.path}:{self.data_dir_line}" if self.data_dir_line else str(self.path)
-            shown = repr(str(self.data_dir))
-            raise ConfigError(f"{where}: data_dir: {shown} cannot be used: {problem}")
 
 
 def load_config(path: Path) -> LoadedConfig:
