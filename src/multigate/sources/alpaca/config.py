@@ -11,11 +11,10 @@ from multigate.config.models import (
     DateOrTime,
     JobConfig,
     SourceConfig,
-    Symbol,
-    UpperSymbolList,
     range_end,
     range_start,
 )
+from multigate.config.symbols import Symbol, UpperSymbolList
 from multigate.sources.alpaca.timeframe import timeframe_str
 from multigate.time_chunks import ChunkPeriod
 

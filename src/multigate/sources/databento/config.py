@@ -12,11 +12,10 @@ from multigate.config.models import (
     DateOrTime,
     JobConfig,
     SourceConfig,
-    SymbolEntries,
-    normalise_symbols,
     range_end,
     range_start,
 )
+from multigate.config.symbols import SymbolEntries, normalise_symbols
 from multigate.time_chunks import ChunkPeriod, period_floor
 
 ALL_SYMBOLS = "ALL_SYMBOLS"

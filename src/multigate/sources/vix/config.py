@@ -11,9 +11,8 @@ from multigate.config.models import (
     JobConfig,
     LaxDate,
     SourceConfig,
-    Symbol,
-    UpperSymbolList,
 )
+from multigate.config.symbols import Symbol, UpperSymbolList
 
 CBOE_DAILY_PRICES_URL = "https://cdn.cboe.com/api/global/us_indices/daily_prices"
 
