@@ -126,19 +126,43 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
     """The sidecar of ``path`` as a dict, or None when it is missing, unreadable or not in
     the shape Multigate writes (hand-edited: wrong types, zone-less times): such a file is
     treated as having no sidecar, so it is verified or made again, never trusted."""
-    sidecar = sidecar_path(path)
-    try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring %s: unreadable (%s); treated as absent", sidecar, exc)
+    record = _load_sidecar(path)
+    if record is None:
         return None
     problem = sidecar_problem(record)
     if problem:
-        log.warning("ignoring %s: %s; treated as absent", sidecar, problem)
+        _warn_once(sidecar_path(path), problem)
         return None
     return dict(record)
+
+
+def sidecar_owner(path: Path) -> tuple[Any, Any, Any] | None:
+    """``(kind, source, job)`` as ``path``'s sidecar states them, however malformed the
+    rest of it is (pruning needs to know whose file it is)."""
+    record = _load_sidecar(path)
+    if not isinstance(record, dict):
+        return None
+    return record.get("kind"), record.get("source"), record.get("job")
+
+
+def _load_sidecar(path: Path) -> Any:
+    sidecar = sidecar_path(path)
+    try:
+        return json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        _warn_once(sidecar, f"unreadable ({exc})")
+        return None
+
+
+_warned: set[Path] = set()
+
+
+def _warn_once(sidecar: Path, problem: str) -> None:
+    if sidecar not in _warned:
+        _warned.add(sidecar)
+        log.warning("ignoring %s: %s; treated as absent", sidecar, problem)
 
 
 def is_current(path: Path, expected_fingerprint: str) -> bool:

@@ -17,6 +17,7 @@ from multigate.storage.provenance import (
     is_current,
     read_sidecar,
     remove_sidecar,
+    sidecar_owner,
     write_sidecar,
 )
 
@@ -94,9 +95,4 @@ def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job:
 
 
 def _written_by(path: Path, source: str, job: str) -> bool:
-    record = read_sidecar(path) or {}
-    return (record.get("kind"), record.get("source"), record.get("job")) == (
-        "ingested",
-        source,
-        job,
-    )
+    return sidecar_owner(path) == ("ingested", source, job)
