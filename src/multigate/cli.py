@@ -29,6 +29,7 @@ from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
 from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
 from multigate.storage.atomic import sweep_temp_files
+from multigate.storage.data_dir import data_dir_problem
 from multigate.storage.run_lock import RunLocked, run_lock
 
 log = logging.getLogger("multigate")
@@ -132,6 +133,15 @@ def exit_code_for(outcomes: Sequence[JobOutcome]) -> ExitCode:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; Ctrl-C in any phase exits 130 with one line, never a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted: nothing more was done", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     secrets: list[str] = []
     try:
@@ -141,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = secret_values(env)
         configure_logging(args.verbose, args.quiet, secrets)
         selected = select_jobs(loaded, args.source, args.job)
+        if any(not item.skip_reason for item in selected):
+            check_data_dir(loaded, writable=not args.dry_run)
         ctx = _run_context(args, loaded, env)
         sources = open_sources(loaded, selected, ctx)
         preflight(selected, sources, loaded)
@@ -164,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.LOCKED
+    except OSError as exc:  # the data folder failed under the run (unmounted, made read-only)
+        print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
+        return ExitCode.JOB_FAILED
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(
@@ -180,6 +195,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print_summary(outcomes)
     return exit_code_for(outcomes)
+
+
+def check_data_dir(loaded: LoadedConfig, *, writable: bool) -> None:
+    """Raise ConfigError (file, line, key) when the data folder cannot be used."""
+    problem = data_dir_problem(loaded.data_dir, writable=writable)
+    if problem:
+        line = loaded.data_dir_line
+        where = f"{loaded.path}:{line}" if line else str(loaded.path)
+        shown = repr(str(loaded.data_dir))
+        raise ConfigError(f"{where}: data_dir: {shown} cannot be used: {problem}")
 
 
 def _run_context(args: argparse.Namespace, loaded: LoadedConfig, env: dict[str, str]) -> RunContext:
@@ -210,5 +235,7 @@ def ask_on_terminal(question: str) -> str:
 
 
 def run() -> None:
-    """Console entry point (``multigate-ingest``), the same as ``python -m scripts.ingest``."""
-    sys.exit(main())
+    """Console entry point, kept for existing installs: see ``multigate.entry.run``."""
+    from multigate.entry import run as run_entry
+
+    run_entry()
