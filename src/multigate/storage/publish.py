@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
+from multigate.quality.ingest_hook import with_quality
 from multigate.storage.atomic import atomic_path
 from multigate.storage.provenance import (
     FileDigest,
@@ -29,13 +30,23 @@ def publish_file(
 ) -> FileDigest:
     """Run ``write(tmp)``, move the result to ``path`` atomically, then write its sidecar.
 
-    ``describe`` receives the finished file's digest and returns its provenance.
+    ``describe`` receives the finished file's digest and returns its provenance; an
+    ingested Parquet output gets its quality checks (``quality``) before the sidecar is
+    written. Rows are never dropped.
     """
     with atomic_path(path) as tmp:
         write(tmp)
     digest = digest_file(path, relative_to=data_dir)
-    write_sidecar(path, describe(digest), created_at=now)
+    write_output_sidecar(path, describe(digest), created_at=now)
     return digest
+
+
+def write_output_sidecar(
+    path: Path, provenance: Provenance, created_at: datetime | None = None
+) -> Path:
+    """Write the sidecar of a finished file; an ingested Parquet output gets its quality
+    checks (``provenance.quality``) first."""
+    return write_sidecar(path, with_quality(path, provenance), created_at=created_at)
 
 
 def publish_bytes_if_changed(

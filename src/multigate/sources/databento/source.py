@@ -44,9 +44,8 @@ from multigate.storage.provenance import (
     fingerprint,
     package_versions,
     read_sidecar,
-    write_sidecar,
 )
-from multigate.storage.publish import output_is_current
+from multigate.storage.publish import output_is_current, write_output_sidecar
 from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
@@ -309,7 +308,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         for out in outputs:
             final = finals[out.schema]
             out_digest = digest_file(final, relative_to=self.ctx.data_dir)
-            write_sidecar(
+            write_output_sidecar(
                 final,
                 Provenance(
                     kind="ingested",
