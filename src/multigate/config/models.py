@@ -54,7 +54,15 @@ def _number_as_text(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _calendar_name(value: str) -> str:
+    from multigate.quality.calendars import check_calendar_name
+
+    return check_calendar_name(value)
+
+
 SafeName = Annotated[str, AfterValidator(check_safe_name)]
+CalendarName = Annotated[str, AfterValidator(_calendar_name)]
+"""An exchange_calendars name (``XNYS``, ``CMES``, ...) or ``none``."""
 Symbol = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(check_symbol)]
 SymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(check_unique)]
 """One or more symbols, none twice."""
@@ -127,6 +135,9 @@ class JobConfig(StrictModel):
     """The job runs only when it equals its source's ``mode``."""
     enabled: bool = True
     """Set false to keep a job in the file without running it."""
+    calendar: CalendarName | None = None
+    """Exchange calendar the quality checks judge sessions by (``XNYS``, ``CMES``, ...;
+    ``none``: UTC days, every day open). Default: from the source (see README)."""
 
 
 class CostGuardrails(StrictModel):

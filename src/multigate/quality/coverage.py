@@ -1,0 +1,277 @@
+"""Session coverage and session checks of a dataset, from its sidecars only (no Parquet).
+
+Each ingested output's sidecar holds per-symbol, per-session row counts and first/last
+times (:mod:`multigate.quality.assess`). Against an exchange calendar they tell, per symbol
+and session: ``present``, ``partial`` (starts late or ends early; early closes count as the
+session's real close), ``missing`` (an open session without data), ``holiday`` (a weekday the
+exchange was closed), or ``closed_data`` (data on a closed day). For bars, the rows inside
+the session's hours against the bars it could hold give a ``density`` (sparse feeds such
+as IEX are reported, not failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from multigate.quality.calendars import NO_CALENDAR, Sessions, default_calendar, sessions_between
+from multigate.quality.checks import MAX_EXAMPLES, CheckCounter
+
+PARTIAL_TOLERANCE = timedelta(minutes=15)
+"""Data may start this late or end this early in a session before it counts as partial."""
+NS_PER_DAY = 86_400 * 10**9
+_EPOCH = date(1970, 1, 1)
+
+STATUSES = ("present", "partial", "missing", "holiday", "closed_data")
+COVERAGE_SCHEMA = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("session", pa.date32()),
+        ("status", pa.string()),
+        ("rows", pa.int64()),
+        ("density", pa.float64()),
+    ]
+)
+SESSION_CHECKS = ("missing_session", "closed_day_data", "partial_session", "missing_interval")
+
+
+@dataclass
+class _Cell:
+    rows: int = 0
+    first: int = 0
+    last: int = 0
+    in_hours: int = 0
+    empty: int = 0
+
+    def add(self, entry: Sequence[int]) -> None:
+        rows, first, last, in_hours, empty = (int(x) for x in entry[:5])
+        if self.rows == 0:
+            self.first, self.last = first, last
+        else:
+            self.first, self.last = min(self.first, first), max(self.last, last)
+        self.rows += rows
+        self.in_hours += in_hours
+        self.empty += empty
+
+
+@dataclass
+class DatasetSessions:
+    """Every symbol's sessions of one dataset, merged over its outputs' sidecars."""
+
+    calendar: str | None
+    kind: str | None
+    interval_ns: int | None
+    cells: dict[str, dict[int, _Cell]] = field(default_factory=dict)
+    outputs_by_cell: dict[tuple[str, int], str] = field(default_factory=dict)
+
+
+def merge_sessions(
+    records: Iterable[Mapping[str, Any]], calendar: str | None = None
+) -> DatasetSessions:
+    """Merge the ``quality.sessions`` of a dataset's sidecar records. ``calendar`` None:
+    the calendar the outputs were assessed with (else their default); ``"none"``: none."""
+    merged = DatasetSessions(calendar=None, kind=None, interval_ns=None)
+    chosen: str | None = None
+    for record in records:
+        quality = record.get("quality") or {}
+        if chosen is None:
+            chosen = quality.get("calendar", default_calendar(record)) or NO_CALENDAR
+        merged.kind = merged.kind or quality.get("kind")
+        step = declared_interval(record) or quality.get("interval_ns")
+        if isinstance(step, int) and step > 0:
+            merged.interval_ns = (
+                step if merged.interval_ns is None else min(merged.interval_ns, step)
+            )
+        output = str((record.get("file") or {}).get("name") or "")
+        for symbol, days in (quality.get("sessions") or {}).items():
+            cells = merged.cells.setdefault(symbol, {})
+            for day, entry in days.items():
+                label = (date.fromisoformat(day) - _EPOCH).days
+                cell = cells.get(label)
+                if cell is None:
+                    cell = cells[label] = _Cell()
+                    merged.outputs_by_cell[(symbol, label)] = output
+                cell.add(entry)
+    name = calendar or chosen or NO_CALENDAR
+    merged.calendar = None if name == NO_CALENDAR else name
+    return merged
+
+
+_UNIT_NS = {"s": 10**9, "m": 60 * 10**9, "min": 60 * 10**9, "h": 3600 * 10**9,
+            "hour": 3600 * 10**9, "d": NS_PER_DAY, "day": NS_PER_DAY}  # fmt: skip
+
+
+def declared_interval(record: Mapping[str, Any]) -> int | None:
+    """The bar length a sidecar declares (Alpaca ``timeframe: 5Min``, Databento schema
+    ``ohlcv-1m``), in ns; None when it declares none. Beats the interval seen in the data,
+    which a sparse feed overstates."""
+    vendor = record.get("vendor") or {}
+    text = str(vendor.get("timeframe") or "")
+    schema = str(vendor.get("schema") or "")
+    if not text and schema.startswith("ohlcv-"):
+        text = schema.removeprefix("ohlcv-")
+    digits = "".join(ch for ch in text if ch.isdigit())
+    unit = text[len(digits) :].lower()
+    if not digits or unit not in _UNIT_NS:
+        return None
+    return int(digits) * _UNIT_NS[unit]
+
+
+@dataclass(frozen=True)
+class _Day:
+    label: int
+    is_session: bool
+    open_ns: int
+    close_ns: int
+
+
+def _days(calendar: str | None, first: int, last: int) -> tuple[list[_Day], dict[int, _Day]]:
+    """Every day from label ``first`` to ``last``: its session hours, or closed."""
+    if calendar is None:
+        days = [_Day(d, True, d * NS_PER_DAY, (d + 1) * NS_PER_DAY) for d in range(first, last + 1)]
+        return days, {d.label: d for d in days}
+    sessions: Sessions = sessions_between(
+        calendar, _EPOCH + timedelta(days=first), _EPOCH + timedelta(days=last)
+    )
+    open_by_label = {
+        int(label): (int(o), int(c))
+        for label, o, c in zip(sessions.labels, sessions.opens, sessions.closes, strict=True)
+    }
+    days = []
+    for label in range(first, last + 1):
+        hours = open_by_label.get(label)
+        days.append(_Day(label, hours is not None, *(hours or (0, 0))))
+    return days, {d.label: d for d in days}
+
+
+def _label(value: date | datetime | str | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if "T" in value or " " in value
+            else date.fromisoformat(value)
+        )
+    if isinstance(value, datetime):
+        value = value.date()
+    return (value - _EPOCH).days
+
+
+@dataclass
+class Coverage:
+    """Coverage rows plus the session checks they imply."""
+
+    table: pa.Table
+    checks: dict[str, CheckCounter]
+    density: float | None
+    calendar: str | None
+
+
+def coverage(
+    records: Iterable[Mapping[str, Any]],
+    calendar: str | None = None,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    *,
+    partial_tolerance: timedelta = PARTIAL_TOLERANCE,
+) -> Coverage:
+    """Coverage of a dataset (see the module doc). ``start`` inclusive, ``end`` exclusive
+    (dates, UTC); by default the dataset's first and last session with data."""
+    merged = merge_sessions(records, calendar)
+    checks = {name: CheckCounter() for name in SESSION_CHECKS}
+    labels = [label for cells in merged.cells.values() for label, c in cells.items() if c.rows]
+    first = _label(start)
+    last = _label(end)
+    if not labels and (first is None or last is None):
+        return Coverage(COVERAGE_SCHEMA.empty_table(), checks, None, merged.calendar)
+    first = min(labels) if first is None else first
+    last = max(labels) if last is None else last - 1
+    days, by_label = _days(merged.calendar, first, last)
+    shown = [d for d in days if d.is_session or _weekday(d.label) < 5]
+    shown_labels = {d.label for d in shown}
+    tolerance = partial_tolerance.total_seconds() * 1e9
+    intraday = merged.kind != "daily"
+    interval = merged.interval_ns if merged.kind == "bars" else None
+    if interval is not None and interval >= NS_PER_DAY:
+        interval = None
+    have_total = expect_total = 0
+
+    symbols, sessions, statuses, rows, densities = [], [], [], [], []
+    for symbol in sorted(merged.cells):
+        cells = merged.cells[symbol]
+        extra = [
+            by_label.get(label) or _Day(label, False, 0, 0)
+            for label in cells
+            if first <= label <= last and label not in shown_labels
+        ]
+        for day in sorted([*shown, *extra], key=lambda d: d.label):
+            cell = cells.get(day.label)
+            valid = cell.rows - cell.empty if cell else 0
+            density = None
+            example = f"{symbol} {_EPOCH + timedelta(days=day.label)}".strip()
+            if not day.is_session:
+                status = "closed_data" if valid else "holiday"
+                if valid:
+                    checks["closed_day_data"].add(1, [example])
+            elif not valid:
+                status = "missing"
+                checks["missing_session"].add(1, [example])
+            else:
+                status = "present"
+                assert cell is not None
+                if intraday:
+                    covered_end = cell.last + (interval or 0)
+                    late = cell.first > day.open_ns + tolerance
+                    early = covered_end < day.close_ns - tolerance
+                    if late or early:
+                        status = "partial"
+                        checks["partial_session"].add(1, [example])
+                if interval:
+                    expected = max((day.close_ns - day.open_ns) // interval, 1)
+                    have = min(cell.in_hours, expected)
+                    density = have / expected
+                    have_total += have
+                    expect_total += expected
+                    if have < expected:
+                        checks["missing_interval"].add(int(expected - have), [example])
+            symbols.append(symbol)
+            sessions.append(day.label)
+            statuses.append(status)
+            rows.append(cell.rows if cell else 0)
+            densities.append(density)
+    table = pa.table(
+        {
+            "symbol": pa.array(symbols, pa.string()),
+            "session": pa.array(np.asarray(sessions, dtype=np.int32), pa.int32()).cast(pa.date32()),
+            "status": pa.array(statuses, pa.string()),
+            "rows": pa.array(rows, pa.int64()),
+            "density": pa.array(densities, pa.float64()),
+        },
+        schema=COVERAGE_SCHEMA,
+    )
+    overall = have_total / expect_total if expect_total else None
+    return Coverage(table, checks, overall, merged.calendar)
+
+
+def _weekday(label: int) -> int:
+    return (label + 3) % 7  # 1970-01-01 was a Thursday (3)
+
+
+def coverage_table(
+    records: Iterable[Mapping[str, Any]],
+    calendar: str | None = None,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+) -> pa.Table:
+    """``symbol, session, status, rows, density`` of a dataset's sidecar records; see
+    :func:`coverage`."""
+    return coverage(records, calendar, start, end).table
+
+
+__all__ = ["MAX_EXAMPLES", "Coverage", "coverage", "coverage_table", "merge_sessions"]
