@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
+from multigate.exit_codes import ExitCode
 from multigate.quality.checks import CHECKS, failing
 from multigate.quality.coverage import coverage
 
@@ -21,7 +22,7 @@ QUALITY_SCHEMA = pa.schema(
         ("examples", pa.list_(pa.string())),
     ]
 )
-QUALITY_FAILED_EXIT = 5
+QUALITY_FAILED_EXIT = int(ExitCode.QUALITY_FAILED)
 """Exit status of ``check --strict`` (and ``ingest --strict``) when a check fails."""
 
 
