@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from multigate.exit_codes import ExitCode
 from multigate.quality.checks import CHECKS, failing
-from multigate.quality.coverage import coverage
+from multigate.quality.coverage import Coverage, coverage
 
 DATASET_OUTPUT = "*"
 """The ``output`` of session checks, which judge a dataset's outputs together."""
@@ -27,10 +27,13 @@ QUALITY_FAILED_EXIT = int(ExitCode.QUALITY_FAILED)
 
 
 def quality_rows(
-    records: Iterable[Mapping[str, Any]], calendar: str | None = None
+    records: Iterable[Mapping[str, Any]],
+    calendar: str | None = None,
+    *,
+    covered: Coverage | None = None,
 ) -> list[dict[str, Any]]:
     """One row per (output, check): every output's row checks from its sidecar, then the
-    dataset's session checks (output ``*``)."""
+    dataset's session checks (output ``*``; ``covered``: the coverage already computed)."""
     records = list(records)
     rows = []
     for record in records:
@@ -43,7 +46,8 @@ def quality_rows(
             rows.append({"output": output, "check": check, "count": int(result.get("count") or 0),
                          "examples": [str(x) for x in result.get("examples") or []]})  # fmt: skip
     if any((r.get("quality") or {}).get("sessions") for r in records):
-        for check, counter in coverage(records, calendar).checks.items():
+        covered = covered or coverage(records, calendar)
+        for check, counter in covered.checks.items():
             rows.append({"output": DATASET_OUTPUT, "check": check, **counter.to_json()})
     return rows
 
