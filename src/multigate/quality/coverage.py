@@ -49,11 +49,14 @@ class _Cell:
     empty: int = 0
 
     def add(self, entry: Sequence[int]) -> None:
-        rows, first, last, in_hours, empty = (int(x) for x in entry[:5])
+        rows, first, last, in_hours, empty = entry[:5]
         if self.rows == 0:
             self.first, self.last = first, last
         else:
-            self.first, self.last = min(self.first, first), max(self.last, last)
+            if first < self.first:
+                self.first = first
+            if last > self.last:
+                self.last = last
         self.rows += rows
         self.in_hours += in_hours
         self.empty += empty
@@ -68,6 +71,10 @@ class DatasetSessions:
     interval_ns: int | None
     cells: dict[str, dict[int, _Cell]] = field(default_factory=dict)
     outputs_by_cell: dict[tuple[str, int], str] = field(default_factory=dict)
+
+
+_day_labels: dict[str, int] = {}
+"""``"YYYY-MM-DD"`` -> days since 1970, memoised (sidecars repeat the same days)."""
 
 
 def merge_sessions(
@@ -91,7 +98,9 @@ def merge_sessions(
         for symbol, days in (quality.get("sessions") or {}).items():
             cells = merged.cells.setdefault(symbol, {})
             for day, entry in days.items():
-                label = (date.fromisoformat(day) - _EPOCH).days
+                label = _day_labels.get(day)
+                if label is None:
+                    label = _day_labels[day] = (date.fromisoformat(day) - _EPOCH).days
                 cell = cells.get(label)
                 if cell is None:
                     cell = cells[label] = _Cell()
@@ -210,18 +219,17 @@ def coverage(
             for label in cells
             if first <= label <= last and label not in shown_labels
         ]
-        for day in sorted([*shown, *extra], key=lambda d: d.label):
+        for day in sorted([*shown, *extra], key=_by_label) if extra else shown:
             cell = cells.get(day.label)
             valid = cell.rows - cell.empty if cell else 0
             density = None
-            example = f"{symbol} {_EPOCH + timedelta(days=day.label)}".strip()
             if not day.is_session:
                 status = "closed_data" if valid else "holiday"
                 if valid:
-                    checks["closed_day_data"].add(1, [example])
+                    _flag(checks["closed_day_data"], 1, symbol, day.label)
             elif not valid:
                 status = "missing"
-                checks["missing_session"].add(1, [example])
+                _flag(checks["missing_session"], 1, symbol, day.label)
             else:
                 status = "present"
                 assert cell is not None
@@ -231,7 +239,7 @@ def coverage(
                     early = covered_end < day.close_ns - tolerance
                     if late or early:
                         status = "partial"
-                        checks["partial_session"].add(1, [example])
+                        _flag(checks["partial_session"], 1, symbol, day.label)
                 if interval:
                     expected = max((day.close_ns - day.open_ns) // interval, 1)
                     have = min(cell.in_hours, expected)
@@ -239,7 +247,7 @@ def coverage(
                     have_total += have
                     expect_total += expected
                     if have < expected:
-                        checks["missing_interval"].add(int(expected - have), [example])
+                        _flag(checks["missing_interval"], expected - have, symbol, day.label)
             symbols.append(symbol)
             sessions.append(day.label)
             statuses.append(status)
@@ -257,6 +265,18 @@ def coverage(
     )
     overall = have_total / expect_total if expect_total else None
     return Coverage(table, checks, overall, merged.calendar)
+
+
+def _by_label(day: _Day) -> int:
+    return day.label
+
+
+def _flag(counter: CheckCounter, count: int, symbol: str, label: int) -> None:
+    """Count a session finding; keep its example while there is room for one."""
+    if len(counter.examples) < MAX_EXAMPLES:
+        counter.add(int(count), [f"{symbol} {_EPOCH + timedelta(days=label)}".strip()])
+    else:
+        counter.count += int(count)
 
 
 def _weekday(label: int) -> int:
