@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 
 import pytest
 
-from multigate.html_report import render_report, spend_by_job
+from multigate.html_report import collect_datasets, render_report, spend_by_job, write_report
 from multigate.quality.job_outputs import job_datasets
 from multigate.storage.ledger import append_ledger, read_ledger
 from tests.quality.browser import chromium_path, open_page
@@ -108,3 +109,31 @@ def test_the_browser_check_does_see_a_broken_page(tmp_path):
     page = open_page(broken.as_uri(), tmp_path / "profile", DRAWN)
     assert any("undefinedFunction" in error for error in page.errors), page.errors
     assert page.value == [{"drawn": 0, "painted": 0}]
+
+
+def test_write_report_reads_sidecars_only_and_the_ledger(sample_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(sample_data, data)
+    _ledger(data / "raw" / "databento" / "ledger.jsonl")
+    with (data / "raw" / "databento" / "ledger.jsonl").open("a") as handle:
+        handle.write('{"event": "attempt", "job": "es", "us')  # a torn last line is skipped
+    gone = data / "ingested/alpaca/alpaca_sample_csv/timeframe=1Min/feed=unknown"
+    shutil.rmtree(gone.parent.parent)  # an output and its sidecar both removed
+    for parquet in data.rglob("*.parquet"):
+        parquet.write_bytes(b"")  # no Parquet is read: they could be anything
+
+    names = [name for name, _ in collect_datasets(data)]
+    assert names == [
+        "alpaca/alpaca_sample_json",
+        "alpaca/alpaca_sample_parquet",
+        "databento/databento_sample/mbp-1",
+        "databento/databento_sample/ohlcv-1m",
+        "databento/databento_sample/trades",
+        "vix/vix_fred_sample",
+        "vix/vix_sample",
+    ]
+    out = tmp_path / "report.html"
+    shown = write_report(data, out, snapshots=lambda name: [{"id": f"snap-of-{name}"}])
+    page = out.read_text()
+    assert shown == 7 and "snap-of-vix/vix_sample" in page
+    assert "<td>es</td><td>$3.50</td><td>$3.00</td>" in page

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from multigate.html_report.render import render_report
+from multigate.storage.atomic import write_bytes_atomic
 
 SIDECAR_SUFFIX = ".parquet.source.json"
 
@@ -69,3 +73,19 @@ def read_databento_ledger(data_dir: Path) -> list[dict[str, Any]]:
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def write_report(
+    data_dir: Path,
+    out: Path,
+    snapshots: Callable[[str], Sequence[Mapping[str, Any]]] | None = None,
+) -> int:
+    """Write the report of every dataset under ``data_dir`` to ``out`` (atomically);
+    ``snapshots(name)`` gives a dataset's snapshots. Returns how many datasets it shows."""
+    datasets = [
+        (name, records, list(snapshots(name)) if snapshots else [])
+        for name, records in collect_datasets(data_dir)
+    ]
+    page = render_report(datasets, read_databento_ledger(data_dir))
+    write_bytes_atomic(out, page.encode("utf-8"))
+    return len(datasets)
