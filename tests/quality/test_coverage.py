@@ -252,3 +252,16 @@ def test_evening_data_belongs_to_its_new_york_day_not_the_utc_day():
         "2024-11-27",
     ]
     assert not inside.any()
+
+
+def test_days_before_the_calendar_begins_are_not_called_closed(tmp_path):
+    days = pd.bdate_range("1989-12-27", "1990-01-05")  # XNYS is known here from 1990 on
+    frame = pd.DataFrame({"date": days.date, "symbol": "VIX", "open": 20.0, "high": 21.0,
+                          "low": 19.0, "close": 20.0})  # fmt: skip
+    path = tmp_path / "VIX.parquet"
+    write_parquet(pa.Table.from_pandas(frame, preserve_index=False), path)
+    record = {"source": "vix", "quality": assess_parquet(path, calendar="XNYS"), "file": {}}
+    status = {r["session"].isoformat(): r["status"] for r in coverage_table([record]).to_pylist()}
+    assert status["1989-12-28"] == "present"  # before the calendar: a weekday counts as open
+    assert status["1990-01-01"] == "closed_data"  # New Year's Day, known to be closed
+    assert status["1990-01-02"] == "present"

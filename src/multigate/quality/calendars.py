@@ -82,6 +82,9 @@ class Sessions:
 
     name: str
     tz: str
+    first: date
+    last: date
+    """The days the calendar knows about; outside them nothing is known to be closed."""
     labels: np.ndarray  # int64 days since 1970-01-01, ascending
     opens: np.ndarray  # int64 ns
     closes: np.ndarray  # int64 ns
@@ -91,27 +94,36 @@ class Sessions:
 
 
 @lru_cache(maxsize=16)
-def _calendar(name: str, first_year: int) -> Any:
+def _calendar_from(name: str, first_year: int) -> tuple[Any, date]:
+    """The calendar and the first day it knows about (a holiday there is still known)."""
     import exchange_calendars as xc
 
     with warnings.catch_warnings():  # its pandas deprecation notices are not ours to fix
         warnings.simplefilter("ignore")
-        return xc.get_calendar(name, start=f"{first_year}-01-01")
+        try:
+            return xc.get_calendar(name, start=f"{first_year}-01-01"), date(first_year, 1, 1)
+        except ValueError:  # the calendar starts later than that: take its own range
+            cal = xc.get_calendar(name)
+            return cal, cal.first_session.date()
+
+
+def _calendar(name: str, first_year: int) -> Any:
+    return _calendar_from(name, first_year)[0]
 
 
 def sessions_between(name: str, first: date, last: date) -> Sessions:
     """Sessions of calendar ``name`` whose label is in [first, last] (both inclusive)."""
-    cal = _calendar(name, max(min(first.year, 2006), _EARLIEST.year))
-    lo = max(first, cal.first_session.date())
+    cal, known_from = _calendar_from(name, max(min(first.year, 2006), _EARLIEST.year))
+    lo = max(first, known_from)
     hi = min(last, cal.last_session.date())
     if lo > hi:
         empty = np.array([], dtype=np.int64)
-        return Sessions(name, str(cal.tz), empty, empty, empty)
+        return Sessions(name, str(cal.tz), lo, hi, empty, empty, empty)
     schedule = cal.schedule.loc[str(lo) : str(hi)]
     labels = schedule.index.values.astype("datetime64[D]").astype(np.int64)
     opens = _ns(schedule["open"])
     closes = _ns(schedule["close"])
-    return Sessions(name, str(cal.tz), labels, opens, closes)
+    return Sessions(name, str(cal.tz), lo, hi, labels, opens, closes)
 
 
 def _ns(column: Any) -> np.ndarray:

@@ -151,9 +151,15 @@ def _days(calendar: str | None, first: int, last: int) -> tuple[list[_Day], dict
         int(label): (int(o), int(c))
         for label, o, c in zip(sessions.labels, sessions.opens, sessions.closes, strict=True)
     }
+    known_first = (sessions.first - _EPOCH).days
+    known_last = (sessions.last - _EPOCH).days
     days = []
     for label in range(first, last + 1):
         hours = open_by_label.get(label)
+        unknown = not known_first <= label <= known_last
+        if hours is None and unknown and _weekday(label) < 5:
+            # beyond the calendar's range: weekdays count as whole-day sessions
+            hours = (label * NS_PER_DAY, (label + 1) * NS_PER_DAY)
         days.append(_Day(label, hours is not None, *(hours or (0, 0))))
     return days, {d.label: d for d in days}
 
