@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected = select_jobs(loaded, args.source, args.job)
         ctx = _run_context(args, loaded, env)
         sources = open_sources(loaded, selected, ctx)
-        preflight(selected, sources)
+        preflight(selected, sources, loaded)
     except ConfigError as exc:
         print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from multigate.config.loader import LoadedConfig
 from multigate.config.models import JobConfig, SourceConfig
 from multigate.context import RunContext
-from multigate.errors import ConfigError, GuardrailRefused, IngestError
+from multigate.errors import ConfigError, GuardrailRefused, IngestError, JobKeyError
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.registry import source_class
 from multigate.storage.layout import ingested_root
@@ -27,6 +27,8 @@ class SelectedJob:
     source: str
     job: JobConfig
     skip_reason: str | None = None
+    location: tuple[str | int, ...] = ()
+    """Where the job stands in the config (``sources``, source, ``jobs``, index)."""
 
 
 @dataclass
@@ -65,11 +67,39 @@ def select_jobs(
     for source_name, source in config.sources.items():
         if sources and source_name not in sources:
             continue
-        for job in source.jobs:
+        for index, job in enumerate(source.jobs):
             if jobs and job.name not in jobs:
                 continue
-            selected.append(SelectedJob(source_name, job, _skip_reason(source, job)))
+            where = ("sources", source_name, "jobs", index)
+            selected.append(SelectedJob(source_name, job, _skip_reason(source, job), where))
+    if (sources or jobs) and all(item.skip_reason for item in selected):
+        raise ConfigError(_nothing_to_run(loaded, sources, jobs, selected))
     return selected
+
+
+def _nothing_to_run(
+    loaded: LoadedConfig,
+    sources: Sequence[str],
+    jobs: Sequence[str],
+    selected: Sequence[SelectedJob],
+) -> str:
+    """Why filters that name existing sources and jobs still leave nothing to run."""
+    asked = " ".join([*(f"--source {s}" for s in sources), *(f"--job {j}" for j in jobs)])
+    if selected:
+        skipped = "; ".join(
+            f"{item.source}/{item.job.name} ({item.skip_reason})" for item in selected
+        )
+        return f"{asked}: nothing to run, every selected job is skipped: {skipped}"
+    if not jobs:
+        return f"{asked}: {', '.join(sources)} has no jobs in {loaded.path}"
+    owners = {
+        job.name: name
+        for name, source in loaded.config.sources.items()
+        for job in source.jobs
+        if job.name in jobs
+    }
+    elsewhere = ", ".join(f"{job} is a job of source {owners[job]}" for job in jobs)
+    return f"{asked}: no job matches both filters ({elsewhere})"
 
 
 def _skip_reason(source: SourceConfig, job: JobConfig) -> str | None:
@@ -90,18 +120,30 @@ def open_sources(
     return {name: source_class(name)(loaded.config.sources[name], ctx) for name in sorted(names)}
 
 
-def preflight(selected: Sequence[SelectedJob], sources: dict[str, Source]) -> None:
-    """Run every job's cheap checks before any job starts; all problems in one ConfigError."""
+def preflight(
+    selected: Sequence[SelectedJob],
+    sources: dict[str, Source],
+    loaded: LoadedConfig | None = None,
+) -> None:
+    """Run every job's cheap checks before any job starts; all problems in one ConfigError.
+    A problem with one key names the config file, line and key (given ``loaded``)."""
     problems = []
     for item in selected:
         if item.skip_reason:
             continue
         try:
             sources[item.source].preflight(item.job)
+        except JobKeyError as exc:
+            if loaded is not None and item.location:
+                problems.append(loaded.describe((*item.location, exc.key), str(exc)))
+            else:
+                problems.append(f"{item.source}/{item.job.name}: {exc.key}: {exc}")
         except ConfigError as exc:
             problems.append(f"{item.source}/{item.job.name}: {exc}")
+    if len(problems) > 1:
+        raise ConfigError(f"{len(problems)} problems:\n  " + "\n  ".join(problems))
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError(problems[0])
 
 
 def run_selected(

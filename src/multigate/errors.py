@@ -4,6 +4,7 @@
 
     IngestError                      root: everything we raise on purpose
     ├── ConfigError                  ingest.yaml is missing or wrong (file, line, key)
+    │   └── JobKeyError              a job's key names what cannot work (a missing input)
     ├── GuardrailRefused             a cost cap or a confirmation said no; nothing was spent
     ├── VendorError                  a vendor answered badly (retryable tells whether to try again)
     │   └── KeyRefused               401/403: the API key was refused (the key is never shown)
@@ -21,6 +22,15 @@ class IngestError(Exception):
 
 class ConfigError(IngestError):
     """The configuration is missing, malformed or invalid."""
+
+
+class JobKeyError(ConfigError):
+    """A job's key whose value cannot work, found after loading (a path that does not
+    exist). ``key`` lets the CLI point at its line in the config."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class GuardrailRefused(IngestError):

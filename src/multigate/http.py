@@ -1,9 +1,8 @@
-"""HTTP GET with bounded retries: exponential backoff on timeouts, 429 and 5xx,
-``Retry-After`` honoured; any other 4xx fails at once with the URL and status."""
+"""HTTP GET under the shared retry policy: timeouts, 429 and 5xx are retried (``Retry-After``
+honoured up to the backoff cap); any other 4xx fails at once with the URL and status."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -12,8 +11,8 @@ import requests
 
 from multigate.config.models import HttpSettings
 from multigate.errors import KeyRefused, VendorError
-
-log = logging.getLogger(__name__)
+from multigate.retry_policy import RetryPolicy, TryAgain
+from multigate.transfer_watch import RateFloor, StalledTransfer, watch_response_bodies
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """Answers worth trying again: request timeout, rate limit, server trouble."""
@@ -42,14 +41,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(seconds, 0.0)
 
 
-def backoff_delay(attempt: int, settings: HttpSettings, retry_after: float | None) -> float:
-    """Wait before retry number ``attempt`` (1-based)."""
-    delay = settings.backoff_seconds * (2 ** (attempt - 1))
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, settings.max_backoff_seconds)
-
-
 def get_bytes(
     session: requests.Session,
     url: str,
@@ -57,51 +48,44 @@ def get_bytes(
     *,
     sleep: Callable[[float], None],
 ) -> bytes:
-    """GET ``url`` and return the whole body, retrying what is worth retrying."""
-    last_problem = ""
-    for attempt in range(1, settings.max_attempts + 1):
-        retry_after: float | None = None
+    """GET ``url`` and return the whole body, retrying what is worth retrying (a body
+    slower than the ``http:`` minimum rate included)."""
+    watch = watch_response_bodies(RateFloor.from_http(settings))
+
+    def attempt(number: int) -> bytes:
         try:
             response = session.get(
-                url, timeout=settings.timeout_seconds, headers={"User-Agent": USER_AGENT}
+                url,
+                timeout=settings.timeout_seconds,
+                headers={"User-Agent": USER_AGENT},
+                hooks={"response": watch},  # reads the body, or raises StalledTransfer
             )
             body = response.content  # raises on a body shorter than Content-Length
         except (
             requests.Timeout,
             requests.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
+            StalledTransfer,
         ) as exc:
-            last_problem = f"{type(exc).__name__}: {exc}"
-        else:
-            if response.status_code < 400:
-                return body
-            if response.status_code in (401, 403):
-                raise KeyRefused(
-                    f"GET {url} -> HTTP {response.status_code}: access refused",
-                    status=response.status_code,
-                )
-            if response.status_code not in RETRY_STATUSES:
-                raise VendorError(
-                    f"GET {url} -> HTTP {response.status_code}: {_snippet(body)}",
-                    status=response.status_code,
-                )
-            last_problem = f"HTTP {response.status_code}"
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if attempt < settings.max_attempts:
-            delay = backoff_delay(attempt, settings, retry_after)
-            log.warning(
-                "GET %s failed (%s); retry %d/%d in %.1fs",
-                url,
-                last_problem,
-                attempt,
-                settings.max_attempts - 1,
-                delay,
+            raise TryAgain(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code < 400:
+            return body
+        if response.status_code in (401, 403):
+            raise KeyRefused(
+                f"GET {url} -> HTTP {response.status_code}: access refused",
+                status=response.status_code,
             )
-            sleep(delay)
-    raise VendorError(
-        f"GET {url} failed after {settings.max_attempts} attempts: {last_problem}",
-        retryable=True,
-    )
+        if response.status_code not in RETRY_STATUSES:
+            raise VendorError(
+                f"GET {url} -> HTTP {response.status_code}: {_snippet(body)}",
+                status=response.status_code,
+            )
+        raise TryAgain(
+            f"HTTP {response.status_code}",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+
+    return RetryPolicy.from_http(settings, sleep).run(f"GET {url}", attempt)
 
 
 def _snippet(body: bytes, limit: int = 200) -> str:

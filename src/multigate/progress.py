@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class ProgressTask(Protocol):
@@ -49,7 +52,7 @@ class _RichTask:
         self._owner = owner
         self._description = description
         self._total = total
-        self._id: int | None = None
+        self._id: TaskID | None = None
 
     def __enter__(self) -> _RichTask:
         bar = self._owner.bar

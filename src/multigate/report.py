@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from multigate.dispatcher import JobOutcome
@@ -59,7 +59,7 @@ def print_plan(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> 
 
 def print_summary(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> None:
     table = Table(title="multigate ingest summary", title_justify="left")
-    columns = (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("source", "left"),
         ("job", "left"),
         ("mode", "left"),
@@ -71,7 +71,7 @@ def print_summary(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) 
         ("notes", "left"),
     )
     for column, justify in columns:
-        table.add_column(  # type: ignore[arg-type]
+        table.add_column(
             column,
             justify=justify,
             no_wrap=column != "notes",

@@ -1,7 +1,12 @@
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
+from multigate.config.models import HttpSettings
+from multigate.http import parse_retry_after
+from multigate.retry_policy import RetryPolicy
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.errors import (
     AlpacaError,
@@ -11,7 +16,6 @@ from multigate.sources.alpaca.errors import (
     AlpacaSipNotPermitted,
 )
 from multigate.sources.alpaca.fetch import fetch_bars, parse_bar_time
-from multigate.sources.alpaca.retry import RetryPolicy, parse_retry_after
 from multigate.time_chunks import plan_chunks
 from tests.fakes.alpaca_server import (
     CRYPTO_PATH,
@@ -44,9 +48,9 @@ def sleeps():
     return SleepRecorder()
 
 
-def stock_client(server, sleeps, **policy):
+def stock_client(server, sleeps, **http):
     return RetryingStockClient(
-        KEY, SECRET, url_override=server.url, retry=RetryPolicy(**policy), sleep=sleeps
+        KEY, SECRET, url_override=server.url, http=HttpSettings(**http), sleep=sleeps
     )
 
 
@@ -160,7 +164,7 @@ def test_429_on_a_later_page_retries_only_that_page(server, sleeps):
 
 def test_backoff_without_retry_after_and_exhaustion(server, sleeps):
     server.script(503, {"message": "service unavailable"}, times=10)
-    client = stock_client(server, sleeps, max_attempts=4, backoff_base=0.5)
+    client = stock_client(server, sleeps, max_attempts=4, backoff_seconds=0.5)
     with pytest.raises(AlpacaRateLimited) as info:
         fetch_bars(client, ["AAPL"], "1Min", T0, T0 + timedelta(hours=1))
     assert info.value.retryable is True
@@ -172,7 +176,7 @@ def test_backoff_without_retry_after_and_exhaustion(server, sleeps):
 
 def test_exhausted_429_is_rate_limited(server, sleeps):
     server.script_rate_limit(retry_after="1000", times=3)
-    client = stock_client(server, sleeps, max_attempts=3, retry_after_max=30)
+    client = stock_client(server, sleeps, max_attempts=3, max_backoff_seconds=30)
     with pytest.raises(AlpacaRateLimited, match="429"):
         fetch_bars(client, ["AAPL"], "1Min", T0, T0 + timedelta(hours=1))
     assert sleeps.calls == [30.0, 30.0]  # Retry-After capped by the policy
@@ -281,11 +285,26 @@ def test_unreachable_server_is_retryable_error(sleeps):
     with FakeAlpacaServer() as server:
         url = server.url
     client = RetryingStockClient(
-        KEY, SECRET, url_override=url, retry=RetryPolicy(max_attempts=2), sleep=sleeps
+        KEY, SECRET, url_override=url, http=HttpSettings(max_attempts=2), sleep=sleeps
     )
-    with pytest.raises(AlpacaRateLimited, match="unreachable"):
+    with pytest.raises(AlpacaRateLimited, match="unreachable") as info:
         fetch_bars(client, ["AAPL"], "1Min", T0, T0 + timedelta(hours=1))
     assert sleeps.calls == [1.0]
+    assert isinstance(info.value.__cause__, requests.ConnectionError)  # the cause is kept
+
+
+def test_huge_retry_after_is_capped_and_each_retry_logged(server, sleeps, caplog):
+    server.add_bars("AAPL", make_bars(T0, 3))
+    server.script_rate_limit(retry_after="99999999")
+    server.script_rate_limit(retry_after="300")
+    client = stock_client(server, sleeps, max_backoff_seconds=60)
+    with caplog.at_level(logging.INFO, logger="multigate"):
+        got = fetch_bars(client, ["AAPL"], "1Min", T0, T0 + timedelta(hours=1))
+    assert got["AAPL"] == make_bars(T0, 3)
+    assert sleeps.calls == [60.0, 60.0]  # the server asked for 99999999 s and 300 s
+    retries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert len(retries) == 2
+    assert "HTTP 429" in retries[0] and "retry 1/4 in 60.0s" in retries[0]
 
 
 @pytest.mark.parametrize(
@@ -336,3 +355,5 @@ def test_parse_retry_after():
     assert parse_retry_after(None) is None
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError):
+        RetryPolicy(max_backoff_seconds=-1)

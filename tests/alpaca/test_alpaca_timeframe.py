@@ -75,3 +75,22 @@ def test_timeframe_object_passes_through_and_intraday():
     assert default_chunk_period("1Min") == "month"
     assert default_chunk_period("1Day") == "year"
     assert default_chunk_period("1Week") == "year"
+
+
+@pytest.mark.parametrize("unit", list(TimeFrameUnit))
+def test_restated_limits_equal_alpaca_py(unit):
+    """Config validation is plain Python; it must accept exactly what alpaca-py accepts."""
+    for amount in range(0, 70):
+        try:
+            TimeFrame(amount, unit)
+            vendor_ok = True
+        except ValueError:
+            vendor_ok = False
+        try:
+            ours = parse_timeframe(f"{amount}{unit.value}")
+            ours_ok = True
+        except ValueError:
+            ours_ok = False
+        assert ours_ok == vendor_ok, (amount, unit)
+        if ours_ok:
+            assert ours.value == TimeFrame(amount, unit).value

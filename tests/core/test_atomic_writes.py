@@ -105,16 +105,16 @@ def test_atomic_path_keeps_old_file_when_the_writer_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.parquet"]
 
 
-def test_tampered_output_is_not_current(tmp_path, write_config):
+def test_tampered_output_is_not_current(tmp_path, write_config, run_cli):
     source = tmp_path / "in/VIX_History.csv"
     source.parent.mkdir()
     source.write_bytes(cboe_csv(synthetic_history(days=50)))
     config = write_config(CONFIG)
-    assert run_ingest(config).returncode == 0
+    assert run_cli("--config", config).code == 0
     output = tmp_path / "data/ingested/vix/local/VIX.parquet"
     fingerprint = read_sidecar(output)["fingerprint"]  # type: ignore[index]
     assert is_current(output, fingerprint)
     output.write_bytes(output.read_bytes()[:-1] + b"\0")
     assert not is_current(output, fingerprint)
-    assert run_ingest(config).returncode == 0
+    assert run_cli("--config", config).code == 0
     assert is_current(output, fingerprint)

@@ -143,3 +143,40 @@ def test_dry_run_tells_current_outputs_from_ones_it_would_write(tmp_path, config
     lines = result.out.splitlines()
     assert any(line.split()[:1] == ["current"] and "fred/VIX.parquet" in line for line in lines)
     assert any(line.split()[:1] == ["write"] and "cboe/VIX3M.parquet" in line for line in lines)
+
+
+TWO_SOURCES = (
+    CONFIG
+    + """\
+  alpaca:
+    enabled: false
+    mode: offline
+    jobs:
+      - name: bars
+        mode: offline
+        timeframe: 1Min
+        path: nowhere/*.csv
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("filters", "words"),
+    [
+        (["--job", "parked"], "vix/parked (job disabled)"),
+        (["--job", "daily"], "vix/daily (source mode is offline)"),
+        (["--source", "alpaca"], "alpaca/bars (source disabled)"),
+        (["--source", "vix", "--job", "bars"], "bars is a job of source alpaca"),
+    ],
+)
+def test_filters_that_leave_nothing_to_run_are_config_errors_saying_why(
+    tmp_path, write_config, run_cli, filters, words
+):
+    write_vix_samples(tmp_path / "samples")
+    config = write_config(TWO_SOURCES.format(enabled="true"))
+    for dry_run in ([], ["--dry-run"]):
+        result = run_cli("--config", config, *filters, *dry_run)
+        assert result.code == ExitCode.CONFIG_ERROR, result.out
+        assert words in result.err and " ".join(filters) in result.err
+        assert "does not exist" not in result.err  # a skipped job's inputs are not checked
+    assert not (tmp_path / "data").exists()

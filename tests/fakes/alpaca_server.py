@@ -6,7 +6,8 @@ symbols, timeframe, start, end (inclusive, as Alpaca), limit (default 1000, max 
 page_token, sort, feed, adjustment. Responses are `{"bars": {sym: [...]}, "next_page_token":
 ...}` with bars ordered by symbol then time, pages cut after `limit` bars across symbols.
 Stock requests need the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers; crypto requests
-may omit them. Errors can be scripted (429 + Retry-After, 401, 403, 422, 5xx, ...).
+may omit them. Errors can be scripted (429 + Retry-After, 401, 403, 422, 5xx, ...), and
+answers trickled a few bytes at a time (`server.trickle(...)`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.trickle import write_slowly
 
 STOCK_PATH = "/v2/stocks/bars"
 CRYPTO_PATH = "/v1beta3/crypto/us/bars"
@@ -99,6 +102,7 @@ class FakeAlpacaServer:
         self.data: dict[str, dict[str, list[dict[str, Any]]]] = {STOCK_PATH: {}, CRYPTO_PATH: {}}
         self.requests: list[Recorded] = []
         self._script: deque[Scripted] = deque()
+        self._trickles: deque[tuple[int, float]] = deque()
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -123,6 +127,11 @@ class FakeAlpacaServer:
             body = {"message": f"scripted {status}"}
         for _ in range(times):
             self._script.append(Scripted(status, body, dict(headers or {}), path))
+
+    def trickle(self, step_bytes: int, interval: float, times: int = 1) -> None:
+        """Send the next `times` answers `step_bytes` at a time, `interval` seconds apart."""
+        with self._lock:
+            self._trickles.extend([(step_bytes, interval)] * times)
 
     def script_rate_limit(self, retry_after: str | None = "2", times: int = 1) -> None:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
@@ -276,6 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.requests.append(record)
             status, body, extra, count = self.fake.handle(parts.path, query, headers)
             record.status, record.bars = status, count
+            trickle = self.fake._trickles.popleft() if self.fake._trickles else None
         payload = body if isinstance(body, (bytes, str)) else json.dumps(body)
         data = payload.encode() if isinstance(payload, str) else payload
         self.send_response(status)
@@ -284,4 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
+        if trickle is not None:
+            write_slowly(self.wfile, data, *trickle)
+            self.close_connection = True
+            return
         self.wfile.write(data)

@@ -1,6 +1,6 @@
 """A local stand-in for CBOE's CDN: serves ``/<INDEX>_History.csv`` over real HTTP on
 127.0.0.1, counts requests, and can be scripted to fail (status codes, truncated or HTML
-bodies) the way a real CDN sometimes does."""
+bodies, a body trickled a few bytes at a time) the way a real CDN sometimes does."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.fakes.trickle import write_slowly
+
 
 @dataclass
 class Scripted:
@@ -20,6 +22,7 @@ class Scripted:
     body: bytes | None = None
     truncate_to: int | None = None  # send only this many bytes of a longer Content-Length
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: tuple[int, float] | None = None  # (bytes, seconds): send the body that slowly
 
 
 @dataclass
@@ -54,6 +57,10 @@ def _handler(server: CboeServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if answer.trickle is not None:
+                write_slowly(self.wfile, body, *answer.trickle)
+                self.close_connection = True
+                return
             if answer.truncate_to is not None:
                 self.wfile.write(body[: answer.truncate_to])
                 self.wfile.flush()
@@ -71,7 +78,9 @@ def _handler(server: CboeServer) -> type[BaseHTTPRequestHandler]:
 def running_cboe_server(server: CboeServer) -> Iterator[CboeServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}/api/global/us_indices/daily_prices"
     try:

@@ -28,7 +28,8 @@ range gives exactly the records of the whole. Same request, same bytes.
 Errors: a wrong key gets 401 `{"detail": "..."}`; bad parameters 422 in the structured
 vendor form `{"detail": {"case", "message", "status_code", "docs", "payload"}}` (which the
 client turns into the message "case\\nmessage\\ndocumentation: docs"). Answers can be queued
-per endpoint with `server.script(...)`, including a transfer cut after N body bytes.
+per endpoint with `server.script(...)`, including a transfer cut after N body bytes and one
+trickled N bytes at a time.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ import databento_dbn as dbn
 import pandas as pd
 import trustme
 import zstandard
+
+from tests.fakes.trickle import write_slowly
 
 ALL_SYMBOLS = "ALL_SYMBOLS"
 NS_PER_DAY = 86_400 * 10**9
@@ -102,6 +105,7 @@ class Scripted:
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     cut_after_bytes: int | None = None
+    trickle: tuple[int, float] | None = None
 
 
 def parse_time(text: str) -> int:
@@ -192,7 +196,10 @@ class FakeDatabentoServer:
         self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self.gateway = f"https://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="fake-databento", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-databento",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -240,6 +247,7 @@ class FakeDatabentoServer:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         cut_after_bytes: int | None = None,
+        trickle: tuple[int, float] | None = None,
         times: int = 1,
     ) -> None:
         """Queue the answer to the next `times` calls of `endpoint` (e.g. "get_range").
@@ -248,12 +256,14 @@ class FakeDatabentoServer:
         `{"detail": {"case", "message", ...}}` when `case` is given; `body` overrides both.
         `cut_after_bytes=N` (status 200) serves the real answer with its full Content-Length
         but closes the connection after N body bytes (at most length - 1).
+        `trickle=(N, seconds)` (status 200) sends the real answer N bytes at a time, that
+        many seconds apart.
         """
         if endpoint not in ENDPOINTS.values():
             raise ValueError(f"unknown endpoint {endpoint!r}")
         if cut_after_bytes is not None and (status != 200 or cut_after_bytes < 0):
             raise ValueError("cut_after_bytes needs status 200 and N >= 0")
-        entry = Scripted(status, message, case, body, dict(headers or {}), cut_after_bytes)
+        entry = Scripted(status, message, case, body, dict(headers or {}), cut_after_bytes, trickle)
         with self._lock:
             self._scripts.setdefault(endpoint, deque()).extend([entry] * times)
 
@@ -545,6 +555,16 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _send_trickle(self, body: bytes, trickle: tuple[int, float], content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("request-id", self.fake._next_request_id())
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        write_slowly(self.wfile, body, *trickle)
+        self.close_connection = True
+
     def _authorised(self) -> bool:
         header = self.headers.get("Authorization", "")
         if not header.startswith("Basic "):
@@ -613,6 +633,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = scripted.body
         if scripted is not None and scripted.cut_after_bytes is not None:
             self._send_cut(body, scripted.cut_after_bytes, content_type)
+            return
+        if scripted is not None and scripted.trickle is not None:
+            self._send_trickle(body, scripted.trickle, content_type)
             return
         headers = {"Content-Type": content_type, **(scripted.headers if scripted else {})}
         self._send(200, body, headers)

@@ -185,3 +185,15 @@ def test_a_run_sweeps_temp_files_left_anywhere_by_a_killed_run(
     orphan.write_bytes(b"half a download of something no job asks for any more")
     assert run_cli("--config", config, "--job", "daily").code == ExitCode.OK
     assert not orphan.exists()
+
+
+def test_a_failed_download_publishes_no_output_of_the_job(tmp_path, write_config, run_cli, cboe):
+    cboe.scripts["VIX3M"] = [Scripted(status=404, body=b"<html>nope</html>")]
+    result = run_cli("--config", api_config(write_config, cboe), "--job", "daily")
+    assert result.code == ExitCode.JOB_FAILED
+    assert (tmp_path / "data/raw/vix/cboe/VIX_History.csv").read_bytes() == cboe.files["VIX"]
+    assert not list((tmp_path / "data").rglob("*.parquet"))  # VIX's output waits for VIX3M
+    assert run_cli("--config", api_config(write_config, cboe), "--job", "daily").code == 0
+    assert_matches_reference(
+        tmp_path / "data/ingested/vix/daily/VIX.parquet", cboe.files["VIX"], "VIX"
+    )

@@ -92,10 +92,11 @@ def test_bad_files_fail_the_job_with_the_file_named(tmp_path, write_config, run_
     assert not (tmp_path / "data/ingested/vix/local/VIX.parquet").exists()
 
 
-def test_no_matching_files_is_a_clear_failure(tmp_path, write_config, run_cli):
+def test_no_matching_files_is_a_config_error(tmp_path, write_config, run_cli):
+    (tmp_path / "in").mkdir()
     result = run_cli("--config", write_config(CONFIG.format(path="in/*.csv")))
-    assert result.code == ExitCode.JOB_FAILED
-    assert "no files match 'in/*.csv'" in result.err
+    assert result.code == ExitCode.CONFIG_ERROR
+    assert "path (job 'local'): 'in/*.csv' matches no CSV file" in result.err
 
 
 def test_date_window_filters_rows(tmp_path, write_config, run_cli):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -25,6 +25,14 @@ class LoadedConfig:
 
     path: Path
     config: IngestConfig
+    parsed: ParsedYaml | None = field(default=None, repr=False, compare=False)
+    """The YAML with its lines, for problems found after loading (preflight)."""
+
+    def describe(self, location: Sequence[str | int], message: str) -> str:
+        """``file:line: sources.x.jobs[0].key (job 'name'): message``."""
+        if self.parsed is None:
+            return f"{self.path}: {_dotted(location)}: {message}"
+        return _where(self.parsed, location, message)
 
     @property
     def base_dir(self) -> Path:
@@ -42,7 +50,7 @@ class LoadedConfig:
 
 def load_config(path: Path) -> LoadedConfig:
     """Read, parse and validate ``path``; raise ConfigError naming file, line and key."""
-    from multigate.sources.registry import known_sources, source_class
+    from multigate.sources.registry import config_model, known_sources
 
     path = path.resolve()
     if not path.exists():
@@ -80,7 +88,7 @@ def load_config(path: Path) -> LoadedConfig:
                 )
             )
             continue
-        model = source_class(name).config_model
+        model = config_model(name)
         source = _validate(
             parsed, model, raw if raw is not None else {}, ("sources", name), problems
         )
@@ -106,7 +114,7 @@ def load_config(path: Path) -> LoadedConfig:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
     config = IngestConfig.model_construct(data_dir=base.data_dir, sources=sources)
-    return LoadedConfig(path=path, config=config)
+    return LoadedConfig(path=path, config=config, parsed=parsed)
 
 
 def _validate(

@@ -114,7 +114,8 @@ class StrictModel(BaseModel):
 
 
 class HttpSettings(StrictModel):
-    """How a source talks HTTP: timeouts and retries with exponential backoff."""
+    """How a source talks HTTP: timeouts, a minimum transfer rate, and retries with
+    exponential backoff."""
 
     timeout_seconds: float = Field(default=30.0, gt=0)
     """Seconds to wait for a server to answer before the attempt counts as failed."""
@@ -124,6 +125,11 @@ class HttpSettings(StrictModel):
     """Wait before the first retry; doubles after each failed attempt."""
     max_backoff_seconds: float = Field(default=60.0, ge=0)
     """Upper bound for one wait (a server's Retry-After is honoured up to this too)."""
+    min_rate_bytes_per_second: float = Field(default=1000.0, ge=0, allow_inf_nan=False)
+    """A transfer slower than this on average over a whole window is aborted and retried as
+    a broken stream (a server trickling bytes never trips ``timeout_seconds``); 0 = off."""
+    min_rate_window_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    """Length of that window."""
 
 
 class JobConfig(StrictModel):

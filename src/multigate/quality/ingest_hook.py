@@ -19,7 +19,9 @@ def with_quality(path: Path, provenance: Provenance) -> Provenance:
     """``provenance`` with its ``quality`` field filled for an ingested Parquet output
     (unchanged for raw files). A file the checks cannot read is recorded, never fatal:
     quality checks flag, they do not reject."""
-    if provenance.kind != "ingested" or path.suffix != ".parquet" or provenance.quality:
+    if provenance.kind != "ingested" or provenance.quality:
+        return provenance
+    if not provenance.file.name.endswith(".parquet"):
         return provenance
     record = {"source": provenance.source, "query": provenance.query, "vendor": provenance.vendor}
     calendar = default_calendar(record)

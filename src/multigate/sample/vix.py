@@ -17,7 +17,8 @@ DAYS = 2_600  # about ten years of business days
 
 
 def _business_days(first: date, count: int) -> list[date]:
-    days, day = [], first
+    days: list[date] = []
+    day = first
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)

@@ -75,8 +75,10 @@ class Source(ABC, Generic[C]):
         self.ctx = ctx
 
     def preflight(self, job: JobConfig) -> None:
-        """Cheap checks run for every selected job before any job starts (keys present,
-        parameters that only make sense at run time). Raise ConfigError; touch nothing."""
+        """Cheap checks run for every selected job before any job starts, dry run or not
+        (keys present, inputs that exist, parameters that only make sense at run time).
+        Raise ConfigError, or JobKeyError when one key's value is the problem (the CLI then
+        names its file and line); touch nothing and spend nothing."""
         return None
 
     @abstractmethod

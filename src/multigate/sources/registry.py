@@ -1,17 +1,38 @@
-"""Source name -> source class. Adding a vendor = adding its package and one line here."""
+"""Source name -> config model and source class. Adding a vendor = its package and one line here.
+
+Both are named by import path and imported on demand: loading a config imports only the
+vendor's ``config`` module (plain pydantic, never the vendor SDK), and a run imports only the
+sources it has jobs for.
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from multigate.config.models import SourceConfig
     from multigate.sources.base import Source
 
-_SOURCES: dict[str, str] = {
-    "vix": "multigate.sources.vix.source:VixSource",
-    "alpaca": "multigate.sources.alpaca.source:AlpacaSource",
-    "databento": "multigate.sources.databento.source:DatabentoSource",
+
+class _Entry(NamedTuple):
+    config_model: str
+    source_class: str
+
+
+_SOURCES: dict[str, _Entry] = {
+    "vix": _Entry(
+        "multigate.sources.vix.config:VixSourceConfig",
+        "multigate.sources.vix.source:VixSource",
+    ),
+    "alpaca": _Entry(
+        "multigate.sources.alpaca.config:AlpacaSourceConfig",
+        "multigate.sources.alpaca.source:AlpacaSource",
+    ),
+    "databento": _Entry(
+        "multigate.sources.databento.config:DatabentoSourceConfig",
+        "multigate.sources.databento.source:DatabentoSource",
+    ),
 }
 
 
@@ -19,8 +40,18 @@ def known_sources() -> list[str]:
     return list(_SOURCES)
 
 
+def _load(target: str) -> object:
+    module_name, attribute = target.split(":")
+    return getattr(import_module(module_name), attribute)
+
+
+def config_model(name: str) -> type[SourceConfig]:
+    """The config model of source ``name`` (KeyError if unknown); imports no vendor SDK."""
+    model: type[SourceConfig] = _load(_SOURCES[name].config_model)  # type: ignore[assignment]
+    return model
+
+
 def source_class(name: str) -> type[Source]:
     """Import and return the class registered for ``name`` (KeyError if unknown)."""
-    module_name, class_name = _SOURCES[name].split(":")
-    cls: type[Source] = getattr(import_module(module_name), class_name)
+    cls: type[Source] = _load(_SOURCES[name].source_class)  # type: ignore[assignment]
     return cls

@@ -42,11 +42,17 @@ def publish_file(
 
 
 def write_output_sidecar(
-    path: Path, provenance: Provenance, created_at: datetime | None = None
+    path: Path,
+    provenance: Provenance,
+    created_at: datetime | None = None,
+    *,
+    written: Path | None = None,
 ) -> Path:
     """Write the sidecar of a finished file; an ingested Parquet output gets its quality
-    checks (``provenance.quality``) first."""
-    return write_sidecar(path, with_quality(path, provenance), created_at=created_at)
+    checks (``provenance.quality``) first, read from ``written`` (where the new bytes are,
+    when the sidecar goes first) or else from ``path``."""
+    checked = with_quality(written or path, provenance)
+    return write_sidecar(path, checked, created_at=created_at)
 
 
 def publish_bytes_if_changed(

@@ -3,8 +3,9 @@
 alpaca-py's RESTClient retries 429/504 itself (3 times, fixed 3 s sleep, Retry-After
 ignored). We switch that off (`_retry = 0`, `_retry_codes = []`) and override
 `_one_request`, the single-HTTP-request hook called by `RESTClient._request` for every page
-of a paginated call, so that each page is retried on its own under a `RetryPolicy`, with an
-injectable `sleep`, and HTTP errors become our `AlpacaError` subclasses.
+of a paginated call, so that each page is retried on its own under the shared `RetryPolicy`
+(built from the source's `http:` settings, with an injectable `sleep`), and HTTP errors
+become our `AlpacaError` subclasses.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import requests
 from alpaca.data.historical.crypto import CryptoHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 
+from multigate.config.models import HttpSettings
+from multigate.http import RETRY_STATUSES, parse_retry_after
 from multigate.pacing import RequestPacer
+from multigate.retry_policy import RetryPolicy, TryAgain
 from multigate.sources.alpaca.errors import AlpacaError, AlpacaRateLimited, error_for_status
-from multigate.sources.alpaca.retry import RetryPolicy, parse_retry_after
+from multigate.transfer_watch import RateFloor, StalledTransfer, watch_response_bodies
 
 Sleep = Callable[[float], None]
 
@@ -33,46 +37,53 @@ class _RetryingMixin:
     _secret_key: str | None
 
     def _mg_configure(
-        self, policy: RetryPolicy, sleep: Sleep, pacer: RequestPacer | None = None
+        self, http: HttpSettings, sleep: Sleep, pacer: RequestPacer | None = None
     ) -> None:
         # Disable alpaca-py's own retry loop (see alpaca/common/rest.py RESTClient._request).
         self._retry = 0
         self._retry_wait = 0
         self._retry_codes: list[int] = []
-        self.retry_policy = policy
-        self.sleep = sleep
+        self.http = http
+        self.retry_policy = RetryPolicy.from_http(http, sleep)
+        # Every body is read under the minimum-rate watch before alpaca-py sees it.
+        self._session.hooks["response"].append(watch_response_bodies(RateFloor.from_http(http)))
         self.pacer = pacer or RequestPacer(0)
         self.page_item_counts: list[int] = []
 
     def _one_request(self, method: str, url: str, opts: dict, retry: int) -> Any:
-        policy = self.retry_policy
         opts = dict(opts)
-        opts.setdefault("timeout", policy.timeout)
+        opts.setdefault("timeout", self.http.timeout_seconds)
         path = urlsplit(url).path
         secrets = (self._api_key, self._secret_key)
-        attempt = 1
-        while True:
+
+        def attempt(number: int) -> Any:
             self.pacer.wait()
             try:
                 response = self._session.request(method, url, **opts)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt >= policy.max_attempts:
-                    raise AlpacaRateLimited(
-                        f"Alpaca unreachable for {path} after {attempt} attempts: "
-                        f"{type(exc).__name__}"
-                    ) from None
-                self.sleep(policy.delay(attempt, None))
-                attempt += 1
-                continue
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                StalledTransfer,
+            ) as exc:
+                problem = str(exc) if isinstance(exc, StalledTransfer) else type(exc).__name__
+                raise TryAgain(
+                    problem,
+                    give_up=AlpacaRateLimited(
+                        f"Alpaca unreachable or too slow for {path} after {number} attempts: "
+                        f"{problem}"
+                    ),
+                ) from exc
             status = response.status_code
             if 200 <= status < 300:
                 return self._mg_body(response, path)
-            if status in policy.retry_statuses and attempt < policy.max_attempts:
+            error = error_for_status(status, response.text, url_path=path, secrets=secrets)
+            if status in RETRY_STATUSES:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                self.sleep(policy.delay(attempt, retry_after))
-                attempt += 1
-                continue
-            raise error_for_status(status, response.text, url_path=path, secrets=secrets)
+                raise TryAgain(f"HTTP {status}", retry_after=retry_after, give_up=error)
+            raise error
+
+        return self.retry_policy.run(f"Alpaca {method} {path}", attempt)
 
     def _mg_body(self, response: requests.Response, path: str) -> Any:
         if response.text == "":
@@ -100,14 +111,14 @@ class RetryingStockClient(_RetryingMixin, StockHistoricalDataClient):
         secret_key: str,
         *,
         url_override: str | None = None,
-        retry: RetryPolicy | None = None,
+        http: HttpSettings | None = None,
         sleep: Sleep = time.sleep,
         pacer: RequestPacer | None = None,
     ) -> None:
         if not api_key or not secret_key:
             raise AlpacaError("an Alpaca API key id and secret key are both required")
         super().__init__(api_key, secret_key, raw_data=True, url_override=url_override)
-        self._mg_configure(retry or RetryPolicy(), sleep, pacer)
+        self._mg_configure(http or HttpSettings(), sleep, pacer)
 
 
 class RetryingCryptoClient(_RetryingMixin, CryptoHistoricalDataClient):
@@ -119,7 +130,7 @@ class RetryingCryptoClient(_RetryingMixin, CryptoHistoricalDataClient):
         secret_key: str | None = None,
         *,
         url_override: str | None = None,
-        retry: RetryPolicy | None = None,
+        http: HttpSettings | None = None,
         sleep: Sleep = time.sleep,
         pacer: RequestPacer | None = None,
     ) -> None:
@@ -128,4 +139,4 @@ class RetryingCryptoClient(_RetryingMixin, CryptoHistoricalDataClient):
         super().__init__(
             api_key or None, secret_key or None, raw_data=True, url_override=url_override
         )
-        self._mg_configure(retry or RetryPolicy(), sleep, pacer)
+        self._mg_configure(http or HttpSettings(), sleep, pacer)

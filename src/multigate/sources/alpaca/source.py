@@ -27,9 +27,9 @@ from multigate.sources.alpaca.paths import (
     output_path,
     raw_chunk_path,
 )
-from multigate.sources.alpaca.retry import RetryPolicy
 from multigate.sources.alpaca.timeframe import default_chunk_period
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.local_inputs import require_path_inputs
 from multigate.storage.chunks_on_disk import FETCHED_AT
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import (
@@ -78,18 +78,11 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         return raw_chunk_path(self.ctx.data_dir, job.asset_class, self._series(job), symbol, chunk)
 
     def _client(self, job: AlpacaApiJob) -> RetryingStockClient | RetryingCryptoClient:
-        http = self.config.http
-        policy = RetryPolicy(
-            max_attempts=http.max_attempts,
-            backoff_base=http.backoff_seconds,
-            backoff_max=http.max_backoff_seconds,
-            timeout=(http.timeout_seconds, http.timeout_seconds),
-        )
         key, secret = self.ctx.env.get(KEY_ID), self.ctx.env.get(SECRET_KEY)
         pacer = RequestPacer(self.config.requests_per_minute, sleep=self.ctx.sleep)
         options = {
             "url_override": self.config.base_url,
-            "retry": policy,
+            "http": self.config.http,
             "sleep": self.ctx.sleep,
             "pacer": pacer,
         }
@@ -103,6 +96,9 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
 
     # ----- Source interface ------------------------------------------------------------
     def preflight(self, job: JobConfig) -> None:
+        if isinstance(job, AlpacaOfflineJob):
+            found = self._offline_inputs(job)
+            require_path_inputs(job.path, self.ctx.resolve(job.path), found, "bar file")
         if isinstance(job, AlpacaApiJob) and job.asset_class == "stocks" and not self.ctx.dry_run:
             if not self.ctx.env.get(KEY_ID) or not self.ctx.env.get(SECRET_KEY):
                 raise ConfigError(f"set {KEY_ID} and {SECRET_KEY} in the environment or .env")

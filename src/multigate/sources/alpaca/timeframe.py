@@ -1,56 +1,71 @@
-"""Parse Alpaca bar timeframes ("1Min", "5T", "1Hour", "1Day", ...) into alpaca-py's TimeFrame."""
+"""Parse Alpaca bar timeframes ("1Min", "5T", "1Hour", "1Day", ...).
+
+Parsing and validation are plain Python so that loading a config never imports alpaca-py;
+only :func:`parse_timeframe` (used when fetching) builds alpaca-py's ``TimeFrame``.
+"""
 
 from __future__ import annotations
 
 import re
-
-from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+from typing import TYPE_CHECKING, NamedTuple
 
 from multigate.time_chunks import ChunkPeriod
 
+if TYPE_CHECKING:
+    from alpaca.data.timeframe import TimeFrame
+
+# alpaca-py's TimeFrameUnit values, the unit part of the API's timeframe strings.
+_MINUTE, _HOUR, _DAY, _WEEK, _MONTH = "Min", "Hour", "Day", "Week", "Month"
+
 # Long unit names are matched case-insensitively; the one-letter pandas-style aliases
 # exactly, because "M" (month) and "m" would otherwise be too easy to confuse with minutes.
-_LONG_UNITS: dict[str, TimeFrameUnit] = {
-    "min": TimeFrameUnit.Minute,
-    "minute": TimeFrameUnit.Minute,
-    "minutes": TimeFrameUnit.Minute,
-    "hour": TimeFrameUnit.Hour,
-    "hours": TimeFrameUnit.Hour,
-    "day": TimeFrameUnit.Day,
-    "days": TimeFrameUnit.Day,
-    "week": TimeFrameUnit.Week,
-    "weeks": TimeFrameUnit.Week,
-    "month": TimeFrameUnit.Month,
-    "months": TimeFrameUnit.Month,
+_LONG_UNITS: dict[str, str] = {
+    "min": _MINUTE,
+    "minute": _MINUTE,
+    "minutes": _MINUTE,
+    "hour": _HOUR,
+    "hours": _HOUR,
+    "day": _DAY,
+    "days": _DAY,
+    "week": _WEEK,
+    "weeks": _WEEK,
+    "month": _MONTH,
+    "months": _MONTH,
 }
-_SHORT_UNITS: dict[str, TimeFrameUnit] = {
-    "T": TimeFrameUnit.Minute,
-    "H": TimeFrameUnit.Hour,
-    "D": TimeFrameUnit.Day,
-    "W": TimeFrameUnit.Week,
-    "M": TimeFrameUnit.Month,
-}
+_SHORT_UNITS: dict[str, str] = {"T": _MINUTE, "H": _HOUR, "D": _DAY, "W": _WEEK, "M": _MONTH}
 _PATTERN = re.compile(r"^\s*(\d+)\s*([A-Za-z]+)\s*$")
 
-# alpaca-py's TimeFrame.validate_timeframe limits, restated for clear messages.
-_ALLOWED: dict[TimeFrameUnit, str] = {
-    TimeFrameUnit.Minute: "1-59",
-    TimeFrameUnit.Hour: "1-23",
-    TimeFrameUnit.Day: "1",
-    TimeFrameUnit.Week: "1",
-    TimeFrameUnit.Month: "1, 2, 3, 6, 12",
+# alpaca-py's TimeFrame.validate_timeframe limits, restated (tests hold them equal).
+_ALLOWED_AMOUNTS: dict[str, frozenset[int]] = {
+    _MINUTE: frozenset(range(1, 60)),
+    _HOUR: frozenset(range(1, 24)),
+    _DAY: frozenset({1}),
+    _WEEK: frozenset({1}),
+    _MONTH: frozenset({1, 2, 3, 6, 12}),
 }
+_ALLOWED_TEXT = {_MINUTE: "1-59", _HOUR: "1-23", _DAY: "1", _WEEK: "1", _MONTH: "1, 2, 3, 6, 12"}
+_UNIT_NAMES = {_MINUTE: "Minute", _HOUR: "Hour", _DAY: "Day", _WEEK: "Week", _MONTH: "Month"}
 
-INTRADAY_UNITS = frozenset({TimeFrameUnit.Minute, TimeFrameUnit.Hour})
+INTRADAY_UNITS = frozenset({_MINUTE, _HOUR})
 
 
-def parse_timeframe(value: str | TimeFrame) -> TimeFrame:
-    """Parse `<n><unit>` (units Min/T, Hour/H, Day/D, Week/W, Month/M) into a TimeFrame.
+class BarTimeframe(NamedTuple):
+    amount: int
+    unit: str
+    """alpaca-py's TimeFrameUnit value: Min, Hour, Day, Week or Month."""
+
+    @property
+    def value(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+
+def parse_bar_timeframe(value: object) -> BarTimeframe:
+    """Parse `<n><unit>` (units Min/T, Hour/H, Day/D, Week/W, Month/M).
 
     Raises ValueError naming the bad value and the accepted forms.
     """
-    if isinstance(value, TimeFrame):
-        return value
+    if not isinstance(value, str):  # alpaca-py's TimeFrame carries its text as .value
+        value = getattr(value, "value", value)
     if not isinstance(value, str):
         raise ValueError(f"timeframe must be a string like '1Min' or '1Day', got {value!r}")
     match = _PATTERN.match(value)
@@ -67,23 +82,32 @@ def parse_timeframe(value: str | TimeFrame) -> TimeFrame:
             f"invalid timeframe {value!r}: unknown unit {unit_text!r} "
             "(use Min/T, Hour/H, Day/D, Week/W or Month/M)"
         )
-    try:
-        return TimeFrame(amount, unit)
-    except ValueError as exc:
+    if amount not in _ALLOWED_AMOUNTS[unit]:
         raise ValueError(
-            f"invalid timeframe {value!r}: {unit.name} amount must be {_ALLOWED[unit]} ({exc})"
-        ) from exc
+            f"invalid timeframe {value!r}: {_UNIT_NAMES[unit]} amount must be {_ALLOWED_TEXT[unit]}"
+        )
+    return BarTimeframe(amount, unit)
 
 
-def timeframe_str(timeframe: str | TimeFrame) -> str:
+def parse_timeframe(value: str | TimeFrame) -> TimeFrame:
+    """alpaca-py's ``TimeFrame`` for ``value`` (imports alpaca-py: call only when fetching)."""
+    from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+
+    if isinstance(value, TimeFrame):
+        return value
+    parsed = parse_bar_timeframe(value)
+    return TimeFrame(parsed.amount, TimeFrameUnit(parsed.unit))
+
+
+def timeframe_str(timeframe: object) -> str:
     """Canonical string usable in paths and the API, e.g. '1Min', '15Min', '1Hour', '1Day'."""
-    return parse_timeframe(timeframe).value
+    return parse_bar_timeframe(timeframe).value
 
 
-def is_intraday(timeframe: str | TimeFrame) -> bool:
-    return parse_timeframe(timeframe).unit in INTRADAY_UNITS
+def is_intraday(timeframe: object) -> bool:
+    return parse_bar_timeframe(timeframe).unit in INTRADAY_UNITS
 
 
-def default_chunk_period(timeframe: str | TimeFrame) -> ChunkPeriod:
+def default_chunk_period(timeframe: object) -> ChunkPeriod:
     """One calendar month for intraday (Min/Hour) bars, one calendar year for 1Day and up."""
     return "month" if is_intraday(timeframe) else "year"

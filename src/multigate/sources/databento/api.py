@@ -17,8 +17,15 @@ import requests
 
 from multigate.config.models import HttpSettings
 from multigate.errors import KeyRefused, VendorError
-from multigate.http import RETRY_STATUSES, backoff_delay, parse_retry_after
+from multigate.http import RETRY_STATUSES, parse_retry_after
+from multigate.retry_policy import RetryPolicy, TryAgain
 from multigate.time_chunks import Chunk
+from multigate.transfer_watch import (
+    RateFloor,
+    StalledTransfer,
+    watch_file_growth,
+    watch_progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +51,16 @@ class DatabentoApi:
             endpoint.TIMEOUT = http.timeout_seconds
         self._http = http
         self._sleep = sleep
+        self._min_rate = RateFloor.from_http(http)
 
     def get_cost(self, request: dict[str, Any]) -> float:
         """USD the vendor would bill for ``request`` (free to ask)."""
-        return float(
-            self._with_retries(
-                "get_cost",
-                lambda: self._client.metadata.get_cost(**request),
-            )
-        )
+
+        def quote() -> Any:
+            with watch_progress(lambda: 0, self._min_rate, "get_cost"):  # a few bytes at most
+                return self._client.metadata.get_cost(**request)
+
+        return float(self._with_retries("get_cost", quote))
 
     def download(
         self,
@@ -78,7 +86,8 @@ class DatabentoApi:
             attempts += 1
             before_attempt(attempts)
             try:
-                self._client.timeseries.get_range(**request, path=target)
+                with watch_file_growth(target, self._min_rate):  # a trickle is a broken stream
+                    self._client.timeseries.get_range(**request, path=target)
             except BaseException as exc:
                 target.unlink(missing_ok=True)
                 # An error status means the vendor streamed nothing; anything else (a broken
@@ -97,9 +106,7 @@ class DatabentoApi:
     def _with_retries(self, what: str, call: Callable[[], T]) -> T:
         from databento.common.error import BentoError, BentoHttpError
 
-        problem = ""
-        for attempt in range(1, self._http.max_attempts + 1):
-            retry_after: float | None = None
+        def attempt(number: int) -> T:
             try:
                 return call()
             except BentoHttpError as exc:
@@ -112,32 +119,20 @@ class DatabentoApi:
                     ) from None
                 if status not in RETRY_STATUSES:
                     raise VendorError(f"Databento {what}: {exc}", status=status) from None
-                problem = f"HTTP {status}"
                 retry_after = parse_retry_after((exc.headers or {}).get("Retry-After"))
+                raise TryAgain(f"HTTP {status}", retry_after=retry_after) from exc
             except (
                 BentoError,
                 requests.ConnectionError,
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
                 IncompleteDownload,
+                StalledTransfer,
             ) as exc:
                 # BentoError without a status: the stream broke midway ("Connection broken")
-                problem = f"{type(exc).__name__}: {exc}"
-            if attempt < self._http.max_attempts:
-                delay = backoff_delay(attempt, self._http, retry_after)
-                log.warning(
-                    "Databento %s failed (%s); retry %d/%d in %.1fs",
-                    what,
-                    problem,
-                    attempt,
-                    self._http.max_attempts - 1,
-                    delay,
-                )
-                self._sleep(delay)
-        raise VendorError(
-            f"Databento {what} failed after {self._http.max_attempts} attempts: {problem}",
-            retryable=True,
-        )
+                raise TryAgain(f"{type(exc).__name__}: {exc}") from exc
+
+        return RetryPolicy.from_http(self._http, self._sleep).run(f"Databento {what}", attempt)
 
 
 class IncompleteDownload(Exception):

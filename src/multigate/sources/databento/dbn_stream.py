@@ -7,8 +7,9 @@ internal buffer) is held in memory at a time.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import databento_dbn as dbn
 import zstandard
@@ -190,10 +191,18 @@ class UpgradingReader(io.RawIOBase):
         super().close()
 
 
-def open_v3(src: Path) -> tuple[IO[bytes], dbn.Metadata, int]:
+OriginalBytesTap = Callable[[bytes], None]
+
+
+def open_v3(
+    src: Path,
+    tap_for: Callable[[dbn.Metadata], OriginalBytesTap | None] | None = None,
+) -> tuple[IO[bytes], dbn.Metadata, int]:
     """Open ``src`` as a v3 DBN record stream positioned after the metadata.
 
-    Returns ``(reader, metadata, original_version)``; metadata is upgraded to v3.
+    Returns ``(reader, metadata, original_version)``; metadata is upgraded to v3. For an
+    older file, ``tap_for(original_metadata)`` may return a callable that is fed the
+    original record bytes (after the metadata) before they are upgraded.
     """
     reader = open_decompressed(src)
     try:
@@ -201,12 +210,36 @@ def open_v3(src: Path) -> tuple[IO[bytes], dbn.Metadata, int]:
         version = meta.version
         if version >= 3:
             return reader, meta, version
-        upgrading = UpgradingReader(_Prepend(block, reader))
+        tap = None if tap_for is None else tap_for(meta)
+        source = reader if tap is None else cast(IO[bytes], _Tapped(reader, tap))
+        upgrading = UpgradingReader(_Prepend(block, source))
         _, meta3 = read_metadata_bytes(upgrading)
         return upgrading, meta3, version
     except BaseException:
         reader.close()
         raise
+
+
+class _Tapped(io.RawIOBase):
+    """A reader that hands every piece it reads to ``tap`` as well."""
+
+    def __init__(self, inner: IO[bytes], tap: OriginalBytesTap) -> None:
+        super().__init__()
+        self._inner = inner
+        self._tap = tap
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        data = self._inner.read(n)
+        if data:
+            self._tap(data)
+        return data
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
 
 
 class _Prepend(io.RawIOBase):

@@ -26,6 +26,7 @@ from multigate.sources.databento.download import TOOLS, ChunkDownloader, Planned
 from multigate.sources.databento.errors import DbnFileError
 from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
+    LEGACY_SUFFIXES,
     chunk_stem,
     glob_base,
     ledger_path,
@@ -33,6 +34,7 @@ from multigate.sources.databento.paths import (
     raw_chunk_path,
     relative_stem,
 )
+from multigate.sources.local_inputs import require_folder_inputs, require_path_inputs
 from multigate.storage.atomic import atomic_path
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
@@ -50,7 +52,8 @@ from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "databento-dbn/1"
+# 2: v1/v2 definitions keep the fields v3 dropped; live captures map in-stream symbols
+CONVERTER_VERSION = "databento-dbn/2"
 API_KEY = "DATABENTO_API_KEY"
 
 
@@ -72,8 +75,10 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
     # ----- API parameters ---------------------------------------------------------------
     def preflight(self, job: JobConfig) -> None:
-        if not isinstance(job, DatabentoApiJob):
+        if isinstance(job, DatabentoOfflineJob):
+            self._require_inputs(job)
             return
+        assert isinstance(job, DatabentoApiJob)
         if range_end(job.end) > self.ctx.now():
             raise ConfigError(
                 f"end {job.end} is not in the past; a chunk that is still filling up would "
@@ -219,11 +224,22 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def _offline_inputs(self, job: DatabentoOfflineJob) -> list[Path]:
         if job.raw_dir is not None:
             root = self.ctx.resolve(job.raw_dir)
-            found = [p for p in root.rglob("*") if p.name.endswith(DBN_SUFFIXES)]
+            # legacy .dbz files are listed too, so that each fails by name
+            suffixes = DBN_SUFFIXES + LEGACY_SUFFIXES
+            found = [p for p in root.rglob("*") if p.name.endswith(suffixes)]
         else:
             pattern = str(self.ctx.resolve(job.path or ""))
             found = [Path(p) for p in glob.glob(pattern, recursive=True)]
         return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
+
+    def _require_inputs(self, job: DatabentoOfflineJob) -> None:
+        found = self._offline_inputs(job)
+        if job.raw_dir is not None:
+            folder = self.ctx.resolve(job.raw_dir)
+            require_folder_inputs(job.raw_dir, folder, found, ".dbn or .dbn.zst files")
+        else:
+            path = job.path or ""
+            require_path_inputs(path, self.ctx.resolve(path), found, "DBN file")
 
     def _offline_base(self, job: DatabentoOfflineJob) -> Path:
         if job.raw_dir is not None:
@@ -233,18 +249,15 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def _convert_all(
         self, job: DatabentoApiJob | DatabentoOfflineJob, inputs: Sequence[tuple[Path, str]]
     ) -> JobResult:
-        stems = [stem for _, stem in inputs]
-        duplicates = sorted({s for s in stems if stems.count(s) > 1})
-        if duplicates:
-            raise DataError(
-                f"job {job.name}: several inputs are named {duplicates[0]}; "
-                "give each DBN file a distinct name"
-            )
+        shared = _shared_stems(inputs)
         result = JobResult(JobStatus.OK)
         failures = []
         with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs)) as task:
             for path, stem in inputs:
                 try:
+                    if stem in shared:  # only possible for odd names, e.g. `x` beside `x.dbn.zst`
+                        others = ", ".join(str(p) for p in shared[stem] if p != path)
+                        raise DbnFileError(path, f"output name {stem!r} is shared with {others}")
                     result.absorb(self._convert_one(job, path, stem))
                 except DbnFileError as exc:  # one bad file does not stop the others
                     failures.append(str(exc))
@@ -305,6 +318,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
             outputs = convert_dbn_file(src, output_for, price_type=job.price_type, progress=advance)
         result = JobResult(JobStatus.OK)
+        if outputs and outputs[0].error_messages:
+            errors = outputs[0].error_messages
+            result.warnings.append(
+                f"{src.name}: {outputs[0].other_records.get('error', len(errors))} error "
+                f"message(s) from the gateway in the stream, first: {errors[0]!r}"
+            )
         for out in outputs:
             final = finals[out.schema]
             out_digest = digest_file(final, relative_to=self.ctx.data_dir)
@@ -332,13 +351,28 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                     last_ts=_ns_iso(out.last_ts),
                     symbols=out.symbols,
                     tools=package_versions(TOOLS),
-                    extra={"converter": CONVERTER_VERSION, "price_type": job.price_type},
+                    extra={
+                        "converter": CONVERTER_VERSION,
+                        "price_type": job.price_type,
+                        # records of the input in no output (live captures: symbol
+                        # mappings, system and error messages), by kind
+                        "other_records": out.other_records,
+                        "error_messages": out.error_messages,
+                    },
                 ),
                 created_at=self.ctx.now(),
             )
             log.debug("wrote %s (%d rows)", final, out.rows)
             result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1, outputs=[final]))
         return result
+
+
+def _shared_stems(inputs: Sequence[tuple[Path, str]]) -> dict[str, list[Path]]:
+    """Output names that more than one input maps to, with those inputs."""
+    by_stem: dict[str, list[Path]] = {}
+    for path, stem in inputs:
+        by_stem.setdefault(stem, []).append(path)
+    return {stem: paths for stem, paths in by_stem.items() if len(paths) > 1}
 
 
 def _ns_iso(ns: int | None) -> str | None:

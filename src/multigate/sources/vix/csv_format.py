@@ -15,7 +15,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from multigate.errors import DataError
 
@@ -135,17 +134,6 @@ def parse_index_csv(data: bytes, origin: str, symbol: str | None) -> ParsedCsv:
         schema=OUTPUT_SCHEMA,
     )
     return ParsedCsv(table=_sorted_unique(table, origin), flavor=flavor, series=series)
-
-
-def count_inconsistent(table: pa.Table) -> int:
-    """Rows whose OHLC cannot all be true: high < low, open or close outside [low, high],
-    or a non-positive price. Rows with only a close are not judged."""
-    o, h, lo, c = (table[name] for name in ("open", "high", "low", "close"))
-    bad = pc.or_kleene(
-        pc.or_kleene(pc.less(h, lo), pc.or_kleene(pc.less(o, lo), pc.greater(o, h))),
-        pc.or_kleene(pc.or_kleene(pc.less(c, lo), pc.greater(c, h)), pc.less_equal(c, 0)),
-    )
-    return int(pc.sum(pc.fill_null(bad, False)).as_py() or 0)
 
 
 def _sorted_unique(table: pa.Table, origin: str) -> pa.Table:

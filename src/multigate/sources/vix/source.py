@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,18 +15,16 @@ from multigate.config.models import JobConfig
 from multigate.errors import DataError
 from multigate.http import get_bytes
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.local_inputs import require_path_inputs
 from multigate.sources.vix.config import (
     CBOE_DAILY_PRICES_URL,
     VixApiJob,
     VixOfflineJob,
     VixSourceConfig,
 )
-from multigate.sources.vix.csv_format import (
-    count_inconsistent,
-    parse_index_csv,
-    symbol_from_filename,
-    symbol_from_header,
-)
+from multigate.sources.vix.csv_format import parse_index_csv, symbol_from_filename
+from multigate.sources.vix.inputs import JobInputs, SymbolData, read_job_inputs
+from multigate.sources.vix.quirks import QuirkCounts, count_quirks
 from multigate.storage.layout import ingested_root, path_component, raw_root
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import (
@@ -35,11 +34,13 @@ from multigate.storage.provenance import (
     fingerprint,
     package_versions,
 )
-from multigate.storage.publish import output_is_current, publish_bytes_if_changed, publish_file
+from multigate.storage.publish import output_is_current, publish_bytes_if_changed
+from multigate.storage.publish_together import PendingFile, publish_together, retract_output
 
 log = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "vix-csv/1"
+CONVERTER_VERSION = "vix-csv/2"  # 2: files of one symbol merge; close-only rows counted
+_VENDORS = {"cboe": "CBOE", "fred": "FRED"}
 _TOOLS = ("multigate", "pyarrow", "requests")
 
 
@@ -69,7 +70,23 @@ class VixSource(Source[VixSourceConfig]):
         pattern = str(self.ctx.resolve(job.path))
         return sorted(Path(match) for match in glob.glob(pattern) if Path(match).is_file())
 
+    def _offline_files(self, job: VixOfflineJob) -> list[tuple[Path, str | None]]:
+        """Each input file with the symbol the job or the file's name gives (FRED files
+        name theirs inside)."""
+        return [
+            (path, job.symbol or symbol_from_filename(path.name))
+            for path in self._offline_inputs(job)
+        ]
+
+    def _read(self, job: JobConfig, files: list[tuple[Path, str | None]]) -> JobInputs:
+        return read_job_inputs(files, lambda table: _within(table, job))
+
     # ----- Source interface --------------------------------------------------------------
+    def preflight(self, job: JobConfig) -> None:
+        if isinstance(job, VixOfflineJob):
+            found = self._offline_inputs(job)
+            require_path_inputs(job.path, self.ctx.resolve(job.path), found, "CSV file")
+
     def plan(self, job: JobConfig) -> JobPlan:
         if isinstance(job, VixApiJob):
             return JobPlan(
@@ -82,19 +99,17 @@ class VixSource(Source[VixSourceConfig]):
                 cost_usd=0.0,
             )
         assert isinstance(job, VixOfflineJob)
-        inputs = self._offline_inputs(job)
-        plan = JobPlan(reads=[str(path) for path in inputs], cost_usd=0.0)
-        if not inputs:
-            plan.notes.append(f"no files match {job.path}")
-        for path in inputs:
-            symbol = job.symbol or symbol_from_filename(path.name) or symbol_from_header(path)
-            if symbol is None:
-                plan.notes.append(f"{path}: cannot tell the symbol; set 'symbol:' on the job")
-                continue
-            output = self._output_path(job, symbol)
-            _, expected = self._fingerprint(job, path, symbol)
+        files = self._offline_files(job)
+        plan = JobPlan(reads=[str(path) for path, _ in files], cost_usd=0.0)
+        inputs = self._read(job, files)
+        inputs.check()  # what the run would refuse, the dry run refuses too
+        for data in inputs.symbols.values():
+            output = self._output_path(job, data.symbol)
+            _, expected = self._fingerprint(job, data)
             current = output_is_current(output, expected, force=self.ctx.force)
             (plan.current if current else plan.writes).append(str(output))
+            if len(data.files) > 1:
+                plan.notes.append(f"{data.symbol}: merges {len(data.files)} files by date")
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
@@ -111,10 +126,11 @@ class VixSource(Source[VixSourceConfig]):
             self.ctx.progress.task(f"{job.name}: download", total=len(job.symbols)) as task,
         ):
             for symbol in job.symbols:
-                raw = self._download(job, symbol, session)
-                result.absorb(raw)
-                result.absorb(self._convert(job, self._raw_path(symbol), symbol))
+                result.absorb(self._download(job, symbol, session))
                 task.advance()
+        inputs = self._read(job, [(self._raw_path(symbol), symbol) for symbol in job.symbols])
+        inputs.check()
+        result.absorb(self._publish(job, inputs))
         return result
 
     def _download(self, job: VixApiJob, symbol: str, session: requests.Session) -> JobResult:
@@ -149,71 +165,74 @@ class VixSource(Source[VixSourceConfig]):
 
     # ----- offline mode ------------------------------------------------------------------
     def _run_offline(self, job: VixOfflineJob) -> JobResult:
-        inputs = self._offline_inputs(job)
-        if not inputs:
+        files = self._offline_files(job)
+        if not files:
             raise DataError(f"job {job.name}: no files match '{job.path}'")
-        result = JobResult(JobStatus.OK)
-        seen: dict[str, Path] = {}
-        with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs)) as task:
-            for path in inputs:
-                symbol = job.symbol or symbol_from_filename(path.name)
-                part = self._convert(job, path, symbol, seen)
-                result.absorb(part)
-                task.advance()
-        return result
+        inputs = self._read(job, files)
+        if inputs.problems:
+            for symbol in sorted(inputs.failing):
+                output = self._output_path(job, symbol)
+                if retract_output(output, source=self.name, job=job.name):
+                    log.warning("%s: removed %s: its inputs no longer convert", job.name, output)
+            inputs.check()
+        return self._publish(job, inputs)
 
     # ----- shared conversion (the only path from CSV bytes to Parquet) -----------------
-    def _fingerprint(self, job: JobConfig, raw_path: Path, symbol: str) -> tuple[FileDigest, str]:
-        """The input's digest and the fingerprint its output must carry to be current."""
-        input_digest = digest_file(raw_path, relative_to=self.ctx.data_dir)
+    def _fingerprint(self, job: JobConfig, data: SymbolData) -> tuple[list[FileDigest], str]:
+        """The inputs' digests and the fingerprint their output must carry to be current."""
+        digests = [digest_file(path, relative_to=self.ctx.data_dir) for path in data.files]
         params = {
             "converter": CONVERTER_VERSION,
-            "symbol": symbol,
+            "symbol": data.symbol,
             "start": getattr(job, "start", None),
             "end": getattr(job, "end", None),
         }
-        return input_digest, fingerprint(params, [input_digest])
+        return digests, fingerprint(params, digests)
 
-    def _convert(
+    def _publish(self, job: JobConfig, inputs: JobInputs) -> JobResult:
+        """Write every symbol's output that is not current, all together: none is
+        published unless all are written."""
+        result = JobResult(JobStatus.OK)
+        pending: list[PendingFile] = []
+        with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs.symbols)) as task:
+            for data in inputs.symbols.values():
+                output = self._output_path(job, data.symbol)
+                quirks = count_quirks(data.table)
+                rows = data.table.num_rows
+                notes = [f"{data.symbol}: {text}" for text in quirks.problems()]
+                for note in notes:
+                    log.warning("%s: %s (kept)", job.name, note)
+                if rows == 0:
+                    notes.append(f"{data.symbol}: no rows inside the job's start/end window")
+                    log.warning("%s: %s", job.name, notes[-1])
+                for fact in quirks.facts():
+                    notes.append(f"{data.symbol}: {fact}")
+                    log.info("%s: %s: %s (kept)", job.name, data.symbol, fact)
+                digests, expected = self._fingerprint(job, data)
+                part = JobResult(JobStatus.OK, rows=rows, warnings=notes, outputs=[output])
+                if output_is_current(output, expected, force=self.ctx.force):
+                    log.debug("up to date: %s", output)
+                    part.files_current = 1
+                else:
+                    part.files_written = 1
+                    describe = self._describer(job, data, digests, expected, quirks)
+                    pending.append(PendingFile(output, _parquet_writer(data.table), describe))
+                result.absorb(part)
+                task.advance()
+        publish_together(pending, data_dir=self.ctx.data_dir, now=self.ctx.now())
+        for item in pending:
+            log.debug("wrote %s", item.path)
+        return result
+
+    def _describer(
         self,
         job: JobConfig,
-        raw_path: Path,
-        symbol: str | None,
-        seen: dict[str, Path] | None = None,
-    ) -> JobResult:
-        data = raw_path.read_bytes()
-        parsed = parse_index_csv(data, str(raw_path), symbol)
-        table = _within(parsed.table, job)
-        symbol = parsed.table["symbol"][0].as_py()
-        if seen is not None:
-            if symbol in seen:
-                raise DataError(
-                    f"{raw_path} and {seen[symbol]} both hold {symbol}; "
-                    "give each job one file per symbol"
-                )
-            seen[symbol] = raw_path
-        inconsistent, missing_close = count_inconsistent(table), table["close"].null_count
-        warnings = []
-        if inconsistent:
-            warnings.append(f"{symbol}: {inconsistent} rows with inconsistent OHLC")
-        if missing_close:
-            warnings.append(f"{symbol}: {missing_close} rows without a close")
-        if table.num_rows == 0:
-            warnings.append(f"{symbol}: no rows inside the job's start/end window")
-        for warning in warnings:
-            log.warning("%s: %s (kept)", job.name, warning)
-
-        input_digest, expected = self._fingerprint(job, raw_path, symbol)
-        output = self._output_path(job, symbol)
-        if output_is_current(output, expected, force=self.ctx.force):
-            log.debug("up to date: %s", output)
-            return JobResult(
-                JobStatus.UP_TO_DATE,
-                rows=table.num_rows,
-                files_current=1,
-                warnings=warnings,
-                outputs=[output],
-            )
+        data: SymbolData,
+        inputs: list[FileDigest],
+        expected: str,
+        quirks: QuirkCounts,
+    ) -> Callable[[FileDigest], Provenance]:
+        table = data.table
 
         def describe(digest: FileDigest) -> Provenance:
             return Provenance(
@@ -223,40 +242,30 @@ class VixSource(Source[VixSourceConfig]):
                 mode=job.mode,
                 query=job.model_dump(mode="json"),
                 vendor={
-                    "vendor": "CBOE" if parsed.flavor == "cboe" else "FRED",
-                    "format": parsed.flavor,
-                    "series": parsed.series,
+                    "vendor": "+".join(_VENDORS[flavor] for flavor in data.flavors),
+                    "format": "+".join(data.flavors),
+                    "series": ",".join(data.series) or None,
                 },
                 file=digest,
                 fingerprint=expected,
-                inputs=[input_digest],
+                inputs=inputs,
                 rows=table.num_rows,
                 first_ts=str(table["date"][0]) if table.num_rows else None,
                 last_ts=str(table["date"][-1]) if table.num_rows else None,
-                symbols=[symbol],
+                symbols=[data.symbol],
                 tools=package_versions(_TOOLS),
                 extra={
                     "converter": CONVERTER_VERSION,
-                    "inconsistent_rows": inconsistent,
-                    "missing_close_rows": missing_close,
+                    **quirks.sidecar(),
+                    "dates_in_several_files": data.shared_dates,
                 },
             )
 
-        publish_file(
-            output,
-            lambda tmp: write_parquet(table, tmp),
-            describe,
-            data_dir=self.ctx.data_dir,
-            now=self.ctx.now(),
-        )
-        log.debug("wrote %s (%d rows)", output, table.num_rows)
-        return JobResult(
-            JobStatus.OK,
-            rows=table.num_rows,
-            files_written=1,
-            warnings=warnings,
-            outputs=[output],
-        )
+        return describe
+
+
+def _parquet_writer(table: pa.Table) -> Callable[[Path], None]:
+    return lambda tmp: write_parquet(table, tmp)
 
 
 def _within(table: pa.Table, job: JobConfig) -> pa.Table:

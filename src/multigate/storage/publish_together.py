@@ -1,0 +1,61 @@
+"""Publish a job's outputs together, only once all of them are written; take back an
+output whose inputs failed.
+
+Every file is written under its temporary name first; only when all are written are they
+moved into place (then their sidecars written). A failure while writing any of them
+leaves every target as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from multigate.storage.atomic import atomic_path
+from multigate.storage.provenance import (
+    FileDigest,
+    Provenance,
+    digest_file,
+    read_sidecar,
+    remove_sidecar,
+)
+from multigate.storage.publish import write_output_sidecar
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    path: Path
+    write: Callable[[Path], None]
+    """Writes the file's bytes to the temporary path it is given."""
+    describe: Callable[[FileDigest], Provenance]
+    """The finished file's provenance, from its digest."""
+
+
+def publish_together(
+    files: Sequence[PendingFile], *, data_dir: Path, now: datetime | None = None
+) -> list[FileDigest]:
+    """Write every file to a temporary name, then move all into place and add sidecars."""
+    with contextlib.ExitStack() as stack:
+        temps = [(item, stack.enter_context(atomic_path(item.path))) for item in files]
+        for item, tmp in temps:
+            item.write(tmp)
+    digests = []
+    for item in files:
+        digest = digest_file(item.path, relative_to=data_dir)
+        write_output_sidecar(item.path, item.describe(digest), created_at=now)
+        digests.append(digest)
+    return digests
+
+
+def retract_output(path: Path, *, source: str, job: str) -> bool:
+    """Remove ``path`` and its sidecar if this job wrote it (its sidecar says so), so that
+    no complete-looking output outlives the inputs it can no longer be made from."""
+    record = read_sidecar(path) or {}
+    if (record.get("kind"), record.get("source"), record.get("job")) != ("ingested", source, job):
+        return False
+    remove_sidecar(path)  # the sidecar first: a file without one is never taken as complete
+    path.unlink(missing_ok=True)
+    return True
