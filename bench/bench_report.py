@@ -81,14 +81,10 @@ def _make(data: Path, db_symbols: int, days: int, alpaca_symbols: int) -> int:
             if (s + day.toordinal()) % 97 == 0:
                 continue  # a few missing sessions
             quality = copy.deepcopy(trades)
-            ((_, days_map),) = quality["sessions"].items()
-            ((_, entry),) = days_map.items()
-            shift = (day - date(2024, 1, 2)).days * 86_400 * 10**9
-            quality["sessions"] = {
-                symbol: {
-                    day.isoformat(): [entry[0], entry[1] + shift, entry[2] + shift, entry[3], 0]
-                }
-            }
+            ((_, text),) = quality["sessions"].items()
+            _, _, rest = text.partition(",")
+            quality["sessions"] = {symbol: f"{day.isoformat()},{rest}"}  # same hours, new day
+            rows = int(rest.split(",")[0])
             name = f"ingested/databento/es_api/schema=trades/{symbol}/{day}.parquet"
             record = Provenance(
                 kind="ingested",
@@ -99,7 +95,7 @@ def _make(data: Path, db_symbols: int, days: int, alpaca_symbols: int) -> int:
                 file=FileDigest(name, "0" * 64, 0),
                 fingerprint="f",
                 vendor={"vendor": "Databento", "dataset": "GLBX.MDP3", "schema": "trades"},
-                rows=entry[0],
+                rows=rows,
                 first_ts=str(day),
                 last_ts=str(day),
                 symbols=[symbol],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from multigate.quality.assess import assess_parquet
+from multigate.quality.assess import assess_parquet, iter_session_entries
 from multigate.storage.parquet import write_parquet
 from tests.quality.conftest import ingested_records
 
@@ -32,6 +32,13 @@ def _bars(symbol: str, minutes: int, start: datetime = T0) -> pd.DataFrame:
             "volume": 100.0,
         }
     )
+
+
+def _sessions(quality: dict) -> dict[str, dict[str, list[int]]]:
+    out: dict[str, dict[str, list[int]]] = {}
+    for symbol, day, entry in iter_session_entries(quality):
+        out.setdefault(symbol, {})[day] = entry
+    return out
 
 
 def _write(frame: pd.DataFrame, path, row_group_size: int = 1_000_000):
@@ -119,13 +126,13 @@ def test_sessions_follow_the_exchange_calendar(tmp_path):
     frame = pd.concat([_bars("AAA", 1, start=t) for t in times], ignore_index=True)
     path = _write(frame, tmp_path / "bars.parquet")
 
-    sessions = assess_parquet(path, calendar="XNYS")["sessions"]["AAA"]
+    sessions = _sessions(assess_parquet(path, calendar="XNYS"))["AAA"]
 
     assert sorted(sessions) == ["2024-01-02", "2024-01-06"]
     rows, first, last, in_hours, empty = sessions["2024-01-02"]
     assert (rows, in_hours, empty) == (3, 1, 0)
     assert first == pd.Timestamp(times[0]).value and last == pd.Timestamp(times[2]).value
-    utc_days = assess_parquet(path, calendar=None)["sessions"]["AAA"]
+    utc_days = _sessions(assess_parquet(path, calendar=None))["AAA"]
     assert sorted(utc_days) == ["2024-01-02", "2024-01-03", "2024-01-06"]
 
 
@@ -135,7 +142,7 @@ def test_globex_evening_trades_belong_to_the_next_session(tmp_path):
     frame = pd.DataFrame({"ts_recv": ts, "ts_event": ts, "price": [1.0, 1.0], "action": "T"})
     frame["symbol"] = "ES.c.0"
     path = _write(frame, tmp_path / "trades.parquet")
-    assert list(assess_parquet(path, calendar="CMES")["sessions"]["ES.c.0"]) == ["2024-03-11"]
+    assert list(_sessions(assess_parquet(path, calendar="CMES"))["ES.c.0"]) == ["2024-03-11"]
 
 
 def test_every_sample_output_carries_its_quality_in_its_sidecar(sample_data):
@@ -144,7 +151,7 @@ def test_every_sample_output_carries_its_quality_in_its_sidecar(sample_data):
     for path, record in records.items():
         quality = record["quality"]
         assert quality["rows"] == record["rows"], path
-        session_rows = sum(e[0] for days in quality["sessions"].values() for e in days.values())
+        session_rows = sum(e[0] for _, _, e in iter_session_entries(quality))
         assert session_rows == record["rows"], path
         assert set(quality["sessions"]) == set(record["symbols"]), path
         for name, result in quality["checks"].items():
@@ -179,3 +186,17 @@ def test_an_empty_output_has_no_sessions_and_no_findings(tmp_path, calendar):
     quality = assess_parquet(path, calendar=calendar)
     assert quality["rows"] == 0 and quality["sessions"] == {}
     assert all(v["count"] == 0 for v in quality["checks"].values())
+
+
+def test_session_text_round_trips_to_the_second():
+    from multigate.quality.session_format import decode_sessions, encode_sessions
+
+    label = (date(2024, 3, 11) - date(1970, 1, 1)).days
+    first = pd.Timestamp("2024-03-10 23:00:00.5", tz="UTC").value  # the evening before
+    last = pd.Timestamp("2024-03-11 20:59:59.2", tz="UTC").value
+    text = encode_sessions({label: [7, first, last, 6, 1]})
+    assert text == "2024-03-11,7,-3600,75600,6,1"
+    ((day, decoded_label, entry),) = decode_sessions(text)
+    assert (day, decoded_label) == ("2024-03-11", label)
+    assert entry[0] == 7 and entry[3:] == [6, 1]
+    assert entry[1] <= first < entry[1] + 10**9 and entry[2] - 10**9 < last <= entry[2]

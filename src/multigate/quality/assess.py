@@ -3,11 +3,11 @@
 ``assess_parquet`` reads only the columns it needs, batch by batch (memory is bounded by one
 batch, whatever the file size), and returns a JSON-able dict for the output's sidecar:
 
-- ``sessions``: per symbol, per session day, ``[rows, first_ns, last_ns, in_hours, empty]``
-  (rows; first/last time in ns since the epoch, UTC; rows inside the calendar's open-close
-  hours; rows without a close). The session of a time is the calendar session whose hours
-  hold it, else its exchange-local date (pre/post market, closed days); the UTC date when
-  there is no calendar; the date itself for daily tables.
+- ``sessions``: per symbol, per session day: rows, first/last time, rows inside the
+  calendar's open-close hours, rows without a close (one string per symbol, see
+  :mod:`multigate.quality.session_format`). The session of a time is the calendar session
+  whose hours hold it, else its exchange-local date (pre/post market, closed days); the UTC
+  date when there is no calendar; the date itself for daily tables.
 - ``checks``: ``{name: {"count": n, "examples": [...]}}`` for the row checks in
   :mod:`multigate.quality.checks`.
 
@@ -17,7 +17,7 @@ Rows are never changed or dropped. Vendor-free: the table's shape comes from
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from multigate.datasets import TableKind, TableProfile, profile_of
 from multigate.quality.calendars import Sessions, sessions_between
 from multigate.quality.checks import CheckCounter
+from multigate.quality.session_format import SESSION_FORMAT, decode_sessions, encode_sessions
 
 QUALITY_VERSION = 1
 DEFAULT_EXTREME_MOVE = 0.25
@@ -419,12 +420,11 @@ def _add_sessions(
 
 def _result(state: _Assessment) -> dict[str, Any]:
     names = _symbol_names(state)
-    sessions: dict[str, dict[str, list[int]]] = {}
+    by_symbol: dict[str, dict[int, list[int]]] = {}
     mask = (1 << _DAY_BITS) - 1
-    for packed in sorted(state.sessions):
+    for packed, entry in state.sessions.items():
         symbol, label = names[packed >> _DAY_BITS], (packed & mask) - _DAY_OFFSET
-        day = (date(1970, 1, 1) + timedelta(days=label)).isoformat()
-        sessions.setdefault(symbol, {})[day] = state.sessions[packed]
+        by_symbol.setdefault(symbol, {})[label] = entry
     interval = state.min_step if state.profile.kind == TableKind.BARS else None
     return {
         "version": QUALITY_VERSION,
@@ -434,15 +434,14 @@ def _result(state: _Assessment) -> dict[str, Any]:
         "interval_ns": interval,
         "rows": state.rows,
         "checks": {name: state.checks[name].to_json() for name in sorted(state.checks)},
-        "sessions": sessions,
+        "session_format": SESSION_FORMAT,
+        "sessions": {symbol: encode_sessions(by_symbol[symbol]) for symbol in sorted(by_symbol)},
     }
 
 
-def iter_session_entries(
-    quality: dict[str, Any],
-) -> Iterator[tuple[str, str, list[int]]]:
+def iter_session_entries(quality: Mapping[str, Any]) -> Iterator[tuple[str, str, list[int]]]:
     """``(symbol, session day, [rows, first_ns, last_ns, in_hours, empty])`` of a sidecar's
-    ``quality`` field."""
-    for symbol, days in (quality.get("sessions") or {}).items():
-        for day, entry in days.items():
+    ``quality`` field (times in ns since the epoch, UTC; first/last to the second)."""
+    for symbol, text in (quality.get("sessions") or {}).items():
+        for day, _label, entry in decode_sessions(str(text)):
             yield symbol, day, entry

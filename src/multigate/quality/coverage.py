@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from multigate.quality.calendars import NO_CALENDAR, Sessions, default_calendar, sessions_between
 from multigate.quality.checks import MAX_EXAMPLES, CheckCounter
+from multigate.quality.session_format import decode_sessions
 
 PARTIAL_TOLERANCE = timedelta(minutes=15)
 """Data may start this late or end this early in a session before it counts as partial."""
@@ -73,10 +74,6 @@ class DatasetSessions:
     outputs_by_cell: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
-_day_labels: dict[str, int] = {}
-"""``"YYYY-MM-DD"`` -> days since 1970, memoised (sidecars repeat the same days)."""
-
-
 def merge_sessions(
     records: Iterable[Mapping[str, Any]], calendar: str | None = None
 ) -> DatasetSessions:
@@ -95,12 +92,9 @@ def merge_sessions(
                 step if merged.interval_ns is None else min(merged.interval_ns, step)
             )
         output = str((record.get("file") or {}).get("name") or "")
-        for symbol, days in (quality.get("sessions") or {}).items():
+        for symbol, text in (quality.get("sessions") or {}).items():
             cells = merged.cells.setdefault(symbol, {})
-            for day, entry in days.items():
-                label = _day_labels.get(day)
-                if label is None:
-                    label = _day_labels[day] = (date.fromisoformat(day) - _EPOCH).days
+            for _day, label, entry in decode_sessions(str(text)):
                 cell = cells.get(label)
                 if cell is None:
                     cell = cells[label] = _Cell()
