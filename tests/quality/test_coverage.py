@@ -265,3 +265,22 @@ def test_days_before_the_calendar_begins_are_not_called_closed(tmp_path):
     assert status["1989-12-28"] == "present"  # before the calendar: a weekday counts as open
     assert status["1990-01-01"] == "closed_data"  # New Year's Day, known to be closed
     assert status["1990-01-02"] == "present"
+
+
+def test_sessions_the_job_asked_for_but_got_no_data_for_are_missing(tmp_path):
+    frame = pd.concat([_minute_bars("AAA", "2024-11-25"), _minute_bars("AAA", "2024-11-26")])
+    record = _record(frame, tmp_path / "AAA.parquet")
+    record["query"] = {"start": "2024-11-25", "end": "2024-11-29"}  # a date-only end: inclusive
+    status = {r["session"].isoformat(): r["status"] for r in coverage_table([record]).to_pylist()}
+    assert status == {
+        "2024-11-25": "present",
+        "2024-11-26": "present",
+        "2024-11-27": "missing",
+        "2024-11-28": "holiday",
+        "2024-11-29": "missing",
+    }
+    record["query"] = {"start": "2024-11-25", "end": "2024-11-29T00:00:00Z"}  # exclusive
+    assert coverage([record]).table.column("session").to_pylist()[-1] == date(2024, 11, 28)
+    # an end in the future is cut at today: days to come are not missing yet
+    record["query"] = {"start": "2024-11-25", "end": "2030-01-01"}
+    assert coverage([record], today=date(2024, 11, 27)).checks["missing_session"].count == 1

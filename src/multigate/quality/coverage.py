@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -71,6 +71,7 @@ class DatasetSessions:
     kind: str | None
     interval_ns: int | None
     cells: dict[str, dict[int, _Cell]] = field(default_factory=dict)
+    queries: list[Mapping[str, Any]] = field(default_factory=list)
     outputs_by_cell: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
@@ -86,6 +87,7 @@ def merge_sessions(
         if chosen is None:
             chosen = quality.get("calendar", default_calendar(record)) or NO_CALENDAR
         merged.kind = merged.kind or quality.get("kind")
+        merged.queries.append(record.get("query") or {})
         step = declared_interval(record) or quality.get("interval_ns")
         if isinstance(step, int) and step > 0:
             merged.interval_ns = (
@@ -123,6 +125,48 @@ def declared_interval(record: Mapping[str, Any]) -> int | None:
     if not digits or unit not in _UNIT_NS:
         return None
     return int(digits) * _UNIT_NS[unit]
+
+
+def requested_range(
+    queries: Sequence[Mapping[str, Any]], today: date | None = None
+) -> tuple[int | None, int | None]:
+    """First and last day (labels, inclusive) of the range every query asked for, when they
+    agree: ``start`` inclusive; a date-only ``end`` includes that day, a time is exclusive;
+    never past ``today`` (UTC)."""
+    starts = {str(q.get("start")) for q in queries if q.get("start")}
+    ends = {str(q.get("end")) for q in queries if q.get("end")}
+    first = last = None
+    if len(starts) == 1 and all(q.get("start") for q in queries):
+        first = _start_label(starts.pop())
+    if len(ends) == 1 and all(q.get("end") for q in queries):
+        last = _end_label(ends.pop())
+        now = today or datetime.now(UTC).date()
+        if last is not None:
+            last = min(last, (now - _EPOCH).days)
+    return first, last
+
+
+def _start_label(text: str) -> int | None:
+    try:
+        if len(text) == 10:
+            return (date.fromisoformat(text) - _EPOCH).days
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return (moment.date() - _EPOCH).days
+
+
+def _end_label(text: str) -> int | None:
+    """The last day an ``end:`` value includes."""
+    try:
+        if len(text) == 10:
+            return (date.fromisoformat(text) - _EPOCH).days
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return ((moment - timedelta(microseconds=1)).date() - _EPOCH).days
 
 
 @dataclass(frozen=True)
@@ -189,9 +233,11 @@ def coverage(
     end: date | datetime | str | None = None,
     *,
     partial_tolerance: timedelta = PARTIAL_TOLERANCE,
+    today: date | None = None,
 ) -> Coverage:
     """Coverage of a dataset (see the module doc). ``start`` inclusive, ``end`` exclusive
-    (dates, UTC); by default the dataset's first and last session with data."""
+    (dates, UTC); by default from the range the job asked for (its ``start``/``end``, up to
+    ``today``) and the sessions it has data for, whichever is wider."""
     merged = merge_sessions(records, calendar)
     checks = {name: CheckCounter() for name in SESSION_CHECKS}
     labels = [label for cells in merged.cells.values() for label, c in cells.items() if c.rows]
@@ -199,8 +245,13 @@ def coverage(
     last = _label(end)
     if not labels and (first is None or last is None):
         return Coverage(COVERAGE_SCHEMA.empty_table(), checks, None, merged.calendar)
-    first = min(labels) if first is None else first
-    last = max(labels) if last is None else last - 1
+    asked_first, asked_last = requested_range(merged.queries, today)
+    if first is None:
+        first = min([*labels, *([asked_first] if asked_first is not None else [])])
+    if last is None:
+        last = max([*labels, *([asked_last] if asked_last is not None else [])])
+    else:
+        last -= 1
     days, by_label = _days(merged.calendar, first, last)
     shown = [d for d in days if d.is_session or _weekday(d.label) < 5]
     shown_labels = {d.label for d in shown}
