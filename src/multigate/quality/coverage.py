@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from multigate.quality.calendars import NO_CALENDAR, Sessions, default_calendar, sessions_between
+from multigate.quality.calendars import (
+    NO_CALENDAR,
+    Sessions,
+    check_calendar_name,
+    default_calendar,
+    sessions_between,
+)
 from multigate.quality.checks import MAX_EXAMPLES, CheckCounter
 from multigate.quality.session_format import decode_sessions
 
@@ -80,6 +86,8 @@ def merge_sessions(
 ) -> DatasetSessions:
     """Merge the ``quality.sessions`` of a dataset's sidecar records. ``calendar`` None:
     the calendar the outputs were assessed with (else their default); ``"none"``: none."""
+    if calendar is not None:
+        check_calendar_name(calendar)  # a clear ValueError for a misspelt name
     merged = DatasetSessions(calendar=None, kind=None, interval_ns=None)
     chosen: str | None = None
     for record in records:
