@@ -200,3 +200,33 @@ def test_session_text_round_trips_to_the_second():
     assert (day, decoded_label) == ("2024-03-11", label)
     assert entry[0] == 7 and entry[3:] == [6, 1]
     assert entry[1] <= first < entry[1] + 10**9 and entry[2] - 10**9 < last <= entry[2]
+
+
+def test_bars_of_several_venues_at_one_time_are_not_duplicates(tmp_path):
+    # OPRA-like: one bar per exchange (publisher) per instrument and hour
+    ts = pd.DatetimeIndex(["2025-02-20 14:00"] * 3 + ["2025-02-20 15:00"] * 3, tz="UTC")
+    frame = pd.DataFrame({"ts_event": ts, "publisher_id": [20, 22, 23] * 2, "open": 1.0,
+                          "high": 1.0, "low": 1.0, "close": 1.0, "symbol": "C250"})  # fmt: skip
+    frame = pd.concat([frame, frame.iloc[[5]]], ignore_index=True)  # publisher 23 twice at 15:00
+    path = _write(frame, tmp_path / "ohlcv.parquet")
+    checks = assess_parquet(path, calendar="XNYS")["checks"]
+    assert checks["duplicate_timestamp"]["count"] == 1
+    assert checks["non_monotonic"]["count"] == 0
+
+
+def test_rows_without_an_event_time_use_their_receive_time(tmp_path):
+    # bbo-1s: an interval with no event has ts_event undefined (null) but a ts_recv
+    recv = pd.DatetimeIndex(["2023-03-28 13:33:15", "2023-03-28 14:00:01"], tz="UTC")
+    no_event = pd.DatetimeIndex([pd.NaT, pd.NaT], tz="UTC")
+    frame = pd.DataFrame({"ts_recv": recv, "ts_event": no_event, "bid_px_00": 1.0,
+                          "ask_px_00": 1.1, "symbol": "QQQ"})  # fmt: skip
+    path = _write(frame, tmp_path / "bbo.parquet")
+    quality = assess_parquet(path, calendar="XNYS")
+    assert list(_sessions(quality)["QQQ"]) == ["2023-03-28"]
+    assert quality["checks"]["missing_time"]["count"] == 0
+    # with no time at all a row is counted, and left out of the sessions
+    frame.loc[1, "ts_recv"] = pd.NaT
+    quality = assess_parquet(_write(frame, tmp_path / "bbo2.parquet"), calendar="XNYS")
+    assert quality["checks"]["missing_time"] == {"count": 1, "examples": ["QQQ row 1"]}
+    assert sum(e[0] for _, _, e in iter_session_entries(quality)) == 1
+    assert quality["rows"] == 2

@@ -284,3 +284,18 @@ def test_sessions_the_job_asked_for_but_got_no_data_for_are_missing(tmp_path):
     # an end in the future is cut at today: days to come are not missing yet
     record["query"] = {"start": "2024-11-25", "end": "2030-01-01"}
     assert coverage([record], today=date(2024, 11, 27)).checks["missing_session"].count == 1
+
+
+def test_reference_records_are_listed_but_never_judged_by_sessions(tmp_path):
+    # statistics-like records on a Saturday and one Tuesday only: no missing, no closed day
+    ts = pd.DatetimeIndex(["2024-11-26 12:00", "2024-11-30 12:00"], tz="UTC")
+    frame = pd.DataFrame({"ts_recv": ts, "ts_event": ts, "price": [1.0, -2.0],
+                          "stat_type": [3, 3], "symbol": "ES.c.0"})  # fmt: skip
+    path = tmp_path / "stats.parquet"
+    write_parquet(pa.Table.from_pandas(frame, preserve_index=False), path)
+    quality = assess_parquet(path, calendar="CMES")
+    assert quality["market_data"] is False
+    assert "non_positive_price" not in quality["checks"]  # settlement values may be <= 0
+    result = coverage([{"source": "databento", "quality": quality, "file": {}}])
+    assert result.table.column("status").to_pylist() == ["present", "present"]
+    assert all(counter.count == 0 for counter in result.checks.values())

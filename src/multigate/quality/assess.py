@@ -79,11 +79,13 @@ class _Assessment:
     calendar: str | None
     extreme_move: float
     symbols: dict[str, int] = field(default_factory=dict)
+    streams: dict[int, int] = field(default_factory=dict)
     state: _SymbolState = field(default_factory=_SymbolState)
     checks: dict[str, CheckCounter] = field(default_factory=dict)
     sessions: dict[int, list[int]] = field(default_factory=dict)
     min_step: int | None = None
     rows: int = 0
+    columns: frozenset[str] = frozenset()
 
     def counter(self, name: str) -> CheckCounter:
         return self.checks.setdefault(name, CheckCounter())
@@ -102,6 +104,7 @@ def assess_parquet(
     schema = parquet.schema_arrow
     profile = profile_of(schema)
     state = _Assessment(profile=profile, calendar=calendar, extreme_move=extreme_move)
+    state.columns = frozenset(schema.names)
     for name in _checks_for(profile, schema):
         state.counter(name)
     columns = _needed_columns(profile, schema)
@@ -112,7 +115,7 @@ def assess_parquet(
 
 
 def _checks_for(profile: TableProfile, schema: pa.Schema) -> list[str]:
-    names = ["non_monotonic"]
+    names = ["non_monotonic", "missing_time"]
     if profile.kind in (TableKind.BARS, TableKind.DAILY):
         names += ["duplicate_timestamp", "ohlc_inconsistent", "missing_value"]
     if profile.kind == TableKind.DAILY:
@@ -124,6 +127,14 @@ def _checks_for(profile: TableProfile, schema: pa.Schema) -> list[str]:
     if _move_price_columns(profile, schema):
         names.append("extreme_move")
     return names
+
+
+def _is_market_data(profile: TableProfile, names: frozenset[str]) -> bool:
+    """Bars, book tops, trades and orders follow the trading sessions; reference records
+    (definitions, statistics, status, imbalance) need not, so sessions do not judge them."""
+    if profile.kind != TableKind.EVENTS:
+        return True
+    return {"price", "action"} <= names and "stat_type" not in names
 
 
 def _price_columns(profile: TableProfile, schema: pa.Schema) -> list[str]:
@@ -146,7 +157,7 @@ def _move_price_columns(profile: TableProfile, schema: pa.Schema) -> list[str]:
 
 
 def _needed_columns(profile: TableProfile, schema: pa.Schema) -> list[str]:
-    wanted = [profile.time_column, "ts_recv", "symbol"]
+    wanted = [profile.time_column, "ts_recv", "symbol", "publisher_id"]
     wanted += _price_columns(profile, schema) + _move_price_columns(profile, schema)
     if profile.kind in (TableKind.BARS, TableKind.DAILY):
         wanted += ["open", "high", "low", "close"]
@@ -190,18 +201,66 @@ def _symbol_ids(state: _Assessment, batch: pa.RecordBatch) -> np.ndarray:
     return lookup[indices]
 
 
+def _timed_rows(state: _Assessment, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The rows that have a time: the time column, else ``ts_recv`` (Databento bbo/cbbo
+    intervals without an event); the others are counted as ``missing_time``."""
+    column = batch.column(state.profile.time_column)
+    valid = column.is_valid()
+    if "ts_recv" in batch.schema.names:
+        valid = pc.or_(valid, batch.column("ts_recv").is_valid())
+    missing = batch.num_rows - int(pc.sum(valid.cast(pa.int64())).as_py() or 0)
+    if not missing:
+        return batch
+    symbols = _symbol_ids(state, batch)
+    names = _symbol_names(state)
+    flags = ~np.asarray(valid.to_numpy(zero_copy_only=False), bool)
+    state.counter("missing_time").add(
+        missing,
+        [
+            f"{names[symbols[i]]} row {state.rows + int(i)}".strip()
+            for i in np.flatnonzero(flags)[:5]
+        ],
+    )
+    return batch.filter(valid)
+
+
+def _stream_ids(state: _Assessment, batch: pa.RecordBatch, symbols: np.ndarray) -> np.ndarray:
+    """One id per (symbol, publisher): a venue's records form their own sequence (OPRA bars
+    of several exchanges share a timestamp)."""
+    if "publisher_id" not in batch.schema.names:
+        keys = symbols
+    else:
+        publisher = batch.column("publisher_id").fill_null(0).to_numpy(zero_copy_only=False)
+        keys = symbols * 65_536 + np.asarray(publisher, np.int64)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    dense = np.asarray(
+        [state.streams.setdefault(int(key), len(state.streams)) for key in unique], np.int64
+    )
+    return dense[inverse.reshape(-1)]
+
+
 def _assess_batch(state: _Assessment, batch: pa.RecordBatch, schema: pa.Schema) -> None:
     profile = state.profile
+    count_all = batch.num_rows
+    batch = _timed_rows(state, batch)
     times = _as_ns(batch.column(profile.time_column))
-    order_times = _as_ns(batch.column("ts_recv")) if "ts_recv" in batch.schema.names else times
+    if "ts_recv" in batch.schema.names:
+        received = batch.column("ts_recv")
+        order_times = _as_ns(received)
+        no_event = ~np.asarray(batch.column(profile.time_column).is_valid(), bool)
+        times = np.where(no_event, order_times, times)
+        order_times = np.where(np.asarray(received.is_valid(), bool), order_times, times)
+    else:
+        order_times = times
     symbols = _symbol_ids(state, batch)
-    state.state.grow(len(state.symbols))
+    streams = _stream_ids(state, batch, symbols)
+    state.state.grow(len(state.streams))
     names = _symbol_names(state)
-    state.rows += batch.num_rows
+    state.rows += count_all
 
-    # Group each symbol's rows, keeping their stored order.
-    order = np.argsort(symbols, kind="stable")
-    sym = symbols[order]
+    # Group each stream's rows (a symbol's, per venue), keeping their stored order.
+    order = np.argsort(streams, kind="stable")
+    sym = streams[order]
     starts = np.r_[True, sym[1:] != sym[:-1]]
     ends = np.r_[sym[1:] != sym[:-1], True]
 
@@ -432,6 +491,7 @@ def _result(state: _Assessment) -> dict[str, Any]:
         "time_column": state.profile.time_column,
         "calendar": state.calendar,
         "interval_ns": interval,
+        "market_data": _is_market_data(state.profile, state.columns),
         "rows": state.rows,
         "checks": {name: state.checks[name].to_json() for name in sorted(state.checks)},
         "session_format": SESSION_FORMAT,

@@ -29,6 +29,7 @@ CHECKS: dict[str, CheckInfo] = {
         CheckInfo("ohlc_inconsistent", "high < low, or open/close outside [low, high]", True),
         CheckInfo("non_positive_price", "a price <= 0", True),
         CheckInfo("crossed_book", "best bid above best ask (both defined)", True),
+        CheckInfo("missing_time", "a row without a time (left out of sessions)", True),
         CheckInfo("extreme_move", "one-step return beyond the threshold", False),
         CheckInfo("close_only", "vendor quirk: only a close (O=H=L=C or O/H/L missing)", False),
         CheckInfo("missing_value", "vendor quirk: a row without a close (FRED holidays)", False),

@@ -78,6 +78,8 @@ class DatasetSessions:
     interval_ns: int | None
     cells: dict[str, dict[int, _Cell]] = field(default_factory=dict)
     queries: list[Mapping[str, Any]] = field(default_factory=list)
+    market_data: bool = True
+    """False for reference records (definitions, statistics...): no session is expected."""
     outputs_by_cell: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
@@ -96,6 +98,8 @@ def merge_sessions(
             chosen = quality.get("calendar", default_calendar(record)) or NO_CALENDAR
         merged.kind = merged.kind or quality.get("kind")
         merged.queries.append(record.get("query") or {})
+        if quality.get("market_data") is False:
+            merged.market_data = False
         step = declared_interval(record) or quality.get("interval_ns")
         if isinstance(step, int) and step > 0:
             merged.interval_ns = (
@@ -264,15 +268,27 @@ def coverage(
     shown = [d for d in days if d.is_session or _weekday(d.label) < 5]
     shown_labels = {d.label for d in shown}
     tolerance = partial_tolerance.total_seconds() * 1e9
-    intraday = merged.kind != "daily"
+    intraday = merged.kind != "daily" and merged.market_data
     interval = merged.interval_ns if merged.kind == "bars" else None
     if interval is not None and interval >= NS_PER_DAY:
         interval = None
     have_total = expect_total = 0
 
-    symbols, sessions, statuses, rows, densities = [], [], [], [], []
+    symbols: list[str] = []
+    sessions: list[int] = []
+    statuses: list[str] = []
+    rows: list[int] = []
+    densities: list[float | None] = []
     for symbol in sorted(merged.cells):
         cells = merged.cells[symbol]
+        if not merged.market_data:  # reference records: list the days with data, judge none
+            for label in sorted(x for x in cells if first <= x <= last):
+                symbols.append(symbol)
+                sessions.append(label)
+                statuses.append("present")
+                rows.append(cells[label].rows)
+                densities.append(None)
+            continue
         extra = [
             by_label.get(label) or _Day(label, False, 0, 0)
             for label in cells
