@@ -299,3 +299,21 @@ def test_reference_records_are_listed_but_never_judged_by_sessions(tmp_path):
     result = coverage([{"source": "databento", "quality": quality, "file": {}}])
     assert result.table.column("status").to_pylist() == ["present", "present"]
     assert all(counter.count == 0 for counter in result.checks.values())
+
+
+def test_a_dataset_mixing_venues_judges_each_symbol_by_its_own_calendar_and_span(tmp_path):
+    nyse = _record(_minute_bars("AAA", "2025-02-20"), tmp_path / "AAA.parquet")
+    ts = pd.date_range("2020-12-27 23:00", "2020-12-28 22:59", freq="1min", tz="UTC")  # 17-17 CT
+    frame = pd.DataFrame({"symbol": "ESH1", "timestamp": ts, "open": 1.0, "high": 1.0,
+                          "low": 1.0, "close": 1.0, "volume": 1.0})  # fmt: skip
+    write_parquet(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "ES.parquet")
+    quality = assess_parquet(tmp_path / "ES.parquet", calendar="CMES")
+    vendor = {"dataset": "GLBX.MDP3", "schema": "ohlcv-1m"}
+    globex = {"source": "databento", "vendor": vendor, "quality": quality, "file": {}}
+    result = coverage([nyse, globex])
+    rows = [(r["symbol"], r["session"].isoformat(), r["status"]) for r in result.table.to_pylist()]
+    assert rows == [("AAA", "2025-02-20", "present"), ("ESH1", "2020-12-28", "present")]
+    assert result.calendar == "CMES, XNYS"
+    assert all(
+        counter.count == 0 for name, counter in result.checks.items() if name != "missing_interval"
+    )

@@ -11,6 +11,7 @@ as IEX are reported, not failed).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -74,10 +75,13 @@ class DatasetSessions:
     """Every symbol's sessions of one dataset, merged over its outputs' sidecars."""
 
     calendar: str | None
+    """The calendar (or the calendars, comma-separated) the symbols follow; None: UTC days."""
     kind: str | None
     interval_ns: int | None
     cells: dict[str, dict[int, _Cell]] = field(default_factory=dict)
     queries: list[Mapping[str, Any]] = field(default_factory=list)
+    calendars: dict[str, str | None] = field(default_factory=dict)
+    """Each symbol's calendar (a dataset may mix venues: an offline folder of DBN files)."""
     market_data: bool = True
     """False for reference records (definitions, statistics...): no session is expected."""
     outputs_by_cell: dict[tuple[str, int], str] = field(default_factory=dict)
@@ -91,11 +95,10 @@ def merge_sessions(
     if calendar is not None:
         check_calendar_name(calendar)  # a clear ValueError for a misspelt name
     merged = DatasetSessions(calendar=None, kind=None, interval_ns=None)
-    chosen: str | None = None
     for record in records:
         quality = record.get("quality") or {}
-        if chosen is None:
-            chosen = quality.get("calendar", default_calendar(record)) or NO_CALENDAR
+        own = quality["calendar"] if "calendar" in quality else default_calendar(record)
+        chosen = calendar or own or NO_CALENDAR
         merged.kind = merged.kind or quality.get("kind")
         merged.queries.append(record.get("query") or {})
         if quality.get("market_data") is False:
@@ -107,6 +110,7 @@ def merge_sessions(
             )
         output = str((record.get("file") or {}).get("name") or "")
         for symbol, text in (quality.get("sessions") or {}).items():
+            merged.calendars.setdefault(symbol, None if chosen == NO_CALENDAR else chosen)
             cells = merged.cells.setdefault(symbol, {})
             for _day, label, entry in decode_sessions(str(text)):
                 cell = cells.get(label)
@@ -114,8 +118,11 @@ def merge_sessions(
                     cell = cells[label] = _Cell()
                     merged.outputs_by_cell[(symbol, label)] = output
                 cell.add(entry)
-    name = calendar or chosen or NO_CALENDAR
-    merged.calendar = None if name == NO_CALENDAR else name
+    names = {name or NO_CALENDAR for name in merged.calendars.values()}
+    if calendar is not None:
+        names = {calendar}
+    shown = ", ".join(sorted(names))
+    merged.calendar = None if shown in ("", NO_CALENDAR) else shown
     return merged
 
 
@@ -252,21 +259,29 @@ def coverage(
     ``today``) and the sessions it has data for, whichever is wider."""
     merged = merge_sessions(records, calendar)
     checks = {name: CheckCounter() for name in SESSION_CHECKS}
-    labels = [label for cells in merged.cells.values() for label, c in cells.items() if c.rows]
-    first = _label(start)
-    last = _label(end)
-    if not labels and (first is None or last is None):
-        return Coverage(COVERAGE_SCHEMA.empty_table(), checks, None, merged.calendar)
     asked_first, asked_last = requested_range(merged.queries, today)
-    if first is None:
-        first = min([*labels, *([asked_first] if asked_first is not None else [])])
-    if last is None:
-        last = max([*labels, *([asked_last] if asked_last is not None else [])])
-    else:
-        last -= 1
-    days, by_label = _days(merged.calendar, first, last)
-    shown = [d for d in days if d.is_session or _weekday(d.label) < 5]
-    shown_labels = {d.label for d in shown}
+    start_label, end_label = _label(start), _label(end)
+    spans: dict[str, tuple[int, int]] = {}
+    for symbol, symbol_cells in merged.cells.items():
+        labels = [label for label, cell in symbol_cells.items() if cell.rows]
+        if not labels:
+            continue
+        lo = start_label if start_label is not None else min(labels)
+        hi = end_label - 1 if end_label is not None else max(labels)
+        if start_label is None and asked_first is not None:
+            lo = min(lo, asked_first)
+        if end_label is None and asked_last is not None:
+            hi = max(hi, asked_last)
+        spans[symbol] = (lo, hi)
+    if not spans:
+        return Coverage(COVERAGE_SCHEMA.empty_table(), checks, None, merged.calendar)
+    first = min(lo for lo, _ in spans.values())
+    last = max(hi for _, hi in spans.values())
+    calendars: dict[str | None, tuple[list[_Day], dict[int, _Day], list[int]]] = {}
+    for name in set(merged.calendars.values()):
+        days, by_label = _days(name, first, last)
+        shown_all = [d for d in days if d.is_session or _weekday(d.label) < 5]
+        calendars[name] = (shown_all, by_label, [d.label for d in shown_all])
     tolerance = partial_tolerance.total_seconds() * 1e9
     intraday = merged.kind != "daily" and merged.market_data
     interval = merged.interval_ns if merged.kind == "bars" else None
@@ -279,20 +294,24 @@ def coverage(
     statuses: list[str] = []
     rows: list[int] = []
     densities: list[float | None] = []
-    for symbol in sorted(merged.cells):
+    for symbol in sorted(spans):
         cells = merged.cells[symbol]
+        lo, hi = spans[symbol]
         if not merged.market_data:  # reference records: list the days with data, judge none
-            for label in sorted(x for x in cells if first <= x <= last):
+            for label in sorted(x for x in cells if lo <= x <= hi):
                 symbols.append(symbol)
                 sessions.append(label)
                 statuses.append("present")
                 rows.append(cells[label].rows)
                 densities.append(None)
             continue
+        shown_all, by_label, shown_labels_all = calendars[merged.calendars.get(symbol)]
+        shown = shown_all[bisect_left(shown_labels_all, lo) : bisect_right(shown_labels_all, hi)]
+        shown_labels = {d.label for d in shown}
         extra = [
             by_label.get(label) or _Day(label, False, 0, 0)
             for label in cells
-            if first <= label <= last and label not in shown_labels
+            if lo <= label <= hi and label not in shown_labels
         ]
         for day in sorted([*shown, *extra], key=_by_label) if extra else shown:
             cell = cells.get(day.label)
