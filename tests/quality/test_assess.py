@@ -230,3 +230,22 @@ def test_rows_without_an_event_time_use_their_receive_time(tmp_path):
     assert quality["checks"]["missing_time"] == {"count": 1, "examples": ["QQQ row 1"]}
     assert sum(e[0] for _, _, e in iter_session_entries(quality)) == 1
     assert quality["rows"] == 2
+
+
+def test_globex_pre_open_on_sunday_joins_monday_and_daily_bars_keep_their_utc_date(tmp_path):
+    pre_open = pd.DatetimeIndex(["2020-12-27 22:15", "2020-12-27 23:30"], tz="UTC")  # 16:15 CT
+    frame = pd.DataFrame({"ts_recv": pre_open, "ts_event": pre_open, "price": 1.0,
+                          "action": "A", "symbol": "ESH1"})  # fmt: skip
+    sessions = _sessions(assess_parquet(_write(frame, tmp_path / "mbo.parquet"), calendar="CMES"))
+    assert list(sessions["ESH1"]) == ["2020-12-28"]
+    # a Saturday trade is hours away from any open: its own (closed) day
+    saturday = frame.assign(ts_event=pd.DatetimeIndex(["2020-12-26 15:00"] * 2, tz="UTC"))
+    saturday["ts_recv"] = saturday["ts_event"]
+    sessions = _sessions(assess_parquet(_write(saturday, tmp_path / "s.parquet"), calendar="CMES"))
+    assert list(sessions["ESH1"]) == ["2020-12-26"]
+    # ohlcv-1d bars are stamped 00:00 UTC of their trading day (19:00 the day before in NY)
+    days = pd.DatetimeIndex(["2020-12-28", "2020-12-29"], tz="UTC")
+    bars = pd.DataFrame({"ts_event": days, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
+                         "symbol": "NVDA"})  # fmt: skip
+    sessions = _sessions(assess_parquet(_write(bars, tmp_path / "d.parquet"), calendar="XNYS"))
+    assert list(sessions["NVDA"]) == ["2020-12-28", "2020-12-29"]

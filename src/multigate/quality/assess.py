@@ -38,6 +38,8 @@ QUALITY_VERSION = 1
 DEFAULT_EXTREME_MOVE = 0.25
 """A one-step return above 25% (either way) is flagged as an extreme move."""
 BATCH_ROWS = 1 << 18
+PRE_OPEN_NS = 4 * 3600 * 10**9
+"""Data this close before a session's open, on a day the exchange is closed, belongs to it."""
 NS_PER_DAY = 86_400 * 10**9
 _UNDEF_FIXED_PRICE = np.iinfo(np.int64).max
 _DAY_BITS = 22  # session keys pack (symbol id, day + _DAY_OFFSET) into one int64
@@ -410,7 +412,8 @@ def session_labels(
     """Each time's session label (days since 1970) and whether it is inside the session's
     open-close hours (see the module doc)."""
     days = np.floor_divide(times, NS_PER_DAY)
-    if daily or calendar is None:
+    stamped_daily = len(times) > 0 and not np.any(times % NS_PER_DAY)  # ohlcv-1d: 00:00 UTC
+    if daily or calendar is None or stamped_daily:
         return days, np.ones(len(times), bool)
     first = date(1970, 1, 1) + timedelta(days=int(days.min()) - 2)
     last = date(1970, 1, 1) + timedelta(days=int(days.max()) + 2)
@@ -436,6 +439,12 @@ def _labels_in(sessions: Sessions, times: np.ndarray) -> tuple[np.ndarray, np.nd
             .tz_localize(None)
         )
         labels[outside] = np.floor_divide(local.asi8, NS_PER_DAY)
+        # pre-open activity on a closed day (Globex on Sunday afternoon) joins the session
+        # that opens next, when that is at most PRE_OPEN away
+        soon = outside & (index < len(sessions.opens))
+        soon &= sessions.opens[clipped] - times <= PRE_OPEN_NS
+        soon &= ~np.isin(labels, sessions.labels)
+        labels[soon] = sessions.labels[clipped[soon]]
     return labels, inside
 
 

@@ -286,7 +286,7 @@ def coverage(
     intraday = merged.kind != "daily" and merged.market_data
     interval = merged.interval_ns if merged.kind == "bars" else None
     if interval is not None and interval >= NS_PER_DAY:
-        interval = None
+        interval, intraday = None, False  # daily bars: one per session, never partial
     have_total = expect_total = 0
 
     symbols: list[str] = []
