@@ -29,6 +29,7 @@ from multigate.quality.job_outputs import jobs_datasets
 from multigate.quality.results import run_check
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
+from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
 from multigate.storage.atomic import sweep_temp_files
 from multigate.storage.run_lock import RunLocked, run_lock
 
@@ -47,6 +48,7 @@ exit status:
   4    another run is using the same data folder (nothing ran)
   5    --strict: a quality check failed (every row was kept); 1 and 3 win
   130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM), stopped as Ctrl-C stops a run
 
 API keys are read from the environment, or from .env beside the config
 (real environment variables win): DATABENTO_API_KEY, APCA_API_KEY_ID, APCA_API_SECRET_KEY.
@@ -157,18 +159,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runnable = any(not item.skip_reason for item in selected)
         exclusive = runnable and not args.dry_run
-        with run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext():
+        with (
+            stop_on_signals(),
+            run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext(),
+        ):
             if exclusive:
                 swept = sweep_temp_files(loaded.data_dir)
                 if swept:
                     log.info("removed %d temporary file(s) left by an interrupted run", swept)
             outcomes = run_selected(selected, sources, dry_run=args.dry_run)
+            raise_if_stopped()  # a stop whose exception some library swallowed
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.LOCKED
-    except KeyboardInterrupt:
-        print("interrupted: finished files are kept; run again to resume", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(
+            f"{what}: finished files and received downloads are kept; run again to resume",
+            file=sys.stderr,
+        )
+        return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
     for outcome in outcomes:
         outcome.notes = [redact(note, secrets) for note in outcome.notes]
     if not selected:

@@ -17,4 +17,7 @@ class ExitCode(IntEnum):
     QUALITY_FAILED = 5
     """``--strict``: a quality check that fails strict found something (no data was dropped)."""
     INTERRUPTED = 130
-    """Interrupted by Ctrl-C; finished files are kept, partial ones removed."""
+    """Interrupted by Ctrl-C; finished files and received (paid) downloads are kept,
+    other partial files removed."""
+    TERMINATED = 143
+    """Stopped by SIGTERM, as Ctrl-C stops a run (128 + 15, what a shell reports)."""

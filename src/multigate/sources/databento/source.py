@@ -12,7 +12,14 @@ from pathlib import Path
 
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
-from multigate.guardrails import approve_cost
+from multigate.guardrails import (
+    Spend,
+    approve_cost,
+    budget_note,
+    describe_quote,
+    parse_quote,
+    spend_from_ledger,
+)
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.databento.api import DatabentoApi, range_request
 from multigate.sources.databento.config import (
@@ -22,7 +29,13 @@ from multigate.sources.databento.config import (
 )
 from multigate.sources.databento.dbn_convert import convert_dbn_file
 from multigate.sources.databento.dbn_info import DbnFileInfo, read_dbn_metadata
-from multigate.sources.databento.download import TOOLS, ChunkDownloader, PlannedChunk
+from multigate.sources.databento.download import (
+    TOOLS,
+    ChunkDownloader,
+    PlannedChunk,
+    total_quote,
+    unknown_quote_notes,
+)
 from multigate.sources.databento.errors import DbnFileError
 from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
@@ -35,10 +48,10 @@ from multigate.sources.databento.paths import (
     relative_stem,
 )
 from multigate.sources.local_inputs import require_folder_inputs, require_path_inputs
-from multigate.storage.atomic import atomic_path
+from multigate.storage.atomic import atomic_path, leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
-from multigate.storage.ledger import append_ledger
+from multigate.storage.ledger import append_ledger, read_ledger
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
@@ -121,16 +134,31 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         ledger = ledger_path(self.ctx.data_dir)
         for symbol, chunk in missing:
             request = self._request(job, symbol, chunk)
-            usd = api.get_cost(request)
-            planned.append(PlannedChunk(self._raw_path(job, symbol, chunk), request, usd))
-            if not self.ctx.dry_run:
-                append_ledger(
-                    ledger,
-                    "estimate",
-                    {"job": job.name, "usd": usd, **request},
-                    at=self.ctx.now(),
+            answer = api.get_cost(request)
+            usd = parse_quote(answer)
+            unknown = None if usd is not None else describe_quote(answer)
+            if unknown is not None:
+                log.warning(
+                    "%s: the quote for %s %s was not a price: %s",
+                    job.name,
+                    symbol,
+                    request["start"],
+                    unknown,
                 )
+            path = self._raw_path(job, symbol, chunk)
+            planned.append(PlannedChunk(path, request, usd, unknown))
+            if not self.ctx.dry_run:
+                fields = {"job": job.name, "usd": usd, **request}
+                if unknown is not None:
+                    fields["quote"] = unknown
+                append_ledger(ledger, "estimate", fields, at=self.ctx.now())
         return planned
+
+    def _spend(self, job: DatabentoApiJob) -> Spend | None:
+        """What the ledger shows ``job`` was billed so far, when a budget needs it."""
+        if job.budget_usd is None:
+            return None
+        return spend_from_ledger(read_ledger(ledger_path(self.ctx.data_dir)), job.name)
 
     # ----- Source interface ---------------------------------------------------------------
     def plan(self, job: JobConfig) -> JobPlan:
@@ -163,12 +191,23 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             "stored (not quoted, not downloaded)"
         )
         plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
+        received = [(s, c) for s, c in missing if leftover_paid_temps(self._raw_path(job, s, c))]
+        if received:
+            plan.notes.append(
+                f"{len(received)} chunk(s) have a download left by an interrupted run: the "
+                "next run verifies it and keeps it if complete (quoted here in case it is not)"
+            )
         if missing:
             if not self.ctx.env.get(API_KEY):
                 plan.cost_usd = None
                 plan.notes.append(f"cost unknown: {API_KEY} is not set")
             else:
-                plan.cost_usd = sum(c.quote_usd for c in self._quote(self._api(), job, missing))
+                planned = self._quote(self._api(), job, missing)
+                plan.cost_usd = total_quote(planned)
+                plan.notes.extend(unknown_quote_notes(planned))
+        spent = self._spend(job)
+        if spent is not None and job.budget_usd is not None:
+            plan.notes.append(budget_note(job.budget_usd, spent, plan.cost_usd if missing else 0.0))
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
@@ -187,20 +226,22 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         missing = [
             (symbol, chunk)
             for symbol, chunk in self._missing(job)
-            if not recorder.recover_unrecorded(
+            if not recorder.recover(
                 self._raw_path(job, symbol, chunk), self._request(job, symbol, chunk)
             )
         ]
         if missing:
             api = self._api()
+            spent = self._spend(job)
             planned = self._quote(api, job, missing)
-            total = sum(chunk.quote_usd for chunk in planned)
+            total = total_quote(planned)
             approve_cost(
                 job.name,
                 total,
                 job,
                 self.ctx,
                 what=f"{len(missing)} chunk(s) of {job.dataset} {job.schema_}",
+                spent=spent,
             )
             downloader = ChunkDownloader(
                 api,
@@ -209,6 +250,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 ledger_path(self.ctx.data_dir),
                 self.config.base_url,
                 approved_usd=total,
+                billed_before_usd=None if spent is None else spent.billed_usd,
             )
             try:
                 result.files_written += downloader.download_all(planned)
