@@ -253,7 +253,8 @@ def _spend_section(ledger: Iterable[Mapping[str, Any]]) -> str:
             f"${s.quoted_usd:,.2f}",
             f"${s.paid_usd:,.2f}",
             f"{s.estimates:,}",
-            f"{s.attempts:,} ({s.failed_attempts:,} failed)",
+            f"{s.attempts:,} ({s.failed_attempts:,} failed"
+            + (f", {s.unpriced_attempts:,} at an unknown price)" if s.unpriced_attempts else ")"),
             f"{s.downloads:,}",
         ]
         for s in spends

@@ -3,8 +3,9 @@
 Ledger events (``storage.ledger``): ``estimate`` (a quote for one chunk: ``usd``),
 ``attempt`` (a billable request, counted at its chunk's quoted ``usd``), ``attempt_failed``
 (``billable: false`` when the vendor answered an error: that attempt cost nothing) and
-``download`` (the chunk stored). Quoted = the latest quote of every chunk; paid = billable
-attempts. Unknown events and malformed amounts are ignored, never fatal.
+``download`` (the chunk stored). Quoted = the latest quote of every chunk; paid = what the
+cost guardrails count (billable attempts at their quote). Unknown events and malformed
+amounts are ignored, never fatal; a record naming no job is left out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_NOT_REQUEST = frozenset({"at", "event", "job", "usd", "attempt", "billable", "bytes", "sha256"})
+_NOT_REQUEST = frozenset(
+    {"at", "event", "job", "usd", "attempt", "billable", "bytes", "sha256", "reason", "quote"}
+)
 
 
 @dataclass
@@ -26,6 +29,8 @@ class JobSpend:
     attempts: int = 0
     failed_attempts: int = 0
     downloads: int = 0
+    unpriced_attempts: int = 0
+    """Attempts whose quote was unknown (not in ``paid_usd``)."""
 
 
 def _usd(value: Any) -> float | None:
@@ -39,31 +44,31 @@ def _chunk(record: Mapping[str, Any]) -> str:
 
 
 def spend_by_job(ledger: Iterable[Mapping[str, Any]]) -> list[JobSpend]:
-    """One :class:`JobSpend` per job named in the ledger, in name order."""
+    """One :class:`JobSpend` per job named in the ledger, in name order. Paid is what the
+    cost guardrails count against ``budget_usd`` (``guardrails.spend_from_ledger``)."""
+    from multigate.guardrails import spend_from_ledger
+
+    records = [r for r in ledger if isinstance(r, Mapping) and isinstance(r.get("job"), str)]
     jobs: dict[str, JobSpend] = {}
     quotes: dict[tuple[str, str], float] = {}
-    last_attempt: dict[tuple[str, str], float] = {}
-    for record in ledger:
-        if not isinstance(record, Mapping):
-            continue
-        job = str(record.get("job") or "?")
+    for record in records:
+        job = str(record["job"])
         spend = jobs.setdefault(job, JobSpend(job))
-        key = (job, _chunk(record))
         event = record.get("event")
         usd = _usd(record.get("usd"))
         if event == "estimate" and usd is not None:
             spend.estimates += 1
-            quotes[key] = usd
+            quotes[(job, _chunk(record))] = usd
         elif event == "attempt":
             spend.attempts += 1
-            last_attempt[key] = usd or 0.0
-            spend.paid_usd += usd or 0.0
         elif event == "attempt_failed":
             spend.failed_attempts += 1
-            if record.get("billable") is False:
-                spend.paid_usd -= last_attempt.pop(key, 0.0)
         elif event == "download":
             spend.downloads += 1
     for (job, _), usd in quotes.items():
         jobs[job].quoted_usd += usd
+    for name, spend in jobs.items():
+        billed = spend_from_ledger(records, name)
+        spend.paid_usd = billed.billed_usd
+        spend.unpriced_attempts = billed.unpriced_attempts
     return [jobs[name] for name in sorted(jobs)]
