@@ -25,6 +25,8 @@ from multigate.env import RedactSecrets, load_environment, redact, secret_values
 from multigate.errors import ConfigError
 from multigate.exit_codes import ExitCode
 from multigate.progress import NullProgress, Progress, RichProgress
+from multigate.quality.job_outputs import jobs_datasets
+from multigate.quality.results import run_check
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
 from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
@@ -45,6 +47,7 @@ exit status:
   3    a cost guardrail refused or stopped a job (the summary says what was spent);
        1 wins if a job also failed
   4    another run is using the same data folder (nothing ran)
+  5    --strict: a quality check failed (every row was kept); 1 and 3 win
   130  interrupted (Ctrl-C)
   143  terminated (SIGTERM), stopped as Ctrl-C stops a run
 
@@ -97,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="read keys from this file instead of .env beside the config",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 5 when a quality check fails on the selected jobs' outputs (rows are kept)",
     )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument(
@@ -194,7 +202,17 @@ def _main(argv: Sequence[str] | None) -> int:
         print_plan(outcomes)
     else:
         print_summary(outcomes)
-    return exit_code_for(outcomes)
+    code = exit_code_for(outcomes)
+    if args.strict and not args.dry_run and code == ExitCode.OK:
+        return strict_quality(loaded.data_dir, outcomes)
+    return code
+
+
+def strict_quality(data_dir: Path, outcomes: Sequence[JobOutcome]) -> ExitCode:
+    """``--strict``: the quality findings of every job that ran (or was up to date)."""
+    done = (JobStatus.OK, JobStatus.UP_TO_DATE)
+    jobs = [(item.source, item.job) for item in outcomes if item.status in done]
+    return ExitCode(run_check(jobs_datasets(data_dir, jobs), strict=True, out=sys.stderr))
 
 
 def check_data_dir(loaded: LoadedConfig, *, writable: bool) -> None:

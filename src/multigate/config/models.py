@@ -52,6 +52,16 @@ def check_base_url(value: str) -> str:
 BaseUrl = Annotated[str, AfterValidator(check_base_url)]
 """An endpoint override: ``http(s)://host[:port][/path]``."""
 SafeName = Annotated[str, AfterValidator(check_safe_name)]
+
+
+def _calendar_name(value: str) -> str:
+    from multigate.quality.calendars import check_calendar_name
+
+    return check_calendar_name(value)
+
+
+CalendarName = Annotated[str, AfterValidator(_calendar_name)]
+"""An exchange_calendars name (``XNYS``, ``CMES``, ...) or ``none``."""
 FIRST_DATE = date(1970, 1, 1)
 LAST_DATE = date(2261, 12, 31)
 """Stored times are nanoseconds since 1970 (pandas and Arrow stop in April 2262)."""
@@ -146,6 +156,9 @@ class JobConfig(StrictModel):
     """The job runs only when it equals its source's ``mode``."""
     enabled: bool = True
     """Set false to keep a job in the file without running it."""
+    calendar: CalendarName | None = None
+    """Exchange calendar the quality checks judge sessions by (``XNYS``, ``CMES``, ...;
+    ``none``: UTC days, every day open). Default: from the source (see README)."""
 
 
 class CostGuardrails(StrictModel):

@@ -99,6 +99,8 @@ class Provenance:
     symbols: Sequence[str] = ()
     tools: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    quality: Mapping[str, Any] = field(default_factory=dict)
+    """Ingested outputs: sessions and check results (``multigate.quality.assess``)."""
 
     def to_json(self, created_at: datetime) -> str:
         record = {"format_version": SIDECAR_FORMAT_VERSION, **asdict(self)}

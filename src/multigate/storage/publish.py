@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
+from multigate.quality.ingest_hook import with_quality
 from multigate.storage.atomic import atomic_path
 from multigate.storage.layout import SIDECAR_SUFFIX
 from multigate.storage.provenance import (
@@ -34,13 +35,29 @@ def publish_file(
     """Run ``write(tmp)``, write ``path``'s sidecar for those bytes, then move them to
     ``path`` atomically: ``path`` is never seen without its sidecar.
 
-    ``describe`` receives the finished file's digest and returns its provenance.
+    ``describe`` receives the finished file's digest and returns its provenance; an
+    ingested Parquet output gets its quality checks (``quality``) before the sidecar is
+    written. Rows are never dropped.
     """
     with atomic_path(path, sidecar_written=True) as tmp:
         write(tmp)
         digest = digest_file_as(tmp, path, relative_to=data_dir)
-        write_sidecar(path, describe(digest), created_at=now)
+        write_output_sidecar(path, describe(digest), created_at=now, written=tmp)
     return digest
+
+
+def write_output_sidecar(
+    path: Path,
+    provenance: Provenance,
+    created_at: datetime | None = None,
+    *,
+    written: Path | None = None,
+) -> Path:
+    """Write the sidecar of a finished file; an ingested Parquet output gets its quality
+    checks (``provenance.quality``) first, read from ``written`` (where the new bytes are,
+    when the sidecar goes first) or else from ``path``."""
+    checked = with_quality(written or path, provenance)
+    return write_sidecar(path, checked, created_at=created_at)
 
 
 def publish_bytes_if_changed(

@@ -22,8 +22,8 @@ from multigate.storage.provenance import (
     digest_file_as,
     read_sidecar,
     remove_sidecar,
-    write_sidecar,
 )
+from multigate.storage.publish import write_output_sidecar
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def publish_together(
             item.write(tmp)
         for item, tmp in temps:
             digest = digest_file_as(tmp, item.path, relative_to=data_dir)
-            write_sidecar(item.path, item.describe(digest), created_at=now)
+            write_output_sidecar(item.path, item.describe(digest), created_at=now, written=tmp)
             digests.append(digest)
     return digests
 

@@ -60,9 +60,8 @@ from multigate.storage.provenance import (
     fingerprint,
     package_versions,
     read_sidecar,
-    write_sidecar,
 )
-from multigate.storage.publish import output_is_current
+from multigate.storage.publish import output_is_current, write_output_sidecar
 from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
@@ -388,7 +387,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     ) -> None:
         """The sidecar of ``final`` for the bytes now in ``temp`` (written before the move)."""
         info = target.info
-        write_sidecar(
+        write_output_sidecar(
             final,
             Provenance(
                 kind="ingested",
@@ -422,6 +421,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 },
             ),
             created_at=self.ctx.now(),
+            written=temp,
         )
 
 
