@@ -19,7 +19,12 @@ import pyarrow as pa
 
 from .dbn_columns import RecordPlan, build_plan, convert_columns
 from .dbn_control import ControlRecords, scan_control_records
-from .dbn_legacy import LEGACY_DEFINITION_FIELDS, LegacyDefinitionTap, legacy_definition_struct
+from .dbn_legacy import (
+    LEGACY_DEFINITION_FIELDS,
+    LEGACY_DEFINITION_LAYOUT,
+    LegacyDefinitionTap,
+    legacy_definition_struct,
+)
 from .dbn_records import iter_homogeneous, iter_mixed
 from .dbn_schemas import RTYPE_TO_SCHEMA, rtypes_for_schema, struct_for_schema
 from .dbn_stream import open_v3
@@ -95,12 +100,12 @@ class _Converter:
 
     def plan(self, schema: str) -> RecordPlan:
         struct = struct_for_schema(schema)
-        if schema == "definition" and self._legacy is not None:
+        if schema == "definition":  # every version: one set of columns (null from v3 files)
             return build_plan(
                 struct,
                 self._price_type,
                 self._ts_out,
-                legacy_struct=legacy_definition_struct(self._legacy.version),
+                legacy_struct=LEGACY_DEFINITION_LAYOUT,
                 legacy_fields=LEGACY_DEFINITION_FIELDS,
             )
         return build_plan(struct, self._price_type, self._ts_out)
@@ -176,9 +181,10 @@ def convert_dbn_file(
     documented exceptions, both equal values: an all-unmapped ``symbol`` column is
     ``str`` (NaN) where to_df gives ``object`` (None), and 0-row timestamps are ``[ns]``
     where to_df gives ``[s]``. For v1/v2 definition and statistics files (the only
-    layouts that changed) this means v3 columns; v1/v2 definitions also keep the four
-    fields v3 dropped (``LEGACY_DEFINITION_FIELDS``), decoded as the file's own to_df
-    decodes them and placed where the old layout has them.
+    layouts that changed) this means v3 columns. Definition outputs of every version
+    also carry the four fields v3 dropped (``LEGACY_DEFINITION_FIELDS``), placed where
+    the v1/v2 layout has them, so that one job's definition files share one schema: from
+    v1/v2 files decoded as the file's own to_df decodes them, from v3 files all null.
 
     Files with an unset (mixed) schema (live captures) are split by record type, one
     output per schema in order of first appearance (rtype MBP_1 is named "mbp-1", never

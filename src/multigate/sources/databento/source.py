@@ -54,7 +54,8 @@ from multigate.time_chunks import Chunk, plan_chunks
 log = logging.getLogger(__name__)
 
 # 2: v1/v2 definitions keep the fields v3 dropped; live captures map in-stream symbols
-CONVERTER_VERSION = "databento-dbn/2"
+# 3: definitions of every version carry those four columns (null from v3 files)
+CONVERTER_VERSION = "databento-dbn/3"
 API_KEY = "DATABENTO_API_KEY"
 
 
