@@ -4,7 +4,6 @@ download path through ``timeseries.get_range``."""
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,13 +27,17 @@ from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
     LEGACY_SUFFIXES,
     chunk_stem,
-    glob_base,
     ledger_path,
     output_path,
     raw_chunk_path,
     relative_stem,
 )
-from multigate.sources.local_inputs import require_folder_inputs, require_path_inputs
+from multigate.sources.local_inputs import (
+    find_path_inputs,
+    glob_base,
+    require_folder_inputs,
+    require_path_inputs,
+)
 from multigate.storage.atomic import atomic_path
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
@@ -140,16 +143,17 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             inputs = self._offline_inputs(job)
             plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
             base = self._offline_base(job)
+            failures = []
             for path in inputs:
                 try:
                     target = self._target(job, path, relative_stem(path, base))
-                except DbnFileError as exc:
-                    plan.notes.append(f"will fail: {exc}")
+                except DbnFileError as exc:  # the run would fail on it: so does the dry run
+                    failures.append(str(exc))
+                    log.error("%s: %s", job.name, exc)
                     continue
-                listed = target.outputs or [f"{path.name} -> schema=*/"]
-                (plan.current if target.current else plan.writes).extend(map(str, listed))
-            if not inputs:
-                plan.notes.append("no DBN files match")
+                listed = [str(p) for p in target.outputs] or [f"{path.name} -> schema=*/"]
+                (plan.current if target.current else plan.writes).extend(listed)
+            _raise_failures(failures, len(inputs))
             return plan
         assert isinstance(job, DatabentoApiJob)
         missing = self._missing(job)
@@ -176,9 +180,6 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, DatabentoOfflineJob):
             inputs = self._offline_inputs(job)
-            if not inputs:
-                where = job.path or job.raw_dir
-                raise DataError(f"job {job.name}: no .dbn or .dbn.zst files in '{where}'")
             base = self._offline_base(job)
             return self._convert_all(job, [(p, relative_stem(p, base)) for p in inputs])
         assert isinstance(job, DatabentoApiJob)
@@ -230,8 +231,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             suffixes = DBN_SUFFIXES + LEGACY_SUFFIXES
             found = [p for p in root.rglob("*") if p.name.endswith(suffixes)]
         else:
-            pattern = str(self.ctx.resolve(job.path or ""))
-            found = [Path(p) for p in glob.glob(pattern, recursive=True)]
+            found = find_path_inputs(self.ctx.resolve(job.path or ""))
         return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
 
     def _require_inputs(self, job: DatabentoOfflineJob) -> None:
@@ -246,30 +246,22 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def _offline_base(self, job: DatabentoOfflineJob) -> Path:
         if job.raw_dir is not None:
             return self.ctx.resolve(job.raw_dir)
-        return glob_base(str(self.ctx.resolve(job.path or "")))
+        return glob_base(self.ctx.resolve(job.path or ""))
 
     def _convert_all(
         self, job: DatabentoApiJob | DatabentoOfflineJob, inputs: Sequence[tuple[Path, str]]
     ) -> JobResult:
-        shared = _shared_stems(inputs)
         result = JobResult(JobStatus.OK)
         failures = []
         with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs)) as task:
             for path, stem in inputs:
                 try:
-                    if stem in shared:  # only possible for odd names, e.g. `x` beside `x.dbn.zst`
-                        others = ", ".join(str(p) for p in shared[stem] if p != path)
-                        raise DbnFileError(path, f"output name {stem!r} is shared with {others}")
                     result.absorb(self._convert_one(job, path, stem))
                 except DbnFileError as exc:  # one bad file does not stop the others
                     failures.append(str(exc))
                     log.error("%s: %s", job.name, exc)
                 task.advance()
-        if failures:
-            raise DataError(
-                f"{len(failures)} of {len(inputs)} files failed: {failures[0]}"
-                + (" (and more, see the log)" if len(failures) > 1 else "")
-            )
+        _raise_failures(failures, len(inputs))
         return result
 
     def _target(
@@ -369,12 +361,13 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         return result
 
 
-def _shared_stems(inputs: Sequence[tuple[Path, str]]) -> dict[str, list[Path]]:
-    """Output names that more than one input maps to, with those inputs."""
-    by_stem: dict[str, list[Path]] = {}
-    for path, stem in inputs:
-        by_stem.setdefault(stem, []).append(path)
-    return {stem: paths for stem, paths in by_stem.items() if len(paths) > 1}
+def _raise_failures(failures: Sequence[str], inputs: int) -> None:
+    """One DataError for the files that failed (the run and the dry run say the same)."""
+    if failures:
+        raise DataError(
+            f"{len(failures)} of {inputs} files failed: {failures[0]}"
+            + (" (and more, see the log)" if len(failures) > 1 else "")
+        )
 
 
 def _ns_iso(ns: int | None) -> str | None:
