@@ -54,6 +54,22 @@ class ConvertedOutput:
     error_messages: list[str] = field(default_factory=list)
 
 
+class ConvertedFile(list[ConvertedOutput]):
+    """A file's outputs (a list, one per schema), with the file's own count of records that
+    belong to no output (by kind) and the texts of its first error messages: known even
+    when the file has no output at all."""
+
+    def __init__(
+        self,
+        outputs: list[ConvertedOutput],
+        other_records: dict[str, int],
+        error_messages: list[str],
+    ) -> None:
+        super().__init__(outputs)
+        self.other_records = other_records
+        self.error_messages = error_messages
+
+
 class _Output:
     """Per-schema accumulation of stats while converting."""
 
@@ -169,7 +185,7 @@ def convert_dbn_file(
     price_type: Literal["float", "fixed"] = "float",
     row_group_size: int = 1_000_000,
     progress: Callable[[int], None] | None = None,
-) -> list[ConvertedOutput]:
+) -> ConvertedFile:
     """Convert a ``.dbn`` / ``.dbn.zst`` file (DBN v1-v3) to one Parquet file per schema.
 
     Each output, read back with ``pyarrow.parquet.read_table(p).to_pandas()``, equals
@@ -190,7 +206,9 @@ def convert_dbn_file(
     output per schema in order of first appearance (rtype MBP_1 is named "mbp-1", never
     "tbbo"), each equal to ``to_df(schema=...)``: symbols come from the in-stream
     ``SymbolMappingMsg`` records as well as the metadata; records that belong to no
-    output are counted in ``ConvertedOutput.other_records``.
+    output are counted in ``other_records`` (of each output and of the returned
+    :class:`ConvertedFile`). Such a file with no market data but an error message (a
+    refused login) fails, with the gateway's texts.
 
     Row groups hold ``row_group_size`` rows, except that a row group never holds more
     than ``ROW_GROUP_MAX_BYTES`` of raw records (mbp-10 / definition groups are shorter),
@@ -232,12 +250,19 @@ def convert_dbn_file(
         )
         schema = None if meta.schema is None else str(meta.schema.value)
         _run(reader, conv, schema, row_group_size, progress)
+        if not conv.outputs and control.errors:  # e.g. a capture of a refused login
+            counts = ", ".join(f"{kind} {n}" for kind, n in sorted(control.counts.items()))
+            raise DbnFileError(
+                src,
+                f"no market data, only control records ({counts}); the gateway said: "
+                + "; ".join(repr(text) for text in control.errors),
+            )
         sink.close()
         results = [out.finish() for out in conv.outputs.values()]
         for res in results:
             res.other_records = dict(control.counts)
             res.error_messages = list(control.errors)
-        return results
+        return ConvertedFile(results, dict(control.counts), list(control.errors))
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         if sink is not None:
             sink.abort()
@@ -245,6 +270,8 @@ def convert_dbn_file(
     except BaseException as exc:  # incl. pyo3 PanicException (a BaseException subclass)
         if sink is not None:
             sink.abort()
+        if isinstance(exc, DbnFileError):
+            raise
         reason = str(exc) or type(exc).__name__
         raise DbnFileError(src, f"{type(exc).__name__}: {reason}") from exc
     finally:

@@ -12,7 +12,13 @@ from pathlib import Path
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
 from multigate.guardrails import approve_cost
-from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.base import (
+    JobFailedAfterWriting,
+    JobPlan,
+    JobResult,
+    JobStatus,
+    Source,
+)
 from multigate.sources.databento.api import DatabentoApi, range_request
 from multigate.sources.databento.config import (
     DatabentoApiJob,
@@ -153,7 +159,8 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                     continue
                 listed = [str(p) for p in target.outputs] or [f"{path.name} -> schema=*/"]
                 (plan.current if target.current else plan.writes).extend(listed)
-            _raise_failures(failures, len(inputs))
+            if failures:
+                raise DataError(_failure_message(failures, len(inputs)))
             return plan
         assert isinstance(job, DatabentoApiJob)
         missing = self._missing(job)
@@ -220,7 +227,11 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         else:
             log.info("%s: every chunk already stored; nothing to quote or download", job.name)
         pieces = [(self._raw_path(job, s, c), chunk_stem(s, c)) for s, c in self._pieces(job)]
-        result.absorb(self._convert_all(job, pieces))
+        try:
+            result.absorb(self._convert_all(job, pieces))
+        except JobFailedAfterWriting as exc:  # report the downloads too
+            result.absorb(exc.done)
+            raise JobFailedAfterWriting(str(exc), result) from exc
         return result
 
     # ----- conversion (the only path from DBN to Parquet, for both modes) ------------------
@@ -261,7 +272,8 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                     failures.append(str(exc))
                     log.error("%s: %s", job.name, exc)
                 task.advance()
-        _raise_failures(failures, len(inputs))
+        if failures:  # reported with what the other inputs wrote
+            raise JobFailedAfterWriting(_failure_message(failures, len(inputs)), result)
         return result
 
     def _target(
@@ -291,8 +303,21 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         info = target.info
         if target.current:
             kept = target.outputs
-            rows = sum((read_sidecar(p) or {}).get("rows") or 0 for p in kept)
-            return JobResult(JobStatus.UP_TO_DATE, rows=rows, files_current=len(kept), outputs=kept)
+            sidecars = [read_sidecar(p) or {} for p in kept]
+            rows = sum(sidecar.get("rows") or 0 for sidecar in sidecars)
+            extra = sidecars[0].get("extra") or {}
+            notes = _control_warning(
+                src.name, extra.get("other_records") or {}, extra.get("error_messages") or [], True
+            )
+            if notes:
+                log.warning("%s: %s", job.name, notes)
+            return JobResult(
+                JobStatus.UP_TO_DATE,
+                rows=rows,
+                files_current=len(kept),
+                outputs=kept,
+                warnings=[notes] if notes else [],
+            )
 
         finals: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
@@ -312,12 +337,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
             outputs = convert_dbn_file(src, output_for, price_type=job.price_type, progress=advance)
         result = JobResult(JobStatus.OK)
-        if outputs and outputs[0].error_messages:
-            errors = outputs[0].error_messages
-            result.warnings.append(
-                f"{src.name}: {outputs[0].other_records.get('error', len(errors))} error "
-                f"message(s) from the gateway in the stream, first: {errors[0]!r}"
-            )
+        notes = _control_warning(
+            src.name, outputs.other_records, outputs.error_messages, bool(outputs)
+        )
+        if notes:  # every run: a file without outputs is never current
+            log.warning("%s: %s", job.name, notes)
+            result.warnings.append(notes)
         for out in outputs:
             final = finals[out.schema]
             out_digest = digest_file(final, relative_to=self.ctx.data_dir)
@@ -361,13 +386,26 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         return result
 
 
-def _raise_failures(failures: Sequence[str], inputs: int) -> None:
-    """One DataError for the files that failed (the run and the dry run say the same)."""
-    if failures:
-        raise DataError(
-            f"{len(failures)} of {inputs} files failed: {failures[0]}"
-            + (" (and more, see the log)" if len(failures) > 1 else "")
+def _failure_message(failures: Sequence[str], inputs: int) -> str:
+    """What the run and the dry run say about the files that failed."""
+    more = " (and more, see the log)" if len(failures) > 1 else ""
+    return f"{len(failures)} of {inputs} files failed: {failures[0]}{more}"
+
+
+def _control_warning(
+    name: str, counts: dict[str, int], errors: Sequence[str], has_data: bool
+) -> str | None:
+    """What a file's records outside every output call for: its gateway error messages,
+    or, with no market data at all, what it held instead."""
+    listed = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+    if errors:
+        return (
+            f"{name}: {counts.get('error', len(errors))} error message(s) from the gateway "
+            f"in the stream, first: {errors[0]!r} (records in no output: {listed})"
         )
+    if not has_data:
+        return f"{name}: no market data, only control records ({listed})"
+    return None
 
 
 def _ns_iso(ns: int | None) -> str | None:
