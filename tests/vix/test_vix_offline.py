@@ -92,6 +92,16 @@ def test_bad_files_fail_the_job_with_the_file_named(tmp_path, write_config, run_
     assert not (tmp_path / "data/ingested/vix/local/VIX.parquet").exists()
 
 
+def test_double_star_glob_finds_files_at_any_depth(tmp_path, write_config, run_cli):
+    top, deep = cboe_bytes(seed=1), cboe_bytes(seed=2)
+    place(tmp_path, "VIX_History.csv", top)
+    place(tmp_path, "a/b/VIX9D_History.csv", deep)
+    result = run_cli("--config", write_config(CONFIG.format(path="in/**/*.csv")))
+    assert result.code == ExitCode.OK, result.err
+    assert_matches_reference(tmp_path / "data/ingested/vix/local/VIX.parquet", top, "VIX")
+    assert_matches_reference(tmp_path / "data/ingested/vix/local/VIX9D.parquet", deep, "VIX9D")
+
+
 def test_no_matching_files_is_a_config_error(tmp_path, write_config, run_cli):
     (tmp_path / "in").mkdir()
     result = run_cli("--config", write_config(CONFIG.format(path="in/*.csv")))

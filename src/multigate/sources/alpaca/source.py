@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,7 +28,7 @@ from multigate.sources.alpaca.paths import (
 )
 from multigate.sources.alpaca.timeframe import default_chunk_period
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
-from multigate.sources.local_inputs import require_path_inputs
+from multigate.sources.local_inputs import find_path_inputs, require_path_inputs
 from multigate.storage.chunks_on_disk import FETCHED_AT
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import (
@@ -212,8 +211,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
 
     # ----- conversion (shared by both modes) -------------------------------------------
     def _offline_inputs(self, job: AlpacaOfflineJob) -> list[Path]:
-        pattern = str(self.ctx.resolve(job.path))
-        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        return find_path_inputs(self.ctx.resolve(job.path))
 
     def _output(self, job: AlpacaApiJob | AlpacaOfflineJob, symbol: str) -> Path:
         return output_path(self.ctx.data_dir, job.name, self._series(job), symbol)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from multigate.config.models import JobConfig
 from multigate.errors import DataError
 from multigate.http import get_bytes
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
-from multigate.sources.local_inputs import require_path_inputs
+from multigate.sources.local_inputs import find_path_inputs, require_path_inputs
 from multigate.sources.vix.config import (
     CBOE_DAILY_PRICES_URL,
     VixApiJob,
@@ -67,8 +66,7 @@ class VixSource(Source[VixSourceConfig]):
         )
 
     def _offline_inputs(self, job: VixOfflineJob) -> list[Path]:
-        pattern = str(self.ctx.resolve(job.path))
-        return sorted(Path(match) for match in glob.glob(pattern) if Path(match).is_file())
+        return find_path_inputs(self.ctx.resolve(job.path))
 
     def _offline_files(self, job: VixOfflineJob) -> list[tuple[Path, str | None]]:
         """Each input file with the symbol the job or the file's name gives (FRED files
