@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from multigate.exit_codes import ExitCode
+from tests.conftest import snapshot
 from tests.vix.helpers import assert_matches_reference, cboe_bytes, fred_bytes, read_output
 
 CONFIG = """\
@@ -100,6 +101,22 @@ def test_double_star_glob_finds_files_at_any_depth(tmp_path, write_config, run_c
     assert result.code == ExitCode.OK, result.err
     assert_matches_reference(tmp_path / "data/ingested/vix/local/VIX.parquet", top, "VIX")
     assert_matches_reference(tmp_path / "data/ingested/vix/local/VIX9D.parquet", deep, "VIX9D")
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").is_file(), reason="needs Linux /proc")
+def test_a_read_error_fails_the_job_and_keeps_the_output(tmp_path, write_config, run_cli):
+    """Only bad content takes an output back; a file that cannot be read (an I/O error)
+    fails the job and leaves the earlier output as it was."""
+    source = place(tmp_path, "VIX_History.csv", cboe_bytes())
+    config = write_config(CONFIG.format(path="in/*.csv"))
+    assert run_cli("--config", config).code == ExitCode.OK
+    before = snapshot(tmp_path / "data/ingested")
+    source.unlink()
+    source.symlink_to("/proc/self/mem")  # a regular file whose read fails with EIO
+    result = run_cli("--config", config)
+    assert result.code != ExitCode.OK
+    assert "VIX_History.csv" in result.err and "cannot read" in result.err
+    assert snapshot(tmp_path / "data/ingested") == before
 
 
 def test_no_matching_files_is_a_config_error(tmp_path, write_config, run_cli):
