@@ -61,6 +61,11 @@ def test_every_version_ingests_and_a_corrupt_file_fails_alone(tmp_path, write_co
     assert "broken.trades.dbn.zst" in result.err and "1 of 19" in result.err
     outputs = _outputs(tmp_path)
     assert len(outputs) == len(made) == 18
+    # the summary reports what the good files wrote alongside the failure
+    row = next(line for line in result.out.splitlines() if " failed " in line)
+    cells = [cell.strip() for cell in row.split("│")]
+    status = cells.index("failed")
+    assert cells[status + 1 : status + 4] == [f"{18 * 12:,}", "18", "0"]
     for source in made:
         (out,) = [p for p in outputs if p.name == source.name.replace(".dbn.zst", ".parquet")]
         assert_matches_vendor_any_version(pq.read_table(out).to_pandas(), source, "float")
