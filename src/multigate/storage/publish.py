@@ -77,15 +77,19 @@ def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job:
         for path in sorted(folder.rglob("*.parquet")):
             if path.resolve() in wanted:
                 continue
-            record = read_sidecar(path) or {}
-            ours = (record.get("kind"), record.get("source"), record.get("job")) == (
-                "ingested",
-                source,
-                job,
-            )
-            if ours:
-                keep_for_snapshots(path)
-                remove_sidecar(path)
-                path.unlink(missing_ok=True)
+            if retract_output(path, source=source, job=job):
                 removed.append(path)
     return removed
+
+
+def retract_output(path: Path, *, source: str, job: str) -> bool:
+    """Remove the ingested output ``path`` and its sidecar if this job wrote it (its sidecar
+    says so); its bytes are kept for the snapshots first. Returns whether it was removed.
+    The one rule for taking an output back, whether stale or made from failed inputs."""
+    record = read_sidecar(path) or {}
+    if (record.get("kind"), record.get("source"), record.get("job")) != ("ingested", source, job):
+        return False
+    keep_for_snapshots(path)
+    remove_sidecar(path)  # the sidecar first: a file without one is never taken as complete
+    path.unlink(missing_ok=True)
+    return True

@@ -33,8 +33,12 @@ from multigate.storage.provenance import (
     fingerprint,
     package_versions,
 )
-from multigate.storage.publish import output_is_current, publish_bytes_if_changed
-from multigate.storage.publish_together import PendingFile, publish_together, retract_output
+from multigate.storage.publish import (
+    output_is_current,
+    publish_bytes_if_changed,
+    retract_output,
+)
+from multigate.storage.publish_together import PendingFile, publish_together
 
 log = logging.getLogger(__name__)
 
