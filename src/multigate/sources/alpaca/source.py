@@ -121,17 +121,13 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
         folder = output_folder(self.ctx.data_dir, job.name, self._series(job))
         plan.writes.append(f"{folder}/<SYMBOL>.parquet (one file per symbol found)")
-        if not inputs:
-            plan.notes.append(f"no files match {job.path}")
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, AlpacaApiJob):
             return self._run_api(job)
         assert isinstance(job, AlpacaOfflineJob)
-        inputs = self._offline_inputs(job)
-        if not inputs:
-            raise DataError(f"job {job.name}: no files match '{job.path}'")
+        inputs = self._offline_inputs(job)  # never empty: preflight checked
         return self._convert(job, inputs, expected_symbols=None, symbol=job.symbol)
 
     # ----- API mode --------------------------------------------------------------------

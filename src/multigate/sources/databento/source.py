@@ -186,7 +186,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, DatabentoOfflineJob):
-            inputs = self._offline_inputs(job)
+            inputs = self._offline_inputs(job)  # never empty: preflight checked
             base = self._offline_base(job)
             return self._convert_all(job, [(p, relative_stem(p, base)) for p in inputs])
         assert isinstance(job, DatabentoApiJob)

@@ -11,7 +11,6 @@ import pyarrow.compute as pc
 import requests
 
 from multigate.config.models import JobConfig
-from multigate.errors import DataError
 from multigate.http import get_bytes
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.local_inputs import find_path_inputs, require_path_inputs
@@ -167,9 +166,7 @@ class VixSource(Source[VixSourceConfig]):
 
     # ----- offline mode ------------------------------------------------------------------
     def _run_offline(self, job: VixOfflineJob) -> JobResult:
-        files = self._offline_files(job)
-        if not files:
-            raise DataError(f"job {job.name}: no files match '{job.path}'")
+        files = self._offline_files(job)  # never empty: preflight checked
         inputs = self._read(job, files)
         if inputs.problems:
             for symbol in sorted(inputs.failing):
