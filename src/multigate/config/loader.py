@@ -113,7 +113,9 @@ def load_config(path: Path) -> LoadedConfig:
         if len(problems) == 1:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
-    config = IngestConfig.model_construct(data_dir=base.data_dir, sources=sources)
+    config = IngestConfig.model_construct(
+        data_dir=base.data_dir, engine=base.engine, sources=sources
+    )
     return LoadedConfig(path=path, config=config, parsed=parsed)
 
 
