@@ -26,7 +26,7 @@ class DaskExecutor:
         if not calls:
             yield from SerialExecutor().run(calls)
             return
-        from distributed import as_completed
+        from dask.distributed import as_completed
 
         client = self._connect()
         futures = client.map(
@@ -53,7 +53,7 @@ class DaskExecutor:
         if self._client is not None:
             return self._client
         try:
-            from distributed import Client, LocalCluster
+            from dask.distributed import Client, LocalCluster
         except ImportError:
             raise ConfigError("--executor dask needs Dask: pip install 'multigate[dask]'") from None
         if self.scheduler:
