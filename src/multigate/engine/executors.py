@@ -10,7 +10,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -52,17 +51,18 @@ class SerialExecutor:
 
 
 def _exit_with_parent() -> None:
-    """In a pool worker: end this process once the process that started it is gone (a
-    killed coordinator must not leave workers behind). Its temporary file is swept by the
-    next run."""
-    parent = os.getppid()
+    """In a pool worker: end this process once the coordinator that started it is gone (a
+    killed coordinator must not leave workers behind; the forkserver and the resource
+    tracker then end too). Its temporary file is swept by the next run."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
+        parent.join()  # returns when the coordinator's end of the sentinel pipe closes
         os._exit(1)
 
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    threading.Thread(target=watch, name="exit-with-coordinator", daemon=True).start()
 
 
 _PRELOAD = ["pyarrow", "pyarrow.parquet", "multigate.engine.tasks"]
