@@ -7,12 +7,15 @@ local-only data folder is refused (see :func:`check_data_dir_reachable`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from multigate.engine.executors import Call, Finished, SerialExecutor
 from multigate.engine.tasks import WorkerResult, execute_convert
 from multigate.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 class DaskExecutor:
@@ -56,6 +59,8 @@ class DaskExecutor:
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise ConfigError("--executor dask needs Dask: pip install 'multigate[dask]'") from None
+        if not log.isEnabledFor(logging.DEBUG):  # -v shows Dask's own chatter too
+            logging.getLogger("distributed").setLevel(logging.ERROR)
         if self.scheduler:
             try:
                 self._client = Client(self.scheduler, timeout="20s")
@@ -65,7 +70,12 @@ class DaskExecutor:
                 ) from None
         else:
             self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                scheduler_kwargs={"dashboard": False},
+                silence_logs=logging.CRITICAL,  # a failed task is reported once, by the engine
             )
             self._client = Client(self._cluster)
         return self._client
