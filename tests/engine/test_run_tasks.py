@@ -10,10 +10,11 @@ import pytest
 from multigate.context import RunContext
 from multigate.engine import ConvertTask, run_convert_tasks
 from multigate.engine.executors import ProcessExecutor, SerialExecutor
-from multigate.errors import DataError
+from multigate.errors import DataError, IngestError
 from multigate.progress import ProgressTask
 from multigate.sources.vix.convert import convert_symbol
 from multigate.storage.provenance import read_sidecar, sha256_of
+from tests.engine.crashing_convert import die_in_worker
 from tests.vix.helpers import cboe_bytes
 
 
@@ -107,3 +108,36 @@ def test_all_or_nothing_publishes_none_when_one_fails(tmp_path):
         run_convert_tasks(make_tasks(tmp_path, 3, bad=1), ctx, all_or_nothing=True)
     assert not list((tmp_path / "data").rglob("*.parquet"))
     assert not [path for path in (tmp_path / "data").rglob("*") if path.is_file()]
+
+
+def crash_tasks(tmp_path: Path, die: set[int]) -> list[ConvertTask]:
+    (tmp_path / "in.txt").write_bytes(b"x")
+    return [
+        ConvertTask(
+            inputs=(tmp_path / "in.txt",),
+            output=tmp_path / "data/ingested/t/j" / f"out{index}.bin",
+            converter="crash",
+            converter_version="1",
+            convert=die_in_worker,
+            params={"die": index in die, "index": index},
+            source="t",
+            job="j",
+            mode="offline",
+            query={},
+        )
+        for index in range(3)
+    ]
+
+
+def test_a_worker_that_dies_fails_the_job_clearly_and_the_next_job_gets_a_new_pool(tmp_path):
+    executor = ProcessExecutor(2)
+    ctx = RunContext(tmp_path / "data", tmp_path, executor=executor)
+    try:
+        with pytest.raises(IngestError, match="a worker process died") as failure:
+            run_convert_tasks(crash_tasks(tmp_path, die={1}), ctx, all_or_nothing=True)
+        assert "out1.bin" in str(failure.value) and "Broken" not in str(failure.value)
+        assert not [path for path in (tmp_path / "data").rglob("*") if path.is_file()]
+        result = run_convert_tasks(crash_tasks(tmp_path, die=set()), ctx, all_or_nothing=True)
+    finally:
+        executor.close()
+    assert result.files_written == 3

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Protocol
 
@@ -86,13 +87,17 @@ class ProcessExecutor:
             pool.submit(execute_convert, task, temp): index
             for index, (task, temp) in enumerate(calls)
         }
+        broken = False
         try:
             for future in as_completed(futures):
                 error = future.exception()
+                broken = broken or isinstance(error, BrokenProcessPool)
                 yield futures[future], error if error is not None else future.result()
         finally:
             for future in futures:
                 future.cancel()
+            if broken:  # a worker died: the next job starts a fresh pool
+                self.close()
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:

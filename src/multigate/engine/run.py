@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,12 @@ def _fail(
     stale: Sequence[_Checked], failures: list[tuple[int, BaseException]], retract: bool
 ) -> None:
     failures.sort(key=lambda pair: pair[0])
+    died = [stale[index].task.output.name for index, error in failures if _worker_died(error)]
+    if died:
+        raise IngestError(
+            f"a worker process died while converting {', '.join(died)} (out of memory? "
+            "try fewer --workers); nothing of this job was published from it"
+        )
     for _, error in failures:
         if not isinstance(error, IngestError | OSError):
             raise error  # a bug: the dispatcher shows its traceback
@@ -130,6 +137,11 @@ def _fail(
     if len(messages) == 1:
         raise DataError(messages[0])
     raise DataError(f"{len(messages)} problems: " + "; ".join(messages))
+
+
+def _worker_died(error: BaseException) -> bool:
+    """A worker process ended under a task (killed, out of memory), not a task's error."""
+    return isinstance(error, BrokenExecutor) or type(error).__name__ == "KilledWorker"
 
 
 def _message(error: BaseException) -> str:
