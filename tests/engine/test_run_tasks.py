@@ -141,3 +141,24 @@ def test_a_worker_that_dies_fails_the_job_clearly_and_the_next_job_gets_a_new_po
     finally:
         executor.close()
     assert result.files_written == 3
+
+
+def test_the_coordinator_publishes_only_what_the_worker_wrote(tmp_path):
+    from multigate.engine.run import _check, _publish_one
+    from multigate.engine.tasks import execute_convert
+
+    ctx = RunContext(tmp_path / "data", tmp_path)
+    task = make_tasks(tmp_path, 1)[0]
+    temp = task.output.with_name(".S0.parquet.work.tmp-1-test")
+    done = execute_convert(task, temp)
+    assert (done.sha256, done.bytes) == (sha256_of(temp), temp.stat().st_size)
+    with temp.open("ab") as handle:  # changed on its way (say, a stale shared-FS cache)
+        handle.write(b"garbage")
+    with pytest.raises(IngestError, match="changed before it was published"):
+        _publish_one(_check(task, ctx), done, ctx)
+    assert not task.output.exists()
+
+    done = execute_convert(task, temp)
+    _publish_one(_check(task, ctx), done, ctx)
+    record = read_sidecar(task.output)
+    assert record is not None and record["file"]["sha256"] == done.sha256

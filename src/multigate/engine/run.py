@@ -174,12 +174,26 @@ def _provenance(item: _Checked, output: ConvertOutput, digest: FileDigest) -> Pr
 
 
 def _pending(item: _Checked, done: WorkerResult) -> PendingFile:
+    """Publishes exactly what the worker wrote: a file that changed on its way (a shared
+    filesystem's stale cache, another writer) is refused before it replaces the output,
+    or, if only its hash differs, left without a sidecar (so it is made again)."""
+
     def move(tmp: Path) -> None:
+        size = done.temp.stat().st_size
+        if size != done.bytes:
+            raise IngestError(_changed(item, f"{size} bytes, the worker wrote {done.bytes}"))
         os.replace(done.temp, tmp)
 
-    return PendingFile(
-        item.task.output, move, lambda digest: _provenance(item, done.output, digest)
-    )
+    def describe(digest: FileDigest) -> Provenance:
+        if digest.sha256 != done.sha256:
+            raise IngestError(_changed(item, "its sha256 differs from the worker's"))
+        return _provenance(item, done.output, digest)
+
+    return PendingFile(item.task.output, move, describe)
+
+
+def _changed(item: _Checked, how: str) -> str:
+    return f"{item.task.output}: the converted file changed before it was published ({how})"
 
 
 def _publish_one(item: _Checked, done: WorkerResult, ctx: RunContext) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from multigate.storage.provenance import sha256_of
+
 
 @dataclass(frozen=True)
 class ConvertOutput:
@@ -88,6 +90,9 @@ class WorkerResult:
 
     temp: Path
     output: ConvertOutput
+    sha256: str
+    """Of the bytes the worker wrote: the coordinator publishes nothing else."""
+    bytes: int
 
 
 def execute_convert(task: ConvertTask, temp: Path) -> WorkerResult:
@@ -99,4 +104,4 @@ def execute_convert(task: ConvertTask, temp: Path) -> WorkerResult:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return WorkerResult(temp, output)
+    return WorkerResult(temp, output, sha256_of(temp), temp.stat().st_size)
