@@ -3,8 +3,10 @@
 
 Generates ``--symbols`` synthetic CBOE histories of ``--days`` rows each (the project's
 own sample code), runs the job in a fresh interpreter per executor into its own data
-folder, checks that every executor wrote the same bytes, and prints rows/s, the
-coordinator's peak RSS and the largest worker process's peak RSS (VmHWM, sampled).
+folder, checks that every executor wrote the same bytes, and prints wall seconds, CPU
+seconds of the whole process tree, rows/s, the coordinator's peak RSS, the largest worker
+process's peak RSS (VmHWM, sampled) and the 1-minute load average (other work on the
+machine: with 2 cores and a load above 2, no executor can run faster than serial).
 
 Usage (from the repo root, in .venv):
     python bench/bench_engine.py [--symbols 16] [--days 60000] [--out-dir bench/out/engine]
@@ -16,6 +18,8 @@ import argparse
 import contextlib
 import hashlib
 import json
+import os
+import resource
 import shutil
 import sys
 import threading
@@ -43,6 +47,7 @@ class _WorkerPeaks:
 
     def __init__(self) -> None:
         self.peaks: dict[int, float] = {}
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -52,11 +57,14 @@ class _WorkerPeaks:
         me = psutil.Process()
         while not self._stop.wait(0.05):
             for child in me.children(recursive=True):
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, IndexError, ValueError):
                     status = Path(f"/proc/{child.pid}/status").read_text()
                     for line in status.splitlines():
                         if line.startswith("VmHWM:"):
                             self.peaks[child.pid] = int(line.split()[1]) / 1024
+                    fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+                    self.cpu[child.pid] = ticks / os.sysconf("SC_CLK_TCK")
 
     def __enter__(self) -> _WorkerPeaks:
         self._thread.start()
@@ -78,7 +86,15 @@ def _child(mode: str, config: Path) -> None:
     if code != 0:
         raise SystemExit(f"ingest exited {code}")
     worker_mb = max(peaks.peaks.values(), default=0.0)
-    result = {"elapsed": elapsed, "coordinator_mb": peak_rss_mb(), "worker_mb": worker_mb}
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = own.ru_utime + own.ru_stime + sum(peaks.cpu.values())
+    result = {
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "coordinator_mb": peak_rss_mb(),
+        "worker_mb": worker_mb,
+        "load": os.getloadavg()[0],
+    }
     print(json.dumps(result))
 
 
@@ -113,7 +129,10 @@ def main() -> None:
     inputs = (args.out_dir / "inputs").resolve()
     _make_inputs(inputs, args.symbols, args.days)
     print(f"{args.symbols} files x {args.days:,} rows (CBOE CSV, {_size_mb(inputs):.0f} MB)")
-    print(f"{'executor':<10}{'seconds':>9}{'rows/s':>12}{'coordinator MB':>16}{'worker MB':>11}")
+    print(
+        f"{'executor':<10}{'seconds':>9}{'cpu s':>8}{'rows/s':>12}"
+        f"{'coordinator MB':>16}{'worker MB':>11}{'load':>6}"
+    )
     reference: dict[str, str] | None = None
     for mode in args.modes:
         data = (args.out_dir / f"data-{mode}").resolve()
@@ -126,8 +145,10 @@ def main() -> None:
         reference = reference or digests
         worker = "-" if mode == "1" else f"{result['worker_mb']:.0f}"
         print(
-            f"{mode:<10}{result['elapsed']:>9.2f}{rows / result['elapsed']:>12,.0f}"
-            f"{result['coordinator_mb']:>16.0f}{worker:>11}" + ("" if same else "   OUTPUT DIFFERS")
+            f"{mode:<10}{result['elapsed']:>9.2f}{result['cpu']:>8.1f}"
+            f"{rows / result['elapsed']:>12,.0f}"
+            f"{result['coordinator_mb']:>16.0f}{worker:>11}{result['load']:>6.1f}"
+            + ("" if same else "   OUTPUT DIFFERS")
         )
 
 
