@@ -1,27 +1,83 @@
-"""Shared fixtures: the real-vendor test data folder, config files, and running the CLI."""
+"""Shared fixtures: the real-vendor test data folder, config files, and running the CLI.
+
+Real vendor sample files are used only by the tests of ONE group, marked
+``vendor_samples`` (run them alone with ``pytest -m vendor_samples``); every other test
+builds its own inputs. The samples live in ``../shared/testdata`` beside the clone, or
+where ``MULTIGATE_TESTDATA`` points. When they are missing the group is skipped, except
+under CI (``CI=true``), where a missing sample folder fails the group instead.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from multigate.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
+TESTDATA_ENV = "MULTIGATE_TESTDATA"
+VENDOR_MARK = "vendor_samples"
+
+
+def vendor_testdata_root() -> Path:
+    """Where the real vendor sample files are: ``$MULTIGATE_TESTDATA`` or ../shared/testdata."""
+    configured = os.environ.get(TESTDATA_ENV)
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "testdata"
+
+
+def require_vendor_testdata() -> Path:
+    """The sample folder; skip when it is missing, but fail under CI (``CI=true``)."""
+    root = vendor_testdata_root()
+    if root.is_dir():
+        return root
+    reason = (
+        f"real vendor sample data not found at {root} "
+        f"(set {TESTDATA_ENV} or put shared/testdata beside the clone)"
+    )
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def vendor_params(paths: list[Path], ids: Callable[[Path], str]) -> list[Any]:
+    """Parameters for a test over sample files: one per file, or, when the sample folder
+    is missing, a single placeholder so the test runs and skips (or fails under CI)."""
+    if paths:
+        return [pytest.param(p, id=ids(p)) for p in paths]
+    return [pytest.param(None, id="vendor-samples-missing")]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{VENDOR_MARK}: reads the real vendor sample files (../shared/testdata or "
+        f"${TESTDATA_ENV}); skipped when they are missing, failed when missing under CI",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the samples belongs to the group, and the group's tests all
+    check for the samples first (so none can skip or fail any other way)."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        marked = item.get_closest_marker(VENDOR_MARK) is not None
+        if "testdata" in fixtures and not marked:
+            item.add_marker(VENDOR_MARK)
+        elif marked and "testdata" not in fixtures:
+            raise pytest.UsageError(f"{item.nodeid}: a {VENDOR_MARK} test must use `testdata`")
 
 
 @pytest.fixture
 def testdata() -> Path:
-    """``../shared/testdata`` beside the clone (real vendor files); skip when absent."""
-    if not SHARED_TESTDATA.is_dir():
-        pytest.skip(f"real vendor sample data not found at {SHARED_TESTDATA}")
-    return SHARED_TESTDATA
+    """The real vendor sample folder (see the module docstring)."""
+    return require_vendor_testdata()
 
 
 @dataclass

@@ -28,6 +28,7 @@ from multigate.exit_codes import ExitCode
 from multigate.progress import NullProgress, Progress, RichProgress
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
+from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
 from multigate.storage.atomic import sweep_temp_files
 from multigate.storage.run_lock import RunLocked, run_lock
 
@@ -45,6 +46,7 @@ exit status:
        1 wins if a job also failed
   4    another run is using the same data folder (nothing ran)
   130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM), stopped as Ctrl-C stops a run
 
 API keys are read from the environment, or from .env beside the config
 (real environment variables win): DATABENTO_API_KEY, APCA_API_KEY_ID, APCA_API_SECRET_KEY.
@@ -176,7 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runnable = any(not item.skip_reason for item in selected)
         exclusive = runnable and not args.dry_run
-        with run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext():
+        with (
+            stop_on_signals(),
+            run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext(),
+        ):
             if exclusive:
                 swept = sweep_temp_files(loaded.data_dir)
                 if swept:
@@ -186,12 +191,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             finally:
                 if ctx.executor is not None:
                     ctx.executor.close()
+            raise_if_stopped()  # a stop whose exception some library swallowed
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.LOCKED
-    except KeyboardInterrupt:
-        print("interrupted: finished files are kept; run again to resume", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(
+            f"{what}: finished files and received downloads are kept; run again to resume",
+            file=sys.stderr,
+        )
+        return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
     for outcome in outcomes:
         outcome.notes = [redact(note, secrets) for note in outcome.notes]
     if not selected:

@@ -18,6 +18,7 @@ from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.registry import source_class
 from multigate.storage.layout import ingested_root
 from multigate.storage.publish import prune_stale_outputs
+from multigate.storage.snapshots import RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,10 @@ def preflight(
 def run_selected(
     selected: Sequence[SelectedJob], sources: dict[str, Source], *, dry_run: bool
 ) -> list[JobOutcome]:
-    """Plan (dry run) or run every selected job; one job's failure never stops the others."""
+    """Plan (dry run) or run every selected job; one job's failure never stops the others.
+    At the end, one snapshot records every dataset the run changed."""
     outcomes = []
+    recorder: RunRecorder | None = None
     for item in selected:
         outcome = JobOutcome(item.source, item.job.name, item.job.mode, JobStatus.SKIPPED)
         outcomes.append(outcome)
@@ -169,6 +172,10 @@ def run_selected(
                 result = source.run(item.job)
                 _record(outcome, result)
                 _prune(source, item.job, result, outcome)
+                if result.outputs:
+                    recorder = recorder or RunRecorder(source.ctx.data_dir, source.ctx.now)
+                    config = item.job.model_dump(mode="json")
+                    recorder.add_job(source.name, item.job.name, config, result.outputs)
         except GuardrailRefused as exc:
             outcome.status = JobStatus.REFUSED
             outcome.notes.append(str(exc))
@@ -187,7 +194,19 @@ def run_selected(
             outcome.notes.append(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("%s/%s failed unexpectedly", item.source, item.job.name)
         outcome.seconds = time.monotonic() - started
+    _record_snapshot(recorder)
     return outcomes
+
+
+def _record_snapshot(recorder: RunRecorder | None) -> None:
+    """Write the run's snapshot; a failure here is logged and never fails the jobs (the
+    next run records the datasets again)."""
+    if recorder is None:
+        return
+    try:
+        recorder.commit()
+    except (OSError, ValueError) as exc:
+        log.error("could not record the run's snapshot: %s", exc)
 
 
 def _prune(source: Source, job: JobConfig, result: JobResult, outcome: JobOutcome) -> None:

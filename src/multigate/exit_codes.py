@@ -15,4 +15,7 @@ class ExitCode(IntEnum):
     LOCKED = 4
     """Another run is using the same data folder; nothing ran."""
     INTERRUPTED = 130
-    """Interrupted by Ctrl-C; finished files are kept, partial ones removed."""
+    """Interrupted by Ctrl-C; finished files and received (paid) downloads are kept,
+    other partial files removed."""
+    TERMINATED = 143
+    """Stopped by SIGTERM, as Ctrl-C stops a run (128 + 15, what a shell reports)."""

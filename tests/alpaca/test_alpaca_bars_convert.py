@@ -15,13 +15,27 @@ from multigate.sources.alpaca.bars_read import read_bars_file
 from multigate.sources.alpaca.client import RetryingStockClient
 from multigate.sources.alpaca.fetch import fetch_bars
 from multigate.sources.alpaca.raw_store import read_raw_bars, write_raw_bars
+from tests.conftest import vendor_params, vendor_testdata_root
 from tests.fakes.alpaca_server import FakeAlpacaServer, make_bars
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "alpaca"
+# Real API bodies (group `vendor_samples`, see tests/conftest.py).
+TESTDATA = vendor_testdata_root() / "alpaca"
 REAL_BODIES = sorted(p for p in TESTDATA.glob("*.json") if p.name != "INDEX.json")
-needs_testdata = pytest.mark.skipif(
-    not REAL_BODIES, reason=f"shared Alpaca sample responses not found at {TESTDATA.resolve()}"
-)
+T0 = datetime(2023, 9, 25, 4, 0, tzinfo=UTC)
+# Generated bodies in the same wire format: several symbols, a descending page, empty answers.
+GENERATED_BODIES = {
+    "multi": {
+        "bars": {
+            "AAPL": make_bars(T0, 5),
+            "BRK.B": make_bars(T0, 3, base=400.0),
+            "MSFT": make_bars(T0, 4, timedelta(days=1)),
+        },
+        "next_page_token": None,
+    },
+    "desc": {"bars": {"TSLA": make_bars(T0, 3, timedelta(days=1))[::-1]}, "next_page_token": None},
+    "single-empty": {"bars": {"AAPL": []}, "next_page_token": None},
+    "multi-empty": {"bars": {}, "next_page_token": None},
+}
 FLOATS = ["open", "high", "low", "close", "volume", "trade_count", "vwap"]
 
 
@@ -49,9 +63,7 @@ def assert_matches_sdk(table: pa.Table, bars_by_symbol) -> None:
     pd.testing.assert_frame_equal(ours, ref, check_exact=True)
 
 
-@needs_testdata
-@pytest.mark.parametrize("body_path", REAL_BODIES, ids=lambda p: p.name)
-def test_real_bodies_match_alpaca_py_barset_df(body_path):
+def _check_body_matches_sdk(body_path: Path) -> None:
     body = json.loads(body_path.read_text())
     table = bars_to_table(body["bars"])
     assert table.schema == BARS_SCHEMA
@@ -61,9 +73,7 @@ def test_real_bodies_match_alpaca_py_barset_df(body_path):
     assert read_bars_file(body_path).equals(table)
 
 
-@needs_testdata
-@pytest.mark.parametrize("body_path", REAL_BODIES, ids=lambda p: p.name)
-def test_real_bodies_roundtrip_raw_store_and_gzip(body_path, tmp_path):
+def _check_body_roundtrip(body_path: Path, tmp_path: Path) -> None:
     body = json.loads(body_path.read_text())
     table = bars_to_table(body["bars"])
     gz = tmp_path / (body_path.name + ".gz")
@@ -74,13 +84,47 @@ def test_real_bodies_roundtrip_raw_store_and_gzip(body_path, tmp_path):
     assert read_bars_file(raw).equals(table)
 
 
-@needs_testdata
-def test_desc_body_is_sorted_ascending():
-    body = json.loads((TESTDATA / "test_get_bars_desc.json").read_text())
+def _check_desc_body_sorted_ascending(body: dict) -> None:
     table = bars_to_table(body["bars"])
     times = table.column("timestamp").to_pylist()
     assert times == sorted(times) and len(times) == 3
     assert table.column("close").to_pylist() == [b["c"] for b in reversed(body["bars"]["TSLA"])]
+
+
+def _generated(name: str, tmp_path: Path) -> Path:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(GENERATED_BODIES[name]))
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED_BODIES))
+def test_generated_bodies_match_alpaca_py_barset_df(name, tmp_path):
+    _check_body_matches_sdk(_generated(name, tmp_path))
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED_BODIES))
+def test_generated_bodies_roundtrip_raw_store_and_gzip(name, tmp_path):
+    _check_body_roundtrip(_generated(name, tmp_path), tmp_path)
+
+
+def test_generated_desc_body_is_sorted_ascending():
+    _check_desc_body_sorted_ascending(GENERATED_BODIES["desc"])
+
+
+@pytest.mark.parametrize("body_path", vendor_params(REAL_BODIES, lambda p: p.name))
+def test_real_bodies_match_alpaca_py_barset_df(testdata, body_path):
+    _check_body_matches_sdk(body_path)
+
+
+@pytest.mark.parametrize("body_path", vendor_params(REAL_BODIES, lambda p: p.name))
+def test_real_bodies_roundtrip_raw_store_and_gzip(testdata, body_path, tmp_path):
+    _check_body_roundtrip(body_path, tmp_path)
+
+
+def test_desc_body_is_sorted_ascending(testdata):
+    _check_desc_body_sorted_ascending(
+        json.loads((TESTDATA / "test_get_bars_desc.json").read_text())
+    )
 
 
 def test_fetched_bars_raw_file_and_table_parity(tmp_path):

@@ -9,18 +9,18 @@ import databento as db
 import databento_dbn as dbn
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 from databento.common.constants import (
     SCHEMA_STRUCT_MAP,
     SCHEMA_STRUCT_MAP_V1,
     SCHEMA_STRUCT_MAP_V2,
 )
 
-# The `shared` folder beside the repo clone: /work/wt-databento/.. /shared
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "databento"
-SKIP_REASON = f"Databento test data folder not found at {TESTDATA} (shared/testdata beside repo)"
+from multigate.sources.databento.dbn_legacy import LEGACY_DEFINITION_FIELDS
+from tests.conftest import vendor_testdata_root
 
-requires_testdata = pytest.mark.skipif(not TESTDATA.is_dir(), reason=SKIP_REASON)
+# Real vendor samples (the `vendor_samples` test group): ../shared/testdata/databento,
+# or $MULTIGATE_TESTDATA/databento (see tests/conftest.py).
+TESTDATA = vendor_testdata_root() / "databento"
 
 
 def real_dbn_files() -> list[Path]:
@@ -98,3 +98,23 @@ def assert_matches_vendor(got: pd.DataFrame, ref: pd.DataFrame) -> None:
     assert list(got.columns) == list(ref.columns)
     assert dict(got.dtypes.astype(str)) == dict(ref.dtypes.astype(str))
     pd.testing.assert_frame_equal(got, ref, check_exact=True)
+
+
+def original_to_df(path: Path, price_type: str = "float") -> pd.DataFrame:
+    """The vendor's to_df of the file in its own DBN version (not upgraded)."""
+    return _vendor_df(db.DBNStore.from_file(path), price_type)
+
+
+def assert_matches_vendor_any_version(got: pd.DataFrame, path: Path, price_type: str) -> None:
+    """``got`` equals the vendor's to_df of the v3-upgraded file, plus, for a v1/v2
+    definition file, the fields v3 dropped with the values of the file's own to_df."""
+    store = db.DBNStore.from_file(path)
+    legacy = [c for c in LEGACY_DEFINITION_FIELDS if c in got.columns]
+    if store.metadata.version < 3 and store.schema == dbn.Schema.DEFINITION:
+        assert legacy == list(LEGACY_DEFINITION_FIELDS)
+        original = original_to_df(path, price_type)
+        for col in legacy:
+            pd.testing.assert_series_equal(got[col], original[col], check_exact=True)
+    else:
+        assert legacy == []
+    assert_matches_vendor(got.drop(columns=legacy), vendor_reference(path, price_type))

@@ -8,13 +8,15 @@ import databento_dbn as dbn
 import numpy as np
 import pytest
 import zstandard
-from dbn_helpers import SKIP_REASON, TESTDATA, fragment_files
+from dbn_helpers import fragment_files
+from dbn_versions import metadata_block, write_version_file
 
 from multigate.sources.databento import dbn_convert
 from multigate.sources.databento.dbn_convert import convert_dbn_file
 from multigate.sources.databento.dbn_info import read_dbn_metadata
 from multigate.sources.databento.dbn_synthetic import write_synthetic_file
 from multigate.sources.databento.errors import DbnFileError
+from tests.conftest import vendor_params
 
 
 class _Outputs:
@@ -123,21 +125,50 @@ def test_truncated_zstd_frame(tmp_path: Path) -> None:
     _expect_error(src, tmp_path, "truncated")
 
 
-@pytest.mark.skipif(not TESTDATA.is_dir(), reason=SKIP_REASON)
-def test_truncated_old_version_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("schema", ["definition", "statistics", "trades"])
+def test_truncated_old_version_file(tmp_path: Path, version: int, schema: str) -> None:
     """Truncation is also caught on the v1/v2 upgrade (transcoder) path."""
-    plain = _unzstd((TESTDATA / "dbn" / "test_data.definition.v1.dbn.zst").read_bytes())
-    src = tmp_path / "cut.definition.v1.dbn"
-    src.write_bytes(plain[:-100])
+    good = write_version_file(tmp_path, version, schema, ".dbn")
+    src = tmp_path / f"cut.{schema}.v{version}.dbn"
+    src.write_bytes(good.read_bytes()[:-20])
     _expect_error(src, tmp_path, "truncated")
 
 
-FRAGMENTS = fragment_files()
+@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("suffix", [".dbn.frag", ".dbn.frag.zst"])
+def test_generated_metadata_less_fragment(tmp_path: Path, version: int, suffix: str) -> None:
+    """Records without the metadata header, as the vendor's own fragment files are."""
+    whole = write_version_file(tmp_path, version, "definition", ".dbn").read_bytes()
+    records = whole[len(metadata_block(version, "definition")) :]
+    assert records[1] == 0x13  # the first record's rtype: a definition
+    src = tmp_path / f"definition.v{version}{suffix}"
+    src.write_bytes(zstandard.ZstdCompressor().compress(records) if "zst" in suffix else records)
+    _expect_error(src, tmp_path)
+    with pytest.raises(DbnFileError, match=src.name):
+        read_dbn_metadata(src)
 
 
-@pytest.mark.skipif(not FRAGMENTS, reason=SKIP_REASON)
-@pytest.mark.parametrize("src", FRAGMENTS, ids=[p.name for p in FRAGMENTS])
-def test_metadata_less_fragment(src: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("head", "match"),
+    [
+        (b"DBN\x04", "unsupported DBN version 4"),
+        (b"DBN\x00", "unsupported DBN version 0"),
+        (b"DBZ\x01", "not a DBN stream"),
+        (b"\x50\x2a\x4d\x18", "not a DBN stream"),  # zstd skippable frame: legacy DBZ
+    ],
+)
+def test_wrong_magic_or_version(tmp_path: Path, head: bytes, match: str) -> None:
+    good = write_version_file(tmp_path, 2, "trades", ".dbn").read_bytes()
+    src = tmp_path / "wrong.trades.dbn"
+    src.write_bytes(head + good[4:])
+    _expect_error(src, tmp_path, match)
+    with pytest.raises(DbnFileError, match=match):
+        read_dbn_metadata(src)
+
+
+@pytest.mark.parametrize("src", vendor_params(fragment_files(), lambda p: p.name))
+def test_real_metadata_less_fragment(testdata: Path, src: Path, tmp_path: Path) -> None:
     _expect_error(src, tmp_path)
     with pytest.raises(DbnFileError, match=src.name):
         read_dbn_metadata(src)

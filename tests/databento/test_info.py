@@ -6,17 +6,17 @@ from pathlib import Path
 
 import databento as db
 import pytest
-from dbn_helpers import SKIP_REASON, TESTDATA, real_dbn_files
+from dbn_helpers import TESTDATA, real_dbn_files
+from dbn_versions import all_version_schemas, write_version_file
 
 from multigate.sources.databento.dbn_info import read_dbn_metadata
 from multigate.sources.databento.dbn_synthetic import write_synthetic_file
+from tests.conftest import vendor_params
 
 FILES = real_dbn_files()
 
 
-@pytest.mark.skipif(not FILES, reason=SKIP_REASON)
-@pytest.mark.parametrize("src", FILES, ids=[str(p.relative_to(TESTDATA)) for p in FILES])
-def test_metadata_matches_vendor(src: Path) -> None:
+def _check_metadata(src: Path) -> None:
     info = read_dbn_metadata(src)
     meta = db.DBNStore.from_file(src).metadata
     assert info.dataset == meta.dataset
@@ -25,6 +25,16 @@ def test_metadata_matches_vendor(src: Path) -> None:
     assert info.start == meta.start
     assert info.symbols == list(meta.symbols)
     assert info.compressed == src.name.endswith(".zst")
+
+
+@pytest.mark.parametrize(("version", "schema"), all_version_schemas())
+def test_generated_metadata_matches_vendor(tmp_path: Path, version: int, schema: str) -> None:
+    _check_metadata(write_version_file(tmp_path, version, schema))
+
+
+@pytest.mark.parametrize("src", vendor_params(FILES, lambda p: str(p.relative_to(TESTDATA))))
+def test_real_metadata_matches_vendor(testdata: Path, src: Path) -> None:
+    _check_metadata(src)
 
 
 def test_record_count_for_uncompressed_v3(tmp_path: Path) -> None:

@@ -211,8 +211,9 @@ def test_offline_job_over_downloaded_files_gives_identical_parquet(
     api_files = sorted((tmp_path / "data/ingested/databento/trades").rglob("*.parquet"))
     offline_files = sorted((tmp_path / "data/ingested/databento/local").rglob("*.parquet"))
     assert len(api_files) == len(offline_files) == 6
-    for api_file in api_files:  # AAPL_<start>_<end> vs XNAS.ITCH_trades_raw_symbol_AAPL_<...>
-        twin = [p for p in offline_files if p.name.endswith(f"_{api_file.name}")]
+    # AAPL_<start>_<end> vs dataset=XNAS.ITCH~schema=trades~...~symbol=AAPL~<start>_<end>
+    for api_file in api_files:
+        twin = [p for p in offline_files if p.name.endswith(api_file.name.replace("_", "~", 1))]
         assert len(twin) == 1
         assert twin[0].read_bytes() == api_file.read_bytes()
 

@@ -53,15 +53,15 @@ def test_sigkill_midway_leaves_no_complete_looking_output(tmp_path, write_config
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
 
-    output = out_dir / "big.trades.parquet"
+    output = out_dir / "big.trades.dbn.parquet"
     assert not (output.exists() and not sidecar_path(output).exists())
     assert not output.exists()
 
     rerun = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "big.trades.parquet",
-        "big.trades.parquet.source.json",
+        "big.trades.dbn.parquet",
+        "big.trades.dbn.parquet.source.json",
     ]
     record = read_sidecar(output)
     assert record is not None and record["rows"] == 3_000_000

@@ -1,4 +1,5 @@
-"""Databento offline jobs through the dispatcher, over the real vendor sample files."""
+"""Databento offline jobs through the dispatcher: generated DBN files of every version, the
+naming of outputs, and (group `vendor_samples`) the real vendor sample files."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from multigate.exit_codes import ExitCode
 from multigate.sample.databento import INSTRUMENTS, write_databento_samples
 from multigate.storage.provenance import read_sidecar, sha256_of
 from tests.conftest import snapshot
+from tests.databento.dbn_helpers import assert_matches_vendor_any_version
+from tests.databento.dbn_versions import all_version_schemas, write_version_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
@@ -36,6 +39,110 @@ def link_files(folder: Path, files: list[Path]) -> None:
         (folder / file.name).symlink_to(file)
 
 
+def _outputs(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "data/ingested/databento/local").rglob("*.parquet"))
+
+
+def _vendor_df(source: Path, price_type: str = "float") -> pd.DataFrame:
+    return db.DBNStore.from_file(source).to_df(price_type=price_type).reset_index()
+
+
+def test_every_version_ingests_and_a_corrupt_file_fails_alone(tmp_path, write_config, run_cli):
+    made = [
+        write_version_file(tmp_path / "dbn", version, schema)
+        for version, schema in all_version_schemas()
+        if schema in ("trades", "mbp-10", "ohlcv-1m", "definition", "statistics", "status")
+    ]
+    (tmp_path / "dbn/broken.trades.dbn.zst").write_bytes(made[0].read_bytes()[:40])
+    result = run_cli("--config", write_config(CONFIG.format(price_type="float")))
+    assert result.code == ExitCode.JOB_FAILED
+    assert "broken.trades.dbn.zst" in result.err and "1 of 19" in result.err
+    outputs = _outputs(tmp_path)
+    assert len(outputs) == len(made) == 18
+    for source in made:
+        (out,) = [p for p in outputs if p.name == source.name.replace(".dbn.zst", ".parquet")]
+        assert_matches_vendor_any_version(pq.read_table(out).to_pandas(), source, "float")
+        sidecar = read_sidecar(out)
+        assert sidecar is not None and sidecar["inputs"][0]["sha256"] == sha256_of(source)
+        assert sidecar["vendor"]["dbn_version"] == int(source.name.split(".v")[1][0])
+
+
+def test_fixed_prices_keep_the_raw_integers(tmp_path, write_config, run_cli):
+    source = write_version_file(tmp_path / "dbn", 3, "trades")
+    assert run_cli("--config", write_config(CONFIG.format(price_type="fixed"))).code == 0
+    out = tmp_path / "data/ingested/databento/local/schema=trades/trades.v3.parquet"
+    got = pq.read_table(out).to_pandas()
+    want = _vendor_df(source, "fixed")
+    assert got["price"].dtype == "int64"
+    assert got["price"].tolist() == want["price"].tolist()
+
+
+def test_legacy_dbz_under_raw_dir_fails_by_name_and_the_others_ingest(
+    tmp_path, write_config, run_cli
+):
+    good = write_version_file(tmp_path / "dbn", 3, "trades")
+    # Legacy DBZ: a zstd skippable frame (magic 0x184D2A50) holding metadata, then data.
+    dbz = tmp_path / "dbn/old/legacy.dbz"
+    dbz.parent.mkdir()
+    dbz.write_bytes(b"\x50\x2a\x4d\x18" + (8).to_bytes(4, "little") + b"\x00" * 8)
+    result = run_cli("--config", write_config(CONFIG.format(price_type="float")))
+    assert result.code == ExitCode.JOB_FAILED
+    assert "legacy.dbz" in result.err and "1 of 2 files failed" in result.err
+    assert "not a DBN stream" in result.err
+    (out,) = _outputs(tmp_path)
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), _vendor_df(good))
+
+
+def test_inputs_with_one_stem_each_get_their_own_stable_output(tmp_path, write_config, run_cli):
+    dbn_dir = tmp_path / "dbn"
+    (dbn_dir / "a").mkdir(parents=True)
+    (dbn_dir / "b").mkdir()
+    (dbn_dir / "symbol=ES").mkdir()
+    write_version_file(dbn_dir, 3, "trades", ".dbn.zst").rename(dbn_dir / "x.dbn.zst")
+    write_version_file(dbn_dir, 2, "trades", ".dbn").rename(dbn_dir / "x.dbn")
+    write_version_file(dbn_dir, 1, "trades", ".dbn.zst").rename(dbn_dir / "a/x.dbn.zst")
+    write_version_file(dbn_dir, 2, "trades", ".dbn.zst").rename(dbn_dir / "b/x.dbn.zst")
+    write_version_file(dbn_dir, 1, "trades", ".dbn").rename(dbn_dir / "a_x.dbn.zst")
+    write_version_file(dbn_dir, 3, "trades", ".dbn").rename(dbn_dir / "symbol=ES/x.dbn")
+    config = write_config(CONFIG.format(price_type="float"))
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.OK, result.err
+    folder = tmp_path / "data/ingested/databento/local/schema=trades"
+    want = {
+        "x.parquet": "x.dbn.zst",
+        "x.dbn.parquet": "x.dbn",
+        "a~x.parquet": "a/x.dbn.zst",
+        "b~x.parquet": "b/x.dbn.zst",
+        "a_x.parquet": "a_x.dbn.zst",
+        "symbol=ES~x.dbn.parquet": "symbol=ES/x.dbn",
+    }
+    assert sorted(p.name for p in folder.glob("*.parquet")) == sorted(want)
+    for name, source in want.items():
+        sidecar = read_sidecar(folder / name)
+        assert sidecar is not None
+        assert sidecar["inputs"][0]["sha256"] == sha256_of(dbn_dir / source)
+    # stable: a re-run keeps every name, and a new input never renames another's output
+    before = snapshot(folder)
+    write_version_file(dbn_dir / "a", 3, "trades", ".dbn").rename(dbn_dir / "a/x.dbn")
+    assert run_cli("--config", config).code == ExitCode.OK
+    after = snapshot(folder)
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert set(after) - set(before) == {"a~x.dbn.parquet", "a~x.dbn.parquet.source.json"}
+
+
+def test_odd_names_sharing_an_output_fail_alone(tmp_path, write_config, run_cli):
+    dbn_dir = tmp_path / "dbn"
+    dbn_dir.mkdir()
+    write_version_file(dbn_dir, 3, "trades").rename(dbn_dir / "x.dbn.zst")
+    write_version_file(dbn_dir, 3, "trades", ".dbn").rename(dbn_dir / "x")
+    write_version_file(dbn_dir, 3, "trades").rename(dbn_dir / "y.dbn.zst")
+    config = write_config(CONFIG.format(price_type="float").replace("raw_dir: dbn", "path: dbn/*"))
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.JOB_FAILED
+    assert "2 of 3 files failed" in result.err and "output name 'x' is shared" in result.err
+    assert [p.name for p in _outputs(tmp_path)] == ["y.parquet"]
+
+
 def test_real_files_ingest_and_a_corrupt_one_fails_alone(tmp_path, write_config, run_cli, testdata):
     real = sorted((testdata / "databento/databento-python/GLBX.MDP3").glob("*.dbn.zst"))
     assert len(real) >= 10
@@ -55,17 +162,6 @@ def test_real_files_ingest_and_a_corrupt_one_fails_alone(tmp_path, write_config,
         pd.testing.assert_frame_equal(got, want, check_dtype=False)
         sidecar = read_sidecar(out)
         assert sidecar is not None and sidecar["inputs"][0]["sha256"] == sha256_of(source)
-
-
-def test_fixed_prices_keep_the_raw_integers(tmp_path, write_config, run_cli, testdata):
-    source = testdata / "databento/databento-python/GLBX.MDP3/test_data.trades.dbn.zst"
-    link_files(tmp_path / "dbn", [source])
-    assert run_cli("--config", write_config(CONFIG.format(price_type="fixed"))).code == 0
-    out = tmp_path / "data/ingested/databento/local/schema=trades/test_data.trades.parquet"
-    got = pq.read_table(out).to_pandas()
-    want = db.DBNStore.from_file(source).to_df(price_type="fixed").reset_index()
-    assert got["price"].dtype == "int64"
-    assert got["price"].tolist() == want["price"].tolist()
 
 
 def test_sample_roll_maps_both_instruments_to_one_symbol(tmp_path, write_config, run_cli):

@@ -229,3 +229,21 @@ def _where_prefix(parsed: ParsedYaml, location: Sequence[str | int]) -> str:
 
 def _where(parsed: ParsedYaml, location: Sequence[str | int], message: str) -> str:
     return f"{_where_prefix(parsed, location)}{_dotted(location, parsed)}: {message}"
+
+
+def load_data_dir(path: Path) -> Path:
+    """The data folder the config at ``path`` names, checking only ``data_dir`` (reading
+    data needs no source settings, and so never imports a vendor SDK)."""
+    path = path.resolve()
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found (or pass the data folder instead)")
+    parsed = parse_yaml_file(path)
+    data = parsed.data if parsed.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the config must be a mapping with 'data_dir' and 'sources'")
+    problems: list[str] = []
+    top = {"data_dir": data["data_dir"]} if "data_dir" in data else {}
+    base = _validate(parsed, IngestConfig, top, (), problems)
+    if base is None:
+        raise ConfigError("\n".join(problems))
+    return LoadedConfig(path=path, config=base).data_dir

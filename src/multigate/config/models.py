@@ -144,7 +144,10 @@ class CostGuardrails(StrictModel):
     """Ask 'y/N' before downloading; without a terminal, refuse unless --yes is given."""
     max_cost_usd: float | None = Field(default=None, ge=0)
     """Hard cap: abort before any download when the estimate is above it (--yes does not
-    override it). ``null`` means no cap."""
+    override it). ``null`` means no cap. It bounds one run, retries included."""
+    budget_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """Lifetime cap of the job: what the ledger shows it was ever billed (retries and
+    downloads of killed runs included) plus the new estimate must stay within it."""
 
 
 class SourceConfig(StrictModel):

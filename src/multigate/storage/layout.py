@@ -25,6 +25,17 @@ def ingested_root(data_dir: Path, source: str, job: str) -> Path:
     return data_dir / "ingested" / source / job
 
 
+def data_dir_of(path: Path) -> Path | None:
+    """The data folder of an ingested output ``<data_dir>/ingested/<source>/<job>/...``,
+    or None when ``path`` is not one."""
+    if path.suffix != ".parquet":
+        return None
+    for parent in list(path.parents)[2:]:
+        if parent.name == "ingested":
+            return parent.parent
+    return None
+
+
 def path_component(value: str) -> str:
     """Encode a vendor value (a symbol such as ``BTC/USD``) as one safe path component.
 

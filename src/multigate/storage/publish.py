@@ -17,6 +17,7 @@ from multigate.storage.provenance import (
     remove_sidecar,
     write_sidecar,
 )
+from multigate.storage.snapshots import keep_for_snapshots
 
 
 def publish_file(
@@ -68,8 +69,8 @@ def output_is_current(path: Path, fingerprint: str, *, force: bool) -> bool:
 def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job: str) -> list[Path]:
     """Remove Parquet files (and their sidecars) under ``folder`` that are not in ``keep``
     and that this job wrote (their sidecar says so): outputs of inputs, symbols or chunks
-    the job no longer has. Files without such a sidecar are never touched. Returns what
-    was removed."""
+    the job no longer has. Files without such a sidecar are never touched; bytes a snapshot
+    may hold are kept in the snapshot store first. Returns what was removed."""
     wanted = {path.resolve() for path in keep}
     removed = []
     if folder.is_dir():
@@ -83,6 +84,7 @@ def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job:
                 job,
             )
             if ours:
+                keep_for_snapshots(path)
                 remove_sidecar(path)
                 path.unlink(missing_ok=True)
                 removed.append(path)

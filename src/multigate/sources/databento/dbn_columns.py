@@ -31,6 +31,7 @@ class ColumnSpec:
     kind: Kind
     np_dtype: str  # numpy dtype code of the raw field, e.g. "u8", "i8", "S71"
     arrow_type: pa.DataType
+    legacy: bool = False  # a pre-v3 field the v3 record lacks (values come separately)
 
 
 @dataclass(frozen=True)
@@ -49,26 +50,46 @@ class RecordPlan:
         return pa.schema(fields)
 
 
-def build_plan(struct: Any, price_type: PriceType, ts_out: bool = False) -> RecordPlan:
-    """Build the plan for a ``databento_dbn`` record class (v3 layout)."""
+def _column(
+    name: str, code: str, struct: Any, price_type: PriceType, legacy: bool = False
+) -> ColumnSpec:
+    if name in struct._timestamp_fields:
+        return ColumnSpec(name, "ts", code, UTC_NS, legacy)
+    if name in struct._price_fields:
+        typ = pa.float64() if price_type == "float" else pa.int64()
+        return ColumnSpec(name, "px", code, typ, legacy)
+    if code.startswith("S"):
+        return ColumnSpec(name, "str", code, pa.string(), legacy)
+    return ColumnSpec(name, "num", code, pa.from_numpy_dtype(np.dtype(code)), legacy)
+
+
+def build_plan(
+    struct: Any,
+    price_type: PriceType,
+    ts_out: bool = False,
+    legacy_struct: Any | None = None,
+    legacy_fields: tuple[str, ...] = (),
+) -> RecordPlan:
+    """Build the plan for a ``databento_dbn`` record class (v3 layout).
+
+    With ``legacy_struct`` (the record class of the file's own older version), each of
+    ``legacy_fields`` (fields the v3 layout dropped) is added right after the column it
+    follows in the older layout, decoded as that layout's to_df decodes it.
+    """
     raw = list(struct._dtypes)
     if ts_out:
         raw.append(("ts_out", "u8"))
     dtypes = dict(raw)
-    ts_fields = set(struct._timestamp_fields)
-    px_fields = set(struct._price_fields)
-    cols: list[ColumnSpec] = []
-    for name in struct._ordered_fields:
-        code = dtypes[name]
-        if name in ts_fields:
-            cols.append(ColumnSpec(name, "ts", code, UTC_NS))
-        elif name in px_fields:
-            typ = pa.float64() if price_type == "float" else pa.int64()
-            cols.append(ColumnSpec(name, "px", code, typ))
-        elif code.startswith("S"):
-            cols.append(ColumnSpec(name, "str", code, pa.string()))
-        else:
-            cols.append(ColumnSpec(name, "num", code, pa.from_numpy_dtype(np.dtype(code))))
+    cols = [_column(name, dtypes[name], struct, price_type) for name in struct._ordered_fields]
+    if legacy_struct is not None:
+        old_codes = dict(legacy_struct._dtypes)
+        old_order = list(legacy_struct._ordered_fields)
+        for name in legacy_fields:
+            spec = _column(name, old_codes[name], legacy_struct, price_type, legacy=True)
+            before = old_order[: old_order.index(name)]
+            names = [c.name for c in cols]
+            anchor = max((names.index(b) for b in before if b in names), default=-1)
+            cols.insert(anchor + 1, spec)
     return RecordPlan(
         struct_name=struct.__name__,
         np_dtype=np.dtype(raw),
@@ -127,11 +148,23 @@ def _str_array(values: np.ndarray) -> pa.Array:
     return arr
 
 
-def convert_columns(plan: RecordPlan, recs: np.ndarray, price_type: PriceType) -> list[pa.Array]:
-    """Convert a structured array of records to Arrow arrays (symbol column excluded)."""
+def convert_columns(
+    plan: RecordPlan,
+    recs: np.ndarray,
+    price_type: PriceType,
+    legacy: np.ndarray | None = None,
+) -> list[pa.Array]:
+    """Convert a structured array of records to Arrow arrays (symbol column excluded).
+
+    ``legacy`` holds the values of the plan's legacy columns, one row per record."""
     out: list[pa.Array] = []
     for col in plan.columns:
-        values = recs[col.name]
+        if col.legacy:
+            if legacy is None or len(legacy) != len(recs):
+                raise ValueError(f"no original values for legacy column {col.name}")
+            values = legacy[col.name]
+        else:
+            values = recs[col.name]
         if col.kind == "ts":
             out.append(_ts_array(values))
         elif col.kind == "px":

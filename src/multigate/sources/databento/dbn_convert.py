@@ -11,15 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
+import databento_dbn as dbn
 import numpy as np
 import pyarrow as pa
 
 from .dbn_columns import RecordPlan, build_plan, convert_columns
+from .dbn_control import ControlRecords, scan_control_records
+from .dbn_enums import schema_name
+from .dbn_legacy import LEGACY_DEFINITION_FIELDS, LegacyDefinitionTap, legacy_definition_struct
 from .dbn_records import iter_homogeneous, iter_mixed
 from .dbn_schemas import RTYPE_TO_SCHEMA, rtypes_for_schema, struct_for_schema
-from .dbn_stream import open_v3
+from .dbn_stream import ByteReader, open_v3
 from .dbn_symbols import SymbolResolver
 from .errors import DbnFileError
 from .parquet_sink import ParquetSink
@@ -40,6 +44,10 @@ class ConvertedOutput:
     first_ts: int | None = None  # min valid index timestamp (ts_recv or ts_event), UNIX ns
     last_ts: int | None = None  # max valid index timestamp, UNIX ns
     symbols: list[str] = field(default_factory=list)
+    # records of the file that belong to no output (mixed files: symbol mappings, system
+    # and error messages), by kind, and the texts of its first error messages
+    other_records: dict[str, int] = field(default_factory=dict)
+    error_messages: list[str] = field(default_factory=list)
 
 
 class _Output:
@@ -75,6 +83,7 @@ class _Converter:
         sink: ParquetSink,
         resolver: SymbolResolver,
         ts_out: bool,
+        legacy: LegacyDefinitionTap | None = None,
     ) -> None:
         self._output_for_schema = output_for_schema
         self._price_type = price_type
@@ -82,10 +91,20 @@ class _Converter:
         self._sink = sink
         self._resolver = resolver
         self._ts_out = ts_out
+        self._legacy = legacy
         self.outputs: dict[str, _Output] = {}
 
     def plan(self, schema: str) -> RecordPlan:
-        return build_plan(struct_for_schema(schema), self._price_type, self._ts_out)
+        struct = struct_for_schema(schema)
+        if schema == "definition" and self._legacy is not None:
+            return build_plan(
+                struct,
+                self._price_type,
+                self._ts_out,
+                legacy_struct=legacy_definition_struct(self._legacy.version),
+                legacy_fields=LEGACY_DEFINITION_FIELDS,
+            )
+        return build_plan(struct, self._price_type, self._ts_out)
 
     def ensure_output(self, schema: str) -> _Output:
         out = self.outputs.get(schema)
@@ -101,7 +120,10 @@ class _Converter:
     def add(self, schema: str, recs: np.ndarray) -> None:
         out = self.ensure_output(schema)
         plan = out.plan
-        arrays = convert_columns(plan, recs, self._price_type)
+        legacy = None
+        if schema == "definition" and self._legacy is not None:
+            legacy = self._legacy.take(len(recs))
+        arrays = convert_columns(plan, recs, self._price_type, legacy)
         symbols, names = self._resolver.resolve(recs["instrument_id"], recs[plan.index_column])
         arrays.append(symbols)
         table = pa.Table.from_arrays(arrays, schema=plan.arrow_schema)
@@ -110,7 +132,7 @@ class _Converter:
 
 
 def _run(
-    reader: IO[bytes],
+    reader: ByteReader,
     conv: _Converter,
     schema: str | None,
     row_group_size: int,
@@ -155,10 +177,15 @@ def convert_dbn_file(
     documented exceptions, both equal values: an all-unmapped ``symbol`` column is
     ``str`` (NaN) where to_df gives ``object`` (None), and 0-row timestamps are ``[ns]``
     where to_df gives ``[s]``. For v1/v2 definition and statistics files (the only
-    layouts that changed) this means v3 columns, not the vendor's v1/v2 to_df columns.
+    layouts that changed) this means v3 columns; v1/v2 definitions also keep the four
+    fields v3 dropped (``LEGACY_DEFINITION_FIELDS``), decoded as the file's own to_df
+    decodes them and placed where the old layout has them.
 
-    Files with an unset (mixed) schema are split by record type, one output per schema
-    in order of first appearance (rtype MBP_1 is named "mbp-1", never "tbbo").
+    Files with an unset (mixed) schema (live captures) are split by record type, one
+    output per schema in order of first appearance (rtype MBP_1 is named "mbp-1", never
+    "tbbo"), each equal to ``to_df(schema=...)``: symbols come from the in-stream
+    ``SymbolMappingMsg`` records as well as the metadata; records that belong to no
+    output are counted in ``ConvertedOutput.other_records``.
 
     Row groups hold ``row_group_size`` rows, except that a row group never holds more
     than ``ROW_GROUP_MAX_BYTES`` of raw records (mbp-10 / definition groups are shorter),
@@ -173,18 +200,39 @@ def convert_dbn_file(
     if row_group_size < 1:
         raise ValueError("row_group_size must be >= 1")
     sink: ParquetSink | None = None
-    reader: IO[bytes] | None = None
+    reader: ByteReader | None = None
     try:
-        reader, meta, _version = open_v3(src)
+        legacy: list[LegacyDefinitionTap] = []
+
+        def tap_for(original: dbn.Metadata) -> Callable[[bytes], None] | None:
+            if legacy_definition_struct(original.version) is None:
+                return None
+            if original.schema not in (None, dbn.Schema.DEFINITION):
+                return None
+            legacy.append(LegacyDefinitionTap(original.version, original.ts_out))
+            return legacy[0].feed
+
+        reader, meta, _version = open_v3(src, tap_for)
+        control = ControlRecords() if meta.schema is not None else scan_control_records(src)
         sink = ParquetSink()
-        resolver = SymbolResolver(meta)
+        resolver = SymbolResolver(meta, control.mappings)
         conv = _Converter(
-            output_for_schema, price_type, row_group_size, sink, resolver, meta.ts_out
+            output_for_schema,
+            price_type,
+            row_group_size,
+            sink,
+            resolver,
+            meta.ts_out,
+            legacy[0] if legacy else None,
         )
-        schema = None if meta.schema is None else str(meta.schema.value)
+        schema = schema_name(meta)
         _run(reader, conv, schema, row_group_size, progress)
         sink.close()
-        return [out.finish() for out in conv.outputs.values()]
+        results = [out.finish() for out in conv.outputs.values()]
+        for res in results:
+            res.other_records = dict(control.counts)
+            res.error_messages = list(control.errors)
+        return results
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         if sink is not None:
             sink.abort()

@@ -8,23 +8,22 @@ Mixed files (schema unset) are split by rtype, one structured array per schema.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO
 
 import numpy as np
 
 from .dbn_schemas import RTYPE_TO_SCHEMA
-from .dbn_stream import DbnFormatError, UpgradingReader, read_records
+from .dbn_stream import ByteReader, DbnFormatError, UpgradingReader, read_records
 
 MIXED_CHUNK_BYTES = 8 * 1024 * 1024
 
 
-def _check_truncation(reader: IO[bytes]) -> None:
+def _check_truncation(reader: ByteReader) -> None:
     if isinstance(reader, UpgradingReader) and reader.leftover:
         raise DbnFormatError(f"truncated: incomplete final record ({reader.leftover} bytes)")
 
 
 def iter_homogeneous(
-    reader: IO[bytes],
+    reader: ByteReader,
     dtype: np.dtype,
     rtypes: frozenset[int],
     rows_per_chunk: int,
@@ -60,15 +59,9 @@ def iter_homogeneous(
     _check_truncation(reader)
 
 
-def iter_mixed(
-    reader: IO[bytes],
-    dtypes: dict[str, np.dtype],
-) -> Iterator[list[tuple[str, np.ndarray]]]:
-    """Yield, per chunk, ``(schema, records)`` groups in order of first appearance.
-
-    Records whose rtype is not a market-data schema (symbol mappings, system and
-    error messages) are skipped, as ``to_df(schema=...)`` filters them out too.
-    """
+def iter_record_spans(reader: ByteReader) -> Iterator[tuple[bytes, list[int]]]:
+    """Yield, per chunk, a buffer and the offsets of the complete records in it (each
+    record's length is its first byte times 4)."""
     carry = b""
     while True:
         fresh = read_records(reader, MIXED_CHUNK_BYTES)
@@ -92,6 +85,23 @@ def iter_mixed(
                 raise DbnFormatError(f"truncated: incomplete final record ({len(carry)} bytes)")
             if not starts:
                 break
+        yield buf, starts
+        if not fresh:
+            break
+    _check_truncation(reader)
+
+
+def iter_mixed(
+    reader: ByteReader,
+    dtypes: dict[str, np.dtype],
+) -> Iterator[list[tuple[str, np.ndarray]]]:
+    """Yield, per chunk, ``(schema, records)`` groups in order of first appearance.
+
+    Records whose rtype is not a market-data schema (symbol mappings, system and
+    error messages) are skipped, as ``to_df(schema=...)`` filters them out too; the
+    converter counts them separately (see ``dbn_control``).
+    """
+    for buf, starts in iter_record_spans(reader):
         groups: dict[str, list[bytes]] = {}
         for start in starts:
             schema = RTYPE_TO_SCHEMA.get(buf[start + 1])
@@ -106,6 +116,3 @@ def iter_mixed(
         out = [(s, np.frombuffer(b"".join(parts), dtype=dtypes[s])) for s, parts in groups.items()]
         if out:
             yield out
-        if not fresh:
-            break
-    _check_truncation(reader)

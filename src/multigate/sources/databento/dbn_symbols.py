@@ -1,6 +1,6 @@
 """Vectorised instrument_id -> symbol mapping, identical to ``DBNStore.to_df``.
 
-``to_df`` maps each record through the file's metadata mappings using the UTC date of
+``to_df`` maps each record through the file's mappings using the UTC date of
 the record's index timestamp (ts_recv, or ts_event where there is no ts_recv). We use
 the vendor's own ``InstrumentMap`` for the interval semantics but resolve only the
 unique ``(instrument_id, date)`` pairs of each chunk, then gather with Arrow.
@@ -8,6 +8,7 @@ unique ``(instrument_id, date)`` pairs of each chunk, then gather with Arrow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import databento_dbn as dbn
@@ -21,10 +22,14 @@ NS_PER_DAY = 86_400_000_000_000
 
 
 class SymbolResolver:
-    """Resolve symbols for chunks of records from a file's metadata mappings."""
+    """Resolve symbols for chunks of records from a file's mappings: in-stream
+    ``SymbolMappingMsg`` records (live captures), then the metadata's, inserted in the
+    order ``DBNStore.to_df`` inserts them."""
 
-    def __init__(self, metadata: dbn.Metadata) -> None:
+    def __init__(self, metadata: dbn.Metadata, in_stream: Sequence[Any] = ()) -> None:
         self._map = InstrumentMap()
+        for msg in in_stream:
+            self._map.insert_symbol_mapping_msg(msg)
         self._map.insert_metadata(metadata)
         self._cache: dict[tuple[int, int], str | None] = {}
 

@@ -6,6 +6,7 @@
         <START>_<END>.dbn.zst                 one chunk of one symbol, bytes as received
     raw/databento/ledger.jsonl                every cost estimate and paid download
     ingested/databento/<job>/schema=<SCHEMA>/<STEM>.parquet
+        API mode: <SYMBOL>_<START>_<END>; offline: see ``relative_stem``
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from multigate.storage.layout import ingested_root, path_component, raw_root
 from multigate.time_chunks import Chunk
 
 DBN_SUFFIXES = (".dbn.zst", ".dbn")
+COMPRESSED_SUFFIX = ".dbn.zst"
+LEGACY_SUFFIXES = (".dbz",)  # legacy DBZ: found under raw_dir so that it fails by name
+FOLDER_MARK = "~"  # stands for "/" in a flat output name
 
 
 def _stamp(moment: datetime) -> str:
@@ -40,27 +44,32 @@ def ledger_path(data_dir: Path) -> Path:
 
 
 def dbn_stem(path: Path) -> str:
-    """``test_data.trades.dbn.zst`` -> ``test_data.trades``."""
+    """``test_data.trades.dbn.zst`` -> ``test_data.trades``; any other name is kept whole
+    (``x.dbn`` stays ``x.dbn``, so it never meets ``x.dbn.zst``)."""
     name = path.name
-    for suffix in DBN_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
+    return name[: -len(COMPRESSED_SUFFIX)] if name.endswith(COMPRESSED_SUFFIX) else name
 
 
 def output_path(data_dir: Path, job: str, schema: str, stem: str) -> Path:
     return ingested_root(data_dir, "databento", job) / f"schema={schema}" / f"{stem}.parquet"
 
 
+def _escape(part: str) -> str:
+    return part.replace("%", "%25").replace(FOLDER_MARK, "%7E")
+
+
 def relative_stem(path: Path, base: Path) -> str:
-    """A unique, flat output name for an input below ``base``: its folders and file stem
-    joined by ``_``, with hive ``key=`` prefixes dropped (``symbol=AAPL`` -> ``AAPL``)."""
+    """The output name of an input below ``base``: its relative path with each ``/``
+    written as ``~`` (a literal ``%`` or ``~`` is percent-encoded) and ``.dbn.zst``
+    dropped: ``x.dbn.zst`` -> ``x``, ``x.dbn`` -> ``x.dbn``, ``2024/01/x.dbn.zst`` ->
+    ``2024~01~x``. A pure function of the input's own path, so it is stable whatever
+    else the folder holds, and distinct inputs get distinct names."""
     try:
         parts = list(path.relative_to(base).parts)
     except ValueError:
         parts = [path.name]
     parts[-1] = dbn_stem(Path(parts[-1]))
-    return "_".join(part.split("=", 1)[-1] for part in parts)
+    return FOLDER_MARK.join(_escape(part) for part in parts)
 
 
 def glob_base(pattern: str) -> Path:

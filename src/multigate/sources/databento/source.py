@@ -12,7 +12,14 @@ from pathlib import Path
 
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
-from multigate.guardrails import approve_cost
+from multigate.guardrails import (
+    Spend,
+    approve_cost,
+    budget_note,
+    describe_quote,
+    parse_quote,
+    spend_from_ledger,
+)
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.databento.api import DatabentoApi, range_request
 from multigate.sources.databento.config import (
@@ -22,10 +29,17 @@ from multigate.sources.databento.config import (
 )
 from multigate.sources.databento.dbn_convert import convert_dbn_file
 from multigate.sources.databento.dbn_info import DbnFileInfo, read_dbn_metadata
-from multigate.sources.databento.download import TOOLS, ChunkDownloader, PlannedChunk
+from multigate.sources.databento.download import (
+    TOOLS,
+    ChunkDownloader,
+    PlannedChunk,
+    total_quote,
+    unknown_quote_notes,
+)
 from multigate.sources.databento.errors import DbnFileError
 from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
+    LEGACY_SUFFIXES,
     chunk_stem,
     glob_base,
     ledger_path,
@@ -34,10 +48,10 @@ from multigate.sources.databento.paths import (
     relative_stem,
 )
 from multigate.sources.local_inputs import require_folder_inputs, require_path_inputs
-from multigate.storage.atomic import atomic_path
+from multigate.storage.atomic import atomic_path, leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
-from multigate.storage.ledger import append_ledger
+from multigate.storage.ledger import append_ledger, read_ledger
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
@@ -52,7 +66,8 @@ from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "databento-dbn/1"
+# 2: v1/v2 definitions keep the fields v3 dropped; live captures map in-stream symbols
+CONVERTER_VERSION = "databento-dbn/2"
 API_KEY = "DATABENTO_API_KEY"
 
 
@@ -120,16 +135,31 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         ledger = ledger_path(self.ctx.data_dir)
         for symbol, chunk in missing:
             request = self._request(job, symbol, chunk)
-            usd = api.get_cost(request)
-            planned.append(PlannedChunk(self._raw_path(job, symbol, chunk), request, usd))
-            if not self.ctx.dry_run:
-                append_ledger(
-                    ledger,
-                    "estimate",
-                    {"job": job.name, "usd": usd, **request},
-                    at=self.ctx.now(),
+            answer = api.get_cost(request)
+            usd = parse_quote(answer)
+            unknown = None if usd is not None else describe_quote(answer)
+            if unknown is not None:
+                log.warning(
+                    "%s: the quote for %s %s was not a price: %s",
+                    job.name,
+                    symbol,
+                    request["start"],
+                    unknown,
                 )
+            path = self._raw_path(job, symbol, chunk)
+            planned.append(PlannedChunk(path, request, usd, unknown))
+            if not self.ctx.dry_run:
+                fields = {"job": job.name, "usd": usd, **request}
+                if unknown is not None:
+                    fields["quote"] = unknown
+                append_ledger(ledger, "estimate", fields, at=self.ctx.now())
         return planned
+
+    def _spend(self, job: DatabentoApiJob) -> Spend | None:
+        """What the ledger shows ``job`` was billed so far, when a budget needs it."""
+        if job.budget_usd is None:
+            return None
+        return spend_from_ledger(read_ledger(ledger_path(self.ctx.data_dir)), job.name)
 
     # ----- Source interface ---------------------------------------------------------------
     def plan(self, job: JobConfig) -> JobPlan:
@@ -162,12 +192,23 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             "stored (not quoted, not downloaded)"
         )
         plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
+        received = [(s, c) for s, c in missing if leftover_paid_temps(self._raw_path(job, s, c))]
+        if received:
+            plan.notes.append(
+                f"{len(received)} chunk(s) have a download left by an interrupted run: the "
+                "next run verifies it and keeps it if complete (quoted here in case it is not)"
+            )
         if missing:
             if not self.ctx.env.get(API_KEY):
                 plan.cost_usd = None
                 plan.notes.append(f"cost unknown: {API_KEY} is not set")
             else:
-                plan.cost_usd = sum(c.quote_usd for c in self._quote(self._api(), job, missing))
+                planned = self._quote(self._api(), job, missing)
+                plan.cost_usd = total_quote(planned)
+                plan.notes.extend(unknown_quote_notes(planned))
+        spent = self._spend(job)
+        if spent is not None and job.budget_usd is not None:
+            plan.notes.append(budget_note(job.budget_usd, spent, plan.cost_usd if missing else 0.0))
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
@@ -186,20 +227,22 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         missing = [
             (symbol, chunk)
             for symbol, chunk in self._missing(job)
-            if not recorder.recover_unrecorded(
+            if not recorder.recover(
                 self._raw_path(job, symbol, chunk), self._request(job, symbol, chunk)
             )
         ]
         if missing:
             api = self._api()
+            spent = self._spend(job)
             planned = self._quote(api, job, missing)
-            total = sum(chunk.quote_usd for chunk in planned)
+            total = total_quote(planned)
             approve_cost(
                 job.name,
                 total,
                 job,
                 self.ctx,
                 what=f"{len(missing)} chunk(s) of {job.dataset} {job.schema_}",
+                spent=spent,
             )
             downloader = ChunkDownloader(
                 api,
@@ -208,6 +251,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 ledger_path(self.ctx.data_dir),
                 self.config.base_url,
                 approved_usd=total,
+                billed_before_usd=None if spent is None else spent.billed_usd,
             )
             try:
                 result.files_written += downloader.download_all(planned)
@@ -223,7 +267,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def _offline_inputs(self, job: DatabentoOfflineJob) -> list[Path]:
         if job.raw_dir is not None:
             root = self.ctx.resolve(job.raw_dir)
-            found = [p for p in root.rglob("*") if p.name.endswith(DBN_SUFFIXES)]
+            # legacy .dbz files are listed too, so that each fails by name
+            suffixes = DBN_SUFFIXES + LEGACY_SUFFIXES
+            found = [p for p in root.rglob("*") if p.name.endswith(suffixes)]
         else:
             pattern = str(self.ctx.resolve(job.path or ""))
             found = [Path(p) for p in glob.glob(pattern, recursive=True)]
@@ -246,18 +292,15 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def _convert_all(
         self, job: DatabentoApiJob | DatabentoOfflineJob, inputs: Sequence[tuple[Path, str]]
     ) -> JobResult:
-        stems = [stem for _, stem in inputs]
-        duplicates = sorted({s for s in stems if stems.count(s) > 1})
-        if duplicates:
-            raise DataError(
-                f"job {job.name}: several inputs are named {duplicates[0]}; "
-                "give each DBN file a distinct name"
-            )
+        shared = _shared_stems(inputs)
         result = JobResult(JobStatus.OK)
         failures = []
         with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs)) as task:
             for path, stem in inputs:
                 try:
+                    if stem in shared:  # only possible for odd names, e.g. `x` beside `x.dbn.zst`
+                        others = ", ".join(str(p) for p in shared[stem] if p != path)
+                        raise DbnFileError(path, f"output name {stem!r} is shared with {others}")
                     result.absorb(self._convert_one(job, path, stem))
                 except DbnFileError as exc:  # one bad file does not stop the others
                     failures.append(str(exc))
@@ -318,6 +361,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
             outputs = convert_dbn_file(src, output_for, price_type=job.price_type, progress=advance)
         result = JobResult(JobStatus.OK)
+        if outputs and outputs[0].error_messages:
+            errors = outputs[0].error_messages
+            result.warnings.append(
+                f"{src.name}: {outputs[0].other_records.get('error', len(errors))} error "
+                f"message(s) from the gateway in the stream, first: {errors[0]!r}"
+            )
         for out in outputs:
             final = finals[out.schema]
             out_digest = digest_file(final, relative_to=self.ctx.data_dir)
@@ -345,13 +394,28 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                     last_ts=_ns_iso(out.last_ts),
                     symbols=out.symbols,
                     tools=package_versions(TOOLS),
-                    extra={"converter": CONVERTER_VERSION, "price_type": job.price_type},
+                    extra={
+                        "converter": CONVERTER_VERSION,
+                        "price_type": job.price_type,
+                        # records of the input in no output (live captures: symbol
+                        # mappings, system and error messages), by kind
+                        "other_records": out.other_records,
+                        "error_messages": out.error_messages,
+                    },
                 ),
                 created_at=self.ctx.now(),
             )
             log.debug("wrote %s (%d rows)", final, out.rows)
             result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1, outputs=[final]))
         return result
+
+
+def _shared_stems(inputs: Sequence[tuple[Path, str]]) -> dict[str, list[Path]]:
+    """Output names that more than one input maps to, with those inputs."""
+    by_stem: dict[str, list[Path]] = {}
+    for path, stem in inputs:
+        by_stem.setdefault(stem, []).append(path)
+    return {stem: paths for stem, paths in by_stem.items() if len(paths) > 1}
 
 
 def _ns_iso(ns: int | None) -> str | None:

@@ -1,0 +1,321 @@
+"""``Catalog``: one read-side view over a data folder's ingested datasets and snapshots."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from multigate.catalog.dataset_files import DatasetFiles
+from multigate.catalog.errors import CatalogError, UnknownDataset
+from multigate.catalog.index import OutputIndex
+from multigate.catalog.reader import (
+    DEFAULT_BATCH_ROWS,
+    ReadRequest,
+    StoredFile,
+    output_schema,
+    read_table,
+    scan_batches,
+)
+from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
+from multigate.storage.outputs import OutputEntry
+from multigate.storage.snapshots import (
+    is_snapshot_id,
+    object_path,
+    read_heads,
+    read_snapshot,
+    snapshot_created_at,
+    snapshot_ids,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+DatasetKey = tuple[str, str, str]  # source, job, part
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset as the index knows it (no Parquet file is opened to answer)."""
+
+    name: str
+    source: str
+    job: str
+    time_column: str
+    symbols: tuple[str, ...]
+    start: datetime | None
+    """Earliest timestamp (a date counts as its midnight UTC); None when empty."""
+    end: datetime | None
+    """Latest timestamp (inclusive)."""
+    rows: int
+    files: int
+    bytes: int
+    snapshot: str | None
+    """Latest snapshot holding the dataset (None: ingested before snapshots were kept)."""
+    quality: Any = None
+    """Quality summary (filled in by the quality checks)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One run that changed datasets."""
+
+    id: str
+    created_at: datetime
+    config_hash: str
+    datasets: tuple[str, ...]
+
+
+class Catalog:
+    """Datasets of one data folder: ``Catalog.open("data")``."""
+
+    def __init__(self, data_dir: Path, index: OutputIndex) -> None:
+        self.data_dir = data_dir
+        self._index = index
+        self._names: dict[str, DatasetKey] = {}
+        self._aliases: dict[str, DatasetKey] = {}
+        self._name_of: dict[DatasetKey, str] = {}
+        self._by_key: dict[DatasetKey, DatasetFiles] = {}
+        self._duckdb: duckdb.DuckDBPyConnection | None = None
+        self._group()
+
+    @classmethod
+    def open(cls, data_dir: str | Path, *, rebuild: bool = False) -> Catalog:
+        """The catalog of ``data_dir`` (what ingest.yaml's ``data_dir`` points at). The
+        index is brought up to date from newer snapshots; ``rebuild`` walks the folder."""
+        root = Path(data_dir).expanduser().resolve()
+        if not root.is_dir():
+            raise CatalogError(f"{root}: data folder not found")
+        return cls(root, OutputIndex.open(root, rebuild=rebuild))
+
+    @classmethod
+    def from_config(cls, config: str | Path = "ingest.yaml") -> Catalog:
+        """The catalog of the data folder an ingest config names."""
+        from multigate.config.loader import load_data_dir
+
+        return cls.open(load_data_dir(Path(config)))
+
+    def datasets(self) -> list[DatasetInfo]:
+        heads = read_heads(self.data_dir)
+        return [self._info(name, key, heads) for name, key in sorted(self._names.items())]
+
+    def dataset(self, name: str) -> DatasetInfo:
+        return self._info(name, self._key(name), read_heads(self.data_dir))
+
+    def schema(self, name: str) -> pa.Schema:
+        """The columns of ``name`` and their stored types (read from one file's footer)."""
+        return output_schema(ReadRequest(files=self._current(self._key(name), None, 0, 0)))
+
+    def read(
+        self,
+        name: str,
+        symbols: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        columns: Sequence[str] | None = None,
+        as_of: str | datetime | None = None,
+    ) -> pa.Table:
+        """Rows of ``name`` with these symbols in ``[start, end)`` (UTC), sorted by time
+        then symbol, with their stored dtypes; ``as_of`` (a snapshot id or a time) reads
+        the dataset as it was then."""
+        return read_table(self._request(name, symbols, start, end, columns, as_of))
+
+    def scan(
+        self,
+        name: str,
+        symbols: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        columns: Sequence[str] | None = None,
+        as_of: str | datetime | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> pa.RecordBatchReader:
+        """The rows of ``read`` as a stream of batches, in the same order, holding about
+        ``batch_rows`` rows in memory at a time."""
+        request = self._request(name, symbols, start, end, columns, as_of)
+        return scan_batches(request, batch_rows)
+
+    def snapshots(self, name: str | None = None) -> list[Snapshot]:
+        """Snapshots, oldest first; with ``name``, only those that changed that dataset."""
+        key = self._key(name) if name is not None else None
+        found = []
+        for sid in snapshot_ids(self.data_dir):
+            record = read_snapshot(self.data_dir, sid)
+            changed = tuple(self._display(dataset) for dataset in record.datasets)
+            if key is not None and self._key_name(key) not in changed:
+                continue
+            found.append(Snapshot(sid, record.created_at, record.config_hash, changed))
+        return found
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        """Run ``query`` in DuckDB with every dataset as a view named ``"<source>/<job>"``."""
+        try:
+            import duckdb
+        except ImportError as exc:
+            raise CatalogError("Catalog.sql needs DuckDB: pip install duckdb") from exc
+        if self._duckdb is None:
+            connection = duckdb.connect()
+            for name, key in sorted(self._names.items()):
+                files = [str(self.data_dir / path) for path in self._by_key[key].paths]
+                listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
+                view = name.replace('"', '""')
+                connection.execute(
+                    f'CREATE VIEW "{view}" AS SELECT * FROM '
+                    f"read_parquet([{listed}], hive_partitioning = false)"
+                )
+            self._duckdb = connection
+        return self._duckdb.sql(query)
+
+    def path_of(self, entry: OutputEntry) -> Path:
+        return self.data_dir / entry.path
+
+    # -- internals -------------------------------------------------------------------
+
+    def _group(self) -> None:
+        by_key = self._index.datasets()
+        parts: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for source, job, part in by_key:
+            parts[(source, job)].add(part)
+        self._by_key = {key: DatasetFiles(table) for key, table in by_key.items()}
+        self._names, self._aliases = {}, {}
+        for source, job, part in by_key:
+            full = f"{source}/{job}/{part}" if part else f"{source}/{job}"
+            single = len(parts[(source, job)]) == 1
+            self._names[f"{source}/{job}" if single else full] = (source, job, part)
+            self._aliases[full] = (source, job, part)
+        self._name_of = {key: name for name, key in self._names.items()}
+
+    def _key(self, name: str) -> DatasetKey:
+        key = self._names.get(name) or self._aliases.get(name)
+        if key is None:
+            raise UnknownDataset(name, self._names)
+        return key
+
+    def _key_name(self, key: DatasetKey) -> str:
+        return self._name_of.get(key) or "/".join(part for part in key if part)
+
+    def _display(self, full_name: str) -> str:
+        key = self._aliases.get(full_name)
+        return self._key_name(key) if key is not None else full_name
+
+    def _info(self, name: str, key: DatasetKey, heads: dict[str, dict[str, str]]) -> DatasetInfo:
+        summary = self._by_key[key].summary()
+        head = heads.get(f"{key[0]}/{key[1]}", {}).get("id")
+        return DatasetInfo(
+            name=name,
+            source=key[0],
+            job=key[1],
+            time_column=summary.time_column,
+            symbols=summary.symbols,
+            start=None if summary.tmin is None else ns_to_datetime(summary.tmin),
+            end=None if summary.tmax is None else ns_to_datetime(summary.tmax),
+            rows=summary.rows,
+            files=summary.files,
+            bytes=summary.bytes,
+            snapshot=head,
+        )
+
+    def _request(
+        self,
+        name: str,
+        symbols: str | Iterable[str] | None,
+        start: Any,
+        end: Any,
+        columns: Sequence[str] | None,
+        as_of: str | datetime | None,
+    ) -> ReadRequest:
+        key = self._key(name)
+        wanted = None
+        if symbols is not None:
+            wanted = frozenset([symbols] if isinstance(symbols, str) else symbols)
+        low = None if start is None else to_utc_ns(start, "start")
+        high = None if end is None else to_utc_ns(end, "end")
+        if low is not None and high is not None and high < low:
+            raise CatalogError(f"end ({end}) is before start ({start})")
+        if as_of is None:
+            files = self._current(key, wanted, low, high)
+        else:
+            snapshot = DatasetFiles.from_entries(self._entries_as_of(key, as_of))
+            chosen = snapshot.candidates(wanted, low, high) or snapshot.first()
+            files = self._stored(key, chosen)
+        return ReadRequest(
+            files=files,
+            columns=list(columns) if columns is not None else None,
+            symbols=wanted,
+            start=low,
+            end=high,
+        )
+
+    def _current(
+        self, key: DatasetKey, symbols: frozenset[str] | None, start: int | None, end: int | None
+    ) -> list[StoredFile]:
+        """The current files that may match (at least one, for the columns). A file whose
+        size differs from the index was changed without a snapshot (a run outside the
+        dispatcher): the job is described again from its folder, once."""
+        for _ in range(2):
+            dataset = self._by_key.get(key)
+            if dataset is None:
+                raise UnknownDataset("/".join(part for part in key if part), self._names)
+            entries = dataset.candidates(symbols, start, end) or dataset.first()
+            files = [StoredFile(entry, self.path_of(entry)) for entry in entries]
+            if all(_same_size(item) for item in files):
+                return files
+            self._index.refresh_job(self.data_dir, key[0], key[1])
+            self._group()
+        raise CatalogError(f"{'/'.join(key)}: its files keep changing; try again")
+
+    def _stored(self, key: DatasetKey, entries: Sequence[OutputEntry]) -> list[StoredFile]:
+        """Where each snapshot output's bytes are now: in place, or in the object store."""
+        dataset = self._by_key.get(key)
+        files = []
+        for entry in entries:
+            path = self.path_of(entry)
+            current = dataset.sha256_of(entry.path) if dataset is not None else None
+            if current != entry.sha256 or not _same_size(StoredFile(entry, path)):
+                path = object_path(self.data_dir, entry.sha256)
+                if not path.is_file():
+                    raise CatalogError(
+                        f"{entry.path} (sha256 {entry.sha256[:12]}...) of that snapshot is "
+                        "no longer stored"
+                    )
+            files.append(StoredFile(entry, path))
+        return files
+
+    def _entries_as_of(self, key: DatasetKey, as_of: str | datetime) -> list[OutputEntry]:
+        ids = snapshot_ids(self.data_dir)
+        if isinstance(as_of, str) and as_of in ids:
+            candidates = ids[: ids.index(as_of) + 1]
+        elif isinstance(as_of, str) and is_snapshot_id(as_of):
+            raise CatalogError(
+                f"unknown snapshot {as_of} (pruned?); snapshots: {', '.join(ids) or 'none'}"
+            )
+        else:
+            moment = to_utc_ns(as_of, "as_of")
+            candidates = [sid for sid in ids if _ns(snapshot_created_at(sid)) <= moment]
+        job_key = f"{key[0]}/{key[1]}"
+        for sid in reversed(candidates):
+            record = read_snapshot(self.data_dir, sid)
+            if job_key in record.jobs:
+                return sorted(
+                    (e for e in record.jobs[job_key] if e.part == key[2]), key=lambda e: e.path
+                )
+        first = ids[0] if ids else "none"
+        raise CatalogError(
+            f"no snapshot of {self._key_name(key)} at or before {as_of} (first snapshot: {first})"
+        )
+
+
+def _same_size(item: StoredFile) -> bool:
+    try:
+        return item.path.stat().st_size == item.entry.bytes
+    except OSError:
+        return False
+
+
+def _ns(moment: datetime) -> int:
+    return to_utc_ns(moment, "as_of")

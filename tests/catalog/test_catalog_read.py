@@ -1,0 +1,192 @@
+"""Catalog reads over real offline ingest runs of every source: exact equality with the
+stored files, filters, columns, datasets, errors, SQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from multigate import Catalog
+from multigate.catalog import CatalogError, UnknownDataset
+from multigate.storage.provenance import read_sidecar
+from tests.catalog.helpers import DATASETS, assert_same_rows, reference, stored_files
+
+
+def test_every_dataset_reads_exactly_as_stored(ingested):
+    data_dir = ingested.parent / "data"
+    catalog = Catalog.from_config(ingested)
+    assert sorted(info.name for info in catalog.datasets()) == sorted(DATASETS)
+    for name, (folder, time_column) in DATASETS.items():
+        files = stored_files(data_dir, folder)
+        assert files, name
+        got = catalog.read(name)
+        assert got.schema == pq.read_schema(files[0]), name
+        assert_same_rows(got, reference(files, time_column))
+
+
+def test_dataset_info_comes_from_the_sidecars(ingested):
+    data_dir = ingested.parent / "data"
+    infos = {info.name: info for info in Catalog.open(data_dir).datasets()}
+    for name, (folder, time_column) in DATASETS.items():
+        files = stored_files(data_dir, folder)
+        sidecars = [read_sidecar(path) or {} for path in files]
+        info = infos[name]
+        assert (info.source, info.job) == tuple(name.split("/")[:2])
+        assert info.time_column == time_column
+        assert info.files == len(files)
+        assert info.rows == sum(record["rows"] for record in sidecars)
+        assert info.bytes == sum(path.stat().st_size for path in files)
+        assert info.symbols == tuple(sorted({s for r in sidecars for s in r["symbols"]}))
+        table = reference(files, time_column)
+        first, last = pd.Timestamp(table[time_column].min()), pd.Timestamp(table[time_column].max())
+        assert info.start == (first if first.tzinfo else first.tz_localize("UTC")).to_pydatetime()
+        assert info.end == (last if last.tzinfo else last.tz_localize("UTC")).to_pydatetime()
+        assert info.snapshot is not None and info.quality is None
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-01-03", "2024-01-04"),
+        (datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 4)),
+        (pd.Timestamp("2024-01-02 20:00"), pd.Timestamp("2024-01-03 10:30", tz="America/New_York")),
+        (date(2024, 1, 3), "2024-01-03T15:00:00Z"),
+    ],
+)
+def test_symbol_and_time_filters_on_bars(ingested, start, end):
+    data_dir = ingested.parent / "data"
+    want = reference(stored_files(data_dir, "alpaca/eq_1m"), "timestamp")
+    low = (
+        pd.Timestamp(start).tz_localize("UTC")
+        if pd.Timestamp(start).tzinfo is None
+        else pd.Timestamp(start)
+    )
+    high = (
+        pd.Timestamp(end).tz_localize("UTC")
+        if pd.Timestamp(end).tzinfo is None
+        else pd.Timestamp(end)
+    )
+    want = want[(want.symbol == "SPY") & (want.timestamp >= low) & (want.timestamp < high)]
+    assert len(want) > 0
+    got = Catalog.open(data_dir).read("alpaca/eq_1m", symbols=["SPY"], start=start, end=end)
+    assert_same_rows(got, want)
+
+
+def test_start_is_inclusive_and_end_exclusive(ingested):
+    catalog = Catalog.open(ingested.parent / "data")
+    table = catalog.read("alpaca/eq_1m", symbols="MSFT")
+    stamps = table["timestamp"].to_pandas()
+    pick = stamps.iloc[100]
+    got = catalog.read("alpaca/eq_1m", symbols="MSFT", start=pick, end=stamps.iloc[103])
+    assert got["timestamp"].to_pylist() == list(stamps.iloc[100:103])
+
+
+def test_date_column_filters_and_columns(ingested):
+    data_dir = ingested.parent / "data"
+    want = reference(stored_files(data_dir, "vix/vix_daily"), "date")
+    got = Catalog.open(data_dir).read(
+        "vix/vix_daily",
+        start="1990-03-01",
+        end=pd.Timestamp("1990-04-02"),
+        columns=["close", "date"],
+    )
+    days = want[(want.date >= date(1990, 3, 1)) & (want.date < date(1990, 4, 2))]
+    assert len(days) > 10
+    assert_same_rows(got, days[["close", "date"]])
+
+
+def test_databento_filters_prune_to_matching_rows(ingested):
+    data_dir = ingested.parent / "data"
+    want = reference(stored_files(data_dir, "databento/es_trades"), "ts_event")
+    symbols = sorted(set(want.symbol))
+    middle = want.ts_event.iloc[len(want) // 2]
+    got = Catalog.open(data_dir).read("databento/es_trades", symbols=symbols[:2], start=middle)
+    expected = want[want.symbol.isin(symbols[:2]) & (want.ts_event >= middle)]
+    assert 0 < len(expected) < len(want)
+    assert_same_rows(got, expected)
+
+
+def test_unknown_dataset_lists_the_known_ones(ingested):
+    catalog = Catalog.open(ingested.parent / "data")
+    with pytest.raises(UnknownDataset) as error:
+        catalog.read("vix/nope")
+    for name in DATASETS:
+        assert name in str(error.value)
+
+
+def test_bad_filters_are_clear_errors(ingested):
+    catalog = Catalog.open(ingested.parent / "data")
+    with pytest.raises(CatalogError, match="not a date"):
+        catalog.read("vix/vix_daily", start="yesterday-ish")
+    with pytest.raises(CatalogError, match="unknown column"):
+        catalog.read("vix/vix_daily", columns=["date", "closing"])
+
+
+def test_schema_alias_names_a_single_schema_job(ingested):
+    catalog = Catalog.open(ingested.parent / "data")
+    assert (
+        catalog.read("databento/es_trades/trades").num_rows
+        == catalog.read("databento/es_trades").num_rows
+    )
+
+
+def test_sql_sees_every_dataset_as_a_view(ingested):
+    data_dir = ingested.parent / "data"
+    want = reference(stored_files(data_dir, "alpaca/eq_1m"), "timestamp")
+    rows = (
+        Catalog.open(data_dir)
+        .sql(
+            'select symbol, count(*) as n, sum(volume) as v from "alpaca/eq_1m" '
+            "group by 1 order by 1"
+        )
+        .fetchall()
+    )
+    expected = want.groupby("symbol").agg(n=("volume", "size"), v=("volume", "sum"))
+    assert rows == [(symbol, int(row.n), float(row.v)) for symbol, row in expected.iterrows()]
+
+
+def test_reading_imports_no_vendor_sdk(ingested):
+    code = (
+        "import sys; from multigate import Catalog;"
+        f"c = Catalog.from_config({str(ingested)!r}); c.read('databento/es_trades'); c.datasets();"
+        "vendor = ('databento', 'alpaca', 'databento_dbn');"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in vendor))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_files_changed_without_a_snapshot_are_described_again(ingested, run_cli):
+    from multigate.storage.snapshots import runs_dir, snapshot_ids
+    from tests.catalog.helpers import write_vix
+
+    data_dir = ingested.parent / "data"
+    old_end = Catalog.open(data_dir).dataset("vix/vix_daily").end  # the index is saved
+    write_vix(ingested.parent, seed=42, days=400)  # a longer history
+    assert run_cli("--config", ingested).code == 0
+    (runs_dir(data_dir) / f"{snapshot_ids(data_dir)[-1]}.json").unlink()  # as if never recorded
+    got = Catalog.open(data_dir).read("vix/vix_daily", start=old_end + timedelta(days=1))
+    want = reference(stored_files(data_dir, "vix/vix_daily"), "date")
+    want = want[want.date > old_end.date()]
+    assert len(want) > 50
+    assert_same_rows(got, want)
+
+
+def test_a_rebuilt_index_takes_snapshotted_jobs_from_their_snapshot(ingested):
+    from multigate.catalog.index import describe_folder, scan_outputs
+    from multigate.storage.snapshots import read_heads, write_heads
+
+    data_dir = ingested.parent / "data"
+    walked = sorted(describe_folder(data_dir / "ingested", data_dir), key=lambda e: e.path)
+    heads = read_heads(data_dir)
+    del heads["vix/vix_daily"]  # as if this job predates snapshots: its folder is walked
+    write_heads(data_dir, heads)
+    assert sorted(scan_outputs(data_dir), key=lambda e: e.path) == walked
+    assert {e.job for e in walked} == {"vix_daily", "eq_1m", "glbx", "es_trades"}
+    rebuilt = Catalog.open(data_dir, rebuild=True)
+    assert sorted(info.name for info in rebuilt.datasets()) == sorted(DATASETS)
