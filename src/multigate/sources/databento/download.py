@@ -170,14 +170,17 @@ class ChunkDownloader:
     def _keep(
         self, path: Path, request: dict[str, str], tmp: Path, fetched_at: datetime, *, event: str
     ) -> None:
-        """Move the verified download ``tmp`` to ``path``, then its sidecar and ledger line.
-        Stopped midway, ``tmp`` (or ``path`` without a sidecar) is verified by the next run."""
+        """Put the verified download ``tmp`` in place at ``path`` (sidecar first), then its
+        ledger line. Stopped midway, ``tmp`` is verified and kept by the next run."""
         digest = FileDigest(
             str(path.relative_to(self._ctx.data_dir)), sha256_of(tmp), tmp.stat().st_size
         )
         provenance = self.describe(request, digest, tmp, fetched_at)
-        publish(tmp, path)
+        # The sidecar goes in place first, so ``path`` is never seen without it; stopped
+        # between the two, the sidecar describes a missing file (absent to every check) and
+        # the paid ``tmp`` is recovered by the next run.
         write_sidecar(path, provenance, created_at=self._ctx.now())
+        publish(tmp, path, sidecar_written=True)
         append_ledger(
             self._ledger,
             event,

@@ -27,7 +27,7 @@ from multigate.sources.databento.config import (
     DatabentoOfflineJob,
     DatabentoSourceConfig,
 )
-from multigate.sources.databento.dbn_convert import convert_dbn_file
+from multigate.sources.databento.dbn_convert import ConvertedOutput, convert_dbn_file
 from multigate.sources.databento.dbn_info import DbnFileInfo, read_dbn_metadata
 from multigate.sources.databento.download import (
     TOOLS,
@@ -56,12 +56,12 @@ from multigate.storage.provenance import (
     FileDigest,
     Provenance,
     digest_file,
+    digest_file_as,
     fingerprint,
     package_versions,
     read_sidecar,
-    write_sidecar,
 )
-from multigate.storage.publish import output_is_current
+from multigate.storage.publish import output_is_current, write_output_sidecar
 from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
@@ -337,19 +337,20 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path, stem: str
     ) -> JobResult:
         target = self._target(job, src, stem)
-        info = target.info
         if target.current:
             kept = target.outputs
             rows = sum((read_sidecar(p) or {}).get("rows") or 0 for p in kept)
             return JobResult(JobStatus.UP_TO_DATE, rows=rows, files_current=len(kept), outputs=kept)
 
         finals: dict[str, Path] = {}
+        temps: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
 
             def output_for(schema: str) -> Path:
                 final = output_path(self.ctx.data_dir, job.name, schema, stem)
                 finals[schema] = final
-                return stack.enter_context(atomic_path(final))
+                temps[schema] = stack.enter_context(atomic_path(final, sidecar_written=True))
+                return temps[schema]
 
             records = stack.enter_context(self.ctx.progress.task(f"{src.name}: records"))
             done = 0
@@ -360,6 +361,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 done = total
 
             outputs = convert_dbn_file(src, output_for, price_type=job.price_type, progress=advance)
+            # Each sidecar goes in place before its file moves (when the stack closes).
+            for out in outputs:
+                self._write_output_sidecar(job, target, out, temps[out.schema], finals[out.schema])
         result = JobResult(JobStatus.OK)
         if outputs and outputs[0].error_messages:
             errors = outputs[0].error_messages
@@ -369,45 +373,56 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             )
         for out in outputs:
             final = finals[out.schema]
-            out_digest = digest_file(final, relative_to=self.ctx.data_dir)
-            write_sidecar(
-                final,
-                Provenance(
-                    kind="ingested",
-                    source=self.name,
-                    job=job.name,
-                    mode=job.mode,
-                    query=job.model_dump(mode="json", by_alias=True),
-                    vendor={
-                        "vendor": "Databento",
-                        "dataset": info.dataset,
-                        "schema": out.schema,
-                        "stype_in": info.stype_in,
-                        "stype_out": info.stype_out,
-                        "dbn_version": info.version,
-                    },
-                    file=out_digest,
-                    fingerprint=target.fingerprint,
-                    inputs=[target.digest],
-                    rows=out.rows,
-                    first_ts=_ns_iso(out.first_ts),
-                    last_ts=_ns_iso(out.last_ts),
-                    symbols=out.symbols,
-                    tools=package_versions(TOOLS),
-                    extra={
-                        "converter": CONVERTER_VERSION,
-                        "price_type": job.price_type,
-                        # records of the input in no output (live captures: symbol
-                        # mappings, system and error messages), by kind
-                        "other_records": out.other_records,
-                        "error_messages": out.error_messages,
-                    },
-                ),
-                created_at=self.ctx.now(),
-            )
             log.debug("wrote %s (%d rows)", final, out.rows)
             result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1, outputs=[final]))
         return result
+
+    def _write_output_sidecar(
+        self,
+        job: DatabentoApiJob | DatabentoOfflineJob,
+        target: ConversionTarget,
+        out: ConvertedOutput,
+        temp: Path,
+        final: Path,
+    ) -> None:
+        """The sidecar of ``final`` for the bytes now in ``temp`` (written before the move)."""
+        info = target.info
+        write_output_sidecar(
+            final,
+            Provenance(
+                kind="ingested",
+                source=self.name,
+                job=job.name,
+                mode=job.mode,
+                query=job.model_dump(mode="json", by_alias=True),
+                vendor={
+                    "vendor": "Databento",
+                    "dataset": info.dataset,
+                    "schema": out.schema,
+                    "stype_in": info.stype_in,
+                    "stype_out": info.stype_out,
+                    "dbn_version": info.version,
+                },
+                file=digest_file_as(temp, final, relative_to=self.ctx.data_dir),
+                fingerprint=target.fingerprint,
+                inputs=[target.digest],
+                rows=out.rows,
+                first_ts=_ns_iso(out.first_ts),
+                last_ts=_ns_iso(out.last_ts),
+                symbols=out.symbols,
+                tools=package_versions(TOOLS),
+                extra={
+                    "converter": CONVERTER_VERSION,
+                    "price_type": job.price_type,
+                    # records of the input in no output (live captures: symbol mappings,
+                    # system and error messages), by kind
+                    "other_records": out.other_records,
+                    "error_messages": out.error_messages,
+                },
+            ),
+            created_at=self.ctx.now(),
+            written=temp,
+        )
 
 
 def _shared_stems(inputs: Sequence[tuple[Path, str]]) -> dict[str, list[Path]]:
