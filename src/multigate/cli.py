@@ -21,6 +21,7 @@ from multigate.dispatcher import (
     run_selected,
     select_jobs,
 )
+from multigate.engine.choose import make_executor
 from multigate.env import RedactSecrets, load_environment, redact, secret_values
 from multigate.errors import ConfigError
 from multigate.exit_codes import ExitCode
@@ -102,6 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="read keys from this file instead of .env beside the config",
     )
     parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="convert N files at once (default: the number of cores; 1: one after another)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default=None,
+        help="where conversions run: local processes, or a Dask cluster (needs multigate[dask])",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler, e.g. tcp://HOST:8786 (default: start a local Dask cluster)",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="exit 5 when a quality check fails on the selected jobs' outputs (rows are kept)",
@@ -118,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="only warnings, errors and the summary"
     )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def configure_logging(verbose: int, quiet: bool, secrets: Sequence[str]) -> None:
@@ -179,7 +206,11 @@ def _main(argv: Sequence[str] | None) -> int:
                 swept = sweep_temp_files(loaded.data_dir)
                 if swept:
                     log.info("removed %d temporary file(s) left by an interrupted run", swept)
-            outcomes = run_selected(selected, sources, dry_run=args.dry_run)
+            try:
+                outcomes = run_selected(selected, sources, dry_run=args.dry_run)
+            finally:
+                if ctx.executor is not None:
+                    ctx.executor.close()
             raise_if_stopped()  # a stop whose exception some library swallowed
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -230,6 +261,19 @@ def _run_context(args: argparse.Namespace, loaded: LoadedConfig, env: dict[str, 
     progress: Progress = (
         RichProgress() if sys.stderr.isatty() and not args.quiet else NullProgress()
     )
+    settings = loaded.config.engine.model_copy(
+        update={
+            key: value
+            for key, value in (
+                ("workers", args.workers),
+                ("executor", args.executor),
+                ("scheduler", args.scheduler),
+            )
+            if value is not None
+        }
+    )
+    if settings.scheduler is not None and args.executor is None and args.scheduler:
+        settings = settings.model_copy(update={"executor": "dask"})
     return RunContext(
         data_dir=loaded.data_dir,
         base_dir=loaded.base_dir,
@@ -240,6 +284,7 @@ def _run_context(args: argparse.Namespace, loaded: LoadedConfig, env: dict[str, 
         interactive=interactive,
         prompt=ask_on_terminal,
         progress=progress,
+        executor=make_executor(settings, loaded.data_dir),
     )
 
 

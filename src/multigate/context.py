@@ -12,8 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from multigate.progress import NullProgress, Progress
+
+if TYPE_CHECKING:
+    from multigate.engine.executors import Executor
 
 
 def _utc_now() -> datetime:
@@ -46,6 +50,8 @@ class RunContext:
     progress: Progress = field(default_factory=NullProgress)
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = _utc_now
+    executor: Executor | None = None
+    """Where convert tasks run (None: one after another in this process)."""
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()

@@ -100,3 +100,4 @@ def test_vix_only_run_imports_no_vendor_sdk(tmp_path):
     assert code == 0
     assert (tmp_path / "data/ingested/vix/local/VIX.parquet").is_file()
     assert modules.isdisjoint(VENDOR_SDKS)
+    assert modules.isdisjoint({"dask", "distributed"})  # only for --executor dask

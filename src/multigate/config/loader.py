@@ -115,7 +115,9 @@ def load_config(path: Path) -> LoadedConfig:
         if len(problems) == 1:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
-    config = IngestConfig.model_construct(data_dir=base.data_dir, sources=sources)
+    config = IngestConfig.model_construct(
+        data_dir=base.data_dir, engine=base.engine, sources=sources
+    )
     line = parsed.line_of(("data_dir",)) if "data_dir" in data else None
     return LoadedConfig(path=path, config=config, parsed=parsed, data_dir_line=line)
 

@@ -190,9 +190,24 @@ class SourceConfig(StrictModel):
     """Job names must be unique across the whole file (checked by the loader)."""
 
 
+class EngineSettings(StrictModel):
+    """Where convert tasks run. Command-line flags override these."""
+
+    workers: int | None = Field(default=None, ge=1, le=1024)
+    """Convert tasks at once (``null``: the number of cores; 1: one after another)."""
+    executor: Literal["local", "dask"] = "local"
+    """``local``: a process pool on this machine; ``dask``: a Dask distributed cluster."""
+    scheduler: str | None = None
+    """Dask scheduler address (``tcp://HOST:8786``); none starts a local Dask cluster."""
+    shared_filesystem: bool = False
+    """Say true when every Dask worker sees ``data_dir`` at the same path (NFS, ...);
+    a remote scheduler is refused otherwise."""
+
+
 class IngestConfig(StrictModel):
     """The whole of ``ingest.yaml`` once validated."""
 
     data_dir: str = "data"
     """Root of ``raw/`` and ``ingested/``; relative paths are relative to the config file."""
+    engine: EngineSettings = EngineSettings()
     sources: dict[str, SourceConfig] = Field(default_factory=dict)

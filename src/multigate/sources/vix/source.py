@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import requests
 
 from multigate.config.models import JobConfig
+from multigate.engine import ConvertTask, plan_convert_tasks, run_convert_tasks
+from multigate.errors import DataError
 from multigate.http import get_bytes
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.local_inputs import find_path_inputs, require_path_inputs
@@ -20,29 +20,25 @@ from multigate.sources.vix.config import (
     VixOfflineJob,
     VixSourceConfig,
 )
-from multigate.sources.vix.csv_format import parse_index_csv, symbol_from_filename
-from multigate.sources.vix.inputs import JobInputs, SymbolData, read_job_inputs
-from multigate.sources.vix.quirks import QuirkCounts, count_quirks
+from multigate.sources.vix.convert import (
+    CONVERTER,
+    CONVERTER_VERSION,
+    convert_symbol,
+    notes_from_sidecar,
+    within,
+)
+from multigate.sources.vix.csv_format import (
+    parse_index_csv,
+    symbol_from_filename,
+    symbol_from_header,
+)
+from multigate.sources.vix.inputs import JobInputs, read_job_inputs
 from multigate.storage.layout import ingested_root, path_component, raw_root
-from multigate.storage.parquet import write_parquet
-from multigate.storage.provenance import (
-    FileDigest,
-    Provenance,
-    digest_file,
-    fingerprint,
-    package_versions,
-)
-from multigate.storage.publish import (
-    output_is_current,
-    publish_bytes_if_changed,
-    retract_output,
-)
-from multigate.storage.publish_together import PendingFile, publish_together
+from multigate.storage.provenance import FileDigest, Provenance, package_versions
+from multigate.storage.publish import publish_bytes_if_changed
 
 log = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "vix-csv/2"  # 2: files of one symbol merge; close-only rows counted
-_VENDORS = {"cboe": "CBOE", "fred": "FRED"}
 _TOOLS = ("multigate", "pyarrow", "requests")
 
 
@@ -104,13 +100,11 @@ class VixSource(Source[VixSourceConfig]):
         plan = JobPlan(reads=[str(path) for path, _ in files], cost_usd=0.0)
         inputs = self._read(job, files)
         inputs.check()  # what the run would refuse, the dry run refuses too
-        for data in inputs.symbols.values():
-            output = self._output_path(job, data.symbol)
-            _, expected = self._fingerprint(job, data)
-            current = output_is_current(output, expected, force=self.ctx.force)
-            (plan.current if current else plan.writes).append(str(output))
-            if len(data.files) > 1:
-                plan.notes.append(f"{data.symbol}: merges {len(data.files)} files by date")
+        groups = {data.symbol: list(data.files) for data in inputs.symbols.values()}
+        plan_convert_tasks(self._tasks(job, groups), self.ctx, plan)
+        for symbol, paths in groups.items():
+            if len(paths) > 1:
+                plan.notes.append(f"{symbol}: merges {len(paths)} files by date")
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
@@ -129,9 +123,8 @@ class VixSource(Source[VixSourceConfig]):
             for symbol in job.symbols:
                 result.absorb(self._download(job, symbol, session))
                 task.advance()
-        inputs = self._read(job, [(self._raw_path(symbol), symbol) for symbol in job.symbols])
-        inputs.check()
-        result.absorb(self._publish(job, inputs))
+        groups = {symbol: [self._raw_path(symbol)] for symbol in job.symbols}
+        result.absorb(run_convert_tasks(self._tasks(job, groups), self.ctx, all_or_nothing=True))
         return result
 
     def _download(self, job: VixApiJob, symbol: str, session: requests.Session) -> JobResult:
@@ -167,111 +160,59 @@ class VixSource(Source[VixSourceConfig]):
     # ----- offline mode ------------------------------------------------------------------
     def _run_offline(self, job: VixOfflineJob) -> JobResult:
         files = self._offline_files(job)  # never empty: preflight checked
-        inputs = self._read(job, files)
-        if inputs.problems:
-            for symbol in sorted(inputs.failing):
-                output = self._output_path(job, symbol)
-                if retract_output(output, source=self.name, job=job.name):
-                    log.warning("%s: removed %s: its inputs no longer convert", job.name, output)
-            inputs.check()
-        return self._publish(job, inputs)
+        return run_convert_tasks(
+            self._tasks(job, _group_by_symbol(files)),
+            self.ctx,
+            all_or_nothing=True,
+            retract_failed=True,
+        )
 
-    # ----- shared conversion (the only path from CSV bytes to Parquet) -----------------
-    def _fingerprint(self, job: JobConfig, data: SymbolData) -> tuple[list[FileDigest], str]:
-        """The inputs' digests and the fingerprint their output must carry to be current."""
-        digests = [digest_file(path, relative_to=self.ctx.data_dir) for path in data.files]
-        params = {
-            "converter": CONVERTER_VERSION,
-            "symbol": data.symbol,
-            "start": getattr(job, "start", None),
-            "end": getattr(job, "end", None),
-        }
-        return digests, fingerprint(params, digests)
-
-    def _publish(self, job: JobConfig, inputs: JobInputs) -> JobResult:
-        """Write every symbol's output that is not current, all together: none is
-        published unless all are written."""
-        result = JobResult(JobStatus.OK)
-        pending: list[PendingFile] = []
-        with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs.symbols)) as task:
-            for data in inputs.symbols.values():
-                output = self._output_path(job, data.symbol)
-                quirks = count_quirks(data.table)
-                rows = data.table.num_rows
-                notes = [f"{data.symbol}: {text}" for text in quirks.problems()]
-                for note in notes:
-                    log.warning("%s: %s (kept)", job.name, note)
-                if rows == 0:
-                    notes.append(f"{data.symbol}: no rows inside the job's start/end window")
-                    log.warning("%s: %s", job.name, notes[-1])
-                for fact in quirks.facts():
-                    notes.append(f"{data.symbol}: {fact}")
-                    log.info("%s: %s: %s (kept)", job.name, data.symbol, fact)
-                digests, expected = self._fingerprint(job, data)
-                part = JobResult(JobStatus.OK, rows=rows, warnings=notes, outputs=[output])
-                if output_is_current(output, expected, force=self.ctx.force):
-                    log.debug("up to date: %s", output)
-                    part.files_current = 1
-                else:
-                    part.files_written = 1
-                    describe = self._describer(job, data, digests, expected, quirks)
-                    pending.append(PendingFile(output, _parquet_writer(data.table), describe))
-                result.absorb(part)
-                task.advance()
-        publish_together(pending, data_dir=self.ctx.data_dir, now=self.ctx.now())
-        for item in pending:
-            log.debug("wrote %s", item.path)
-        return result
-
-    def _describer(
-        self,
-        job: JobConfig,
-        data: SymbolData,
-        inputs: list[FileDigest],
-        expected: str,
-        quirks: QuirkCounts,
-    ) -> Callable[[FileDigest], Provenance]:
-        table = data.table
-
-        def describe(digest: FileDigest) -> Provenance:
-            return Provenance(
-                kind="ingested",
+    # ----- conversion: which files make which output (the engine does the rest) ---------
+    def _tasks(self, job: JobConfig, groups: dict[str, list[Path]]) -> list[ConvertTask]:
+        return [
+            ConvertTask(
+                inputs=tuple(paths),
+                output=self._output_path(job, symbol),
+                converter=CONVERTER,
+                converter_version=CONVERTER_VERSION,
+                convert=convert_symbol,
+                params={
+                    "symbol": symbol,
+                    "start": getattr(job, "start", None),
+                    "end": getattr(job, "end", None),
+                },
                 source=self.name,
                 job=job.name,
                 mode=job.mode,
                 query=job.model_dump(mode="json"),
-                vendor={
-                    "vendor": "+".join(_VENDORS[flavor] for flavor in data.flavors),
-                    "format": "+".join(data.flavors),
-                    "series": ",".join(data.series) or None,
-                },
-                file=digest,
-                fingerprint=expected,
-                inputs=inputs,
-                rows=table.num_rows,
-                first_ts=str(table["date"][0]) if table.num_rows else None,
-                last_ts=str(table["date"][-1]) if table.num_rows else None,
-                symbols=[data.symbol],
-                tools=package_versions(_TOOLS),
-                extra={
-                    "converter": CONVERTER_VERSION,
-                    **quirks.sidecar(),
-                    "dates_in_several_files": data.shared_dates,
-                },
+                tools=_TOOLS,
+                notes_when_current=notes_from_sidecar,
             )
+            for symbol, paths in sorted(groups.items())
+        ]
 
-        return describe
 
-
-def _parquet_writer(table: pa.Table) -> Callable[[Path], None]:
-    return lambda tmp: write_parquet(table, tmp)
+def _group_by_symbol(files: list[tuple[Path, str | None]]) -> dict[str, list[Path]]:
+    """The job's files by symbol (the job's, the file name's, or a FRED header's). A file
+    that names none fails the job before anything converts."""
+    groups: dict[str, list[Path]] = {}
+    problems = []
+    for path, symbol in files:
+        symbol = symbol or symbol_from_header(path)
+        if symbol is None:
+            try:  # its parse error says best what is wrong with it
+                parse_index_csv(path.read_bytes(), str(path), None)
+            except (DataError, OSError) as exc:
+                problems.append(str(exc))
+                continue
+            problems.append(f"{path}: cannot tell the symbol")
+            continue
+        groups.setdefault(symbol, []).append(path)
+    if problems:
+        raise DataError(problems[0] if len(problems) == 1 else "; ".join(problems))
+    return groups
 
 
 def _within(table: pa.Table, job: JobConfig) -> pa.Table:
     """Rows inside the job's optional [start, end] date window."""
-    start, end = getattr(job, "start", None), getattr(job, "end", None)
-    if start is not None:
-        table = table.filter(pc.greater_equal(table["date"], pa.scalar(start, pa.date32())))
-    if end is not None:
-        table = table.filter(pc.less_equal(table["date"], pa.scalar(end, pa.date32())))
-    return table
+    return within(table, getattr(job, "start", None), getattr(job, "end", None))

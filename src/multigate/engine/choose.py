@@ -1,0 +1,46 @@
+"""Pick the run's executor from the ``engine:`` block and the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from multigate.config.models import EngineSettings
+from multigate.engine.executors import Executor, ProcessExecutor, SerialExecutor, default_workers
+from multigate.errors import ConfigError
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+
+
+def scheduler_is_local(address: str) -> bool:
+    """Whether a Dask scheduler address is on this machine (a LocalCluster's is)."""
+    if address.startswith("inproc://"):
+        return True
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    return host in _LOCAL_HOSTS
+
+
+def check_data_dir_reachable(settings: EngineSettings, data_dir: Path) -> None:
+    """Refuse a remote scheduler when the data folder is a path only this machine sees."""
+    scheduler = settings.scheduler
+    if scheduler is None or scheduler_is_local(scheduler) or settings.shared_filesystem:
+        return
+    raise ConfigError(
+        f"the Dask scheduler {scheduler} is on another machine, but the data folder "
+        f"{data_dir} is a local path its workers cannot reach: put data_dir on a filesystem "
+        "every worker mounts at the same path and set 'engine: shared_filesystem: true', "
+        "or run without --scheduler (a local Dask cluster)"
+    )
+
+
+def make_executor(settings: EngineSettings, data_dir: Path) -> Executor:
+    """The executor ``settings`` ask for (nothing starts until the first task runs)."""
+    workers = settings.workers or default_workers()
+    if settings.executor == "dask":
+        check_data_dir_reachable(settings, data_dir)
+        from multigate.engine.dask_executor import DaskExecutor
+
+        return DaskExecutor(settings.scheduler, workers)
+    if settings.scheduler is not None:
+        raise ConfigError("--scheduler needs --executor dask (engine: executor: dask)")
+    return SerialExecutor() if workers == 1 else ProcessExecutor(workers)

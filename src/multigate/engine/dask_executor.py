@@ -1,0 +1,89 @@
+"""Convert tasks on a Dask distributed cluster (imported only when ``--executor dask``).
+
+Without a scheduler address a LocalCluster of ``workers`` processes is started here.
+Every worker must see the data folder at the same path: a remote scheduler with a
+local-only data folder is refused (see :func:`check_data_dir_reachable`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from multigate.engine.executors import Call, Finished, SerialExecutor
+from multigate.engine.tasks import WorkerResult, execute_convert
+from multigate.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class DaskExecutor:
+    def __init__(self, scheduler: str | None, workers: int) -> None:
+        self.scheduler = scheduler
+        self.workers = workers
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
+        if not calls:
+            yield from SerialExecutor().run(calls)
+            return
+        from dask.distributed import as_completed
+
+        client = self._connect()
+        futures = client.map(
+            execute_convert,
+            [task for task, _ in calls],
+            [temp for _, temp in calls],
+            pure=False,
+            key=[f"convert-{index}-{temp.name}" for index, (_, temp) in enumerate(calls)],
+        )
+        index_of = {future.key: index for index, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                index = index_of[future.key]
+                if future.status == "error":
+                    yield index, future.exception()
+                else:
+                    result: WorkerResult = future.result()
+                    yield index, result
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def _connect(self) -> Any:
+        if self._client is not None:
+            return self._client
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError("--executor dask needs Dask: pip install 'multigate[dask]'") from None
+        if not log.isEnabledFor(logging.DEBUG):  # -v shows Dask's own chatter too
+            logging.getLogger("distributed").setLevel(logging.ERROR)
+        if self.scheduler:
+            try:
+                self._client = Client(self.scheduler, timeout="20s")
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot reach the Dask scheduler at {self.scheduler}: {exc}"
+                ) from None
+        else:
+            self._cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                scheduler_kwargs={"dashboard": False},
+                silence_logs=logging.CRITICAL,  # a failed task is reported once, by the engine
+            )
+            self._client = Client(self._cluster)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None

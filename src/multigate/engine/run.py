@@ -1,0 +1,286 @@
+"""Run a job's convert tasks: check what is current, convert the rest through the run's
+executor, and publish (atomically, with the sidecar built here and nowhere else).
+
+Workers only write hidden temporary files; this process moves them into place, so
+publishing (and the dispatcher's pruning afterwards) never races with a worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import BrokenExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from multigate.context import RunContext
+from multigate.engine.executors import Call, SerialExecutor
+from multigate.engine.tasks import ConvertOutput, ConvertTask, WorkerResult
+from multigate.errors import DataError, IngestError
+from multigate.progress import ProgressTask
+from multigate.sources.base import JobPlan, JobResult, JobStatus
+from multigate.storage.atomic import temp_name_for
+from multigate.storage.provenance import (
+    FileDigest,
+    Provenance,
+    digest_file,
+    fingerprint,
+    package_versions,
+    read_sidecar,
+)
+from multigate.storage.publish import output_is_current, publish_file, retract_output
+from multigate.storage.publish_together import PendingFile, publish_together
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    task: ConvertTask
+    inputs: list[FileDigest]
+    fingerprint: str
+    current: bool
+
+
+def _check(task: ConvertTask, ctx: RunContext) -> _Checked:
+    digests = [_digest_input(path, ctx) for path in task.inputs]
+    expected = fingerprint(task.fingerprint_params(), digests)
+    current = output_is_current(task.output, expected, force=ctx.force)
+    return _Checked(task, digests, expected, current)
+
+
+def plan_convert_tasks(tasks: Sequence[ConvertTask], ctx: RunContext, plan: JobPlan) -> None:
+    """Add each task's output to ``plan.current`` or ``plan.writes``."""
+    for task in tasks:
+        checked = _check(task, ctx)
+        (plan.current if checked.current else plan.writes).append(str(task.output))
+
+
+def run_convert_tasks(
+    tasks: Sequence[ConvertTask],
+    ctx: RunContext,
+    *,
+    all_or_nothing: bool = False,
+    retract_failed: bool = False,
+) -> JobResult:
+    """Convert every task whose output is not current; publish each output as its task
+    finishes, or (``all_or_nothing``) all of them only once every task succeeded.
+
+    A failed task's earlier output is removed when ``retract_failed`` (so no
+    complete-looking file outlives inputs it can no longer be made from). Failures raise
+    one DataError naming every problem, after the other tasks have finished.
+    """
+    result = JobResult(JobStatus.OK)
+    checked = [_check(task, ctx) for task in tasks]
+    for item in checked:
+        result.outputs.append(item.task.output)
+        if item.current:
+            log.debug("up to date: %s", item.task.output)
+            _absorb_current(result, item)
+    stale = [item for item in checked if not item.current]
+    if not stale:
+        return result
+    calls: list[Call] = [(item.task, _worker_temp(item.task.output)) for item in stale]
+    done: dict[int, WorkerResult] = {}
+    failures: list[tuple[int, BaseException]] = []
+    executor = ctx.executor or SerialExecutor()
+    try:
+        with _Display(ctx, stale, executor.workers) as display:
+            for index, outcome in executor.run(calls):
+                display.finished(index)
+                if isinstance(outcome, BaseException):
+                    failures.append((index, outcome))
+                    continue
+                done[index] = outcome
+                if not all_or_nothing:
+                    _publish_one(stale[index], outcome, ctx)
+        if failures:
+            _fail(stale, failures, retract_failed)
+        if all_or_nothing:
+            _publish_all([(stale[index], done[index]) for index in sorted(done)], ctx)
+    finally:
+        for _, temp in calls:  # whatever was not published
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+    for index in sorted(done):
+        _absorb_written(result, stale[index], done[index].output)
+    return result
+
+
+def _digest_input(path: Path, ctx: RunContext) -> FileDigest:
+    """An input's digest; a file the machine cannot read fails naming it (an OSError, not
+    bad content: no output is taken back for it)."""
+    try:
+        return digest_file(path, relative_to=ctx.data_dir)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _worker_temp(output: Path) -> Path:
+    """A hidden name beside ``output`` for a worker to write (swept after a killed run; not
+    one that publishing ``output`` would take for a stale temporary of its own)."""
+    return temp_name_for(output.with_name(f"{output.name}.work"))
+
+
+def _fail(
+    stale: Sequence[_Checked], failures: list[tuple[int, BaseException]], retract: bool
+) -> None:
+    failures.sort(key=lambda pair: pair[0])
+    died = [stale[index].task.output.name for index, error in failures if _worker_died(error)]
+    if died:
+        raise IngestError(
+            f"a worker process died while converting {', '.join(died)} (out of memory? "
+            "try fewer --workers); nothing of this job was published from it"
+        )
+    for _, error in failures:
+        if not isinstance(error, IngestError | OSError):
+            raise error  # a bug: the dispatcher shows its traceback
+    if retract:  # only bad content takes an output back, never a read error of this machine
+        for index, error in failures:
+            if not isinstance(error, DataError):
+                continue
+            task = stale[index].task
+            if retract_output(task.output, source=task.source, job=task.job):
+                log.warning("%s: removed %s: its inputs no longer convert", task.job, task.output)
+    messages = [_message(error) for _, error in failures]
+    if len(messages) == 1:
+        raise DataError(messages[0])
+    raise DataError(f"{len(messages)} problems: " + "; ".join(messages))
+
+
+def _worker_died(error: BaseException) -> bool:
+    """A worker process ended under a task (killed, out of memory), not a task's error."""
+    return isinstance(error, BrokenExecutor) or type(error).__name__ == "KilledWorker"
+
+
+def _message(error: BaseException) -> str:
+    return str(error) if isinstance(error, IngestError) else f"{type(error).__name__}: {error}"
+
+
+def _provenance(item: _Checked, output: ConvertOutput, digest: FileDigest) -> Provenance:
+    task = item.task
+    return Provenance(
+        kind="ingested",
+        source=task.source,
+        job=task.job,
+        mode=task.mode,
+        query=task.query,
+        vendor={**task.vendor, **output.vendor},
+        file=digest,
+        fingerprint=item.fingerprint,
+        inputs=item.inputs,
+        rows=output.rows,
+        first_ts=output.first_ts,
+        last_ts=output.last_ts,
+        symbols=list(output.symbols),
+        tools=package_versions(task.tools),
+        extra={
+            "converter": f"{task.converter}/{task.converter_version}",
+            **task.extra,
+            **output.extra,
+        },
+    )
+
+
+def _pending(item: _Checked, done: WorkerResult) -> PendingFile:
+    """Publishes exactly what the worker wrote: a file that changed on its way (a shared
+    filesystem's stale cache, another writer) is refused before it replaces the output,
+    or, if only its hash differs, left without a sidecar (so it is made again)."""
+
+    def move(tmp: Path) -> None:
+        size = done.temp.stat().st_size
+        if size != done.bytes:
+            raise IngestError(_changed(item, f"{size} bytes, the worker wrote {done.bytes}"))
+        os.replace(done.temp, tmp)
+
+    def describe(digest: FileDigest) -> Provenance:
+        if digest.sha256 != done.sha256:
+            raise IngestError(_changed(item, "its sha256 differs from the worker's"))
+        return _provenance(item, done.output, digest)
+
+    return PendingFile(item.task.output, move, describe)
+
+
+def _changed(item: _Checked, how: str) -> str:
+    return f"{item.task.output}: the converted file changed before it was published ({how})"
+
+
+def _publish_one(item: _Checked, done: WorkerResult, ctx: RunContext) -> None:
+    pending = _pending(item, done)
+    publish_file(
+        pending.path, pending.write, pending.describe, data_dir=ctx.data_dir, now=ctx.now()
+    )
+    log.debug("wrote %s", item.task.output)
+
+
+def _publish_all(items: Sequence[tuple[_Checked, WorkerResult]], ctx: RunContext) -> None:
+    publish_together(
+        [_pending(item, done) for item, done in items], data_dir=ctx.data_dir, now=ctx.now()
+    )
+    for item, _ in items:
+        log.debug("wrote %s", item.task.output)
+
+
+def _absorb_current(result: JobResult, item: _Checked) -> None:
+    record = read_sidecar(item.task.output) or {}
+    rows = record.get("rows")
+    result.rows += rows if isinstance(rows, int) else 0
+    result.files_current += 1
+    if item.task.notes_when_current is not None:
+        result.warnings.extend(item.task.notes_when_current(record))
+
+
+def _absorb_written(result: JobResult, item: _Checked, output: ConvertOutput) -> None:
+    result.rows += output.rows
+    result.files_written += 1
+    for text in output.warnings:
+        log.warning("%s: %s", item.task.job, text)
+    for text in output.notes:
+        log.info("%s: %s", item.task.job, text)
+    result.warnings.extend([*output.warnings, *output.notes])
+
+
+class _Display:
+    """A progress line for the job, and one per task running on a worker."""
+
+    def __init__(self, ctx: RunContext, stale: Sequence[_Checked], workers: int) -> None:
+        self._ctx = ctx
+        self._labels = [item.task.label for item in stale]
+        self._workers = max(1, workers)
+        self._overall: ProgressTask | None = None
+        self._running: dict[int, ProgressTask] = {}
+        self._finished: set[int] = set()
+        self._next = 0
+
+    def __enter__(self) -> _Display:
+        job = self._labels[0].split(":", 1)[0] if self._labels else "convert"
+        self._overall = self._ctx.progress.task(f"{job}: convert", total=len(self._labels))
+        self._overall.__enter__()
+        self._fill()
+        return self
+
+    def _fill(self) -> None:
+        while len(self._running) < self._workers and self._next < len(self._labels):
+            if self._next not in self._finished:
+                line = self._ctx.progress.task(f"  {self._labels[self._next]}", total=None)
+                line.__enter__()
+                self._running[self._next] = line
+            self._next += 1
+
+    def finished(self, index: int) -> None:
+        self._finished.add(index)
+        line = self._running.pop(index, None)
+        if line is not None:
+            line.__exit__(None, None, None)
+        if self._overall is not None:
+            self._overall.advance()
+        self._fill()
+
+    def __exit__(self, *exc: object) -> None:
+        for line in self._running.values():
+            line.__exit__(None, None, None)
+        self._running.clear()
+        if self._overall is not None:
+            self._overall.__exit__(None, None, None)
