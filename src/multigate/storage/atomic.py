@@ -72,17 +72,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
     On any exception (or KeyboardInterrupt) the temporary file is removed and ``path`` is
     left as it was. Just before the move, ``path``'s sidecar (if any) is deleted, so an
     old sidecar never describes new bytes; the caller writes the new one afterwards. An
-    ingested output that snapshots may hold is first kept in the snapshot store.
+    ingested output that snapshots may hold is first kept in the snapshot store (unless
+    the new bytes are the same).
     """
     from multigate.storage.snapshots import keep_for_snapshots  # it writes with this module
 
-    keep_for_snapshots(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
     tmp = temp_name_for(path)
     try:
         yield tmp
         _fsync(tmp)
+        keep_for_snapshots(path, replacement=tmp)
         sidecar_path(path).unlink(missing_ok=True)
         os.replace(tmp, path)
         _fsync_dir(path.parent)

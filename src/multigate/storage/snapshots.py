@@ -133,10 +133,12 @@ def read_heads(data_dir: Path) -> dict[str, dict[str, str]]:
     return heads if isinstance(heads, dict) else {}
 
 
-def keep_for_snapshots(path: Path) -> None:
-    """Call just before ``path`` is replaced or removed: when ``path`` is an ingested output
-    of a data folder that records snapshots, and its bytes still match its sidecar, keep
-    those bytes in the object store (a hard link, or a copy across filesystems)."""
+def keep_for_snapshots(path: Path, replacement: Path | None = None) -> None:
+    """Call just before ``path`` is replaced (by the file ``replacement``) or removed: when
+    ``path`` is an ingested output of a data folder that records snapshots, and its bytes
+    still match its sidecar, keep those bytes in the object store (a hard link, or a copy
+    across filesystems). Nothing is kept when ``replacement`` holds the same bytes: they
+    stay readable in place."""
     data_dir = data_dir_of(path)
     if data_dir is None or not runs_dir(data_dir).is_dir() or not path.is_file():
         return
@@ -145,8 +147,10 @@ def keep_for_snapshots(path: Path) -> None:
     if record.get("kind") != "ingested" or not isinstance(sha, str):
         return
     target = object_path(data_dir, sha)
-    if target.exists() or sha256_of(path) != sha:
-        return  # already kept, or not the bytes any snapshot recorded
+    if target.exists() or (replacement is not None and _same_bytes(replacement, record, sha)):
+        return  # already kept, or the same bytes stay in place
+    if sha256_of(path) != sha:
+        return  # not the bytes any snapshot recorded
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name_for(target)
     try:
@@ -158,6 +162,14 @@ def keep_for_snapshots(path: Path) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _same_bytes(replacement: Path, record: Mapping[str, Any], sha: str) -> bool:
+    try:
+        size = replacement.stat().st_size
+    except OSError:
+        return False
+    return size == (record.get("file") or {}).get("bytes") and sha256_of(replacement) == sha
 
 
 class RunRecorder:
