@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from multigate.storage.layout import sidecar_path
+from multigate.storage.layout import SIDECAR_SUFFIX
 
 Signature = tuple[int, ...]
 
@@ -31,11 +31,12 @@ def filesystem_now(folder: Path) -> int:
         probe.unlink(missing_ok=True)
 
 
-def signature_of(path: Path) -> Signature | None:
+def signature_of(path: str | Path) -> Signature | None:
     """The signature of output ``path`` and its sidecar; None when either is missing."""
+    text = os.fspath(path)
     try:
-        data = path.stat()
-        side = sidecar_path(path).stat()
+        data = os.stat(text)
+        side = os.stat(text + SIDECAR_SUFFIX)
     except OSError:
         return None
     return (

@@ -269,8 +269,9 @@ def _look_at_outputs(
     root = data_dir.resolve()
     prefix = os.path.join(os.fspath(data_dir), "")
     for path in sorted(set(outputs), key=os.fspath):
-        relative = _relative(path, prefix, root)
-        signature = signature_of(path)
+        text = os.fspath(path)
+        relative = _relative(text, path, prefix, root)
+        signature = signature_of(text)
         old = known.get(relative)
         if (
             old is not None
@@ -298,10 +299,10 @@ def _look_at_outputs(
     return seen
 
 
-def _relative(path: Path, prefix: str, root: Path) -> str:
-    """``path`` relative to the data folder: a string operation when it is spelled under
-    the data folder's ``prefix`` (the dispatcher's outputs are), else resolved."""
-    text = os.fspath(path)
+def _relative(text: str, path: Path, prefix: str, root: Path) -> str:
+    """``path`` (spelled ``text``) relative to the data folder: a string operation when it
+    is spelled under the data folder's ``prefix`` (the dispatcher's outputs are), else
+    resolved."""
     if text.startswith(prefix) and f"{os.sep}..{os.sep}" not in text:
         return text[len(prefix) :].replace(os.sep, "/")
     return path.resolve().relative_to(root).as_posix()
