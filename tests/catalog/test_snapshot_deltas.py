@@ -372,3 +372,37 @@ def test_records_written_before_deltas_still_read_and_the_next_run_builds_on_the
     pd.testing.assert_frame_equal(
         catalog.read(NAME, as_of=new.id).to_pandas(), rows_of(outputs), check_exact=True
     )
+
+
+# -- checkpoints ------------------------------------------------------------------------
+
+
+def test_a_checkpoint_follows_once_the_changes_weigh_as_much_as_the_whole_list(tmp_path):
+    from multigate.storage.snapshots import job_manifest, read_snapshot
+
+    data_dir = tmp_path / "data"
+    outputs = write_many(data_dir, 10)
+    time.sleep(0.05)
+    ids = [record_run(data_dir, outputs).id]
+    expected = {ids[0]: current_manifest(data_dir, outputs)}
+    for run in range(1, 13):
+        publish(data_dir, f"S{run % 10:04d}", version=run)  # one replaced output per run
+        time.sleep(0.02)
+        record = record_run(data_dir, outputs)
+        assert record is not None
+        ids.append(record.id)
+        expected[record.id] = current_manifest(data_dir, outputs)
+    bases = [read_snapshot(data_dir, sid).jobs[KEY].base for sid in ids]
+    # 10 outputs + 10 signatures; each change stores an output and its signature
+    assert bases[:10] == [None, *ids[:9]]
+    assert bases[10] is None and bases[11] == ids[10] and bases[12] == ids[11]
+    for sid in ids:
+        got = job_manifest(data_dir, sid, KEY).entries
+        assert {path: entry.sha256 for path, entry in got.items()} == expected[sid]
+
+    # a record lost outside prune: the snapshots built on it say so, no traceback
+    (data_dir / ".snapshots/runs" / f"{ids[3]}.json").unlink()
+    catalog = Catalog.open(data_dir)
+    with pytest.raises(CatalogError, match=f"base {ids[3]} is missing"):
+        catalog.read(NAME, as_of=ids[5])
+    assert catalog.read(NAME, as_of=ids[11]).num_rows == 30  # after the checkpoint
