@@ -406,3 +406,31 @@ def test_a_checkpoint_follows_once_the_changes_weigh_as_much_as_the_whole_list(t
     with pytest.raises(CatalogError, match=f"base {ids[3]} is missing"):
         catalog.read(NAME, as_of=ids[5])
     assert catalog.read(NAME, as_of=ids[11]).num_rows == 30  # after the checkpoint
+
+
+def test_the_catalog_index_applies_each_runs_changes(tmp_path):
+    from multigate.catalog.index import OutputIndex
+    from multigate.storage.snapshots import read_snapshot
+
+    data_dir = tmp_path / "data"
+    outputs = write_many(data_dir, 40)
+    time.sleep(0.05)
+    record_run(data_dir, outputs)
+    assert Catalog.open(data_dir).dataset(NAME).files == 40  # the index is saved here
+    folder = data_dir / "ingested" / SOURCE / JOB
+    for run in range(1, 4):
+        outputs.append(publish(data_dir, f"N{run}"))
+        publish(data_dir, f"S{run:04d}", version=run)
+        outputs.remove(output_path(data_dir, f"S{run + 10:04d}"))
+        prune_stale_outputs(folder, outputs, source=SOURCE, job=JOB)
+        record = record_run(data_dir, outputs)
+        assert record is not None and read_snapshot(data_dir, record.id).jobs[KEY].base
+
+        catalog = Catalog.open(data_dir)  # brings the saved index up to date
+        info = catalog.dataset(NAME)
+        assert (info.files, info.rows, info.snapshot) == (40, 120, record.id)
+        pd.testing.assert_frame_equal(
+            catalog.read(NAME).to_pandas(), rows_of(sorted(outputs)), check_exact=True
+        )
+        applied = OutputIndex.open(data_dir).table.sort_by("path")
+        assert applied.equals(OutputIndex.open(data_dir, rebuild=True).table.sort_by("path"))
