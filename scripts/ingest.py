@@ -2,7 +2,7 @@
 
 import sys
 
-from multigate.cli import main
+from multigate.entry import start
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(start())

@@ -25,9 +25,13 @@ from multigate.env import RedactSecrets, load_environment, redact, secret_values
 from multigate.errors import ConfigError
 from multigate.exit_codes import ExitCode
 from multigate.progress import NullProgress, Progress, RichProgress
+from multigate.quality.job_outputs import jobs_datasets
+from multigate.quality.results import run_check
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
+from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
 from multigate.storage.atomic import sweep_temp_files
+from multigate.storage.data_dir import data_dir_problem
 from multigate.storage.run_lock import RunLocked, run_lock
 
 log = logging.getLogger("multigate")
@@ -43,7 +47,9 @@ exit status:
   3    a cost guardrail refused or stopped a job (the summary says what was spent);
        1 wins if a job also failed
   4    another run is using the same data folder (nothing ran)
+  5    --strict: a quality check failed (every row was kept); 1 and 3 win
   130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM), stopped as Ctrl-C stops a run
 
 API keys are read from the environment, or from .env beside the config
 (real environment variables win): DATABENTO_API_KEY, APCA_API_KEY_ID, APCA_API_SECRET_KEY.
@@ -95,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="read keys from this file instead of .env beside the config",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 5 when a quality check fails on the selected jobs' outputs (rows are kept)",
+    )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-v",
@@ -130,6 +141,15 @@ def exit_code_for(outcomes: Sequence[JobOutcome]) -> ExitCode:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; Ctrl-C in any phase exits 130 with one line, never a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted: nothing more was done", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     secrets: list[str] = []
     try:
@@ -139,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = secret_values(env)
         configure_logging(args.verbose, args.quiet, secrets)
         selected = select_jobs(loaded, args.source, args.job)
+        if any(not item.skip_reason for item in selected):
+            check_data_dir(loaded, writable=not args.dry_run)
         ctx = _run_context(args, loaded, env)
         sources = open_sources(loaded, selected, ctx)
         preflight(selected, sources, loaded)
@@ -149,18 +171,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runnable = any(not item.skip_reason for item in selected)
         exclusive = runnable and not args.dry_run
-        with run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext():
+        with (
+            stop_on_signals(),
+            run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext(),
+        ):
             if exclusive:
                 swept = sweep_temp_files(loaded.data_dir)
                 if swept:
                     log.info("removed %d temporary file(s) left by an interrupted run", swept)
             outcomes = run_selected(selected, sources, dry_run=args.dry_run)
+            raise_if_stopped()  # a stop whose exception some library swallowed
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.LOCKED
-    except KeyboardInterrupt:
-        print("interrupted: finished files are kept; run again to resume", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except OSError as exc:  # the data folder failed under the run (unmounted, made read-only)
+        print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
+        return ExitCode.JOB_FAILED
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(
+            f"{what}: finished files and received downloads are kept; run again to resume",
+            file=sys.stderr,
+        )
+        return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
     for outcome in outcomes:
         outcome.notes = [redact(note, secrets) for note in outcome.notes]
     if not selected:
@@ -169,7 +202,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_plan(outcomes)
     else:
         print_summary(outcomes)
-    return exit_code_for(outcomes)
+    code = exit_code_for(outcomes)
+    if args.strict and not args.dry_run and code == ExitCode.OK:
+        return strict_quality(loaded.data_dir, outcomes)
+    return code
+
+
+def strict_quality(data_dir: Path, outcomes: Sequence[JobOutcome]) -> ExitCode:
+    """``--strict``: the quality findings of every job that ran (or was up to date)."""
+    done = (JobStatus.OK, JobStatus.UP_TO_DATE)
+    jobs = [(item.source, item.job) for item in outcomes if item.status in done]
+    return ExitCode(run_check(jobs_datasets(data_dir, jobs), strict=True, out=sys.stderr))
+
+
+def check_data_dir(loaded: LoadedConfig, *, writable: bool) -> None:
+    """Raise ConfigError (file, line, key) when the data folder cannot be used."""
+    problem = data_dir_problem(loaded.data_dir, writable=writable)
+    if problem:
+        line = loaded.data_dir_line
+        where = f"{loaded.path}:{line}" if line else str(loaded.path)
+        shown = repr(str(loaded.data_dir))
+        raise ConfigError(f"{where}: data_dir: {shown} cannot be used: {problem}")
 
 
 def _run_context(args: argparse.Namespace, loaded: LoadedConfig, env: dict[str, str]) -> RunContext:
@@ -200,5 +253,7 @@ def ask_on_terminal(question: str) -> str:
 
 
 def run() -> None:
-    """Console entry point (``multigate-ingest``), the same as ``python -m scripts.ingest``."""
-    sys.exit(main())
+    """Console entry point, kept for existing installs: see ``multigate.entry.run``."""
+    from multigate.entry import run as run_entry
+
+    run_entry()

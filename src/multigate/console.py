@@ -7,6 +7,8 @@
     multigate show DATASET                 one dataset: columns, symbols, snapshots
     multigate read DATASET --out FILE      rows to .parquet or .csv (filters, --as-of)
     multigate snapshots [prune ...]        list snapshots, or remove old ones
+    multigate check [DATASET ...]          quality findings (--strict: exit 5 on a failure)
+    multigate report --out FILE.html       coverage report: one self-contained HTML file
 
 Every read command finds the data folder from ``--config FILE`` (default ingest.yaml) or
 ``--data-dir DIR``. Commands are a table (name -> arguments, handler), so more can join.
@@ -171,12 +173,70 @@ def _prune(catalog: Catalog, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+# -- check / report -------------------------------------------------------------------
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", nargs="*", help="datasets to check (default: all)")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 5 when a quality check fails (rows are kept)"
+    )
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from multigate.quality.results import run_check as report_findings
+
+    catalog = open_catalog(args)
+    names = args.dataset or [info.name for info in catalog.datasets()]
+    datasets = {name: catalog.sidecars(name) for name in names}
+    return report_findings(datasets, strict=args.strict)
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="FILE.html")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from multigate.html_report import read_databento_ledger, render_report
+    from multigate.storage.atomic import write_bytes_atomic
+
+    catalog = open_catalog(args)
+    datasets = [
+        (
+            info.name,
+            catalog.sidecars(info.name),
+            [
+                {
+                    "id": snap.id,
+                    "created_at": snap.created_at.isoformat(),
+                    "config": snap.config_hash[:12],
+                    "datasets": list(snap.datasets),
+                }
+                for snap in catalog.snapshots(info.name)
+            ],
+        )
+        for info in catalog.datasets()
+    ]
+    page = render_report(datasets, read_databento_ledger(catalog.data_dir))
+    write_bytes_atomic(args.out, page.encode("utf-8"))
+    print(f"wrote {args.out} ({len(datasets)} dataset(s))")
+    return ExitCode.OK
+
+
 # -- the command table ----------------------------------------------------------------
 
 COMMANDS: dict[str, Command] = {
     "ls": Command("list datasets", _no_arguments, run_ls),
     "show": Command("describe one dataset", _dataset_argument, run_show),
     "read": Command("write a dataset's rows to .parquet or .csv", _read_arguments, run_read),
+    "check": Command(
+        "quality findings from the sidecars (--strict: exit 5 when a check fails)",
+        _check_arguments,
+        run_check,
+    ),
+    "report": Command(
+        "write the coverage report: one self-contained HTML file", _report_arguments, run_report
+    ),
     "snapshots": Command(
         "list snapshots, or prune old ones (--keep N / --before DATE)",
         _snapshot_arguments,

@@ -28,7 +28,17 @@ def load_environment(
         if required:
             raise ConfigError(f"{env_file}: env file not found")
         return real
-    from_file = {key: value for key, value in dotenv_values(env_file).items() if value is not None}
+    try:
+        values = dotenv_values(env_file, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raw = env_file.read_bytes()
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{env_file}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{env_file}: cannot read: {exc.strerror or exc}") from None
+    from_file = {key: value for key, value in values.items() if value is not None}
     return {**from_file, **real}
 
 

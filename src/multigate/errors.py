@@ -8,7 +8,8 @@
     ├── GuardrailRefused             a cost cap or a confirmation said no; nothing was spent
     ├── VendorError                  a vendor answered badly (retryable tells whether to try again)
     │   └── KeyRefused               401/403: the API key was refused (the key is never shown)
-    └── DataError                    input data that cannot be converted (names the file)
+    ├── DataError                    input data that cannot be converted (names the file)
+    └── LocalWriteError              the local disk refused a write (full, read-only, ...)
 
 Only the CLI catches broadly; it maps each branch to a documented exit code.
 """
@@ -52,3 +53,9 @@ class KeyRefused(VendorError):
 
 class DataError(IngestError):
     """An input file cannot be converted."""
+
+
+class LocalWriteError(IngestError):
+    """The local disk refused to store a file (full, read-only, permissions, quota, size
+    limit). Never retried: trying again cannot help, and a paid download would be billed
+    again."""

@@ -14,5 +14,10 @@ class ExitCode(IntEnum):
     """A cost guardrail refused at least one job; nothing was spent on it."""
     LOCKED = 4
     """Another run is using the same data folder; nothing ran."""
+    QUALITY_FAILED = 5
+    """``--strict``: a quality check that fails strict found something (no data was dropped)."""
     INTERRUPTED = 130
-    """Interrupted by Ctrl-C; finished files are kept, partial ones removed."""
+    """Interrupted by Ctrl-C; finished files and received (paid) downloads are kept,
+    other partial files removed."""
+    TERMINATED = 143
+    """Stopped by SIGTERM, as Ctrl-C stops a run (128 + 15, what a shell reports)."""

@@ -32,10 +32,16 @@ def print_plan(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> 
     console = _console(stream)
     total = 0.0
     unknown_cost = False
+    unplanned = 0
     for outcome in outcomes:
         head = f"{outcome.source}/{outcome.job} ({outcome.mode})"
         plan = outcome.plan
         if plan is None:
+            if outcome.status in (JobStatus.FAILED, JobStatus.REFUSED):
+                unplanned += 1  # its quote (or plan) failed: its cost is not in the total
+                style = _STATUS_STYLE[outcome.status]
+                console.print(f"[{style}]{head}: {outcome.status} — {'; '.join(outcome.notes)}")
+                continue
             console.print(f"[dim]{head}: {outcome.status} — {'; '.join(outcome.notes)}[/dim]")
             continue
         cost = "unknown" if plan.cost_usd is None else f"${plan.cost_usd:,.4f}"
@@ -54,6 +60,11 @@ def print_plan(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> 
             for item in items:
                 console.print(f"  {label:<8} {item}")
     suffix = " (plus jobs whose cost is unknown)" if unknown_cost else ""
+    if unplanned:
+        suffix += (
+            f" — INCOMPLETE: {unplanned} job(s) could not be planned or quoted (see above), "
+            "so their cost is not included"
+        )
     console.print(f"Total estimated cost: ${total:,.4f}{suffix}. Dry run: nothing was written.")
 
 

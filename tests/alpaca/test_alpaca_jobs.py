@@ -121,7 +121,7 @@ def test_rerun_makes_no_request_and_changes_no_file(tmp_path, write_config, run_
     assert "up to date" in result.out
 
 
-def test_longer_range_fetches_only_the_new_chunk(tmp_path, write_config, run_cli, server, keys):
+def test_longer_range_fetches_only_the_new_days(tmp_path, write_config, run_cli, server, keys):
     assert run_cli("--config", config_for(write_config, server)).code == ExitCode.OK
     january = sorted((tmp_path / "data/raw/alpaca").rglob("20240129T000000Z_*.json.gz"))
     stamps = {p: p.stat().st_mtime_ns for p in january}
@@ -129,8 +129,19 @@ def test_longer_range_fetches_only_the_new_chunk(tmp_path, write_config, run_cli
     result = run_cli("--config", config_for(write_config, server, end="2024-02-29"))
     assert result.code == ExitCode.OK, result.err
     new = server.requests[first_requests:]
-    assert new and all(r.query["start"].startswith("2024-02-01") for r in new)
+    assert new and all(r.query["start"].startswith("2024-02-02") for r in new)
     assert {p: p.stat().st_mtime_ns for p in january} == stamps
+    # February is finished: its two pieces (Feb 1, Feb 2..29) became one file per symbol
+    for symbol in ("AAPL", "MSFT"):
+        folder = (
+            tmp_path
+            / f"data/raw/alpaca/stocks/bars/timeframe=1Min/feed=iex/adjustment=raw/symbol={symbol}"
+        )
+        names = sorted(p.name for p in folder.glob("*.json.gz"))
+        assert names == [
+            "20240129T000000Z_20240201T000000Z.json.gz",
+            "20240201T000000Z_20240301T000000Z.json.gz",
+        ]
     rows = pq.read_metadata(output(tmp_path, "bars", "AAPL")).num_rows
     assert rows == 4000  # every AAPL bar now falls inside the range
 

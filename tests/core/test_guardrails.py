@@ -99,3 +99,53 @@ def test_end_of_input_at_the_prompt_refuses():
     )
     with pytest.raises(GuardrailRefused, match="not confirmed"):
         approve_cost("job", 0.5, CostGuardrails(), ctx, what="x")
+
+
+def test_spend_counts_possibly_billed_attempts_of_the_job_only():
+    from multigate.guardrails import spend_from_ledger
+
+    request = {"dataset": "D", "schema": "trades", "symbols": "A", "start": "s", "end": "e"}
+    other = {**request, "symbols": "B"}
+    records = [
+        {"event": "estimate", "job": "j", "usd": 9.0, **request},
+        {"event": "attempt", "job": "j", "attempt": 1, "usd": 1.0, **request},
+        {"event": "attempt_failed", "job": "j", "billable": False, **request},  # free: 503
+        {"event": "attempt", "job": "j", "attempt": 2, "usd": 1.0, **request},
+        {"event": "attempt_failed", "job": "j", "billable": True, **request},  # cut stream
+        {"event": "attempt", "job": "j", "attempt": 3, "usd": 1.0, **request},  # killed
+        {"event": "attempt", "job": "j", "attempt": 1, "usd": 0.5, **other},
+        {"event": "download", "job": "j", **other},
+        {"event": "attempt", "job": "other-job", "attempt": 1, "usd": 7.0, **request},
+    ]
+    spend = spend_from_ledger(records, "j")
+    assert spend.billed_usd == pytest.approx(2.5) and spend.unpriced_attempts == 0
+    assert spend.remaining(3.0) == pytest.approx(0.5)
+
+
+def test_budget_refuses_what_would_pass_it_even_with_yes():
+    from multigate.guardrails import Spend
+
+    ctx, _, asked = context(yes=True)
+    rails = CostGuardrails(budget_usd=5.0)
+    approve_cost("job", 2.0, rails, ctx, what="x", spent=Spend(3.0))  # exactly at the budget
+    with pytest.raises(GuardrailRefused, match=r"over budget_usd \$5.0000 \(\$2.0000 left\)"):
+        approve_cost("job", 2.01, rails, ctx, what="x", spent=Spend(3.0))
+    with pytest.raises(GuardrailRefused, match="unknown price"):
+        approve_cost("job", 0.0, rails, ctx, what="x", spent=Spend(0.0, unpriced_attempts=1))
+    assert asked == []
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), -0.5, None, "abc", "1.0", [1], {"usd": 1}, True, ""]
+)
+def test_a_quote_that_is_not_a_finite_number_at_least_zero_is_unknown(value):
+    from multigate.guardrails import parse_quote
+
+    assert parse_quote(value) is None
+
+
+@pytest.mark.parametrize("value", [0, 0.0, -0.0, 1, 2.5])
+def test_prices_are_kept(value):
+    from multigate.guardrails import parse_quote
+
+    assert parse_quote(value) == float(value)

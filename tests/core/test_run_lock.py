@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from multigate.exit_codes import ExitCode
 from multigate.storage.atomic import remove_stale_temps
@@ -65,3 +66,42 @@ def test_temp_files_of_live_writers_are_left_alone(tmp_path):
         sleeper.wait()
     time.sleep(0)
     assert os.path.exists(live)
+
+
+# A run on another data folder, inside this one: it holds its own lock and writes a temp file.
+WRITE_AND_HOLD = (
+    "import sys, time; from pathlib import Path\n"
+    "from multigate.storage.atomic import atomic_path\n"
+    "from multigate.storage.run_lock import run_lock\n"
+    "root = Path(sys.argv[1])\n"
+    "with run_lock(root), atomic_path(root / 'ingested/vix/local/VIX.parquet') as tmp:\n"
+    "    tmp.write_bytes(b'half written'); print(tmp, flush=True); time.sleep(30)\n"
+)
+
+
+def test_a_run_on_a_parent_folder_leaves_a_live_runs_temp_files_alone(
+    tmp_path, write_config, run_cli
+):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/VIX_History.csv").write_text("DATE,OPEN,HIGH,LOW,CLOSE\n01/02/2004,1,1,1,1\n")
+    config = write_config(CONFIG)
+    dead = tmp_path / "data/elsewhere/.old.parquet.tmp-999999999-abcd"
+    dead.parent.mkdir(parents=True)
+    dead.write_bytes(b"left by a killed run")
+    inner = subprocess.Popen(
+        [sys.executable, "-c", WRITE_AND_HOLD, str(tmp_path / "data/inner")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert inner.stdout is not None
+        live = Path(inner.stdout.readline().strip())
+        assert live.name.startswith(".VIX.parquet.tmp-") and live.exists()
+        result = run_cli("--config", config)  # data_dir: data, the inner run's parent
+        assert result.code == ExitCode.OK, result.err
+        assert live.read_bytes() == b"half written"  # the live writer's file is untouched
+        assert not dead.exists()  # a dead writer's leftovers still go
+        assert inner.poll() is None
+    finally:
+        inner.kill()
+        inner.wait()

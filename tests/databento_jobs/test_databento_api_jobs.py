@@ -219,7 +219,7 @@ def test_offline_job_over_downloaded_files_gives_identical_parquet(
 
 
 def test_an_end_in_the_future_is_refused_before_any_call(tmp_path, write_config, run_cli, server):
-    result = run_cli("--config", config(write_config, server, end="2999-01-01"))
+    result = run_cli("--config", config(write_config, server, end="2200-01-01"))
     assert result.code == ExitCode.CONFIG_ERROR
     assert "not in the past" in result.err
     assert sum(server.calls.values()) == 0

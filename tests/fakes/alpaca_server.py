@@ -6,13 +6,19 @@ symbols, timeframe, start, end (inclusive, as Alpaca), limit (default 1000, max 
 page_token, sort, feed, adjustment. Responses are `{"bars": {sym: [...]}, "next_page_token":
 ...}` with bars ordered by symbol then time, pages cut after `limit` bars across symbols.
 Stock requests need the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers; crypto requests
-may omit them. Errors can be scripted (429 + Retry-After, 401, 403, 422, 5xx, ...), and
-answers trickled a few bytes at a time (`server.trickle(...)`).
+may omit them. Errors can be scripted (429 + Retry-After, 401, 403, 422, 5xx, ...), and so
+can any 200 body (a str or bytes body is sent as it is: empty, `null`, `NaN` values, ...);
+answers can be trickled a few bytes at a time (`server.trickle(...)`).
+Pagination faults: `repeat_page_token` (every page carries that one token and a request
+with it gets the first page again) and `endless_empty_pages` (empty pages, each with a
+fresh token). Past `request_cap` requests the fake answers 410, so a client that never
+stops fails instead of hanging the test.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import json
 import re
@@ -100,7 +106,11 @@ class FakeAlpacaServer:
         self.sip_recent_cutoff = sip_recent_cutoff
         self.max_page_size = 10_000
         self.data: dict[str, dict[str, list[dict[str, Any]]]] = {STOCK_PATH: {}, CRYPTO_PATH: {}}
+        self._times: dict[str, dict[str, list[datetime]]] = {STOCK_PATH: {}, CRYPTO_PATH: {}}
         self.requests: list[Recorded] = []
+        self.repeat_page_token: str | None = None
+        self.endless_empty_pages = False
+        self.request_cap = 300
         self._script: deque[Scripted] = deque()
         self._trickles: deque[tuple[int, float]] = deque()
         self._lock = threading.Lock()
@@ -109,9 +119,19 @@ class FakeAlpacaServer:
 
     # ----- setup -----
     def add_bars(self, symbol: str, bars: list[dict[str, Any]], *, crypto: bool = False) -> None:
-        book = self.data[CRYPTO_PATH if crypto else STOCK_PATH]
+        path = CRYPTO_PATH if crypto else STOCK_PATH
+        book, times = self.data[path], self._times[path]
+        new_times = [parse_time(b["t"]) for b in bars]
+        old_times = times.get(symbol, [])
+        if new_times == sorted(set(new_times)) and (
+            not old_times or not new_times or new_times[0] > old_times[-1]
+        ):  # later bars only (the vendor's data growing day by day): append
+            book[symbol] = [*book.get(symbol, []), *bars]
+            times[symbol] = [*old_times, *new_times]
+            return
         merged = {b["t"]: b for b in [*book.get(symbol, []), *bars]}
         book[symbol] = sorted(merged.values(), key=lambda b: parse_time(b["t"]))
+        times[symbol] = [parse_time(b["t"]) for b in book[symbol]]
 
     def script(
         self,
@@ -192,6 +212,8 @@ class FakeAlpacaServer:
     def handle(
         self, path: str, query: dict[str, str], headers: dict[str, str]
     ) -> tuple[int, Any, dict[str, str], int]:
+        if len(self.requests) > self.request_cap:
+            return 410, {"message": "fake server: request cap reached"}, {}, 0
         scripted = self._next_scripted(path)
         if scripted is not None:
             return scripted.status, scripted.body, scripted.headers, 0
@@ -235,12 +257,10 @@ class FakeAlpacaServer:
         descending = query.get("sort") == "desc"
         rows: list[tuple[str, dict[str, Any]]] = []
         for symbol in sorted(set(symbols)):
-            series = [
-                b
-                for b in self.data[path].get(symbol, [])
-                if (start is None or parse_time(b["t"]) >= start)
-                and (end is None or parse_time(b["t"]) <= end)  # Alpaca's end is inclusive
-            ]
+            times = self._times[path].get(symbol, [])
+            first = 0 if start is None else bisect.bisect_left(times, start)
+            stop = len(times) if end is None else bisect.bisect_right(times, end)  # inclusive
+            series = self.data[path].get(symbol, [])[first:stop]
             if descending:
                 series.reverse()
             rows.extend((symbol, b) for b in series)
@@ -248,8 +268,12 @@ class FakeAlpacaServer:
         fingerprint = hashlib.sha256(
             json.dumps({k: v for k, v in sorted(query.items()) if k != "page_token"}).encode()
         ).hexdigest()[:16]
+        if self.endless_empty_pages:
+            return 200, {"bars": {}, "next_page_token": f"endless-{len(self.requests)}"}, {}, 0
         offset = 0
-        if query.get("page_token"):
+        if self.repeat_page_token is not None and query.get("page_token") == self.repeat_page_token:
+            pass  # the loop: this token leads back to the first page
+        elif query.get("page_token"):
             try:
                 token = json.loads(base64.urlsafe_b64decode(query["page_token"]))
                 offset, token_query = int(token["o"]), token["q"]
@@ -264,6 +288,8 @@ class FakeAlpacaServer:
             next_token = base64.urlsafe_b64encode(
                 json.dumps({"o": offset + size, "q": fingerprint}).encode()
             ).decode()
+        if self.repeat_page_token is not None:
+            next_token = self.repeat_page_token
         bars: dict[str, list[dict[str, Any]]] = {}
         for symbol, bar in page:
             bars.setdefault(symbol, []).append(bar)

@@ -255,7 +255,10 @@ class FakeDatabentoServer:
         An error status answers `{"detail": message}`, or the structured vendor form
         `{"detail": {"case", "message", ...}}` when `case` is given; `body` overrides both.
         `cut_after_bytes=N` (status 200) serves the real answer with its full Content-Length
-        but closes the connection after N body bytes (at most length - 1).
+        but closes the connection after N body bytes (at most length - 1). With status 200,
+        `body` replaces the answer itself: `script("get_cost", body=b"NaN")` serves a quote
+        that is not a price (`b"-0.5"`, `b"null"`, `b"[1]"`, `b""`, ...), and a get_range
+        `body` serves any DBN stream (a huge one, to catch a run while it verifies).
         `trickle=(N, seconds)` (status 200) sends the real answer N bytes at a time, that
         many seconds apart.
         """

@@ -180,7 +180,7 @@ def test_a_run_sweeps_temp_files_left_anywhere_by_a_killed_run(
 ):
     config = api_config(write_config, cboe)
     assert run_cli("--config", config, "--job", "daily").code == ExitCode.OK
-    orphan = tmp_path / "data/raw/vix/old/.gone_History.csv.tmp-1-dead"
+    orphan = tmp_path / "data/raw/vix/old/.gone_History.csv.tmp-999999999-dead"  # no such pid
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"half a download of something no job asks for any more")
     assert run_cli("--config", config, "--job", "daily").code == ExitCode.OK

@@ -155,6 +155,33 @@ class Catalog:
             found.append(Snapshot(sid, record.created_at, record.config_hash, changed))
         return found
 
+    def sidecars(self, name: str) -> list[dict[str, Any]]:
+        """The sidecar records of a dataset's current outputs (no Parquet is opened)."""
+        from multigate.storage.provenance import read_sidecar
+
+        paths = self._by_key[self._key(name)].paths
+        return [record for path in paths if (record := read_sidecar(self.data_dir / path))]
+
+    def quality(self, name: str) -> pa.Table:
+        """``output, check, count, examples``: every output's row checks, then the session
+        checks of the whole dataset (output ``*``), from the sidecars."""
+        from multigate.quality.results import quality_table
+
+        return quality_table(self.sidecars(name))
+
+    def coverage(
+        self,
+        name: str,
+        calendar: str | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+    ) -> pa.Table:
+        """``symbol, session, status, rows, density`` against the dataset's exchange calendar
+        (or ``calendar``; ``"none"``: UTC days), from the sidecars."""
+        from multigate.quality.coverage import coverage_table
+
+        return coverage_table(self.sidecars(name), calendar, start, end)
+
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
         """Run ``query`` in DuckDB with every dataset as a view named ``"<source>/<job>"``."""
         try:

@@ -27,6 +27,8 @@ class LoadedConfig:
     config: IngestConfig
     parsed: ParsedYaml | None = field(default=None, repr=False, compare=False)
     """The YAML with its lines, for problems found after loading (preflight)."""
+    data_dir_line: int | None = None
+    """Line of ``data_dir:`` in the file (None when it is not given)."""
 
     def describe(self, location: Sequence[str | int], message: str) -> str:
         """``file:line: sources.x.jobs[0].key (job 'name'): message``."""
@@ -114,7 +116,8 @@ def load_config(path: Path) -> LoadedConfig:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
     config = IngestConfig.model_construct(data_dir=base.data_dir, sources=sources)
-    return LoadedConfig(path=path, config=config, parsed=parsed)
+    line = parsed.line_of(("data_dir",)) if "data_dir" in data else None
+    return LoadedConfig(path=path, config=config, parsed=parsed, data_dir_line=line)
 
 
 def _validate(
@@ -146,6 +149,8 @@ def _describe(
             location = (*parsed.resolved(raw[:-1]), raw[-1])
         elif error["type"] == "union_tag_invalid":
             location = (*location, "mode")
+        elif error["type"] == "string_type" and isinstance(error.get("input"), bool):
+            message = _yaml_boolean(parsed, location, error["input"])
         found.append((location, error["type"], message))
     lines: dict[str, str] = {}
     for location, kind, message in found:
@@ -157,6 +162,15 @@ def _describe(
             continue  # the other member of a union (e.g. ALL_SYMBOLS) explains it better
         lines.setdefault(_where_prefix(parsed, location) + _dotted(location, parsed), message)
     return [f"{where}: {message}" for where, message in lines.items()]
+
+
+def _yaml_boolean(parsed: ParsedYaml, location: Sequence[str | int], value: bool) -> str:
+    """YAML 1.1 reads unquoted ON, NO, Y, off... as booleans: say so, and how to fix it."""
+    text = parsed.text_of(location) or str(value).lower()
+    return (
+        f"{text} is read as the boolean {str(value).lower()}, not text (YAML reads unquoted "
+        f"yes/no/on/off/y/n/true/false as booleans); quote it: '{text}'"
+    )
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Mode = Literal["offline", "api"]
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_UNSAFE_SYMBOL_CHARS = ("\\", "\x00", "\n", "\r", "\t")
 
 
 def check_safe_name(value: str) -> str:
@@ -29,36 +29,56 @@ def check_safe_name(value: str) -> str:
     return value
 
 
-def check_symbol(value: str) -> str:
-    """A vendor symbol: non-empty, no path traversal. '/' is allowed (``BTC/USD``);
-    storage layouts encode symbols before using them in paths."""
-    if not value.strip() or value in (".", "..") or ".." in value.split("/"):
-        raise ValueError(f"'{value}' is not a valid symbol")
-    if any(ch in value for ch in _UNSAFE_SYMBOL_CHARS) or value.startswith("/"):
-        raise ValueError(f"'{value}' is not a valid symbol (path separators are not allowed)")
+def check_base_url(value: str) -> str:
+    """An ``http(s)://host[:port][/path]`` URL: anything else fails in the HTTP client."""
+    problem = None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = "it must start with http:// or https://"
+        elif not parts.hostname:
+            problem = "it names no host"
+    if problem is None and any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        problem = "it holds spaces or control characters"
+    if problem:
+        raise ValueError(f"{value!r} is not a usable URL: {problem}")
     return value
 
 
-def check_unique(values: list[str]) -> list[str]:
-    """A list of symbols in which none is given twice (it would be fetched twice)."""
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"'{value}' is listed twice")
-        seen.add(value)
-    return values
-
-
-def _number_as_text(value: object) -> object:
-    """``symbols: [4916]`` (instrument ids) means the text "4916"."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
+BaseUrl = Annotated[str, AfterValidator(check_base_url)]
+"""An endpoint override: ``http(s)://host[:port][/path]``."""
 SafeName = Annotated[str, AfterValidator(check_safe_name)]
-Symbol = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(check_symbol)]
-SymbolList = Annotated[list[Symbol], Field(min_length=1), AfterValidator(check_unique)]
-"""One or more symbols, none twice."""
-LaxDate = Annotated[date, Field(strict=False)]
+
+
+def _calendar_name(value: str) -> str:
+    from multigate.quality.calendars import check_calendar_name
+
+    return check_calendar_name(value)
+
+
+CalendarName = Annotated[str, AfterValidator(_calendar_name)]
+"""An exchange_calendars name (``XNYS``, ``CMES``, ...) or ``none``."""
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(2261, 12, 31)
+"""Stored times are nanoseconds since 1970 (pandas and Arrow stop in April 2262)."""
+
+
+def check_date_range(value: date) -> date:
+    """A date or time between FIRST_DATE and LAST_DATE: ``9999-12-31`` would overflow."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(
+            f"{value} is outside the supported range {FIRST_DATE} .. {LAST_DATE} "
+            "(times are stored as nanoseconds since 1970)"
+        )
+    return value
+
+
+LaxDate = Annotated[date, Field(strict=False), AfterValidator(check_date_range)]
 """A date: an unquoted YAML date or a quoted ``"YYYY-MM-DD"`` string."""
 
 
@@ -76,7 +96,9 @@ def _date_or_time(value: object) -> object:
     return value
 
 
-DateOrTime = Annotated[datetime | date, BeforeValidator(_date_or_time)]
+DateOrTime = Annotated[
+    datetime | date, BeforeValidator(_date_or_time), AfterValidator(check_date_range)
+]
 """``2024-01-01`` (a whole UTC day) or ``2024-01-01T14:30:00Z`` (an instant; naive = UTC)."""
 
 
@@ -100,9 +122,10 @@ def _as_utc(value: date | datetime) -> datetime:
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors, types are not coerced, and parsed configs are immutable."""
+    """Unknown keys are errors, types are not coerced, numbers are finite (``.inf`` and
+    ``.nan`` are refused), and parsed configs are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class HttpSettings(StrictModel):
@@ -133,6 +156,9 @@ class JobConfig(StrictModel):
     """The job runs only when it equals its source's ``mode``."""
     enabled: bool = True
     """Set false to keep a job in the file without running it."""
+    calendar: CalendarName | None = None
+    """Exchange calendar the quality checks judge sessions by (``XNYS``, ``CMES``, ...;
+    ``none``: UTC days, every day open). Default: from the source (see README)."""
 
 
 class CostGuardrails(StrictModel):
@@ -144,7 +170,10 @@ class CostGuardrails(StrictModel):
     """Ask 'y/N' before downloading; without a terminal, refuse unless --yes is given."""
     max_cost_usd: float | None = Field(default=None, ge=0)
     """Hard cap: abort before any download when the estimate is above it (--yes does not
-    override it). ``null`` means no cap."""
+    override it). ``null`` means no cap. It bounds one run, retries included."""
+    budget_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """Lifetime cap of the job: what the ledger shows it was ever billed (retries and
+    downloads of killed runs included) plus the new estimate must stay within it."""
 
 
 class SourceConfig(StrictModel):
@@ -154,7 +183,7 @@ class SourceConfig(StrictModel):
     """Master switch for the whole source."""
     mode: Mode
     """Which jobs of this source run: those whose ``mode`` equals this."""
-    base_url: str | None = None
+    base_url: BaseUrl | None = None
     """Endpoint override (tests, proxies); the vendor's default when absent."""
     http: HttpSettings = HttpSettings()
     jobs: list[JobConfig] = Field(default_factory=list)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import databento_dbn as dbn
 import numpy as np
 
+from multigate.sources.databento.dbn_enums import STYPE_CONTINUOUS
 from multigate.sources.databento.dbn_synthetic import (
     encode_metadata,
     synthetic_records,
@@ -37,7 +37,7 @@ def _header(schema: str) -> bytes:
         for symbol, (first, second) in INSTRUMENTS.items()
     }
     return encode_metadata(
-        schema, _ns(DAY0), _ns(DAY2), mappings, dataset="GLBX.MDP3", stype_in=dbn.SType.CONTINUOUS
+        schema, _ns(DAY0), _ns(DAY2), mappings, dataset="GLBX.MDP3", stype_in=STYPE_CONTINUOUS
     )
 
 

@@ -1,13 +1,24 @@
-"""An append-only JSON-lines ledger of cost estimates and paid downloads."""
+"""An append-only JSON-lines ledger of cost estimates, billable attempts and paid downloads.
+
+Lines are strict JSON (never ``NaN`` or ``Infinity``). A run killed while appending can
+leave a torn last line: readers skip it, and the next append drops it first. Every line is
+written (and fsynced) before the call it announces, so a torn line announced a call that
+was never made, or an outcome whose loss only makes the spend look higher.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from multigate.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 def append_ledger(
@@ -15,10 +26,11 @@ def append_ledger(
 ) -> None:
     """Append one line ``{"at": ..., "event": ..., **fields}`` and fsync it."""
     record = {"at": (at or datetime.now(UTC)).astimezone(UTC).isoformat(), "event": event, **fields}
-    line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    line = json.dumps(record, sort_keys=True, default=str, allow_nan=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        _drop_torn_tail(fd, path)
         os.write(fd, line.encode())
         os.fsync(fd)
     finally:
@@ -26,6 +38,44 @@ def append_ledger(
 
 
 def read_ledger(path: Path) -> list[dict[str, Any]]:
+    """Every record of the ledger, in order. A torn last line is skipped; any other
+    unreadable line is a DataError naming the file and line, since money may hide in it."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_bytes().split(b"\n")
+    records = []
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        elif number == last:
+            log.debug("%s: skipping a torn last line", path)
+        else:
+            raise DataError(
+                f"{path}:{number + 1}: not a ledger record; fix or remove that line "
+                "(the ledger is what budget_usd is checked against)"
+            )
+    return records
+
+
+def _drop_torn_tail(fd: int, path: Path) -> None:
+    """Cut the file back to its last newline when a killed writer left half a line."""
+    size = os.fstat(fd).st_size
+    end = size
+    while end > 0:
+        start = max(end - 4096, 0)
+        block = os.pread(fd, end - start, start)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            end = start + cut + 1
+            break
+        end = start
+    if end < size:
+        log.warning("%s: dropping a torn last line left by a killed run", path)
+        os.ftruncate(fd, end)

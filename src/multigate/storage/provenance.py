@@ -1,13 +1,15 @@
 """``<file>.source.json`` sidecars: what a file is, where it came from, how it was made.
 
-A sidecar is written last, after the file it describes, and records the file's sha256; a
-data file without a matching sidecar is treated as incomplete and is made again.
+A sidecar is written first, just before the file it describes moves into place, and records
+the file's sha256; a data file without a matching sidecar, or a sidecar without its file, is
+treated as absent and is made again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import platform
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,8 +20,10 @@ from typing import Any
 
 from multigate.storage.atomic import write_bytes_atomic
 from multigate.storage.layout import sidecar_path
+from multigate.storage.sidecar_check import sidecar_problem
 
 SIDECAR_FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
@@ -41,13 +45,19 @@ def sha256_of(path: Path) -> str:
 
 
 def digest_file(path: Path, relative_to: Path | None = None) -> FileDigest:
+    return digest_file_as(path, path, relative_to)
+
+
+def digest_file_as(file: Path, path: Path, relative_to: Path | None = None) -> FileDigest:
+    """The digest of ``file`` under the name ``path`` (its final name, when ``file`` is the
+    temporary file about to become it)."""
     name = str(path)
     if relative_to is not None:
         try:
             name = str(path.resolve().relative_to(relative_to.resolve()))
         except ValueError:
             name = str(path.resolve())
-    return FileDigest(name=name, sha256=sha256_of(path), bytes=path.stat().st_size)
+    return FileDigest(name=name, sha256=sha256_of(file), bytes=file.stat().st_size)
 
 
 def fingerprint(params: Mapping[str, Any], inputs: Sequence[FileDigest] = ()) -> str:
@@ -89,6 +99,8 @@ class Provenance:
     symbols: Sequence[str] = ()
     tools: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    quality: Mapping[str, Any] = field(default_factory=dict)
+    """Ingested outputs: sessions and check results (``multigate.quality.assess``)."""
 
     def to_json(self, created_at: datetime) -> str:
         record = {"format_version": SIDECAR_FORMAT_VERSION, **asdict(self)}
@@ -113,12 +125,46 @@ def remove_sidecar(path: Path) -> None:
 
 
 def read_sidecar(path: Path) -> dict[str, Any] | None:
-    """The sidecar of ``path`` as a dict, or None when it is missing or unreadable."""
-    try:
-        record = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The sidecar of ``path`` as a dict, or None when it is missing, unreadable or not in
+    the shape Multigate writes (hand-edited: wrong types, zone-less times): such a file is
+    treated as having no sidecar, so it is verified or made again, never trusted."""
+    record = _load_sidecar(path)
+    if record is None:
         return None
-    return record if isinstance(record, dict) else None
+    problem = sidecar_problem(record)
+    if problem:
+        _warn_once(sidecar_path(path), problem)
+        return None
+    return dict(record)
+
+
+def sidecar_owner(path: Path) -> tuple[Any, Any, Any] | None:
+    """``(kind, source, job)`` as ``path``'s sidecar states them, however malformed the
+    rest of it is (pruning needs to know whose file it is)."""
+    record = _load_sidecar(path)
+    if not isinstance(record, dict):
+        return None
+    return record.get("kind"), record.get("source"), record.get("job")
+
+
+def _load_sidecar(path: Path) -> Any:
+    sidecar = sidecar_path(path)
+    try:
+        return json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        _warn_once(sidecar, f"unreadable ({exc})")
+        return None
+
+
+_warned: set[Path] = set()
+
+
+def _warn_once(sidecar: Path, problem: str) -> None:
+    if sidecar not in _warned:
+        _warned.add(sidecar)
+        log.warning("ignoring %s: %s; treated as absent", sidecar, problem)
 
 
 def is_current(path: Path, expected_fingerprint: str) -> bool:

@@ -7,14 +7,18 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
+from multigate.quality.ingest_hook import with_quality
 from multigate.storage.atomic import atomic_path
+from multigate.storage.layout import SIDECAR_SUFFIX
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
     digest_file,
+    digest_file_as,
     is_current,
     read_sidecar,
     remove_sidecar,
+    sidecar_owner,
     write_sidecar,
 )
 from multigate.storage.snapshots import keep_for_snapshots
@@ -22,21 +26,38 @@ from multigate.storage.snapshots import keep_for_snapshots
 
 def publish_file(
     path: Path,
-    write: Callable[[Path], None],
+    write: Callable[[Path], object],
     describe: Callable[[FileDigest], Provenance],
     *,
     data_dir: Path,
     now: datetime | None = None,
 ) -> FileDigest:
-    """Run ``write(tmp)``, move the result to ``path`` atomically, then write its sidecar.
+    """Run ``write(tmp)``, write ``path``'s sidecar for those bytes, then move them to
+    ``path`` atomically: ``path`` is never seen without its sidecar.
 
-    ``describe`` receives the finished file's digest and returns its provenance.
+    ``describe`` receives the finished file's digest and returns its provenance; an
+    ingested Parquet output gets its quality checks (``quality``) before the sidecar is
+    written. Rows are never dropped.
     """
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sidecar_written=True) as tmp:
         write(tmp)
-    digest = digest_file(path, relative_to=data_dir)
-    write_sidecar(path, describe(digest), created_at=now)
+        digest = digest_file_as(tmp, path, relative_to=data_dir)
+        write_output_sidecar(path, describe(digest), created_at=now, written=tmp)
     return digest
+
+
+def write_output_sidecar(
+    path: Path,
+    provenance: Provenance,
+    created_at: datetime | None = None,
+    *,
+    written: Path | None = None,
+) -> Path:
+    """Write the sidecar of a finished file; an ingested Parquet output gets its quality
+    checks (``provenance.quality``) first, read from ``written`` (where the new bytes are,
+    when the sidecar goes first) or else from ``path``."""
+    checked = with_quality(written or path, provenance)
+    return write_sidecar(path, checked, created_at=created_at)
 
 
 def publish_bytes_if_changed(
@@ -69,23 +90,28 @@ def output_is_current(path: Path, fingerprint: str, *, force: bool) -> bool:
 def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job: str) -> list[Path]:
     """Remove Parquet files (and their sidecars) under ``folder`` that are not in ``keep``
     and that this job wrote (their sidecar says so): outputs of inputs, symbols or chunks
-    the job no longer has. Files without such a sidecar are never touched; bytes a snapshot
-    may hold are kept in the snapshot store first. Returns what was removed."""
+    the job no longer has. Files without such a sidecar are never touched; a sidecar of
+    this job whose file is missing (a run stopped between the two) goes too; bytes a snapshot
+    may hold are kept in the snapshot store first. Returns the data files removed."""
     wanted = {path.resolve() for path in keep}
     removed = []
     if folder.is_dir():
         for path in sorted(folder.rglob("*.parquet")):
-            if path.resolve() in wanted:
-                continue
-            record = read_sidecar(path) or {}
-            ours = (record.get("kind"), record.get("source"), record.get("job")) == (
-                "ingested",
-                source,
-                job,
-            )
-            if ours:
+            if path.resolve() not in wanted and _written_by(path, source, job):
                 keep_for_snapshots(path)
                 remove_sidecar(path)
                 path.unlink(missing_ok=True)
                 removed.append(path)
+        for sidecar in sorted(folder.rglob(f"*.parquet{SIDECAR_SUFFIX}")):
+            path = sidecar.with_name(sidecar.name.removesuffix(SIDECAR_SUFFIX))
+            if (
+                not path.exists()
+                and path.resolve() not in wanted
+                and _written_by(path, source, job)
+            ):
+                remove_sidecar(path)
     return removed
+
+
+def _written_by(path: Path, source: str, job: str) -> bool:
+    return sidecar_owner(path) == ("ingested", source, job)

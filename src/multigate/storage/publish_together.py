@@ -1,9 +1,10 @@
 """Publish a job's outputs together, only once all of them are written; take back an
 output whose inputs failed.
 
-Every file is written under its temporary name first; only when all are written are they
-moved into place (then their sidecars written). A failure while writing any of them
-leaves every target as it was.
+Every file is written under its temporary name first; only when all are written do their
+sidecars go in place (each recording its temporary file's bytes) and then the files move
+under them, so no file is ever seen at its final name without its sidecar. A failure while
+writing any of them leaves every target as it was.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from multigate.storage.atomic import atomic_path
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
-    digest_file,
+    digest_file_as,
     read_sidecar,
     remove_sidecar,
-    write_sidecar,
 )
+from multigate.storage.publish import write_output_sidecar
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,20 @@ class PendingFile:
 def publish_together(
     files: Sequence[PendingFile], *, data_dir: Path, now: datetime | None = None
 ) -> list[FileDigest]:
-    """Write every file to a temporary name, then move all into place and add sidecars."""
+    """Write every file to a temporary name; then put every sidecar in place and move the
+    files under them."""
+    digests = []
     with contextlib.ExitStack() as stack:
-        temps = [(item, stack.enter_context(atomic_path(item.path))) for item in files]
+        temps = [
+            (item, stack.enter_context(atomic_path(item.path, sidecar_written=True)))
+            for item in files
+        ]
         for item, tmp in temps:
             item.write(tmp)
-    digests = []
-    for item in files:
-        digest = digest_file(item.path, relative_to=data_dir)
-        write_sidecar(item.path, item.describe(digest), created_at=now)
-        digests.append(digest)
+        for item, tmp in temps:
+            digest = digest_file_as(tmp, item.path, relative_to=data_dir)
+            write_output_sidecar(item.path, item.describe(digest), created_at=now, written=tmp)
+            digests.append(digest)
     return digests
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "STORE_NAME",
     "JobChanges",
     "Manifest",
+    "RecordedOutput",
     "RunRecorder",
     "SnapshotChainBroken",
     "SnapshotRecord",
@@ -66,11 +67,13 @@ __all__ = [
     "is_snapshot_id",
     "job_manifest",
     "keep_for_snapshots",
+    "keep_replaced",
     "manifest_digest",
     "object_path",
     "prune_snapshots",
     "read_heads",
     "read_snapshot",
+    "recorded_output",
     "runs_dir",
     "snapshot_created_at",
     "snapshot_ids",
@@ -131,23 +134,46 @@ def write_heads(data_dir: Path, heads: Mapping[str, Mapping[str, str]]) -> None:
     write_bytes_atomic(_heads_path(data_dir), text.encode())
 
 
-def keep_for_snapshots(path: Path, replacement: Path | None = None) -> None:
-    """Call just before ``path`` is replaced (by the file ``replacement``) or removed: when
-    ``path`` is an ingested output of a data folder that records snapshots, and its bytes
-    still match its sidecar, keep those bytes in the object store (a hard link, or a copy
-    across filesystems). Nothing is kept when ``replacement`` holds the same bytes: they
-    stay readable in place."""
+@dataclass(frozen=True)
+class RecordedOutput:
+    """What an ingested output's sidecar records, in a data folder that keeps snapshots."""
+
+    data_dir: Path
+    sha256: str
+    bytes: int
+
+
+def recorded_output(path: Path) -> RecordedOutput | None:
+    """The bytes ``path``'s sidecar records, when ``path`` is an ingested output of a data
+    folder that records snapshots (else None). Read it before a new sidecar replaces it."""
     data_dir = data_dir_of(path)
     if data_dir is None or not runs_dir(data_dir).is_dir() or not path.is_file():
-        return
+        return None
     record = read_sidecar(path) or {}
-    sha = (record.get("file") or {}).get("sha256")
-    if record.get("kind") != "ingested" or not isinstance(sha, str):
+    recorded = record.get("file") or {}
+    sha, size = recorded.get("sha256"), recorded.get("bytes")
+    if record.get("kind") != "ingested" or not isinstance(sha, str) or not isinstance(size, int):
+        return None
+    return RecordedOutput(data_dir, sha, size)
+
+
+def keep_for_snapshots(path: Path) -> None:
+    """Call just before ``path`` is removed: when it is an ingested output of a data folder
+    that records snapshots, and its bytes still match its sidecar, keep those bytes in the
+    object store (a hard link, or a copy across filesystems)."""
+    recorded = recorded_output(path)
+    if recorded is not None:
+        keep_replaced(path, recorded)
+
+
+def keep_replaced(path: Path, recorded: RecordedOutput, replacement: Path | None = None) -> None:
+    """Keep the bytes ``recorded`` that ``path`` still holds in the object store, unless
+    they are kept already or ``replacement`` (the file about to take ``path``'s place)
+    holds the same bytes: then they stay readable in place and nothing is kept."""
+    target = object_path(recorded.data_dir, recorded.sha256)
+    if target.exists() or (replacement is not None and _holds(replacement, recorded)):
         return
-    target = object_path(data_dir, sha)
-    if target.exists() or (replacement is not None and _same_bytes(replacement, record, sha)):
-        return  # already kept, or the same bytes stay in place
-    if sha256_of(path) != sha:
+    if not _holds(path, recorded):
         return  # not the bytes any snapshot recorded
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name_for(target)
@@ -162,12 +188,12 @@ def keep_for_snapshots(path: Path, replacement: Path | None = None) -> None:
             tmp.unlink()
 
 
-def _same_bytes(replacement: Path, record: Mapping[str, Any], sha: str) -> bool:
+def _holds(path: Path, recorded: RecordedOutput) -> bool:
     try:
-        size = replacement.stat().st_size
+        size = path.stat().st_size
     except OSError:
         return False
-    return size == (record.get("file") or {}).get("bytes") and sha256_of(replacement) == sha
+    return size == recorded.bytes and sha256_of(path) == recorded.sha256
 
 
 class RunRecorder:

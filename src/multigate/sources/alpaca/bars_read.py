@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -18,6 +19,7 @@ from multigate.sources.alpaca.bars_convert import (
     frame_to_table,
 )
 from multigate.sources.alpaca.raw_store import bars_from_body, load_json_body
+from multigate.sources.alpaca.symbols import check_symbols
 
 _ALIASES: dict[str, str] = {
     **{long.lower(): long for long in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)},
@@ -83,6 +85,22 @@ def _check_required(frame: pd.DataFrame, source: str) -> None:
         )
 
 
+_MISSING_TEXT = [
+    "", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>",
+    "#N/A", "#NA", "#N/A N/A", "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN",
+]  # fmt: skip
+"""Cells read as missing, except in a symbol column: ``NA`` (and even ``nan``) is a ticker."""
+
+
+def _read_csv(file: Path) -> pd.DataFrame:
+    """A CSV as text columns; missing-value words apply to every column but the symbol's."""
+    header = pd.read_csv(file, nrows=0).columns
+    symbols = [c for c in header if _ALIASES.get(str(c).strip().lower()) == "symbol"]
+    missing: dict[Any, list[str]] = {c: _MISSING_TEXT for c in header if c not in symbols}
+    missing.update({c: [""] for c in symbols})
+    return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=missing)
+
+
 def _api_keys_only(bar: object) -> bool:
     return bar is None or (isinstance(bar, dict) and set(bar) <= _API_KEYS)
 
@@ -105,6 +123,7 @@ def read_bars_file(path: str | os.PathLike[str], symbol: str | None = None) -> p
     kind = _file_kind(file)
     if kind == "json":
         bars = bars_from_body(load_json_body(file), source, symbol)
+        check_symbols(bars, source)
         if symbol is not None and set(bars) - {symbol}:
             raise ValueError(f"{source}: symbol={symbol!r} given but the file holds {sorted(bars)}")
         if all(_api_keys_only(bar) for items in bars.values() for bar in items):
@@ -122,13 +141,15 @@ def read_bars_file(path: str | os.PathLike[str], symbol: str | None = None) -> p
         frame = frame.drop(columns="symbol", errors="ignore").assign(symbol=raw["__symbol__"])
     elif kind == "csv":
         try:
-            frame = pd.read_csv(file, dtype=str, keep_default_na=True)
+            frame = _read_csv(file)
         except pd.errors.EmptyDataError:
             raise ValueError(f"{source}: empty CSV file (no header)") from None
         frame = normalize_columns(frame, source)
     else:
         frame = normalize_columns(pq.read_table(file).to_pandas(), source)
     frame = _with_symbol(frame, symbol, source)
+    if "symbol" in frame.columns:
+        check_symbols(frame["symbol"].dropna().unique(), source)
     _check_required(frame, source)
     if len(frame) == 0:
         return BARS_SCHEMA.empty_table()

@@ -23,7 +23,13 @@ from multigate.config.models import HttpSettings
 from multigate.http import RETRY_STATUSES, parse_retry_after
 from multigate.pacing import RequestPacer
 from multigate.retry_policy import RetryPolicy, TryAgain
-from multigate.sources.alpaca.errors import AlpacaError, AlpacaRateLimited, error_for_status
+from multigate.sources.alpaca.bars_check import PageGuard
+from multigate.sources.alpaca.errors import (
+    AlpacaBadAnswer,
+    AlpacaError,
+    AlpacaRateLimited,
+    error_for_status,
+)
 from multigate.transfer_watch import RateFloor, StalledTransfer, watch_response_bodies
 
 Sleep = Callable[[float], None]
@@ -48,7 +54,7 @@ class _RetryingMixin:
         # Every body is read under the minimum-rate watch before alpaca-py sees it.
         self._session.hooks["response"].append(watch_response_bodies(RateFloor.from_http(http)))
         self.pacer = pacer or RequestPacer(0)
-        self.page_item_counts: list[int] = []
+        self.pages = PageGuard()  # fetch_bars sets a bounded one per request
 
     def _one_request(self, method: str, url: str, opts: dict, retry: int) -> Any:
         opts = dict(opts)
@@ -86,19 +92,16 @@ class _RetryingMixin:
         return self.retry_policy.run(f"Alpaca {method} {path}", attempt)
 
     def _mg_body(self, response: requests.Response, path: str) -> Any:
-        if response.text == "":
-            return None
-        try:
-            body = response.json()
-        except ValueError:
-            raise AlpacaError(
-                f"Alpaca answered {path} with a non-JSON body "
-                f"(content-type {response.headers.get('Content-Type')!r})"
-            ) from None
-        if isinstance(body, dict) and isinstance(body.get("bars"), dict):
-            self.page_item_counts.append(
-                sum(len(v) for v in body["bars"].values() if isinstance(v, list))
-            )
+        body = None
+        if response.text != "":
+            try:
+                body = response.json()
+            except ValueError:
+                raise AlpacaBadAnswer(
+                    f"Alpaca answered {path} with a non-JSON body "
+                    f"(content-type {response.headers.get('Content-Type')!r})"
+                ) from None
+        self.pages.accept(body)  # before alpaca-py reads it: a bad page raises here
         return body
 
 

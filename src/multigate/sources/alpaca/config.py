@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from multigate.config.models import (
+    BaseUrl,
     DateOrTime,
     JobConfig,
     SourceConfig,
-    Symbol,
-    SymbolList,
     range_end,
     range_start,
 )
+from multigate.config.symbols import Symbol, UpperSymbolList
 from multigate.sources.alpaca.timeframe import timeframe_str
 from multigate.time_chunks import ChunkPeriod
 
@@ -30,7 +30,9 @@ class AlpacaApiJob(JobConfig):
     mode: Literal["api"]
     asset_class: Literal["stocks", "crypto"] = "stocks"
     """``crypto`` uses alpaca-py's crypto client (symbols like ``BTC/USD``; no key needed)."""
-    symbols: SymbolList
+    symbols: UpperSymbolList
+    """Stripped, split on commas (alpaca-py joins a list with commas) and upper-cased: every
+    Alpaca symbol is upper case, so 'aapl' and 'AAPL' are one symbol, fetched once."""
     timeframe: Timeframe
     start: DateOrTime
     """First bar time: a date (its 00:00 UTC) or an ISO time."""
@@ -75,7 +77,7 @@ AlpacaJob = Annotated[AlpacaApiJob | AlpacaOfflineJob, Field(discriminator="mode
 
 
 class AlpacaSourceConfig(SourceConfig):
-    base_url: str | None = None
+    base_url: BaseUrl | None = None
     """Market-data endpoint override (default https://data.alpaca.markets)."""
     requests_per_minute: float = Field(default=190, ge=0)
     """Client-side pacing under Alpaca's limit (200/min on the free plan); 0 = no pacing."""

@@ -1,22 +1,22 @@
-"""Download bars chunk by chunk into raw files, skipping chunks already stored.
+"""Download the gaps of each chunk into raw files, one per symbol.
 
-A stored chunk is reused when its file matches its sidecar's sha256 and it was fetched
-after the chunk ended (so it cannot have grown since). Everything else is fetched again;
-symbols that share a chunk are fetched in one request.
+What is already stored (complete raw files, see raw_pieces) is never asked for again: only
+each chunk's gaps are requested, so extending a range fetches only the new time. Symbols
+with the same gap are fetched in one request.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.fetch import fetch_bars
+from multigate.sources.alpaca.raw_pieces import Cover
 from multigate.sources.alpaca.raw_store import encode_raw_bars
-from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.provenance import FileDigest, Provenance
 from multigate.storage.publish import publish_file
 from multigate.time_chunks import Chunk
@@ -32,15 +32,18 @@ class ChunkRequest:
     symbols: tuple[str, ...]
 
 
-def missing_requests(
-    chunks: Sequence[Chunk], symbols: Sequence[str], path_for: Callable[[str, Chunk], Path]
-) -> list[ChunkRequest]:
-    """The (chunk, symbols) pairs not yet stored, batched per chunk."""
+def missing_requests(covers: Mapping[str, Sequence[Cover]]) -> list[ChunkRequest]:
+    """One request per gap (and batch of symbols sharing it), in time order."""
+    by_gap: dict[Chunk, list[str]] = {}
+    for symbol, symbol_covers in covers.items():
+        for cover in symbol_covers:
+            for gap in cover.gaps:
+                by_gap.setdefault(gap, []).append(symbol)
     requests = []
-    for chunk in chunks:
-        missing = [s for s in symbols if not chunk_is_stored(path_for(s, chunk), chunk.end)]
+    for gap in sorted(by_gap):
+        missing = by_gap[gap]
         for i in range(0, len(missing), MAX_SYMBOLS_PER_REQUEST):
-            requests.append(ChunkRequest(chunk, tuple(missing[i : i + MAX_SYMBOLS_PER_REQUEST])))
+            requests.append(ChunkRequest(gap, tuple(missing[i : i + MAX_SYMBOLS_PER_REQUEST])))
     return requests
 
 
@@ -56,8 +59,9 @@ def download_chunk(
     data_dir: Path,
     now: Callable[[], datetime],
 ) -> tuple[int, int]:
-    """Fetch one chunk for its symbols and store one raw file per symbol (an empty bar
-    list is stored too, so a quiet symbol is not asked again). Returns (files, bars)."""
+    """Fetch one chunk (or gap of one) for its symbols and store one raw file per symbol
+    (an empty bar list is stored too, so a quiet symbol is not asked again). Nothing is
+    stored unless the whole answer passed its checks. Returns (files, bars)."""
     fetched_at = now()
     bars = fetch_bars(
         client,
@@ -81,9 +85,12 @@ def download_chunk(
         ) -> Provenance:
             return describe(s, request.chunk, digest, n, fetched_at)
 
+        def write(tmp: Path, payload: bytes = data) -> None:
+            tmp.write_bytes(payload)
+
         publish_file(
             path_for(symbol, request.chunk),
-            lambda tmp, payload=data: tmp.write_bytes(payload),
+            write,
             provenance,
             data_dir=data_dir,
             now=fetched_at,

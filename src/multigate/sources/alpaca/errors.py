@@ -95,3 +95,9 @@ def error_for_status(
     return AlpacaRequestRejected(
         f"Alpaca rejected the request (HTTP {status}){where}: {message}", status=status
     )
+
+
+class AlpacaBadAnswer(AlpacaError):
+    """Alpaca answered 200 with a body that is not a valid bars page (wrong shape, a bar
+    without a usable time or value, two bars at one time, a pagination loop). Nothing of
+    the chunk is stored, so the next run asks again."""

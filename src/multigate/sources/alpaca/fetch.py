@@ -6,13 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
+from multigate.sources.alpaca.bars_check import PageGuard, bar_times
+from multigate.sources.alpaca.bars_convert import bars_to_table
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
-from multigate.sources.alpaca.errors import AlpacaError
-from multigate.sources.alpaca.timeframe import parse_timeframe
+from multigate.sources.alpaca.errors import AlpacaBadAnswer, AlpacaError
+from multigate.sources.alpaca.timeframe import parse_timeframe, shortest_bar_span
 from multigate.time_chunks import as_utc
 
 BarDict = dict[str, Any]
@@ -62,13 +66,16 @@ def fetch_bars(
 ) -> BarsBySymbol:
     """Bars for `symbols` with start <= t < end, as the vendor's dicts keyed by symbol.
 
-    alpaca-py follows `next_page_token`; we check that the bars returned equal the sum of
-    the bars on every page served. Alpaca treats `end` as inclusive, so a bar stamped
-    exactly `end` is dropped here: adjacent chunks [a, b) and [b, c) never share a bar.
-    Symbols without bars are absent from the result (keys spelt as the vendor does).
-    Naive datetimes are taken as UTC.
+    alpaca-py follows `next_page_token`; every page is checked before alpaca-py reads it
+    (see bars_check: shape, values, no repeated token, no more pages or bars than the range
+    can hold), and the bars returned must equal the sum of the bars on every page served.
+    Two bars of a symbol at one time, or a time without a zone, fail the whole request.
+    Alpaca treats `end` as inclusive, so a bar stamped exactly `end` is dropped here:
+    adjacent chunks [a, b) and [b, c) never share a bar. Symbols without bars are absent
+    from the result (keys spelt as the vendor does). Naive datetimes are taken as UTC.
     `adjustment` (raw|split|dividend|all) and `feed` (iex|sip|delayed_sip|otc|...) apply
-    to stocks only. Raises AlpacaError subclasses on HTTP failures.
+    to stocks only. Raises AlpacaError subclasses on HTTP failures and AlpacaBadAnswer
+    (naming the symbols and the range) on an answer that cannot be trusted.
     """
     wanted = _validate_symbols(symbols)
     tf = parse_timeframe(timeframe)
@@ -81,7 +88,25 @@ def fetch_bars(
         "start": start_utc,
         "end": end_utc,
     }
-    client.page_item_counts = []
+    client.pages = PageGuard.for_range(len(wanted), start_utc, end_utc, shortest_bar_span(tf))
+    try:
+        return _request_bars(client, fields, adjustment, feed, start_utc, end_utc)
+    except AlpacaBadAnswer as exc:
+        raise AlpacaBadAnswer(
+            f"Alpaca bars for {','.join(wanted)} "
+            f"{start_utc:%Y-%m-%d %H:%M}..{end_utc:%Y-%m-%d %H:%M} UTC: {exc}; "
+            "nothing of this chunk was stored, the next run asks again"
+        ) from None
+
+
+def _request_bars(
+    client: RetryingStockClient | RetryingCryptoClient,
+    fields: dict[str, Any],
+    adjustment: str | None,
+    feed: str | None,
+    start_utc: datetime,
+    end_utc: datetime,
+) -> BarsBySymbol:
     if isinstance(client, RetryingStockClient):
         if adjustment is not None:
             fields["adjustment"] = _enum_value(Adjustment, adjustment, "adjustment")
@@ -98,14 +123,23 @@ def fetch_bars(
     if not isinstance(raw, dict):
         raise AlpacaError(f"unexpected bars payload type {type(raw).__name__}")
     returned = sum(len(bars) for bars in raw.values())
-    served = sum(client.page_item_counts)
-    if returned != served:
+    if returned != client.pages.bars:
         raise AlpacaError(
-            f"pagination lost bars: pages served {served} bars, client returned {returned}"
+            f"pagination lost bars: pages served {client.pages.bars} bars, "
+            f"client returned {returned}"
         )
     result: BarsBySymbol = {}
     for symbol, bars in raw.items():
-        kept = [bar for bar in bars if start_utc <= parse_bar_time(bar["t"]) < end_utc]
+        stamps = bar_times(bars, symbol)
+        inside = pc.and_(
+            pc.greater_equal(stamps, pa.scalar(start_utc, stamps.type)),
+            pc.less(stamps, pa.scalar(end_utc, stamps.type)),
+        ).to_pylist()
+        kept = [bar for bar, keep in zip(bars, inside, strict=True) if keep]
         if kept:
+            try:  # what is stored must convert: prove it before it is stored
+                bars_to_table({symbol: kept}, symbol)
+            except ValueError as exc:
+                raise AlpacaBadAnswer(str(exc)) from None
             result[symbol] = kept
     return result

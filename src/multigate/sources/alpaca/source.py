@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import glob
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,8 +27,17 @@ from multigate.sources.alpaca.paths import (
     output_folder,
     output_path,
     raw_chunk_path,
+    raw_symbol_folder,
 )
-from multigate.sources.alpaca.timeframe import default_chunk_period
+from multigate.sources.alpaca.raw_compact import compact_chunk, needs_compacting
+from multigate.sources.alpaca.raw_pieces import (
+    Cover,
+    Use,
+    complete_files,
+    cover,
+    raw_files,
+)
+from multigate.sources.alpaca.timeframe import completed_bars_end, default_chunk_period
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.local_inputs import require_path_inputs
 from multigate.storage.chunks_on_disk import FETCHED_AT
@@ -52,6 +62,7 @@ log = logging.getLogger(__name__)
 CONVERTER_VERSION = "alpaca-bars/1"
 KEY_ID, SECRET_KEY = "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"
 _TOOLS = ("multigate", "alpaca-py", "pyarrow", "pandas")
+MAX_PIECES_PER_CHUNK = 31  # a running chunk (daily bars in a year) is compacted past this
 
 
 class AlpacaSource(Source[AlpacaSourceConfig]):
@@ -65,17 +76,30 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             return Series(job.timeframe, CRYPTO_FEED, NO_ADJUSTMENT)
         return Series(job.timeframe, job.feed, job.adjustment)
 
+    def _range(self, job: AlpacaApiJob) -> tuple[datetime, datetime]:
+        """[start, end) to hold: the job's range, but never past the last completed bar
+        (an `end`-less job runs up to now), so no stored bar can still change."""
+        done = completed_bars_end(self.ctx.now(), job.timeframe)
+        end = done if job.end is None else min(range_end(job.end), done)
+        return range_start(job.start), end
+
     def _chunks(self, job: AlpacaApiJob) -> list[Chunk]:
-        period = job.chunk or default_chunk_period(job.timeframe)
-        start = range_start(job.start)
-        if job.end is not None:
-            end = range_end(job.end)
-        else:  # up to now: end on a period boundary so the open chunk keeps one name
-            end = next_boundary(period_floor(self.ctx.now(), period), period)
-        return plan_chunks(start, end, period)
+        start, end = self._range(job)
+        return plan_chunks(start, end, job.chunk or default_chunk_period(job.timeframe))
 
     def _raw_path(self, job: AlpacaApiJob, symbol: str, chunk: Chunk) -> Path:
         return raw_chunk_path(self.ctx.data_dir, job.asset_class, self._series(job), symbol, chunk)
+
+    def _covers(self, job: AlpacaApiJob, chunks: Sequence[Chunk]) -> dict[str, list[Cover]]:
+        """For each symbol, how its stored raw files cover each chunk (and the gaps)."""
+        covers = {}
+        for symbol in job.symbols:
+            folder = raw_symbol_folder(
+                self.ctx.data_dir, job.asset_class, self._series(job), symbol
+            )
+            complete = complete_files(raw_files(folder))
+            covers[symbol] = [cover(chunk, complete) for chunk in chunks]
+        return covers
 
     def _client(self, job: AlpacaApiJob) -> RetryingStockClient | RetryingCryptoClient:
         key, secret = self.ctx.env.get(KEY_ID), self.ctx.env.get(SECRET_KEY)
@@ -96,6 +120,13 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
 
     # ----- Source interface ------------------------------------------------------------
     def preflight(self, job: JobConfig) -> None:
+        if isinstance(job, AlpacaApiJob):
+            start, end = self._range(job)
+            if end <= start:
+                raise ConfigError(
+                    f"job {job.name}: start {start:%Y-%m-%d %H:%M} UTC is in the future "
+                    f"(no {job.timeframe} bar has ended since); nothing can be fetched yet"
+                )
         if isinstance(job, AlpacaOfflineJob):
             found = self._offline_inputs(job)
             require_path_inputs(job.path, self.ctx.resolve(job.path), found, "bar file")
@@ -106,14 +137,15 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
     def plan(self, job: JobConfig) -> JobPlan:
         if isinstance(job, AlpacaApiJob):
             chunks = self._chunks(job)
-            todo = missing_requests(chunks, job.symbols, lambda s, c: self._raw_path(job, s, c))
+            covers = self._covers(job, chunks)
+            todo = missing_requests(covers)
             plan = JobPlan(cost_usd=0.0)
             plan.downloads = [
                 f"{len(r.symbols)} symbol(s) {r.chunk.start:%Y-%m-%d %H:%M} .. "
                 f"{r.chunk.end:%Y-%m-%d %H:%M} UTC ({job.timeframe}, {self._series(job).feed})"
                 for r in todo
             ]
-            stored = len(chunks) * len(job.symbols) - sum(len(r.symbols) for r in todo)
+            stored = sum(c.complete for symbol_covers in covers.values() for c in symbol_covers)
             plan.notes.append(f"{stored} symbol-chunks already stored, {len(todo)} requests")
             plan.writes = [str(self._output(job, s)) for s in job.symbols]
             return plan
@@ -142,7 +174,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         def path_for(symbol: str, chunk: Chunk) -> Path:
             return self._raw_path(job, symbol, chunk)
 
-        todo = missing_requests(chunks, job.symbols, path_for)
+        todo = missing_requests(self._covers(job, chunks))
         result = JobResult(JobStatus.OK)
         if todo:
             client = self._client(job)
@@ -163,10 +195,58 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
                     log.debug("chunk %s..%s: %d bars", request.chunk.start, request.chunk.end, bars)
                     result.files_written += files
                     task.advance()
+        covers = self._covers(job, chunks)
         for symbol in job.symbols:
-            inputs = [path_for(symbol, chunk) for chunk in chunks]
-            result.absorb(self._convert(job, inputs, expected_symbols=[symbol], symbol=symbol))
+            uses = self._compact(job, symbol, covers[symbol])
+            inputs = [use.file.path for use in uses]
+            clips = {use.file.path: use.window for use in uses if not use.whole}
+            result.absorb(
+                self._convert(job, inputs, expected_symbols=[symbol], symbol=symbol, clips=clips)
+            )
         return result
+
+    def _compact(self, job: AlpacaApiJob, symbol: str, covers: Sequence[Cover]) -> list[Use]:
+        """Compact the pieces of each finished chunk (and of a running chunk holding more
+        than MAX_PIECES_PER_CHUNK) into one file; returns the files to convert."""
+        period = job.chunk or default_chunk_period(job.timeframe)
+        folder = raw_symbol_folder(self.ctx.data_dir, job.asset_class, self._series(job), symbol)
+        files = raw_files(folder)
+        uses: list[Use] = []
+        for chunk_cover in covers:
+            if not chunk_cover.complete:
+                raise DataError(
+                    f"job {job.name}: {symbol} {chunk_cover.chunk.start:%Y-%m-%d %H:%M}.."
+                    f"{chunk_cover.chunk.end:%Y-%m-%d %H:%M} UTC is still not stored"
+                )
+            chunk = chunk_cover.chunk
+            target = self._raw_path(job, symbol, chunk)
+            finished = chunk.end == next_boundary(period_floor(chunk.start, period), period)
+            crowded = len(chunk_cover.uses) > MAX_PIECES_PER_CHUNK
+            if (finished or crowded) and needs_compacting(chunk_cover, files):
+
+                def describe(
+                    digest: FileDigest,
+                    bars: int,
+                    at: datetime,
+                    merged: list[dict[str, Any]],
+                    chunk: Chunk = chunk,
+                ) -> Provenance:
+                    return self._describe_raw(job, symbol, chunk, digest, bars, at, merged)
+
+                uses.extend(
+                    compact_chunk(
+                        chunk_cover,
+                        symbol,
+                        target,
+                        files,
+                        describe,
+                        data_dir=self.ctx.data_dir,
+                        now=self.ctx.now(),
+                    )
+                )
+                continue
+            uses.extend(chunk_cover.uses)
+        return uses
 
     def _describe_raw(
         self,
@@ -176,8 +256,13 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         digest: FileDigest,
         bars: int,
         fetched_at: datetime,
+        merged: list[dict[str, Any]] | None = None,
     ) -> Provenance:
+        """A raw file's provenance; `merged` lists the pieces a compacted file holds."""
         timeframe, feed, adjustment = self._series(job)
+        extra: dict[str, Any] = {FETCHED_AT: fetched_at.isoformat(), "chunk_end_exclusive": True}
+        if merged is not None:
+            extra["merged"] = merged
         return Provenance(
             kind="raw",
             source=self.name,
@@ -207,7 +292,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             last_ts=chunk.end.isoformat(),
             symbols=[symbol],
             tools=package_versions(_TOOLS),
-            extra={FETCHED_AT: fetched_at.isoformat(), "chunk_end_exclusive": True},
+            extra=extra,
         )
 
     # ----- conversion (shared by both modes) -------------------------------------------
@@ -225,14 +310,27 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         *,
         expected_symbols: Sequence[str] | None,
         symbol: str | None,
+        clips: Mapping[Path, Chunk] | None = None,
     ) -> JobResult:
-        """Read every input file, then write one Parquet file per symbol."""
+        """Read every input file (only the window `clips` gives for a file, if any), then
+        write one Parquet file per symbol."""
+        clips = clips or {}
         tables = []
         for path in inputs:
             try:
-                tables.append(read_bars_file(path, symbol=symbol))
+                table = read_bars_file(path, symbol=symbol)
             except (ValueError, OSError) as exc:
                 raise DataError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
+            window = clips.get(path)
+            if window is not None:
+                stamps = table["timestamp"]
+                table = table.filter(
+                    pc.and_(
+                        pc.greater_equal(stamps, pa.scalar(window.start, stamps.type)),
+                        pc.less(stamps, pa.scalar(window.end, stamps.type)),
+                    )
+                )
+            tables.append(table)
         combined = pa.concat_tables(tables) if tables else BARS_SCHEMA.empty_table()
         symbols = expected_symbols or sorted(set(combined["symbol"].to_pylist()))
         digests = [digest_file(p, relative_to=self.ctx.data_dir) for p in inputs]
@@ -243,13 +341,21 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             table = _unique_rows(table, name)
             if table.num_rows == 0:
                 result.warnings.append(f"{name}: no bars")
-            params = {
+            params: dict[str, Any] = {
                 "converter": CONVERTER_VERSION,
                 "symbol": name,
                 "timeframe": timeframe,
                 "feed": feed,
                 "adjustment": adjustment,
             }
+            if clips:  # which part of a shared wider file this output takes
+                params["windows"] = {
+                    str(path.relative_to(self.ctx.data_dir)): [
+                        w.start.isoformat(),
+                        w.end.isoformat(),
+                    ]
+                    for path, w in clips.items()
+                }
             expected = fingerprint(params, digests)
             output = self._output(job, name)
             if output_is_current(output, expected, force=self.ctx.force):
@@ -288,9 +394,12 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
                     extra={"converter": CONVERTER_VERSION},
                 )
 
+            def write(tmp: Path, t: pa.Table = table) -> None:
+                write_parquet(t, tmp)
+
             publish_file(
                 output,
-                lambda tmp, t=table: write_parquet(t, tmp),
+                write,
                 describe,
                 data_dir=self.ctx.data_dir,
                 now=self.ctx.now(),

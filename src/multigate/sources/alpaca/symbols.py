@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 
 # Characters kept literally. '-' is not among them: it stands for '/', so that the common
 # crypto pair 'BTC/USD' reads as 'BTC-USD'. Anything else is percent-encoded (%XX, UTF-8).
@@ -18,6 +19,18 @@ def _check(symbol: str) -> None:
         raise ValueError(f"symbol {symbol!r} contains a NUL byte or backslash")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in symbol):
         raise ValueError(f"symbol {symbol!r} contains control characters")
+
+
+def check_symbols(symbols: Iterable[object], source: str) -> None:
+    """Every symbol found in an offline file is usable as a path component; raise ValueError
+    naming the file (``source``) and the first symbol that is not."""
+    for symbol in symbols:
+        if isinstance(symbol, str) and symbol == "":
+            continue  # the reader reports empty symbols with its own message
+        try:
+            _check(symbol)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
 
 
 def symbol_path_component(symbol: str) -> str:

@@ -7,9 +7,10 @@ only :func:`parse_timeframe` (used when fetching) builds alpaca-py's ``TimeFrame
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from multigate.time_chunks import ChunkPeriod
+from multigate.time_chunks import ChunkPeriod, as_utc
 
 if TYPE_CHECKING:
     from alpaca.data.timeframe import TimeFrame
@@ -111,3 +112,41 @@ def is_intraday(timeframe: object) -> bool:
 def default_chunk_period(timeframe: object) -> ChunkPeriod:
     """One calendar month for intraday (Min/Hour) bars, one calendar year for 1Day and up."""
     return "month" if is_intraday(timeframe) else "year"
+
+
+_SHORTEST_UNIT_SPAN: dict[str, timedelta] = {
+    _MINUTE: timedelta(minutes=1),
+    _HOUR: timedelta(hours=1),
+    _DAY: timedelta(days=1),
+    _WEEK: timedelta(weeks=1),
+    _MONTH: timedelta(days=28),
+}
+
+
+def shortest_bar_span(timeframe: object) -> timedelta:
+    """The least time one bar can cover (a month counts as 28 days): at most one bar per
+    symbol starts in any span this long."""
+    parsed = parse_bar_timeframe(timeframe)
+    return parsed.amount * _SHORTEST_UNIT_SPAN[parsed.unit]
+
+
+_LONGEST_UNIT_SPAN: dict[str, timedelta] = {
+    _MINUTE: timedelta(minutes=1),
+    _HOUR: timedelta(hours=1),
+    _DAY: timedelta(days=1),
+    _WEEK: timedelta(weeks=1),
+    _MONTH: timedelta(days=31),
+}
+
+
+def completed_bars_end(now: datetime, timeframe: object) -> datetime:
+    """An end (exclusive) such that every bar stamped before it has ended by `now`.
+
+    Bars are stamped on the minute grid, at the start of the time they cover, and that
+    start need not be a UTC boundary (daily bars start at midnight New York time, so the
+    bar stamped 05:00Z covers until 05:00Z the next day). A bar stamped t has ended when
+    t + its longest possible span <= now; the end is the minute after the last such t.
+    """
+    parsed = parse_bar_timeframe(timeframe)
+    latest = as_utc(now) - parsed.amount * _LONGEST_UNIT_SPAN[parsed.unit]
+    return latest.replace(second=0, microsecond=0) + timedelta(minutes=1)

@@ -19,6 +19,7 @@ from multigate.config.models import HttpSettings
 from multigate.errors import KeyRefused, VendorError
 from multigate.http import RETRY_STATUSES, parse_retry_after
 from multigate.retry_policy import RetryPolicy, TryAgain
+from multigate.storage.disk_errors import local_write_error, write_refused
 from multigate.time_chunks import Chunk
 from multigate.transfer_watch import (
     RateFloor,
@@ -48,19 +49,25 @@ class DatabentoApi:
         self._client = databento.Historical(**options)
         # The client reads its per-request timeout (connect and between bytes) from TIMEOUT.
         for endpoint in (self._client.metadata, self._client.timeseries):
-            endpoint.TIMEOUT = http.timeout_seconds
+            # (Declared ``int`` by the SDK; requests takes any number of seconds.)
+            endpoint.TIMEOUT = http.timeout_seconds  # type: ignore[assignment]
         self._http = http
         self._sleep = sleep
         self._min_rate = RateFloor.from_http(http)
 
-    def get_cost(self, request: dict[str, Any]) -> float:
-        """USD the vendor would bill for ``request`` (free to ask)."""
+    def get_cost(self, request: dict[str, Any]) -> object:
+        """The vendor's quote for ``request`` as it answered (free to ask): normally the USD
+        it would bill, but any JSON value, or the text of an answer that is not JSON. The
+        caller decides whether it is a price (``multigate.guardrails.parse_quote``)."""
 
-        def quote() -> Any:
-            with watch_progress(lambda: 0, self._min_rate, "get_cost"):  # a few bytes at most
-                return self._client.metadata.get_cost(**request)
+        def ask() -> object:
+            try:
+                with watch_progress(lambda: 0, self._min_rate, "get_cost"):  # a few bytes
+                    return self._client.metadata.get_cost(**request)
+            except requests.JSONDecodeError as exc:
+                return exc.doc
 
-        return float(self._with_retries("get_cost", quote))
+        return self._with_retries("get_cost", ask)
 
     def download(
         self,
@@ -89,10 +96,15 @@ class DatabentoApi:
                 with watch_file_growth(target, self._min_rate):  # a trickle is a broken stream
                     self._client.timeseries.get_range(**request, path=target)
             except BaseException as exc:
-                target.unlink(missing_ok=True)
+                received = target.stat().st_size if target.exists() else 0
+                if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C, SIGTERM: keep paid bytes
+                    target.unlink(missing_ok=True)
                 # An error status means the vendor streamed nothing; anything else (a broken
-                # stream, a lost connection, Ctrl-C) may have been billed: count it.
+                # stream, a lost connection, Ctrl-C, a full disk) may have been billed: count it.
                 after_attempt(not isinstance(exc, BentoHttpError), False)
+                disk = local_write_error(exc)
+                if disk is not None and not isinstance(exc, KeyboardInterrupt):  # never retried
+                    raise write_refused(target.parent, disk, received, "the download") from disk
                 raise
             after_attempt(True, True)
             try:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from multigate.config.models import (
+    BaseUrl,
     CostGuardrails,
     DateOrTime,
     JobConfig,
     SourceConfig,
-    SymbolList,
     range_end,
     range_start,
 )
+from multigate.config.symbols import SymbolEntries, normalise_symbols
 from multigate.time_chunks import ChunkPeriod, period_floor
 
 ALL_SYMBOLS = "ALL_SYMBOLS"
@@ -52,9 +53,11 @@ class DatabentoApiJob(JobConfig, CostGuardrails):
     dataset: str = Field(pattern=r"^[A-Z0-9]+\.[A-Z0-9]+$")
     """e.g. GLBX.MDP3, XNAS.ITCH, OPRA.PILLAR, EQUS.MINI."""
     schema_: Schema = Field(alias="schema")
-    symbols: SymbolList | Literal["ALL_SYMBOLS"]
-    """A list of symbols, or ALL_SYMBOLS (alone, not inside a list)."""
     stype_in: SType = "raw_symbol"
+    symbols: SymbolEntries | Literal["ALL_SYMBOLS"]
+    """A list of symbols, or ALL_SYMBOLS (alone, not inside a list). Compared and stored as
+    the databento client sends them: split on commas, stripped, raw symbols upper-cased,
+    smart symbols (parent, continuous) as ``ROOT[.ASSET]`` / ``ROOT.rule.RANK``."""
     start: DateOrTime
     """Inclusive: a date (00:00 UTC) or an ISO time."""
     end: DateOrTime
@@ -64,6 +67,15 @@ class DatabentoApiJob(JobConfig, CostGuardrails):
     quoted or downloaded again. start and end must fall on chunk boundaries. Changing the
     chunk later downloads the range again in the new chunks."""
     price_type: PriceType = "float"
+
+    @field_validator("symbols")
+    @classmethod
+    def _client_spelling(cls, symbols: list[str] | str, info: ValidationInfo) -> list[str] | str:
+        if isinstance(symbols, str):
+            return symbols
+        stype = info.data.get("stype_in", "raw_symbol")
+        rule = _smart_symbol if stype in ("parent", "continuous") else str.upper
+        return normalise_symbols(symbols, rule)
 
     @model_validator(mode="after")
     def _range(self) -> DatabentoApiJob:
@@ -91,10 +103,22 @@ class DatabentoApiJob(JobConfig, CostGuardrails):
         return [ALL_SYMBOLS] if self.symbols == ALL_SYMBOLS else list(self.symbols)
 
 
+def _smart_symbol(symbol: str) -> str:
+    """``es.c.0`` -> ``ES.c.0``: the databento client's ``validate_smart_symbol``."""
+    tokens = symbol.upper().split(".")
+    if len(tokens) > 3 or not all(tokens):
+        raise ValueError(
+            f"'{symbol}' is not a smart symbol: use ROOT, ROOT.ASSET_CLASS or ROOT.ROLL_RULE.RANK"
+        )
+    if len(tokens) == 3:
+        tokens[1] = tokens[1].lower()
+    return ".".join(tokens)
+
+
 DatabentoJob = Annotated[DatabentoApiJob | DatabentoOfflineJob, Field(discriminator="mode")]
 
 
 class DatabentoSourceConfig(SourceConfig):
-    base_url: str | None = None
+    base_url: BaseUrl | None = None
     """Historical gateway override (default: Databento's); passed to the client as ``gateway``."""
     jobs: list[DatabentoJob] = Field(default_factory=list)  # type: ignore[assignment]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import databento_dbn as dbn
 import numpy as np
@@ -19,10 +19,11 @@ import pyarrow as pa
 
 from .dbn_columns import RecordPlan, build_plan, convert_columns
 from .dbn_control import ControlRecords, scan_control_records
+from .dbn_enums import schema_name
 from .dbn_legacy import LEGACY_DEFINITION_FIELDS, LegacyDefinitionTap, legacy_definition_struct
 from .dbn_records import iter_homogeneous, iter_mixed
 from .dbn_schemas import RTYPE_TO_SCHEMA, rtypes_for_schema, struct_for_schema
-from .dbn_stream import open_v3
+from .dbn_stream import ByteReader, open_v3
 from .dbn_symbols import SymbolResolver
 from .errors import DbnFileError
 from .parquet_sink import ParquetSink
@@ -131,7 +132,7 @@ class _Converter:
 
 
 def _run(
-    reader: IO[bytes],
+    reader: ByteReader,
     conv: _Converter,
     schema: str | None,
     row_group_size: int,
@@ -199,7 +200,7 @@ def convert_dbn_file(
     if row_group_size < 1:
         raise ValueError("row_group_size must be >= 1")
     sink: ParquetSink | None = None
-    reader: IO[bytes] | None = None
+    reader: ByteReader | None = None
     try:
         legacy: list[LegacyDefinitionTap] = []
 
@@ -224,7 +225,7 @@ def convert_dbn_file(
             meta.ts_out,
             legacy[0] if legacy else None,
         )
-        schema = None if meta.schema is None else str(meta.schema.value)
+        schema = schema_name(meta)
         _run(reader, conv, schema, row_group_size, progress)
         sink.close()
         results = [out.finish() for out in conv.outputs.values()]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dbn_enums import schema_name
 from .dbn_schemas import struct_for_schema
 from .dbn_stream import open_decompressed, read_metadata_bytes
 from .errors import DbnFileError
@@ -40,7 +41,7 @@ def read_dbn_metadata(src: Path) -> DbnFileInfo:
             compressed = not isinstance(reader, io.BufferedReader)
         finally:
             reader.close()
-        schema = None if meta.schema is None else str(meta.schema.value)
+        schema = schema_name(meta)
         count = None
         if not compressed and schema is not None and meta.version >= 3:
             itemsize = 8 * meta.ts_out + np.dtype(struct_for_schema(schema)._dtypes).itemsize

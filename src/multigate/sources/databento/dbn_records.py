@@ -8,23 +8,22 @@ Mixed files (schema unset) are split by rtype, one structured array per schema.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO
 
 import numpy as np
 
 from .dbn_schemas import RTYPE_TO_SCHEMA
-from .dbn_stream import DbnFormatError, UpgradingReader, read_records
+from .dbn_stream import ByteReader, DbnFormatError, UpgradingReader, read_records
 
 MIXED_CHUNK_BYTES = 8 * 1024 * 1024
 
 
-def _check_truncation(reader: IO[bytes]) -> None:
+def _check_truncation(reader: ByteReader) -> None:
     if isinstance(reader, UpgradingReader) and reader.leftover:
         raise DbnFormatError(f"truncated: incomplete final record ({reader.leftover} bytes)")
 
 
 def iter_homogeneous(
-    reader: IO[bytes],
+    reader: ByteReader,
     dtype: np.dtype,
     rtypes: frozenset[int],
     rows_per_chunk: int,
@@ -60,7 +59,7 @@ def iter_homogeneous(
     _check_truncation(reader)
 
 
-def iter_record_spans(reader: IO[bytes]) -> Iterator[tuple[bytes, list[int]]]:
+def iter_record_spans(reader: ByteReader) -> Iterator[tuple[bytes, list[int]]]:
     """Yield, per chunk, a buffer and the offsets of the complete records in it (each
     record's length is its first byte times 4)."""
     carry = b""
@@ -93,7 +92,7 @@ def iter_record_spans(reader: IO[bytes]) -> Iterator[tuple[bytes, list[int]]]:
 
 
 def iter_mixed(
-    reader: IO[bytes],
+    reader: ByteReader,
     dtypes: dict[str, np.dtype],
 ) -> Iterator[list[tuple[str, np.ndarray]]]:
     """Yield, per chunk, ``(schema, records)`` groups in order of first appearance.

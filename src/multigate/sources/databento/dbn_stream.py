@@ -9,10 +9,17 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, cast
+from typing import BinaryIO, Protocol, cast
 
 import databento_dbn as dbn
 import zstandard
+
+from multigate.sources.databento.dbn_enums import (
+    AS_IS,
+    COMPRESSION_NONE,
+    ENCODING_DBN,
+    UPGRADE_TO_V3,
+)
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 DBN_MAGIC = b"DBN"
@@ -37,7 +44,15 @@ class DbnFormatError(ValueError):
     """Raised for input that is not a readable DBN stream (wrapped by the caller)."""
 
 
-def _read_exact(reader: IO[bytes], n: int) -> bytes:
+class ByteReader(Protocol):
+    """What the decoders read from: a file opened ``rb`` or one of the readers below."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+def _read_exact(reader: ByteReader, n: int) -> bytes:
     """Read up to ``n`` bytes, looping over short reads; fewer only at EOF."""
     parts: list[bytes] = []
     remaining = n
@@ -50,7 +65,7 @@ def _read_exact(reader: IO[bytes], n: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def open_decompressed(src: Path) -> IO[bytes]:
+def open_decompressed(src: Path) -> ByteReader:
     """Open ``src`` and return a reader of the decompressed byte stream."""
     raw = open(src, "rb")  # ownership passes to the returned reader
     try:
@@ -77,7 +92,7 @@ class ZstdReader(io.RawIOBase):
     (``zstandard``'s ``stream_reader`` silently returns EOF on a truncated frame.)
     """
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: ByteReader) -> None:
         super().__init__()
         self._raw = raw
         self._dctx = zstandard.ZstdDecompressor()
@@ -99,7 +114,7 @@ class ZstdReader(io.RawIOBase):
             self._obj = self._dctx.decompressobj()
             self._in_frame = False
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         while not self._eof and (n < 0 or len(self._buf) < n):
             chunk = self._raw.read(_ZSTD_READ)
             if chunk:
@@ -115,7 +130,7 @@ class ZstdReader(io.RawIOBase):
         super().close()
 
 
-def read_metadata_bytes(reader: IO[bytes]) -> tuple[bytes, dbn.Metadata]:
+def read_metadata_bytes(reader: ByteReader) -> tuple[bytes, dbn.Metadata]:
     """Read the metadata block at the current position; return its raw bytes and decoding."""
     prefix = _read_exact(reader, PREFIX_LEN)
     if len(prefix) < PREFIX_LEN or prefix[:3] != DBN_MAGIC:
@@ -132,7 +147,7 @@ def read_metadata_bytes(reader: IO[bytes]) -> tuple[bytes, dbn.Metadata]:
     if len(body) < length:
         raise DbnFormatError("truncated metadata header")
     block = prefix + body
-    meta = dbn.Metadata.decode(block, upgrade_policy=dbn.VersionUpgradePolicy.AS_IS)
+    meta = dbn.Metadata.decode(block, upgrade_policy=AS_IS)
     return block, meta
 
 
@@ -158,15 +173,15 @@ class UpgradingReader(io.RawIOBase):
     ``UPGRADE_TO_V3``. The output starts with the upgraded v3 metadata block.
     """
 
-    def __init__(self, source: IO[bytes]) -> None:
+    def __init__(self, source: ByteReader) -> None:
         super().__init__()
         self._source = source
         self._sink = _Sink()
         self._transcoder = dbn.Transcoder(
-            self._sink,
-            dbn.Encoding.DBN,
-            dbn.Compression.NONE,
-            upgrade_policy=dbn.VersionUpgradePolicy.UPGRADE_TO_V3,
+            cast(BinaryIO, self._sink),
+            ENCODING_DBN,
+            COMPRESSION_NONE,
+            upgrade_policy=UPGRADE_TO_V3,
         )
         self._eof = False
         self.leftover = 0  # bytes of an incomplete trailing record seen by the transcoder
@@ -174,7 +189,7 @@ class UpgradingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         buf = self._sink.buf
         while not self._eof and (n < 0 or len(buf) < n):
             chunk = self._source.read(_UPGRADE_READ)
@@ -197,7 +212,7 @@ OriginalBytesTap = Callable[[bytes], None]
 def open_v3(
     src: Path,
     tap_for: Callable[[dbn.Metadata], OriginalBytesTap | None] | None = None,
-) -> tuple[IO[bytes], dbn.Metadata, int]:
+) -> tuple[ByteReader, dbn.Metadata, int]:
     """Open ``src`` as a v3 DBN record stream positioned after the metadata.
 
     Returns ``(reader, metadata, original_version)``; metadata is upgraded to v3. For an
@@ -211,7 +226,7 @@ def open_v3(
         if version >= 3:
             return reader, meta, version
         tap = None if tap_for is None else tap_for(meta)
-        source = reader if tap is None else cast(IO[bytes], _Tapped(reader, tap))
+        source = reader if tap is None else cast(ByteReader, _Tapped(reader, tap))
         upgrading = UpgradingReader(_Prepend(block, source))
         _, meta3 = read_metadata_bytes(upgrading)
         return upgrading, meta3, version
@@ -223,7 +238,7 @@ def open_v3(
 class _Tapped(io.RawIOBase):
     """A reader that hands every piece it reads to ``tap`` as well."""
 
-    def __init__(self, inner: IO[bytes], tap: OriginalBytesTap) -> None:
+    def __init__(self, inner: ByteReader, tap: OriginalBytesTap) -> None:
         super().__init__()
         self._inner = inner
         self._tap = tap
@@ -231,7 +246,7 @@ class _Tapped(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         data = self._inner.read(n)
         if data:
             self._tap(data)
@@ -245,7 +260,7 @@ class _Tapped(io.RawIOBase):
 class _Prepend(io.RawIOBase):
     """A reader that first yields ``head`` then the rest of ``rest``."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, head: bytes, rest: ByteReader) -> None:
         super().__init__()
         self._head = head
         self._rest = rest
@@ -253,7 +268,7 @@ class _Prepend(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         if self._head:
             out, self._head = self._head, b""
             return out
@@ -264,6 +279,6 @@ class _Prepend(io.RawIOBase):
         super().close()
 
 
-def read_records(reader: IO[bytes], n: int) -> bytes:
+def read_records(reader: ByteReader, n: int) -> bytes:
     """Read up to ``n`` bytes of records (fewer only at end of stream)."""
     return _read_exact(reader, n)

@@ -18,6 +18,7 @@ import numpy as np
 import zstandard
 
 from .dbn_columns import UNDEF_PRICE
+from .dbn_enums import STYPE_INSTRUMENT_ID, STYPE_RAW_SYMBOL
 from .dbn_schemas import struct_for_schema
 
 NS_PER_DAY = 86_400_000_000_000
@@ -43,7 +44,7 @@ def encode_metadata(
     end: int,
     mappings: dict[str, list[tuple[dt.date, dt.date, str]]],
     dataset: str = "GLBX.MDP3",
-    stype_in: dbn.SType = dbn.SType.RAW_SYMBOL,
+    stype_in: dbn.SType = STYPE_RAW_SYMBOL,
 ) -> bytes:
     """Encode a v3 metadata block; ``mappings``: raw symbol -> [(start, end, instrument_id)]."""
     maps = [
@@ -53,7 +54,7 @@ def encode_metadata(
         dataset=dataset,
         start=start,
         stype_in=stype_in,
-        stype_out=dbn.SType.INSTRUMENT_ID,
+        stype_out=STYPE_INSTRUMENT_ID,
         schema=None if schema is None else dbn.Schema(schema),
         symbols=sorted(mappings),
         mappings=maps,  # type: ignore[arg-type]
@@ -130,7 +131,7 @@ def write_dbn(
     with open(path, "wb") as fh:
         if compress:
             with zstandard.ZstdCompressor(level=1).stream_writer(fh) as zw:
-                _write_stream(zw, header, chunks)  # type: ignore[arg-type]
+                _write_stream(zw, header, chunks)
         else:
             _write_stream(fh, header, chunks)
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .dbn_columns import build_plan
+from .dbn_enums import schema_name
 from .dbn_records import iter_homogeneous, iter_mixed
 from .dbn_schemas import RTYPE_TO_SCHEMA, rtypes_for_schema, struct_for_schema
 from .dbn_stream import open_v3
@@ -27,7 +28,7 @@ def verify_dbn_file(src: Path) -> int:
         reader, meta, _version = open_v3(src)
         count = 0
         if meta.schema is not None:
-            schema = str(meta.schema.value)
+            schema = str(schema_name(meta))
             dtype = _dtype(schema, meta.ts_out)
             for recs in iter_homogeneous(reader, dtype, rtypes_for_schema(schema), _ROWS_PER_CHUNK):
                 count += len(recs)

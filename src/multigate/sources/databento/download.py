@@ -5,17 +5,21 @@ Every ``get_range`` attempt (retries included) is written to the ledger before i
 An attempt that may have been billed (anything but an error status) counts at the chunk's
 quoted price, and no attempt starts that could take the spend past ``max_cost_usd`` (or,
 without a cap, past the approved total), so retries can never spend more than the user
-agreed to. A chunk that reached its final name but not its sidecar (a kill in between, or
-Ctrl-C while it was being checked) is verified and recorded instead of being bought again.
+agreed to; ``budget_usd`` also bounds the job's lifetime spend as the ledger shows it.
+
+A download is received into a hidden ``.NAME.paid-PID-…`` file. Ctrl-C or SIGTERM leave it
+there, and no sweep removes it: before quoting, the next run verifies a dead run's leftover
+exactly as a fresh download is verified and keeps it as the chunk (ledger event
+``recovered``), or deletes it when incomplete. A chunk that reached its final name but not
+its sidecar (a kill in between) is verified and recorded the same way.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from multigate.context import RunContext
@@ -25,7 +29,8 @@ from multigate.sources.databento.config import DatabentoApiJob
 from multigate.sources.databento.dbn_info import read_dbn_metadata
 from multigate.sources.databento.dbn_verify import verify_dbn_file
 from multigate.sources.databento.errors import DbnFileError
-from multigate.storage.atomic import atomic_path
+from multigate.stop import raise_if_stopped
+from multigate.storage.atomic import leftover_paid_temps, paid_temp_name_for, publish
 from multigate.storage.chunks_on_disk import FETCHED_AT
 from multigate.storage.ledger import append_ledger
 from multigate.storage.provenance import (
@@ -33,23 +38,43 @@ from multigate.storage.provenance import (
     Provenance,
     package_versions,
     read_sidecar,
-    remove_sidecar,
     sha256_of,
     write_sidecar,
 )
 
 log = logging.getLogger(__name__)
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TOOLS = ("multigate", "databento", "databento-dbn", "pyarrow", "numpy")
 
 
 @dataclass(frozen=True)
 class PlannedChunk:
-    """One (symbol, chunk) download: where it goes, what is asked, what it was quoted."""
+    """One (symbol, chunk) download: where it goes, what is asked, what it was quoted
+    (None: the vendor's answer, kept in ``unknown_quote``, was not a price)."""
 
     path: Path
     request: dict[str, str]
-    quote_usd: float
+    quote_usd: float | None
+    unknown_quote: str | None = None
+
+
+def total_quote(chunks: Sequence[PlannedChunk]) -> float | None:
+    """The sum of the quotes, or None (cost unknown) when any of them is not a price."""
+    quotes = [chunk.quote_usd for chunk in chunks]
+    return None if any(q is None for q in quotes) else sum(q or 0.0 for q in quotes)
+
+
+def unknown_quote_notes(chunks: Sequence[PlannedChunk]) -> list[str]:
+    unknown = [chunk for chunk in chunks if chunk.quote_usd is None]
+    if not unknown:
+        return []
+    first = unknown[0]
+    return [
+        f"cost unknown: {len(unknown)} of {len(chunks)} quote(s) were not a price (the one "
+        f"for {first.request['symbols']} {first.request['start']} was not a price: "
+        f"{first.unknown_quote})"
+    ]
 
 
 class ChunkDownloader:
@@ -61,7 +86,8 @@ class ChunkDownloader:
         ledger: Path,
         gateway: str | None,
         *,
-        approved_usd: float = 0.0,
+        approved_usd: float | None = 0.0,
+        billed_before_usd: float | None = None,
     ) -> None:
         self._api = api
         self._job = job
@@ -69,8 +95,19 @@ class ChunkDownloader:
         self._ledger = ledger
         self._gateway = gateway
         # Retries may be billed too: spending stops at the cap, or without a cap at what
-        # the user approved. Attempts answered with an error status streamed nothing and are free.
-        self._budget_usd = job.max_cost_usd if job.max_cost_usd is not None else approved_usd
+        # the user approved (no limit only when the cost was unknown and no guardrail is
+        # set), and within what budget_usd leaves of the job's lifetime spend. Attempts
+        # answered with an error status streamed nothing and are free.
+        self._limits: list[tuple[float, str]] = []
+        if job.max_cost_usd is not None:
+            self._limits.append((job.max_cost_usd, f"max_cost_usd ${job.max_cost_usd:,.4f}"))
+        elif approved_usd is not None:
+            self._limits.append((approved_usd, f"the approved total ${approved_usd:,.4f}"))
+        if job.budget_usd is not None:
+            left = job.budget_usd - (billed_before_usd or 0.0)
+            self._limits.append(
+                (left, f"what budget_usd ${job.budget_usd:,.4f} leaves (${left:,.4f})")
+            )
         self._spent_usd = 0.0
         self._downloaded = 0
         self.warnings: list[str] = []
@@ -86,19 +123,10 @@ class ChunkDownloader:
 
     def _download(self, chunk: PlannedChunk) -> None:
         job, request = self._job, chunk.request
-        received = False
 
         def before_attempt(attempt: int) -> None:
-            if self._spent_usd + chunk.quote_usd > self._budget_usd + 1e-9:
-                limit = "max_cost_usd" if job.max_cost_usd is not None else "the approved total"
-                raise GuardrailRefused(
-                    f"stopped before attempt {attempt} at {request['symbols']} "
-                    f"{request['start']}: it could take the spend to "
-                    f"${self._spent_usd + chunk.quote_usd:,.4f}, over {limit} "
-                    f"${self._budget_usd:,.4f}. Spent so far: ${self._spent_usd:,.4f} on "
-                    f"{self._downloaded} chunk(s), kept and never paid for again; re-run to "
-                    "resume"
-                )
+            raise_if_stopped()
+            self._check_limits(chunk, attempt)
             append_ledger(
                 self._ledger,
                 "attempt",
@@ -107,45 +135,78 @@ class ChunkDownloader:
             )
 
         def after_attempt(billable: bool, complete: bool) -> None:
-            nonlocal received
             if billable:
-                self._spent_usd += chunk.quote_usd
-            received = complete
+                self._spent_usd += chunk.quote_usd or 0.0
             if not complete:
                 append_ledger(
                     self._ledger,
                     "attempt_failed",
-                    {"job": job.name, "billable": billable, **request},
+                    {"job": job.name, "billable": billable, "usd": chunk.quote_usd, **request},
                     at=self._ctx.now(),
                 )
 
         assert self._api is not None, "downloads need an API client"
         fetched_at = self._ctx.now()
-        relative = str(chunk.path.relative_to(self._ctx.data_dir))
-        with atomic_path(chunk.path) as tmp:
-            try:
-                self._api.download(
-                    request,
-                    tmp,
-                    _verify_download,
-                    before_attempt=before_attempt,
-                    after_attempt=after_attempt,
-                )
-            except KeyboardInterrupt:
-                if received and tmp.exists():  # paid for: keep it; the next run verifies it
-                    remove_sidecar(chunk.path)
-                    os.replace(tmp, chunk.path)
-                raise
-            digest = FileDigest(relative, sha256_of(tmp), tmp.stat().st_size)
-            provenance = self.describe(request, digest, tmp, fetched_at)
-        write_sidecar(chunk.path, provenance, created_at=fetched_at)
+        chunk.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = paid_temp_name_for(chunk.path)
+        try:
+            self._api.download(
+                request,
+                tmp,
+                _verify_download,
+                before_attempt=before_attempt,
+                after_attempt=after_attempt,
+            )
+            raise_if_stopped()
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the bytes may be paid for, keep them
+            if tmp.exists():
+                log.warning("kept %s for the next run to verify (it may be paid for)", tmp)
+            raise
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._keep(chunk.path, request, tmp, fetched_at, event="download")
+
+    def _keep(
+        self, path: Path, request: dict[str, str], tmp: Path, fetched_at: datetime, *, event: str
+    ) -> None:
+        """Put the verified download ``tmp`` in place at ``path`` (sidecar first), then its
+        ledger line. Stopped midway, ``tmp`` is verified and kept by the next run."""
+        digest = FileDigest(
+            str(path.relative_to(self._ctx.data_dir)), sha256_of(tmp), tmp.stat().st_size
+        )
+        provenance = self.describe(request, digest, tmp, fetched_at)
+        # The sidecar goes in place first, so ``path`` is never seen without it; stopped
+        # between the two, the sidecar describes a missing file (absent to every check) and
+        # the paid ``tmp`` is recovered by the next run.
+        write_sidecar(path, provenance, created_at=self._ctx.now())
+        publish(tmp, path, sidecar_written=True)
         append_ledger(
             self._ledger,
-            "download",
-            {"job": job.name, "bytes": digest.bytes, "sha256": digest.sha256, **request},
-            at=fetched_at,
+            event,
+            {"job": self._job.name, "bytes": digest.bytes, "sha256": digest.sha256, **request},
+            at=self._ctx.now(),
         )
-        log.debug("downloaded %s (%d bytes)", chunk.path, digest.bytes)
+        log.debug("%s %s (%d bytes)", event, path, digest.bytes)
+
+    def _check_limits(self, chunk: PlannedChunk, attempt: int) -> None:
+        """Refuse an attempt that could take the spend past a limit."""
+        request = chunk.request
+        for limit, name in self._limits:
+            if chunk.quote_usd is None:
+                over = f"its cost is unknown, so {name} cannot be checked"
+            elif self._spent_usd + chunk.quote_usd > limit + 1e-9:
+                over = (
+                    f"it could take the spend to ${self._spent_usd + chunk.quote_usd:,.4f}, "
+                    f"over {name}"
+                )
+            else:
+                continue
+            raise GuardrailRefused(
+                f"stopped before attempt {attempt} at {request['symbols']} {request['start']}: "
+                f"{over}. Spent so far: ${self._spent_usd:,.4f} on {self._downloaded} "
+                "chunk(s), kept and never paid for again; re-run to resume"
+            )
 
     def describe(
         self, request: dict[str, str], digest: FileDigest, file: Path, fetched_at: datetime
@@ -179,16 +240,29 @@ class ChunkDownloader:
             extra={FETCHED_AT: fetched_at.isoformat()},
         )
 
-    def recover_unrecorded(self, path: Path, request: dict[str, str]) -> bool:
+    def recover(self, path: Path, request: dict[str, str]) -> bool:
+        """Keep what earlier runs received for ``path`` instead of buying it again: a chunk
+        that reached its name but not its sidecar, or a dead run's leftover download that
+        decodes completely and answers ``request``. Incomplete leftovers are deleted.
+        Return whether the chunk is now stored."""
+        stored = self._record_unrecorded(path, request)
+        for leftover in leftover_paid_temps(path):
+            if not stored and self._answers(leftover, request):
+                fetched_at = datetime.fromtimestamp(leftover.stat().st_mtime, UTC)
+                self._keep(path, request, leftover, fetched_at, event="recovered")
+                log.info("kept %s, received by an interrupted run: verified complete", path)
+                stored = True
+                continue
+            reason = "already stored" if stored else "incomplete or not this chunk"
+            log.info("removed %s, left by an interrupted run (%s)", leftover, reason)
+            leftover.unlink(missing_ok=True)
+        return stored
+
+    def _record_unrecorded(self, path: Path, request: dict[str, str]) -> bool:
         """Record a complete chunk that lost only its sidecar (killed between the two)."""
         if not path.is_file() or read_sidecar(path) is not None:
             return False
-        try:
-            verify_dbn_file(path)
-            info = read_dbn_metadata(path)
-        except DbnFileError:
-            return False
-        if (info.dataset, info.schema) != (self._job.dataset, self._job.schema_):
+        if not self._answers(path, request):
             return False
         fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         digest = FileDigest(
@@ -199,6 +273,22 @@ class ChunkDownloader:
         )
         log.info("recorded %s, downloaded earlier but left without its sidecar", path)
         return True
+
+    def _answers(self, file: Path, request: dict[str, str]) -> bool:
+        """Whether ``file`` decodes completely (as a fresh download is checked) and its
+        header is the answer to ``request``: same dataset, schema and start."""
+        try:
+            verify_dbn_file(file)
+            info = read_dbn_metadata(file)
+        except DbnFileError as exc:
+            log.debug("%s does not verify: %s", file, exc)
+            return False
+        start = (datetime.fromisoformat(request["start"]) - EPOCH) // timedelta(microseconds=1)
+        return (info.dataset, info.schema, info.start) == (
+            self._job.dataset,
+            self._job.schema_,
+            start * 1000,
+        )
 
 
 def _verify_download(path: Path) -> None:

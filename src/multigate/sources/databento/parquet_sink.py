@@ -10,6 +10,7 @@ import contextlib
 import queue
 import threading
 from pathlib import Path
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -95,7 +96,7 @@ class ParquetSink:
             if self._error is not None or self._abort.is_set():
                 continue  # drain without doing work
             try:
-                op, key, *rest = item  # type: ignore[misc]
+                op, key, *rest = cast(tuple[Any, ...], item)
                 if op == "open":
                     path, schema, rows_per_group = rest
                     self._writers[key] = pq.ParquetWriter(

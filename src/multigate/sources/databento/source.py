@@ -12,7 +12,14 @@ from pathlib import Path
 
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
-from multigate.guardrails import approve_cost
+from multigate.guardrails import (
+    Spend,
+    approve_cost,
+    budget_note,
+    describe_quote,
+    parse_quote,
+    spend_from_ledger,
+)
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.databento.api import DatabentoApi, range_request
 from multigate.sources.databento.config import (
@@ -20,9 +27,15 @@ from multigate.sources.databento.config import (
     DatabentoOfflineJob,
     DatabentoSourceConfig,
 )
-from multigate.sources.databento.dbn_convert import convert_dbn_file
+from multigate.sources.databento.dbn_convert import ConvertedOutput, convert_dbn_file
 from multigate.sources.databento.dbn_info import DbnFileInfo, read_dbn_metadata
-from multigate.sources.databento.download import TOOLS, ChunkDownloader, PlannedChunk
+from multigate.sources.databento.download import (
+    TOOLS,
+    ChunkDownloader,
+    PlannedChunk,
+    total_quote,
+    unknown_quote_notes,
+)
 from multigate.sources.databento.errors import DbnFileError
 from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
@@ -35,20 +48,20 @@ from multigate.sources.databento.paths import (
     relative_stem,
 )
 from multigate.sources.local_inputs import require_folder_inputs, require_path_inputs
-from multigate.storage.atomic import atomic_path
+from multigate.storage.atomic import atomic_path, leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
-from multigate.storage.ledger import append_ledger
+from multigate.storage.ledger import append_ledger, read_ledger
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
     digest_file,
+    digest_file_as,
     fingerprint,
     package_versions,
     read_sidecar,
-    write_sidecar,
 )
-from multigate.storage.publish import output_is_current
+from multigate.storage.publish import output_is_current, write_output_sidecar
 from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
@@ -122,16 +135,31 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         ledger = ledger_path(self.ctx.data_dir)
         for symbol, chunk in missing:
             request = self._request(job, symbol, chunk)
-            usd = api.get_cost(request)
-            planned.append(PlannedChunk(self._raw_path(job, symbol, chunk), request, usd))
-            if not self.ctx.dry_run:
-                append_ledger(
-                    ledger,
-                    "estimate",
-                    {"job": job.name, "usd": usd, **request},
-                    at=self.ctx.now(),
+            answer = api.get_cost(request)
+            usd = parse_quote(answer)
+            unknown = None if usd is not None else describe_quote(answer)
+            if unknown is not None:
+                log.warning(
+                    "%s: the quote for %s %s was not a price: %s",
+                    job.name,
+                    symbol,
+                    request["start"],
+                    unknown,
                 )
+            path = self._raw_path(job, symbol, chunk)
+            planned.append(PlannedChunk(path, request, usd, unknown))
+            if not self.ctx.dry_run:
+                fields = {"job": job.name, "usd": usd, **request}
+                if unknown is not None:
+                    fields["quote"] = unknown
+                append_ledger(ledger, "estimate", fields, at=self.ctx.now())
         return planned
+
+    def _spend(self, job: DatabentoApiJob) -> Spend | None:
+        """What the ledger shows ``job`` was billed so far, when a budget needs it."""
+        if job.budget_usd is None:
+            return None
+        return spend_from_ledger(read_ledger(ledger_path(self.ctx.data_dir)), job.name)
 
     # ----- Source interface ---------------------------------------------------------------
     def plan(self, job: JobConfig) -> JobPlan:
@@ -164,12 +192,23 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             "stored (not quoted, not downloaded)"
         )
         plan.writes = [str(ingested_root(self.ctx.data_dir, self.name, job.name))]
+        received = [(s, c) for s, c in missing if leftover_paid_temps(self._raw_path(job, s, c))]
+        if received:
+            plan.notes.append(
+                f"{len(received)} chunk(s) have a download left by an interrupted run: the "
+                "next run verifies it and keeps it if complete (quoted here in case it is not)"
+            )
         if missing:
             if not self.ctx.env.get(API_KEY):
                 plan.cost_usd = None
                 plan.notes.append(f"cost unknown: {API_KEY} is not set")
             else:
-                plan.cost_usd = sum(c.quote_usd for c in self._quote(self._api(), job, missing))
+                planned = self._quote(self._api(), job, missing)
+                plan.cost_usd = total_quote(planned)
+                plan.notes.extend(unknown_quote_notes(planned))
+        spent = self._spend(job)
+        if spent is not None and job.budget_usd is not None:
+            plan.notes.append(budget_note(job.budget_usd, spent, plan.cost_usd if missing else 0.0))
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
@@ -188,20 +227,22 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         missing = [
             (symbol, chunk)
             for symbol, chunk in self._missing(job)
-            if not recorder.recover_unrecorded(
+            if not recorder.recover(
                 self._raw_path(job, symbol, chunk), self._request(job, symbol, chunk)
             )
         ]
         if missing:
             api = self._api()
+            spent = self._spend(job)
             planned = self._quote(api, job, missing)
-            total = sum(chunk.quote_usd for chunk in planned)
+            total = total_quote(planned)
             approve_cost(
                 job.name,
                 total,
                 job,
                 self.ctx,
                 what=f"{len(missing)} chunk(s) of {job.dataset} {job.schema_}",
+                spent=spent,
             )
             downloader = ChunkDownloader(
                 api,
@@ -210,6 +251,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 ledger_path(self.ctx.data_dir),
                 self.config.base_url,
                 approved_usd=total,
+                billed_before_usd=None if spent is None else spent.billed_usd,
             )
             try:
                 result.files_written += downloader.download_all(planned)
@@ -295,19 +337,20 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path, stem: str
     ) -> JobResult:
         target = self._target(job, src, stem)
-        info = target.info
         if target.current:
             kept = target.outputs
             rows = sum((read_sidecar(p) or {}).get("rows") or 0 for p in kept)
             return JobResult(JobStatus.UP_TO_DATE, rows=rows, files_current=len(kept), outputs=kept)
 
         finals: dict[str, Path] = {}
+        temps: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
 
             def output_for(schema: str) -> Path:
                 final = output_path(self.ctx.data_dir, job.name, schema, stem)
                 finals[schema] = final
-                return stack.enter_context(atomic_path(final))
+                temps[schema] = stack.enter_context(atomic_path(final, sidecar_written=True))
+                return temps[schema]
 
             records = stack.enter_context(self.ctx.progress.task(f"{src.name}: records"))
             done = 0
@@ -318,6 +361,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 done = total
 
             outputs = convert_dbn_file(src, output_for, price_type=job.price_type, progress=advance)
+            # Each sidecar goes in place before its file moves (when the stack closes).
+            for out in outputs:
+                self._write_output_sidecar(job, target, out, temps[out.schema], finals[out.schema])
         result = JobResult(JobStatus.OK)
         if outputs and outputs[0].error_messages:
             errors = outputs[0].error_messages
@@ -327,45 +373,56 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             )
         for out in outputs:
             final = finals[out.schema]
-            out_digest = digest_file(final, relative_to=self.ctx.data_dir)
-            write_sidecar(
-                final,
-                Provenance(
-                    kind="ingested",
-                    source=self.name,
-                    job=job.name,
-                    mode=job.mode,
-                    query=job.model_dump(mode="json", by_alias=True),
-                    vendor={
-                        "vendor": "Databento",
-                        "dataset": info.dataset,
-                        "schema": out.schema,
-                        "stype_in": info.stype_in,
-                        "stype_out": info.stype_out,
-                        "dbn_version": info.version,
-                    },
-                    file=out_digest,
-                    fingerprint=target.fingerprint,
-                    inputs=[target.digest],
-                    rows=out.rows,
-                    first_ts=_ns_iso(out.first_ts),
-                    last_ts=_ns_iso(out.last_ts),
-                    symbols=out.symbols,
-                    tools=package_versions(TOOLS),
-                    extra={
-                        "converter": CONVERTER_VERSION,
-                        "price_type": job.price_type,
-                        # records of the input in no output (live captures: symbol
-                        # mappings, system and error messages), by kind
-                        "other_records": out.other_records,
-                        "error_messages": out.error_messages,
-                    },
-                ),
-                created_at=self.ctx.now(),
-            )
             log.debug("wrote %s (%d rows)", final, out.rows)
             result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1, outputs=[final]))
         return result
+
+    def _write_output_sidecar(
+        self,
+        job: DatabentoApiJob | DatabentoOfflineJob,
+        target: ConversionTarget,
+        out: ConvertedOutput,
+        temp: Path,
+        final: Path,
+    ) -> None:
+        """The sidecar of ``final`` for the bytes now in ``temp`` (written before the move)."""
+        info = target.info
+        write_output_sidecar(
+            final,
+            Provenance(
+                kind="ingested",
+                source=self.name,
+                job=job.name,
+                mode=job.mode,
+                query=job.model_dump(mode="json", by_alias=True),
+                vendor={
+                    "vendor": "Databento",
+                    "dataset": info.dataset,
+                    "schema": out.schema,
+                    "stype_in": info.stype_in,
+                    "stype_out": info.stype_out,
+                    "dbn_version": info.version,
+                },
+                file=digest_file_as(temp, final, relative_to=self.ctx.data_dir),
+                fingerprint=target.fingerprint,
+                inputs=[target.digest],
+                rows=out.rows,
+                first_ts=_ns_iso(out.first_ts),
+                last_ts=_ns_iso(out.last_ts),
+                symbols=out.symbols,
+                tools=package_versions(TOOLS),
+                extra={
+                    "converter": CONVERTER_VERSION,
+                    "price_type": job.price_type,
+                    # records of the input in no output (live captures: symbol mappings,
+                    # system and error messages), by kind
+                    "other_records": out.other_records,
+                    "error_messages": out.error_messages,
+                },
+            ),
+            created_at=self.ctx.now(),
+            written=temp,
+        )
 
 
 def _shared_stems(inputs: Sequence[tuple[Path, str]]) -> dict[str, list[Path]]:

@@ -6,7 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from multigate.config.models import JobConfig, LaxDate, SourceConfig, Symbol, SymbolList
+from multigate.config.models import (
+    BaseUrl,
+    JobConfig,
+    LaxDate,
+    SourceConfig,
+)
+from multigate.config.symbols import Symbol, UpperSymbolList
 
 CBOE_DAILY_PRICES_URL = "https://cdn.cboe.com/api/global/us_indices/daily_prices"
 
@@ -30,8 +36,9 @@ class VixApiJob(VixDateRange):
     """Download CBOE's ``<INDEX>_History.csv`` for each symbol, then convert it."""
 
     mode: Literal["api"]
-    symbols: SymbolList
-    """CBOE index names, e.g. VIX, VIX9D, VIX3M, VIX6M, VVIX."""
+    symbols: UpperSymbolList
+    """CBOE index names, e.g. VIX, VIX9D, VIX3M, VIX6M, VVIX (upper-cased, as CBOE names its
+    files; commas separate names)."""
 
 
 class VixOfflineJob(VixDateRange):
@@ -48,6 +55,6 @@ VixJob = Annotated[VixApiJob | VixOfflineJob, Field(discriminator="mode")]
 
 
 class VixSourceConfig(SourceConfig):
-    base_url: str | None = None
+    base_url: BaseUrl | None = None
     """Defaults to CBOE's daily-prices folder; override for mirrors and tests."""
     jobs: list[VixJob] = Field(default_factory=list)  # type: ignore[assignment]

@@ -1,0 +1,77 @@
+"""Symbols read from offline bar files: a ticker spelt like a missing value (``NA``) is a
+ticker; one that cannot name a file fails the job by file and symbol, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from multigate.exit_codes import ExitCode
+
+HEADER = "timestamp,open,high,low,close,volume,symbol\n"
+
+
+def bars_csv(folder: Path, name: str, symbols: list[str]) -> Path:
+    rows = "".join(
+        f"2024-01-02T14:{30 + i:02d}:00Z,1,2,0.5,1.5,100,{symbol}\n"
+        for i, symbol in enumerate(symbols)
+    )
+    path = folder / name
+    path.write_text(HEADER + rows)
+    return path
+
+
+def config_for(write_config, path: Path) -> Path:
+    return write_config(
+        f"""\
+        sources:
+          alpaca:
+            enabled: true
+            mode: offline
+            jobs:
+              - name: bars
+                mode: offline
+                path: {path.name}
+                timeframe: 1Min
+        """
+    )
+
+
+def test_na_and_nan_in_a_symbol_column_are_tickers(tmp_path, write_config, run_cli):
+    bars_csv(tmp_path, "bars.csv", ["NA", "nan", "AAPL"])
+    result = run_cli("--config", config_for(write_config, tmp_path / "bars.csv"))
+    assert result.code == ExitCode.OK, result.err
+    outputs = sorted((tmp_path / "data" / "ingested" / "alpaca" / "bars").rglob("*.parquet"))
+    assert sorted(p.stem for p in outputs) == ["AAPL", "NA", "nan"]
+    for output in outputs:
+        assert pq.read_table(output).column("symbol").to_pylist() == [output.stem]
+
+
+def test_missing_words_still_mean_missing_in_number_columns(tmp_path, write_config, run_cli):
+    path = tmp_path / "bars.csv"
+    path.write_text(HEADER + "2024-01-02T14:30:00Z,1,2,0.5,1.5,NA,NA\n")
+    result = run_cli("--config", config_for(write_config, path))
+    assert result.code == ExitCode.OK, result.err
+    (output,) = (tmp_path / "data" / "ingested").rglob("*.parquet")
+    table = pq.read_table(output)
+    assert table.column("symbol").to_pylist() == ["NA"]
+    assert table.column("volume").to_pylist() == [None]
+
+
+@pytest.mark.parametrize(
+    ("symbol", "words"),
+    [
+        ("..", "is not allowed as a path component"),
+        (".", "is not allowed as a path component"),
+        ("\x01X", "contains control characters"),
+        ("A\x7fB", "contains control characters"),
+    ],
+)
+def test_unusable_symbol_in_a_file_fails_by_name(tmp_path, write_config, run_cli, symbol, words):
+    path = bars_csv(tmp_path, "bars.csv", [symbol])
+    result = run_cli("--config", config_for(write_config, path))
+    assert result.code == ExitCode.JOB_FAILED
+    assert "Traceback" not in result.err and "unexpected" not in result.err
+    assert f"{path}: symbol {symbol!r} {words}" in result.err

@@ -1,0 +1,186 @@
+"""A run stopped (SIGKILL, SIGTERM) once a paid download is fully received: the bytes are
+kept, and the next run verifies and keeps them instead of buying the chunk again. Real
+subprocesses of the CLI against the local fake vendor, which counts every billable call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import databento as db
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from multigate.exit_codes import ExitCode
+from multigate.sources.databento.dbn_synthetic import encode_metadata, synthetic_records
+from multigate.storage.ledger import read_ledger
+from multigate.storage.provenance import read_sidecar, sha256_of
+from tests.fakes.databento_server import FakeDatabentoServer
+
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KEY = "db-test-key-0123456789"
+RECORDS = 1_000_000  # big enough that verifying takes a moment after the last byte lands
+CHUNK = "data/raw/databento/dataset=XNAS.ITCH/schema=trades/stype_in=raw_symbol/symbol=AAPL"
+NAME = "20240102T000000Z_20240103T000000Z.dbn.zst"
+OUTPUT = "data/ingested/databento/trades/schema=trades/AAPL_20240102T000000Z_20240103T000000Z"
+
+CONFIG = """\
+data_dir: data
+sources:
+  databento:
+    enabled: true
+    mode: api
+    base_url: {gateway}
+    http: {{max_attempts: 3, backoff_seconds: 0, timeout_seconds: 60}}
+    jobs:
+      - name: trades
+        mode: api
+        dataset: XNAS.ITCH
+        schema: trades
+        symbols: [AAPL]
+        start: 2024-01-02
+        end: 2024-01-02
+        require_confirm: false
+        max_cost_usd: 10.0
+"""
+
+
+@cache
+def big_body() -> bytes:
+    """A complete zstd DBN answer for AAPL on 2024-01-02, as the vendor would send it."""
+    start = int(dt.datetime(2024, 1, 2, tzinfo=dt.UTC).timestamp()) * 10**9
+    end = start + 86_400 * 10**9
+    day = dt.date(2024, 1, 2)
+    header = encode_metadata(
+        "trades", start, end, {"AAPL": [(day, day + dt.timedelta(days=1), "1001")]}, "XNAS.ITCH"
+    )
+    records = synthetic_records("trades", RECORDS, 1, 0, start + 3_600 * 10**9, 7)
+    records["instrument_id"] = 1001
+    return zstandard.ZstdCompressor(level=1).compress(header + records.tobytes())
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
+    with FakeDatabentoServer(key=KEY, symbols=("AAPL",), records_per_day=50) as fake:
+        for name, value in fake.client_env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+        yield fake
+
+
+def start_run(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def freeze_once_fully_received(process: subprocess.Popen[str], folder: Path, size: int) -> Path:
+    """Wait until a hidden file in ``folder`` holds all ``size`` bytes (the transfer is over,
+    verification is under way), then SIGSTOP the run there; return that file."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if folder.is_dir():
+            for candidate in folder.glob(f".{NAME}*"):
+                try:
+                    if candidate.stat().st_size == size:
+                        os.kill(process.pid, signal.SIGSTOP)
+                        return candidate
+                except FileNotFoundError:
+                    continue
+        time.sleep(0.001)
+    process.kill()
+    _, err = process.communicate()
+    raise AssertionError(f"the download never completed (or finished too fast): {err}")
+
+
+def assert_kept_and_never_bought_again(tmp_path, run_cli, server, config):
+    body = big_body()
+    raw = tmp_path / CHUNK / NAME
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.OK, result.err
+    assert server.calls["get_range"] == 1  # the chunk was bought once, by the stopped run
+    assert sha256_of(raw) == hashlib.sha256(body).hexdigest()
+    sidecar = read_sidecar(raw)
+    assert sidecar is not None and sidecar["file"]["sha256"] == sha256_of(raw)
+    events = [e["event"] for e in read_ledger(tmp_path / "data/raw/databento/ledger.jsonl")]
+    assert events.count("recovered") == 1 and "download" not in events
+    assert sorted(p.name for p in (tmp_path / CHUNK).iterdir()) == [NAME, f"{NAME}.source.json"]
+    rows = pq.read_metadata(tmp_path / f"{OUTPUT}.parquet").num_rows
+    assert rows == len(db.DBNStore.from_file(raw).to_df()) == RECORDS
+
+
+def test_sigkill_while_a_received_download_is_verified_keeps_it(
+    tmp_path, write_config, run_cli, server
+):
+    server.script("get_range", body=big_body())
+    config = write_config(CONFIG.format(gateway=server.gateway))
+    process = start_run(config)
+    leftover = freeze_once_fully_received(process, tmp_path / CHUNK, len(big_body()))
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert leftover.exists() and not (tmp_path / CHUNK / NAME).exists()
+
+    assert_kept_and_never_bought_again(tmp_path, run_cli, server, config)
+
+
+@pytest.mark.parametrize(
+    ("stop", "code", "word"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+    ids=["sigterm", "ctrl-c"],
+)
+def test_sigterm_stops_like_ctrl_c_and_keeps_the_paid_bytes(
+    tmp_path, write_config, run_cli, server, stop, code, word
+):
+    server.script("get_range", body=big_body())
+    config = write_config(CONFIG.format(gateway=server.gateway))
+    process = start_run(config)
+    freeze_once_fully_received(process, tmp_path / CHUNK, len(big_body()))
+    os.kill(process.pid, stop)
+    os.kill(process.pid, signal.SIGCONT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == code, out + err[-3000:]  # 143 = 128 + SIGTERM
+    assert f"{word}: finished files and received downloads are kept" in err
+    assert "Traceback" not in err
+
+    assert_kept_and_never_bought_again(tmp_path, run_cli, server, config)
+
+
+def test_an_incomplete_leftover_of_a_dead_run_is_deleted_and_bought_once(
+    tmp_path, write_config, run_cli, server
+):
+    config = write_config(CONFIG.format(gateway=server.gateway))
+    folder = tmp_path / CHUNK
+    folder.mkdir(parents=True)
+    cut = server.body_for_range(
+        {
+            "dataset": "XNAS.ITCH",
+            "schema": "trades",
+            "symbols": "AAPL",
+            "start": "2024-01-02T00:00:00+00:00",
+            "end": "2024-01-03T00:00:00+00:00",
+        }
+    )
+    (folder / f".{NAME}.paid-999999999-abcd").write_bytes(cut[: len(cut) // 2])
+    plan = run_cli("--config", config, "--dry-run")
+    assert "1 chunk(s) have a download left by an interrupted run" in plan.out
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.OK, result.err
+    assert server.calls["get_range"] == 1
+    assert sorted(p.name for p in folder.iterdir()) == [NAME, f"{NAME}.source.json"]
+    assert (folder / NAME).read_bytes() == cut
