@@ -11,6 +11,7 @@ can never reproduce a trusted signature. Untrusted outputs have their sidecar re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -21,14 +22,18 @@ Signature = tuple[int, ...]
 
 
 def filesystem_now(folder: Path) -> int:
-    """The filesystem's current time (ctime of a probe file made in ``folder``), in ns."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """The filesystem's current time (ctime of a probe file made in ``folder``), in ns;
+    0 when no probe can be made there (then no signature is trusted)."""
     probe = folder / f".probe-{os.getpid()}-{secrets.token_hex(4)}"
-    probe.touch()
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.touch()
         return probe.stat().st_ctime_ns
+    except OSError:
+        return 0
     finally:
-        probe.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            probe.unlink()
 
 
 def signature_of(path: str | Path) -> Signature | None:
