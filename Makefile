@@ -1,6 +1,6 @@
 # Two commands for a newcomer (see README.md):
 #   make demo   set up .venv, make the sample data, run every enabled job of example.ingest.yaml
-#   make test   set up .venv with the test tools, run the whole test suite and the linter
+#   make test   set up .venv with the test tools, run the whole test suite, the linter and mypy
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -20,6 +20,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

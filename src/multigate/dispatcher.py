@@ -14,7 +14,7 @@ from multigate.config.loader import LoadedConfig
 from multigate.config.models import JobConfig, SourceConfig
 from multigate.context import RunContext
 from multigate.errors import ConfigError, GuardrailRefused, IngestError, JobKeyError
-from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.base import JobFailedAfterWriting, JobPlan, JobResult, JobStatus, Source
 from multigate.sources.registry import source_class
 from multigate.storage.layout import ingested_root
 from multigate.storage.publish import prune_stale_outputs
@@ -181,6 +181,8 @@ def run_selected(
             outcome.notes.append(str(exc))
             log.error("%s/%s refused: %s", item.source, item.job.name, exc)
         except IngestError as exc:
+            if isinstance(exc, JobFailedAfterWriting):
+                _record(outcome, exc.done)  # what it wrote before failing
             outcome.status = JobStatus.FAILED
             outcome.notes.append(str(exc))
             log.error("%s/%s failed: %s", item.source, item.job.name, exc)

@@ -135,23 +135,29 @@ def watch_response_bodies(
 @contextmanager
 def watch_file_growth(path: Path, floor: RateFloor) -> Iterator[None]:
     """While the block runs, raise :class:`StalledTransfer` in it when ``path`` grows by
-    less than the floor over a window (a missing file counts as empty)."""
+    less than the floor over a window. The first window starts once ``path`` exists: a
+    client that creates its file when the answer's headers arrive is not cut off while it
+    waits for them (its own read timeout bounds that wait)."""
 
-    def size() -> int:
+    def size() -> int | None:
         try:
             return path.stat().st_size
         except OSError:
-            return 0
+            return None
 
     with watch_progress(size, floor, str(path)):
         yield
 
 
 @contextmanager
-def watch_progress(measure: Callable[[], int], floor: RateFloor, what: str) -> Iterator[None]:
+def watch_progress(
+    measure: Callable[[], int | None], floor: RateFloor, what: str
+) -> Iterator[None]:
     """While the block runs, raise :class:`StalledTransfer` in it when ``measure()`` (bytes
-    received so far) grows by less than the floor over a window. ``measure=lambda: 0``
-    bounds a call whose answer is small (under rate x window bytes) to one window."""
+    received so far) grows by less than the floor over a window; windows start at the
+    first check where ``measure()`` is not None (the transfer has begun).
+    ``measure=lambda: 0`` bounds a call whose answer is small (under rate x window bytes)
+    to one window."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not floor.enabled or not usable:
         if floor.enabled:
@@ -162,15 +168,20 @@ def watch_progress(measure: Callable[[], int], floor: RateFloor, what: str) -> I
         log.debug("no transfer-rate watch for %s: the interval timer is in use", what)
         yield
         return
-    watch = RateWatch(floor)
-    seen = 0
+    seen = measure()
+    watch = None if seen is None else RateWatch(floor)
     active = True
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
-        nonlocal seen
+        nonlocal seen, watch
         if not active:
             return
         received = measure()
+        if received is None:  # not begun: no window yet
+            return
+        if watch is None or seen is None:  # begun since the last check: first window
+            watch, seen = RateWatch(floor), received
+            return
         grown, seen = max(received - seen, 0), max(received, seen)
         watch.add(grown)
 

@@ -9,6 +9,7 @@ import pytest
 
 from multigate.exit_codes import ExitCode
 from multigate.sample.vix import write_vix_samples
+from multigate.sources.local_inputs import find_path_inputs, glob_base
 
 GOOD_AND_BAD = """\
 data_dir: data
@@ -84,3 +85,22 @@ def test_missing_inputs_are_config_errors_naming_file_line_and_key(
     assert f"].{key} (job 'bad'): " in result.err and words in result.err
     assert "no .dbn files" not in result.err and "Traceback" not in result.err
     assert not (tmp_path / "data").exists()  # the good job did not run either
+
+
+def test_path_inputs_are_found_alike_for_every_source(tmp_path: Path) -> None:
+    """One finder for `path:`: `**` reaches any depth; the base is the glob's folder
+    before its first wildcard, or a plain file's own folder (suffix or not)."""
+    for name in ("a.csv", "x/b.csv", "x/y/z/c.csv", "v1.0/d.csv", "x/plain"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    found = find_path_inputs(tmp_path / "**/*.csv")
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "a.csv",
+        "v1.0/d.csv",
+        "x/b.csv",
+        "x/y/z/c.csv",
+    ]
+    assert glob_base(tmp_path / "x/**/*.csv") == tmp_path / "x"
+    assert glob_base(tmp_path / "v1.0/*.csv") == tmp_path / "v1.0"
+    assert glob_base(tmp_path / "x/plain") == tmp_path / "x"
+    assert glob_base(tmp_path / "a.csv") == tmp_path

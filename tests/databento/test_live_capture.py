@@ -14,6 +14,7 @@ import pytest
 from dbn_helpers import assert_matches_vendor, read_parquet_df
 
 from multigate.sources.databento.dbn_convert import convert_dbn_file
+from multigate.sources.databento.errors import DbnFileError
 from multigate.storage.provenance import read_sidecar
 
 T0 = 1_700_006_400_000_000_000  # 2023-11-15T00:00:00Z
@@ -141,3 +142,71 @@ def test_live_capture_through_a_job_counts_control_records(tmp_path, write_confi
         assert sidecar is not None
         assert sidecar["extra"]["other_records"] == controls
         assert sidecar["symbols"] and sidecar["rows"] == len(read_parquet_df(out))
+
+
+def control_only_capture(path: Path, *texts: str) -> None:
+    """A live capture with no market data: a system message, then ``texts`` as errors."""
+    meta = dbn.Metadata(
+        dataset="GLBX.MDP3",
+        start=T0,
+        stype_in=None,
+        stype_out=dbn.SType.INSTRUMENT_ID,
+        schema=None,
+        symbols=[],
+        mappings=[],
+        version=3,
+    )
+    recs = [_system(3, T0, "Heartbeat"), *(_error(3, T0 + 1, text) for text in texts)]
+    path.write_bytes(bytes(meta.encode()) + b"".join(bytes(r) for r in recs))
+
+
+def test_capture_of_only_an_error_fails_by_name(tmp_path: Path) -> None:
+    src = tmp_path / "auth.dbn"
+    control_only_capture(src, "auth failed: invalid API key")
+    with pytest.raises(DbnFileError, match=r"auth\.dbn.*auth failed: invalid API key"):
+        convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
+    assert list(tmp_path.glob("*.parquet")) == []
+
+
+def test_capture_without_data_reports_its_control_records(tmp_path: Path) -> None:
+    src = tmp_path / "quiet.dbn"
+    control_only_capture(src)
+    converted = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
+    assert list(converted) == []
+    assert converted.other_records == {"system": 1}
+    assert converted.error_messages == []
+
+
+_JOB = """
+data_dir: data
+sources:
+  databento:
+    enabled: true
+    mode: offline
+    jobs:
+      - name: live
+        mode: offline
+        raw_dir: dbn
+"""
+
+
+def test_control_records_are_reported_every_run_whatever_fails(tmp_path, write_config, run_cli):
+    """An error-only capture fails by name on every run; a quiet capture warns on every
+    run; the warning of a capture with data survives a sibling's failure, and so do the
+    counts of what was written."""
+    (tmp_path / "dbn").mkdir()
+    live_capture(tmp_path / "dbn/capture.dbn", 3)
+    control_only_capture(tmp_path / "dbn/auth.dbn", "auth failed: invalid API key")
+    control_only_capture(tmp_path / "dbn/quiet.dbn")
+    config = write_config(_JOB)
+    for written, kept in ((3, 0), (0, 3)):
+        result = run_cli("--config", config)
+        assert result.code == 1
+        text = result.out + result.err
+        assert "auth.dbn" in text and "auth failed: invalid API key" in text
+        assert "gateway lagging" in text  # capture.dbn's warning, kept despite auth.dbn
+        assert "quiet.dbn: no market data" in text and "system 1" in text
+        row = next(line for line in result.out.splitlines() if " failed " in line)
+        cells = [cell.strip() for cell in row.split("│")]
+        status = cells.index("failed")
+        assert cells[status + 1 : status + 4] == ["80", str(written), str(kept)]

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import databento as db
+import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from multigate.exit_codes import ExitCode
 from multigate.sample.databento import INSTRUMENTS, write_databento_samples
+from multigate.sources.databento.dbn_legacy import LEGACY_DEFINITION_FIELDS
 from multigate.storage.provenance import read_sidecar, sha256_of
 from tests.conftest import snapshot
 from tests.databento.dbn_helpers import assert_matches_vendor_any_version
@@ -59,12 +61,30 @@ def test_every_version_ingests_and_a_corrupt_file_fails_alone(tmp_path, write_co
     assert "broken.trades.dbn.zst" in result.err and "1 of 19" in result.err
     outputs = _outputs(tmp_path)
     assert len(outputs) == len(made) == 18
+    # the summary reports what the good files wrote alongside the failure
+    row = next(line for line in result.out.splitlines() if " failed " in line)
+    cells = [cell.strip() for cell in row.split("│")]
+    status = cells.index("failed")
+    assert cells[status + 1 : status + 4] == [f"{18 * 12:,}", "18", "0"]
     for source in made:
         (out,) = [p for p in outputs if p.name == source.name.replace(".dbn.zst", ".parquet")]
         assert_matches_vendor_any_version(pq.read_table(out).to_pandas(), source, "float")
         sidecar = read_sidecar(out)
         assert sidecar is not None and sidecar["inputs"][0]["sha256"] == sha256_of(source)
         assert sidecar["vendor"]["dbn_version"] == int(source.name.split(".v")[1][0])
+
+
+def test_definitions_of_every_version_share_one_schema(tmp_path, write_config, run_cli):
+    """v1/v2 and v3 definition files in one job: one set of columns, so a glob reads them."""
+    made = [write_version_file(tmp_path / "dbn", v, "definition") for v in (1, 2, 3)]
+    assert run_cli("--config", write_config(CONFIG.format(price_type="float"))).code == 0
+    folder = tmp_path / "data/ingested/databento/local/schema=definition"
+    schemas = {p.name: pq.read_schema(p).remove_metadata() for p in folder.glob("*.parquet")}
+    assert len(schemas) == len(made) and len(set(map(str, schemas.values()))) == 1
+    rows = duckdb.sql(f"SELECT count(*) FROM '{folder}/*.parquet'").fetchall()
+    assert rows == [(36,)]
+    v3 = pq.read_table(folder / "definition.v3.parquet").to_pandas()
+    assert v3[list(LEGACY_DEFINITION_FIELDS)].isna().all().all()
 
 
 def test_fixed_prices_keep_the_raw_integers(tmp_path, write_config, run_cli):
@@ -130,17 +150,56 @@ def test_inputs_with_one_stem_each_get_their_own_stable_output(tmp_path, write_c
     assert set(after) - set(before) == {"a~x.dbn.parquet", "a~x.dbn.parquet.source.json"}
 
 
-def test_odd_names_sharing_an_output_fail_alone(tmp_path, write_config, run_cli):
+def test_odd_names_each_get_their_own_output(tmp_path, write_config, run_cli):
+    """Output names are one-to-one: `x` (no suffix) never meets `x.dbn.zst`, nor
+    `x.dbn.dbn.zst` meet `x.dbn`; the dry run and the run agree."""
     dbn_dir = tmp_path / "dbn"
     dbn_dir.mkdir()
-    write_version_file(dbn_dir, 3, "trades").rename(dbn_dir / "x.dbn.zst")
-    write_version_file(dbn_dir, 3, "trades", ".dbn").rename(dbn_dir / "x")
-    write_version_file(dbn_dir, 3, "trades").rename(dbn_dir / "y.dbn.zst")
+    want = {
+        "x.parquet": "x.dbn.zst",
+        "x~.parquet": "x",
+        "x.dbn.parquet": "x.dbn",
+        "x.dbn.dbn.zst~.parquet": "x.dbn.dbn.zst",
+        "y%7Ez~.parquet": "y~z",
+    }
+    for name in want.values():
+        write_version_file(dbn_dir, 3, "trades", ".dbn").rename(dbn_dir / name)
     config = write_config(CONFIG.format(price_type="float").replace("raw_dir: dbn", "path: dbn/*"))
+    dry = run_cli("--config", config, "--dry-run")
+    assert dry.code == ExitCode.OK, dry.err
     result = run_cli("--config", config)
-    assert result.code == ExitCode.JOB_FAILED
-    assert "2 of 3 files failed" in result.err and "output name 'x' is shared" in result.err
-    assert [p.name for p in _outputs(tmp_path)] == ["y.parquet"]
+    assert result.code == ExitCode.OK, result.err
+    folder = tmp_path / "data/ingested/databento/local/schema=trades"
+    assert sorted(p.name for p in folder.glob("*.parquet")) == sorted(want)
+    for name, source in want.items():
+        sidecar = read_sidecar(folder / name)
+        assert sidecar is not None and sidecar["inputs"][0]["sha256"] == sha256_of(dbn_dir / source)
+
+
+def test_a_plain_file_without_suffix_ingests(tmp_path, write_config, run_cli):
+    (tmp_path / "db2").mkdir()
+    write_version_file(tmp_path / "db2", 3, "trades", ".dbn").rename(tmp_path / "db2/x")
+    config = write_config(CONFIG.format(price_type="float").replace("raw_dir: dbn", "path: db2/x"))
+    dry = run_cli("--config", config, "--dry-run")
+    assert dry.code == ExitCode.OK, dry.err
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.OK, result.err
+    (out,) = _outputs(tmp_path)
+    assert out.name == "x~.parquet"
+    assert_matches_vendor_any_version(pq.read_table(out).to_pandas(), tmp_path / "db2/x", "float")
+
+
+def test_dry_run_fails_where_the_run_fails(tmp_path, write_config, run_cli):
+    write_version_file(tmp_path / "dbn", 3, "trades")
+    (tmp_path / "dbn/old").mkdir()
+    (tmp_path / "dbn/old/legacy.dbz").write_bytes(b"\x50\x2a\x4d\x18" + bytes(12))
+    config = write_config(CONFIG.format(price_type="float"))
+    dry = run_cli("--config", config, "--dry-run")
+    assert dry.code == ExitCode.JOB_FAILED
+    assert "legacy.dbz" in dry.err and "1 of 2 files failed" in dry.err
+    assert _outputs(tmp_path) == []
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.JOB_FAILED and "1 of 2 files failed" in result.err
 
 
 def test_real_files_ingest_and_a_corrupt_one_fails_alone(tmp_path, write_config, run_cli, testdata):
@@ -159,7 +218,9 @@ def test_real_files_ingest_and_a_corrupt_one_fails_alone(tmp_path, write_config,
         (out,) = [p for p in outputs if p.name == f"{stem}.parquet"]
         want = db.DBNStore.from_file(source).to_df().reset_index()
         got = pq.read_table(out).to_pandas()
-        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+        extra = [c for c in got.columns if c not in want.columns]
+        assert got[extra].isna().all().all()  # the legacy definition fields, null in v3
         sidecar = read_sidecar(out)
         assert sidecar is not None and sidecar["inputs"][0]["sha256"] == sha256_of(source)
 

@@ -42,6 +42,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -106,6 +107,7 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
     cut_after_bytes: int | None = None
     trickle: tuple[int, float] | None = None
+    header_delay: float = 0.0
 
 
 def parse_time(text: str) -> int:
@@ -248,6 +250,7 @@ class FakeDatabentoServer:
         headers: dict[str, str] | None = None,
         cut_after_bytes: int | None = None,
         trickle: tuple[int, float] | None = None,
+        header_delay: float = 0.0,
         times: int = 1,
     ) -> None:
         """Queue the answer to the next `times` calls of `endpoint` (e.g. "get_range").
@@ -260,13 +263,16 @@ class FakeDatabentoServer:
         that is not a price (`b"-0.5"`, `b"null"`, `b"[1]"`, `b""`, ...), and a get_range
         `body` serves any DBN stream (a huge one, to catch a run while it verifies).
         `trickle=(N, seconds)` (status 200) sends the real answer N bytes at a time, that
-        many seconds apart.
+        many seconds apart. `header_delay=S` waits S seconds before the status line (a
+        server slow to start answering).
         """
         if endpoint not in ENDPOINTS.values():
             raise ValueError(f"unknown endpoint {endpoint!r}")
         if cut_after_bytes is not None and (status != 200 or cut_after_bytes < 0):
             raise ValueError("cut_after_bytes needs status 200 and N >= 0")
-        entry = Scripted(status, message, case, body, dict(headers or {}), cut_after_bytes, trickle)
+        entry = Scripted(
+            status, message, case, body, dict(headers or {}), cut_after_bytes, trickle, header_delay
+        )
         with self._lock:
             self._scripts.setdefault(endpoint, deque()).extend([entry] * times)
 
@@ -606,6 +612,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         scripted = fake._next_script(endpoint)
+        if scripted is not None and scripted.header_delay:
+            time.sleep(scripted.header_delay)
         if scripted is not None and scripted.status != 200:
             if scripted.body is not None:
                 self._send(scripted.status, scripted.body, scripted.headers)

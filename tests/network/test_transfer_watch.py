@@ -154,6 +154,31 @@ def test_databento_trickled_download_is_a_billable_broken_stream(databento, slee
     assert sleeps.calls == [1.0]
 
 
+def test_databento_slow_first_byte_is_not_a_stall(databento, sleeps, tmp_path):
+    """The SDK creates the file only once the headers are in: the rate window starts
+    there, so a server that takes longer than a window to answer (but less than
+    timeout_seconds) is neither aborted nor counted as billed twice."""
+    databento.script("get_range", header_delay=1.6)  # > 3 windows of 0.5 s, no bytes yet
+    http = HttpSettings(max_attempts=2, timeout_seconds=10, **FAST_CHECK)
+    api = DatabentoApi(DATABENTO_KEY, databento.gateway, http, sleeps)
+    target = tmp_path / "chunk.dbn.zst"
+    attempts = Attempts()
+    api.download(REQUEST, target, verify_dbn_file, after_attempt=attempts)
+    assert target.read_bytes() == databento.body_for_range(REQUEST)
+    assert databento.calls["get_range"] == 1
+    assert attempts.seen == [(True, True)]
+    assert sleeps.calls == []
+
+
+def test_databento_first_byte_stays_bounded_by_the_timeout(databento, sleeps, tmp_path):
+    databento.script("get_range", header_delay=2.5, times=2)
+    http = HttpSettings(max_attempts=2, timeout_seconds=1, **FAST_CHECK)
+    api = DatabentoApi(DATABENTO_KEY, databento.gateway, http, sleeps)
+    with pytest.raises(VendorError):
+        api.download(REQUEST, tmp_path / "chunk.dbn.zst", verify_dbn_file)
+    assert databento.calls["get_range"] == 2
+
+
 def test_databento_always_trickled_fails_with_the_stall_as_cause(databento, sleeps, tmp_path):
     databento.script("get_range", trickle=TRICKLE, times=2)
     api = DatabentoApi(

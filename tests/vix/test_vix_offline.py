@@ -9,6 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from multigate.exit_codes import ExitCode
+from multigate.storage.provenance import read_sidecar, sha256_of
+from multigate.storage.snapshots import object_path
+from tests.conftest import snapshot
 from tests.vix.helpers import assert_matches_reference, cboe_bytes, fred_bytes, read_output
 
 CONFIG = """\
@@ -90,6 +93,49 @@ def test_bad_files_fail_the_job_with_the_file_named(tmp_path, write_config, run_
     assert result.code == ExitCode.JOB_FAILED
     assert "VIX_History.csv" in result.err and words in result.err
     assert not (tmp_path / "data/ingested/vix/local/VIX.parquet").exists()
+
+
+def test_double_star_glob_finds_files_at_any_depth(tmp_path, write_config, run_cli):
+    top, deep = cboe_bytes(seed=1), cboe_bytes(seed=2)
+    place(tmp_path, "VIX_History.csv", top)
+    place(tmp_path, "a/b/VIX9D_History.csv", deep)
+    result = run_cli("--config", write_config(CONFIG.format(path="in/**/*.csv")))
+    assert result.code == ExitCode.OK, result.err
+    assert_matches_reference(tmp_path / "data/ingested/vix/local/VIX.parquet", top, "VIX")
+    assert_matches_reference(tmp_path / "data/ingested/vix/local/VIX9D.parquet", deep, "VIX9D")
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").is_file(), reason="needs Linux /proc")
+def test_a_read_error_fails_the_job_and_keeps_the_output(tmp_path, write_config, run_cli):
+    """Only bad content takes an output back; a file that cannot be read (an I/O error)
+    fails the job and leaves the earlier output as it was."""
+    source = place(tmp_path, "VIX_History.csv", cboe_bytes())
+    config = write_config(CONFIG.format(path="in/*.csv"))
+    assert run_cli("--config", config).code == ExitCode.OK
+    before = snapshot(tmp_path / "data/ingested")
+    source.unlink()
+    source.symlink_to("/proc/self/mem")  # a regular file whose read fails with EIO
+    result = run_cli("--config", config)
+    assert result.code != ExitCode.OK
+    assert "VIX_History.csv" in result.err and "cannot read" in result.err
+    assert snapshot(tmp_path / "data/ingested") == before
+
+
+def test_a_retracted_output_stays_readable_from_its_snapshot(tmp_path, write_config, run_cli):
+    """Taking back an output whose input went bad keeps its bytes for the snapshots that
+    recorded it, as pruning a stale output does (one rule for both)."""
+    source = place(tmp_path, "VIX_History.csv", cboe_bytes())
+    config = write_config(CONFIG.format(path="in/*.csv"))
+    assert run_cli("--config", config).code == ExitCode.OK
+    output = tmp_path / "data/ingested/vix/local/VIX.parquet"
+    sidecar = read_sidecar(output)
+    assert sidecar is not None
+    sha = sidecar["file"]["sha256"]
+    source.write_bytes(b"not,a,vix,file\n1,2,3,4\n")
+    assert run_cli("--config", config).code != ExitCode.OK
+    assert not output.exists()
+    kept = object_path(tmp_path / "data", sha)
+    assert kept.is_file() and sha256_of(kept) == sha
 
 
 def test_no_matching_files_is_a_config_error(tmp_path, write_config, run_cli):

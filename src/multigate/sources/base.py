@@ -15,6 +15,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from multigate.config.models import JobConfig, SourceConfig
 from multigate.context import RunContext
+from multigate.errors import DataError
 
 
 class JobStatus(StrEnum):
@@ -59,6 +60,15 @@ class JobResult:
         self.files_current += other.files_current
         self.warnings.extend(other.warnings)
         self.outputs.extend(other.outputs)
+
+
+class JobFailedAfterWriting(DataError):
+    """A job failed (some inputs could not be converted) after writing the others: ``done``
+    is what it wrote, so that the summary reports it alongside the failure."""
+
+    def __init__(self, message: str, done: JobResult) -> None:
+        super().__init__(message)
+        self.done = done
 
 
 C = TypeVar("C", bound=SourceConfig)

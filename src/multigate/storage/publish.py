@@ -97,10 +97,9 @@ def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job:
     removed = []
     if folder.is_dir():
         for path in sorted(folder.rglob("*.parquet")):
-            if path.resolve() not in wanted and _written_by(path, source, job):
-                keep_for_snapshots(path)
-                remove_sidecar(path)
-                path.unlink(missing_ok=True)
+            if path.resolve() in wanted:
+                continue
+            if retract_output(path, source=source, job=job):
                 removed.append(path)
         for sidecar in sorted(folder.rglob(f"*.parquet{SIDECAR_SUFFIX}")):
             path = sidecar.with_name(sidecar.name.removesuffix(SIDECAR_SUFFIX))
@@ -111,6 +110,18 @@ def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job:
             ):
                 remove_sidecar(path)
     return removed
+
+
+def retract_output(path: Path, *, source: str, job: str) -> bool:
+    """Remove the ingested output ``path`` and its sidecar if this job wrote it (its sidecar
+    says so); its bytes are kept for the snapshots first. Returns whether it was removed.
+    The one rule for taking an output back, whether stale or made from failed inputs."""
+    if not _written_by(path, source, job):
+        return False
+    keep_for_snapshots(path)
+    path.unlink(missing_ok=True)  # the file first: a sidecar without its file counts as absent
+    remove_sidecar(path)
+    return True
 
 
 def _written_by(path: Path, source: str, job: str) -> bool:

@@ -1,5 +1,4 @@
-"""Publish a job's outputs together, only once all of them are written; take back an
-output whose inputs failed.
+"""Publish a job's outputs together, only once all of them are written.
 
 Every file is written under its temporary name first; only when all are written do their
 sidecars go in place (each recording its temporary file's bytes) and then the files move
@@ -20,8 +19,6 @@ from multigate.storage.provenance import (
     FileDigest,
     Provenance,
     digest_file_as,
-    read_sidecar,
-    remove_sidecar,
 )
 from multigate.storage.publish import write_output_sidecar
 
@@ -53,14 +50,3 @@ def publish_together(
             write_output_sidecar(item.path, item.describe(digest), created_at=now, written=tmp)
             digests.append(digest)
     return digests
-
-
-def retract_output(path: Path, *, source: str, job: str) -> bool:
-    """Remove ``path`` and its sidecar if this job wrote it (its sidecar says so), so that
-    no complete-looking output outlives the inputs it can no longer be made from."""
-    record = read_sidecar(path) or {}
-    if (record.get("kind"), record.get("source"), record.get("job")) != ("ingested", source, job):
-        return False
-    remove_sidecar(path)  # the sidecar first: a file without one is never taken as complete
-    path.unlink(missing_ok=True)
-    return True

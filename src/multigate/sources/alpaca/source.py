@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -39,7 +38,7 @@ from multigate.sources.alpaca.raw_pieces import (
 )
 from multigate.sources.alpaca.timeframe import completed_bars_end, default_chunk_period
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
-from multigate.sources.local_inputs import require_path_inputs
+from multigate.sources.local_inputs import find_path_inputs, require_path_inputs
 from multigate.storage.chunks_on_disk import FETCHED_AT
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import (
@@ -154,17 +153,13 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
         folder = output_folder(self.ctx.data_dir, job.name, self._series(job))
         plan.writes.append(f"{folder}/<SYMBOL>.parquet (one file per symbol found)")
-        if not inputs:
-            plan.notes.append(f"no files match {job.path}")
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, AlpacaApiJob):
             return self._run_api(job)
         assert isinstance(job, AlpacaOfflineJob)
-        inputs = self._offline_inputs(job)
-        if not inputs:
-            raise DataError(f"job {job.name}: no files match '{job.path}'")
+        inputs = self._offline_inputs(job)  # never empty: preflight checked
         return self._convert(job, inputs, expected_symbols=None, symbol=job.symbol)
 
     # ----- API mode --------------------------------------------------------------------
@@ -297,8 +292,7 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
 
     # ----- conversion (shared by both modes) -------------------------------------------
     def _offline_inputs(self, job: AlpacaOfflineJob) -> list[Path]:
-        pattern = str(self.ctx.resolve(job.path))
-        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        return find_path_inputs(self.ctx.resolve(job.path))
 
     def _output(self, job: AlpacaApiJob | AlpacaOfflineJob, symbol: str) -> Path:
         return output_path(self.ctx.data_dir, job.name, self._series(job), symbol)

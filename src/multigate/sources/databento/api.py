@@ -78,14 +78,14 @@ class DatabentoApi:
         before_attempt: Callable[[int], None] = lambda attempt: None,
         after_attempt: Callable[[bool, bool], None] = lambda billable, complete: None,
     ) -> None:
-        from databento.common.error import BentoHttpError
-
         """Stream ``request`` into ``target`` (which must not exist) and verify it.
 
         ``before_attempt(n)`` runs before every billable attempt and may refuse it;
         ``after_attempt(billable, complete)`` says whether the attempt may have been billed
         (anything but an error status) and whether the transfer finished.
         """
+        from databento.common.error import BentoHttpError
+
         attempts = 0
 
         def attempt() -> None:

@@ -31,7 +31,8 @@ class ColumnSpec:
     kind: Kind
     np_dtype: str  # numpy dtype code of the raw field, e.g. "u8", "i8", "S71"
     arrow_type: pa.DataType
-    legacy: bool = False  # a pre-v3 field the v3 record lacks (values come separately)
+    legacy: bool = False  # a pre-v3 field the v3 record lacks (values come separately,
+    # or none: null)
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,9 @@ def build_plan(
 ) -> RecordPlan:
     """Build the plan for a ``databento_dbn`` record class (v3 layout).
 
-    With ``legacy_struct`` (the record class of the file's own older version), each of
-    ``legacy_fields`` (fields the v3 layout dropped) is added right after the column it
-    follows in the older layout, decoded as that layout's to_df decodes it.
+    With ``legacy_struct`` (an older record class), each of ``legacy_fields`` (fields the
+    v3 layout dropped) is added right after the column it follows in the older layout,
+    typed as that layout's to_df decodes it.
     """
     raw = list(struct._dtypes)
     if ts_out:
@@ -156,11 +157,15 @@ def convert_columns(
 ) -> list[pa.Array]:
     """Convert a structured array of records to Arrow arrays (symbol column excluded).
 
-    ``legacy`` holds the values of the plan's legacy columns, one row per record."""
+    ``legacy`` holds the values of the plan's legacy columns, one row per record; without
+    it (a v3 input) those columns are all null."""
     out: list[pa.Array] = []
     for col in plan.columns:
         if col.legacy:
-            if legacy is None or len(legacy) != len(recs):
+            if legacy is None:
+                out.append(pa.nulls(len(recs), col.arrow_type))
+                continue
+            if len(legacy) != len(recs):
                 raise ValueError(f"no original values for legacy column {col.name}")
             values = legacy[col.name]
         else:

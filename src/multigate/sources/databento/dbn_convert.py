@@ -20,7 +20,12 @@ import pyarrow as pa
 from .dbn_columns import RecordPlan, build_plan, convert_columns
 from .dbn_control import ControlRecords, scan_control_records
 from .dbn_enums import schema_name
-from .dbn_legacy import LEGACY_DEFINITION_FIELDS, LegacyDefinitionTap, legacy_definition_struct
+from .dbn_legacy import (
+    LEGACY_DEFINITION_FIELDS,
+    LEGACY_DEFINITION_LAYOUT,
+    LegacyDefinitionTap,
+    legacy_definition_struct,
+)
 from .dbn_records import iter_homogeneous, iter_mixed
 from .dbn_schemas import RTYPE_TO_SCHEMA, rtypes_for_schema, struct_for_schema
 from .dbn_stream import ByteReader, open_v3
@@ -48,6 +53,22 @@ class ConvertedOutput:
     # and error messages), by kind, and the texts of its first error messages
     other_records: dict[str, int] = field(default_factory=dict)
     error_messages: list[str] = field(default_factory=list)
+
+
+class ConvertedFile(list[ConvertedOutput]):
+    """A file's outputs (a list, one per schema), with the file's own count of records that
+    belong to no output (by kind) and the texts of its first error messages: known even
+    when the file has no output at all."""
+
+    def __init__(
+        self,
+        outputs: list[ConvertedOutput],
+        other_records: dict[str, int],
+        error_messages: list[str],
+    ) -> None:
+        super().__init__(outputs)
+        self.other_records = other_records
+        self.error_messages = error_messages
 
 
 class _Output:
@@ -96,12 +117,12 @@ class _Converter:
 
     def plan(self, schema: str) -> RecordPlan:
         struct = struct_for_schema(schema)
-        if schema == "definition" and self._legacy is not None:
+        if schema == "definition":  # every version: one set of columns (null from v3 files)
             return build_plan(
                 struct,
                 self._price_type,
                 self._ts_out,
-                legacy_struct=legacy_definition_struct(self._legacy.version),
+                legacy_struct=LEGACY_DEFINITION_LAYOUT,
                 legacy_fields=LEGACY_DEFINITION_FIELDS,
             )
         return build_plan(struct, self._price_type, self._ts_out)
@@ -165,7 +186,7 @@ def convert_dbn_file(
     price_type: Literal["float", "fixed"] = "float",
     row_group_size: int = 1_000_000,
     progress: Callable[[int], None] | None = None,
-) -> list[ConvertedOutput]:
+) -> ConvertedFile:
     """Convert a ``.dbn`` / ``.dbn.zst`` file (DBN v1-v3) to one Parquet file per schema.
 
     Each output, read back with ``pyarrow.parquet.read_table(p).to_pandas()``, equals
@@ -177,15 +198,18 @@ def convert_dbn_file(
     documented exceptions, both equal values: an all-unmapped ``symbol`` column is
     ``str`` (NaN) where to_df gives ``object`` (None), and 0-row timestamps are ``[ns]``
     where to_df gives ``[s]``. For v1/v2 definition and statistics files (the only
-    layouts that changed) this means v3 columns; v1/v2 definitions also keep the four
-    fields v3 dropped (``LEGACY_DEFINITION_FIELDS``), decoded as the file's own to_df
-    decodes them and placed where the old layout has them.
+    layouts that changed) this means v3 columns. Definition outputs of every version
+    also carry the four fields v3 dropped (``LEGACY_DEFINITION_FIELDS``), placed where
+    the v1/v2 layout has them, so that one job's definition files share one schema: from
+    v1/v2 files decoded as the file's own to_df decodes them, from v3 files all null.
 
     Files with an unset (mixed) schema (live captures) are split by record type, one
     output per schema in order of first appearance (rtype MBP_1 is named "mbp-1", never
     "tbbo"), each equal to ``to_df(schema=...)``: symbols come from the in-stream
     ``SymbolMappingMsg`` records as well as the metadata; records that belong to no
-    output are counted in ``ConvertedOutput.other_records``.
+    output are counted in ``other_records`` (of each output and of the returned
+    :class:`ConvertedFile`). Such a file with no market data but an error message (a
+    refused login) fails, with the gateway's texts.
 
     Row groups hold ``row_group_size`` rows, except that a row group never holds more
     than ``ROW_GROUP_MAX_BYTES`` of raw records (mbp-10 / definition groups are shorter),
@@ -227,12 +251,19 @@ def convert_dbn_file(
         )
         schema = schema_name(meta)
         _run(reader, conv, schema, row_group_size, progress)
+        if not conv.outputs and control.errors:  # e.g. a capture of a refused login
+            counts = ", ".join(f"{kind} {n}" for kind, n in sorted(control.counts.items()))
+            raise DbnFileError(
+                src,
+                f"no market data, only control records ({counts}); the gateway said: "
+                + "; ".join(repr(text) for text in control.errors),
+            )
         sink.close()
         results = [out.finish() for out in conv.outputs.values()]
         for res in results:
             res.other_records = dict(control.counts)
             res.error_messages = list(control.errors)
-        return results
+        return ConvertedFile(results, dict(control.counts), list(control.errors))
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         if sink is not None:
             sink.abort()
@@ -240,6 +271,8 @@ def convert_dbn_file(
     except BaseException as exc:  # incl. pyo3 PanicException (a BaseException subclass)
         if sink is not None:
             sink.abort()
+        if isinstance(exc, DbnFileError):
+            raise
         reason = str(exc) or type(exc).__name__
         raise DbnFileError(src, f"{type(exc).__name__}: {reason}") from exc
     finally:

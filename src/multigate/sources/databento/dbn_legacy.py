@@ -25,6 +25,9 @@ LEGACY_DEFINITION_FIELDS = (
     "settl_price_type",
 )
 DEFINITION_RTYPE = int(dbn.RType.INSTRUMENT_DEF)
+# Where (and with which types) the dropped fields sit in every definition output: the
+# v1 and v2 layouts agree on both.
+LEGACY_DEFINITION_LAYOUT = dbn.InstrumentDefMsgV2
 
 
 def legacy_definition_struct(version: int) -> Any | None:

@@ -43,13 +43,6 @@ def ledger_path(data_dir: Path) -> Path:
     return raw_root(data_dir, "databento") / "ledger.jsonl"
 
 
-def dbn_stem(path: Path) -> str:
-    """``test_data.trades.dbn.zst`` -> ``test_data.trades``; any other name is kept whole
-    (``x.dbn`` stays ``x.dbn``, so it never meets ``x.dbn.zst``)."""
-    name = path.name
-    return name[: -len(COMPRESSED_SUFFIX)] if name.endswith(COMPRESSED_SUFFIX) else name
-
-
 def output_path(data_dir: Path, job: str, schema: str, stem: str) -> Path:
     return ingested_root(data_dir, "databento", job) / f"schema={schema}" / f"{stem}.parquet"
 
@@ -58,26 +51,30 @@ def _escape(part: str) -> str:
     return part.replace("%", "%25").replace(FOLDER_MARK, "%7E")
 
 
+def _file_stem(name: str) -> str:
+    """One file name's part of an output name (already escaped), one-to-one: ``x.dbn.zst``
+    -> ``x``; ``x.dbn`` -> ``x.dbn``; any other name -> the whole name and a trailing ``~``
+    (``x`` -> ``x~``, and ``x.dbn.dbn.zst`` -> ``x.dbn.dbn.zst~``, which would otherwise
+    meet ``x.dbn``). The three kinds end differently, so no two names meet."""
+    stripped = name.removesuffix(COMPRESSED_SUFFIX)
+    if stripped != name and stripped and not stripped.endswith(".dbn"):
+        return _escape(stripped)
+    if name.endswith(".dbn"):
+        return _escape(name)
+    return _escape(name) + FOLDER_MARK  # never at the end of an escaped name
+
+
 def relative_stem(path: Path, base: Path) -> str:
     """The output name of an input below ``base``: its relative path with each ``/``
-    written as ``~`` (a literal ``%`` or ``~`` is percent-encoded) and ``.dbn.zst``
-    dropped: ``x.dbn.zst`` -> ``x``, ``x.dbn`` -> ``x.dbn``, ``2024/01/x.dbn.zst`` ->
-    ``2024~01~x``. A pure function of the input's own path, so it is stable whatever
-    else the folder holds, and distinct inputs get distinct names."""
+    written as ``~`` (a literal ``%`` or ``~`` is percent-encoded) and the file name as
+    ``_file_stem`` gives it: ``x.dbn.zst`` -> ``x``, ``x.dbn`` -> ``x.dbn``, ``x`` -> ``x~``,
+    ``2024/01/x.dbn.zst`` -> ``2024~01~x``. A pure function of the input's own path, so it
+    is stable whatever else the folder holds, and distinct inputs get distinct names."""
     try:
         parts = list(path.relative_to(base).parts)
     except ValueError:
+        parts = []
+    if not parts:  # not below base (or base is the file itself): its name alone
         parts = [path.name]
-    parts[-1] = dbn_stem(Path(parts[-1]))
-    return FOLDER_MARK.join(_escape(part) for part in parts)
-
-
-def glob_base(pattern: str) -> Path:
-    """The folder a glob pattern starts from: its parts before the first wildcard."""
-    base = []
-    for part in Path(pattern).parts:
-        if any(ch in part for ch in "*?["):
-            break
-        base.append(part)
-    path = Path(*base) if base else Path(".")
-    return path if not path.suffix or path.is_dir() else path.parent
+    folders = [_escape(part) for part in parts[:-1]]
+    return FOLDER_MARK.join([*folders, _file_stem(parts[-1])])

@@ -4,7 +4,6 @@ download path through ``timeseries.get_range``."""
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,13 @@ from multigate.guardrails import (
     parse_quote,
     spend_from_ledger,
 )
-from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
+from multigate.sources.base import (
+    JobFailedAfterWriting,
+    JobPlan,
+    JobResult,
+    JobStatus,
+    Source,
+)
 from multigate.sources.databento.api import DatabentoApi, range_request
 from multigate.sources.databento.config import (
     DatabentoApiJob,
@@ -41,13 +46,17 @@ from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
     LEGACY_SUFFIXES,
     chunk_stem,
-    glob_base,
     ledger_path,
     output_path,
     raw_chunk_path,
     relative_stem,
 )
-from multigate.sources.local_inputs import require_folder_inputs, require_path_inputs
+from multigate.sources.local_inputs import (
+    find_path_inputs,
+    glob_base,
+    require_folder_inputs,
+    require_path_inputs,
+)
 from multigate.storage.atomic import atomic_path, leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root
@@ -67,7 +76,8 @@ from multigate.time_chunks import Chunk, plan_chunks
 log = logging.getLogger(__name__)
 
 # 2: v1/v2 definitions keep the fields v3 dropped; live captures map in-stream symbols
-CONVERTER_VERSION = "databento-dbn/2"
+# 3: definitions of every version carry those four columns (null from v3 files)
+CONVERTER_VERSION = "databento-dbn/3"
 API_KEY = "DATABENTO_API_KEY"
 
 
@@ -167,16 +177,18 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             inputs = self._offline_inputs(job)
             plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
             base = self._offline_base(job)
+            failures = []
             for path in inputs:
                 try:
                     target = self._target(job, path, relative_stem(path, base))
-                except DbnFileError as exc:
-                    plan.notes.append(f"will fail: {exc}")
+                except DbnFileError as exc:  # the run would fail on it: so does the dry run
+                    failures.append(str(exc))
+                    log.error("%s: %s", job.name, exc)
                     continue
-                listed = target.outputs or [f"{path.name} -> schema=*/"]
-                (plan.current if target.current else plan.writes).extend(map(str, listed))
-            if not inputs:
-                plan.notes.append("no DBN files match")
+                listed = [str(p) for p in target.outputs] or [f"{path.name} -> schema=*/"]
+                (plan.current if target.current else plan.writes).extend(listed)
+            if failures:
+                raise DataError(_failure_message(failures, len(inputs)))
             return plan
         assert isinstance(job, DatabentoApiJob)
         missing = self._missing(job)
@@ -213,10 +225,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
 
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, DatabentoOfflineJob):
-            inputs = self._offline_inputs(job)
-            if not inputs:
-                where = job.path or job.raw_dir
-                raise DataError(f"job {job.name}: no .dbn or .dbn.zst files in '{where}'")
+            inputs = self._offline_inputs(job)  # never empty: preflight checked
             base = self._offline_base(job)
             return self._convert_all(job, [(p, relative_stem(p, base)) for p in inputs])
         assert isinstance(job, DatabentoApiJob)
@@ -260,7 +269,11 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         else:
             log.info("%s: every chunk already stored; nothing to quote or download", job.name)
         pieces = [(self._raw_path(job, s, c), chunk_stem(s, c)) for s, c in self._pieces(job)]
-        result.absorb(self._convert_all(job, pieces))
+        try:
+            result.absorb(self._convert_all(job, pieces))
+        except JobFailedAfterWriting as exc:  # report the downloads too
+            result.absorb(exc.done)
+            raise JobFailedAfterWriting(str(exc), result) from exc
         return result
 
     # ----- conversion (the only path from DBN to Parquet, for both modes) ------------------
@@ -271,8 +284,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             suffixes = DBN_SUFFIXES + LEGACY_SUFFIXES
             found = [p for p in root.rglob("*") if p.name.endswith(suffixes)]
         else:
-            pattern = str(self.ctx.resolve(job.path or ""))
-            found = [Path(p) for p in glob.glob(pattern, recursive=True)]
+            found = find_path_inputs(self.ctx.resolve(job.path or ""))
         return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
 
     def _require_inputs(self, job: DatabentoOfflineJob) -> None:
@@ -287,30 +299,23 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def _offline_base(self, job: DatabentoOfflineJob) -> Path:
         if job.raw_dir is not None:
             return self.ctx.resolve(job.raw_dir)
-        return glob_base(str(self.ctx.resolve(job.path or "")))
+        return glob_base(self.ctx.resolve(job.path or ""))
 
     def _convert_all(
         self, job: DatabentoApiJob | DatabentoOfflineJob, inputs: Sequence[tuple[Path, str]]
     ) -> JobResult:
-        shared = _shared_stems(inputs)
         result = JobResult(JobStatus.OK)
         failures = []
         with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs)) as task:
             for path, stem in inputs:
                 try:
-                    if stem in shared:  # only possible for odd names, e.g. `x` beside `x.dbn.zst`
-                        others = ", ".join(str(p) for p in shared[stem] if p != path)
-                        raise DbnFileError(path, f"output name {stem!r} is shared with {others}")
                     result.absorb(self._convert_one(job, path, stem))
                 except DbnFileError as exc:  # one bad file does not stop the others
                     failures.append(str(exc))
                     log.error("%s: %s", job.name, exc)
                 task.advance()
-        if failures:
-            raise DataError(
-                f"{len(failures)} of {len(inputs)} files failed: {failures[0]}"
-                + (" (and more, see the log)" if len(failures) > 1 else "")
-            )
+        if failures:  # reported with what the other inputs wrote
+            raise JobFailedAfterWriting(_failure_message(failures, len(inputs)), result)
         return result
 
     def _target(
@@ -339,8 +344,21 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         target = self._target(job, src, stem)
         if target.current:
             kept = target.outputs
-            rows = sum((read_sidecar(p) or {}).get("rows") or 0 for p in kept)
-            return JobResult(JobStatus.UP_TO_DATE, rows=rows, files_current=len(kept), outputs=kept)
+            sidecars = [read_sidecar(p) or {} for p in kept]
+            rows = sum(sidecar.get("rows") or 0 for sidecar in sidecars)
+            extra = sidecars[0].get("extra") or {}
+            notes = _control_warning(
+                src.name, extra.get("other_records") or {}, extra.get("error_messages") or [], True
+            )
+            if notes:
+                log.warning("%s: %s", job.name, notes)
+            return JobResult(
+                JobStatus.UP_TO_DATE,
+                rows=rows,
+                files_current=len(kept),
+                outputs=kept,
+                warnings=[notes] if notes else [],
+            )
 
         finals: dict[str, Path] = {}
         temps: dict[str, Path] = {}
@@ -365,12 +383,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             for out in outputs:
                 self._write_output_sidecar(job, target, out, temps[out.schema], finals[out.schema])
         result = JobResult(JobStatus.OK)
-        if outputs and outputs[0].error_messages:
-            errors = outputs[0].error_messages
-            result.warnings.append(
-                f"{src.name}: {outputs[0].other_records.get('error', len(errors))} error "
-                f"message(s) from the gateway in the stream, first: {errors[0]!r}"
-            )
+        notes = _control_warning(
+            src.name, outputs.other_records, outputs.error_messages, bool(outputs)
+        )
+        if notes:  # every run: a file without outputs is never current
+            log.warning("%s: %s", job.name, notes)
+            result.warnings.append(notes)
         for out in outputs:
             final = finals[out.schema]
             log.debug("wrote %s (%d rows)", final, out.rows)
@@ -425,12 +443,26 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         )
 
 
-def _shared_stems(inputs: Sequence[tuple[Path, str]]) -> dict[str, list[Path]]:
-    """Output names that more than one input maps to, with those inputs."""
-    by_stem: dict[str, list[Path]] = {}
-    for path, stem in inputs:
-        by_stem.setdefault(stem, []).append(path)
-    return {stem: paths for stem, paths in by_stem.items() if len(paths) > 1}
+def _failure_message(failures: Sequence[str], inputs: int) -> str:
+    """What the run and the dry run say about the files that failed."""
+    more = " (and more, see the log)" if len(failures) > 1 else ""
+    return f"{len(failures)} of {inputs} files failed: {failures[0]}{more}"
+
+
+def _control_warning(
+    name: str, counts: dict[str, int], errors: Sequence[str], has_data: bool
+) -> str | None:
+    """What a file's records outside every output call for: its gateway error messages,
+    or, with no market data at all, what it held instead."""
+    listed = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+    if errors:
+        return (
+            f"{name}: {counts.get('error', len(errors))} error message(s) from the gateway "
+            f"in the stream, first: {errors[0]!r} (records in no output: {listed})"
+        )
+    if not has_data:
+        return f"{name}: no market data, only control records ({listed})"
+    return None
 
 
 def _ns_iso(ns: int | None) -> str | None:

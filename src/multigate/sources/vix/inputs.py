@@ -37,7 +37,8 @@ class JobInputs:
     symbols: dict[str, SymbolData] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
-    """Symbols with a problem (their output cannot be made from the inputs as they are)."""
+    """Symbols whose inputs hold bad content (their output cannot be made from the inputs
+    as they are). A file that cannot be read is a problem but fails no symbol."""
 
     def check(self) -> None:
         """Raise one DataError naming every problem, if there are any."""
@@ -56,9 +57,11 @@ def read_job_inputs(
     for path, symbol in files:
         try:
             parsed = parse_index_csv(path.read_bytes(), str(path), symbol)
-        except (DataError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, DataError) else f"{path}: cannot read: {exc}"
-            found.problems.append(reason)
+        except OSError as exc:  # the machine's problem, not the file's: its output stays
+            found.problems.append(f"{path}: cannot read: {exc}")
+            continue
+        except DataError as exc:
+            found.problems.append(str(exc))
             guess = symbol or symbol_from_header(path)
             if guess:
                 found.failing.add(guess)

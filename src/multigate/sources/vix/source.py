@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,10 +11,9 @@ import pyarrow.compute as pc
 import requests
 
 from multigate.config.models import JobConfig
-from multigate.errors import DataError
 from multigate.http import get_bytes
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
-from multigate.sources.local_inputs import require_path_inputs
+from multigate.sources.local_inputs import find_path_inputs, require_path_inputs
 from multigate.sources.vix.config import (
     CBOE_DAILY_PRICES_URL,
     VixApiJob,
@@ -34,8 +32,12 @@ from multigate.storage.provenance import (
     fingerprint,
     package_versions,
 )
-from multigate.storage.publish import output_is_current, publish_bytes_if_changed
-from multigate.storage.publish_together import PendingFile, publish_together, retract_output
+from multigate.storage.publish import (
+    output_is_current,
+    publish_bytes_if_changed,
+    retract_output,
+)
+from multigate.storage.publish_together import PendingFile, publish_together
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,7 @@ class VixSource(Source[VixSourceConfig]):
         )
 
     def _offline_inputs(self, job: VixOfflineJob) -> list[Path]:
-        pattern = str(self.ctx.resolve(job.path))
-        return sorted(Path(match) for match in glob.glob(pattern) if Path(match).is_file())
+        return find_path_inputs(self.ctx.resolve(job.path))
 
     def _offline_files(self, job: VixOfflineJob) -> list[tuple[Path, str | None]]:
         """Each input file with the symbol the job or the file's name gives (FRED files
@@ -165,9 +166,7 @@ class VixSource(Source[VixSourceConfig]):
 
     # ----- offline mode ------------------------------------------------------------------
     def _run_offline(self, job: VixOfflineJob) -> JobResult:
-        files = self._offline_files(job)
-        if not files:
-            raise DataError(f"job {job.name}: no files match '{job.path}'")
+        files = self._offline_files(job)  # never empty: preflight checked
         inputs = self._read(job, files)
         if inputs.problems:
             for symbol in sorted(inputs.failing):
