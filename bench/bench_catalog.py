@@ -7,12 +7,16 @@
      (median of 20 random symbol-days, same process);
    - reads one symbol over the year vs pyarrow reading exactly those 252 files
      (``pyarrow.dataset.dataset(paths).to_table()``), median of 20.
-2. Writes a 20M-row trades dataset (20 daily files) and scans it with ``Catalog.scan`` in a
+2. Snapshots of that 20,160-output job: the first run's record, then ``--snapshot-runs``
+   runs that each add one output, and one run that changes nothing: bytes each run adds to
+   ``.snapshots/`` and the run-end cost (``RunRecorder.commit``), median over the runs.
+   The added outputs and ``.snapshots/`` are removed afterwards.
+3. Writes a 20M-row trades dataset (20 daily files) and scans it with ``Catalog.scan`` in a
    fresh process, printing rows/s and peak RSS (VmHWM).
 
 Usage (from the repo root, in .venv):
     python bench/bench_catalog.py [--out-dir bench/out/catalog] [--symbols 80] [--days 252]
-        [--scan-rows 20000000]
+        [--scan-rows 20000000] [--snapshot-runs 5] [--parts reads snapshots scan]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -184,6 +189,57 @@ def bench_reads(data_dir: Path, symbols: int, days: list[date]) -> dict[str, flo
     }
 
 
+def tree_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def bench_snapshots(data_dir: Path, runs: int) -> dict[str, float]:
+    """Record the bars job's snapshot, then ``runs`` runs adding one output each, then one
+    run that changes nothing; clean up afterwards."""
+    from multigate.storage.snapshots import RunRecorder
+
+    store = data_dir / ".snapshots"
+    shutil.rmtree(store, ignore_errors=True)
+    folder = data_dir / "ingested/bench/bars"
+    outputs = sorted(folder.rglob("*.parquet"))
+    added_dir = folder / "symbol=ADDED"
+
+    def run() -> tuple[float, int]:
+        before = tree_bytes(store) if store.is_dir() else 0
+        recorder = RunRecorder(data_dir, now=lambda: datetime.now(UTC))
+        recorder.add_job("bench", "bars", {"name": "bars"}, outputs)
+        started = time.perf_counter()
+        recorder.commit()
+        return time.perf_counter() - started, tree_bytes(store) - before
+
+    try:
+        first_s, first_bytes = run()
+        seconds, sizes = [], []
+        for index in range(runs):
+            table = pq.read_table(outputs[0])
+            path = added_dir / f"{index:03d}.parquet"
+            _publish(data_dir, path, table, "bars", ["S000"])
+            outputs.append(path)
+            elapsed, size = run()
+            seconds.append(elapsed)
+            sizes.append(size)
+        unchanged_s, unchanged_bytes = run()
+    finally:
+        shutil.rmtree(added_dir, ignore_errors=True)
+        shutil.rmtree(store, ignore_errors=True)
+        (data_dir / "catalog/index.parquet").unlink(missing_ok=True)
+    return {
+        "outputs": len(outputs) - runs,
+        "first_s": first_s,
+        "first_bytes": first_bytes,
+        "run_s": statistics.median(seconds),
+        "run_bytes": statistics.median(sizes),
+        "run_bytes_max": max(sizes),
+        "unchanged_s": unchanged_s,
+        "unchanged_bytes": unchanged_bytes,
+    }
+
+
 def child_scan(data_dir: Path) -> None:
     from multigate import Catalog
 
@@ -210,6 +266,13 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=80)
     parser.add_argument("--days", type=int, default=252)
     parser.add_argument("--scan-rows", type=int, default=20_000_000)
+    parser.add_argument("--snapshot-runs", type=int, default=5)
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=["reads", "snapshots", "scan"],
+        default=["reads", "snapshots", "scan"],
+    )
     parser.add_argument("--child", nargs="*")
     args = parser.parse_args()
     if args.child:
@@ -222,12 +285,36 @@ def main() -> None:
         started = time.perf_counter()
         count = write_bars(data_dir, args.symbols, days)
         print(f"wrote {count:,} outputs in {time.perf_counter() - started:.1f} s")
-    if not (data_dir / "ingested/bench/trades").is_dir():
+    if "scan" in args.parts and not (data_dir / "ingested/bench/trades").is_dir():
         started = time.perf_counter()
         write_trades(data_dir, args.scan_rows)
         print(f"wrote {args.scan_rows:,} trades in {time.perf_counter() - started:.1f} s")
     (data_dir / "catalog/index.parquet").unlink(missing_ok=True)
-    result = bench_reads(data_dir, args.symbols, days)
+    if "reads" in args.parts:
+        print_reads(bench_reads(data_dir, args.symbols, days), days)
+    if "snapshots" in args.parts:
+        print_snapshots(bench_snapshots(data_dir, args.snapshot_runs), args.snapshot_runs)
+    if "scan" in args.parts:
+        print_scan(data_dir)
+
+
+def print_snapshots(result: dict[str, float], runs: int) -> None:
+    print(f"snapshots of a job of {result['outputs']:,.0f} outputs")
+    print(
+        f"  first run: record {result['first_bytes'] / 1e6:.2f} MB, "
+        f"run end {result['first_s']:.2f} s"
+    )
+    print(
+        f"  {runs} runs adding one output each: {result['run_bytes']:,.0f} bytes per run "
+        f"(max {result['run_bytes_max']:,.0f}), run end {result['run_s'] * 1000:.0f} ms (median)"
+    )
+    print(
+        f"  a run changing nothing: {result['unchanged_bytes']:,.0f} bytes, "
+        f"run end {result['unchanged_s'] * 1000:.0f} ms"
+    )
+
+
+def print_reads(result: dict[str, float], days: list[date]) -> None:
     print(f"catalog of {result['outputs']:,} outputs ({result['rows']:,} rows)")
     print(f"  index build (once, walks the folder)  {result['index_build_s']:.2f} s")
     print(f"  Catalog.open (index present)          {result['open_ms']:.1f} ms   limit 200 ms")
@@ -242,6 +329,9 @@ def main() -> None:
         f"{result['year_pyarrow_dataset_ms']:.1f} ms (read_table loop "
         f"{result['year_pyarrow_read_table_ms']:.1f} ms)   limit {year_limit:.1f} ms"
     )
+
+
+def print_scan(data_dir: Path) -> None:
     scan = run_child(__file__, str(data_dir))
     rate = scan["rows"] / scan["elapsed"]
     print(

@@ -153,10 +153,15 @@ def test_prune_removes_old_snapshots_and_only_their_files(ingested, run_cli):
 
 
 def _record_entries(data_dir, snapshot_id):
-    from multigate.storage.snapshots import read_snapshot
+    """Every output the jobs recorded in ``snapshot_id`` held then."""
+    from multigate.storage.snapshots import job_manifest, read_snapshot
 
     record = read_snapshot(data_dir, snapshot_id)
-    return [entry for entries in record.jobs.values() for entry in entries]
+    return [
+        entry
+        for job in record.jobs
+        for entry in job_manifest(data_dir, snapshot_id, job).entries.values()
+    ]
 
 
 def test_snapshot_ids_stay_ordered_when_the_clock_goes_back(ingested):

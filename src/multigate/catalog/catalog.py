@@ -25,7 +25,10 @@ from multigate.catalog.reader import (
 from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
 from multigate.storage.outputs import OutputEntry
 from multigate.storage.snapshots import (
+    SnapshotChainBroken,
+    SnapshotRecord,
     is_snapshot_id,
+    job_manifest,
     object_path,
     read_heads,
     read_snapshot,
@@ -325,12 +328,15 @@ class Catalog:
             moment = to_utc_ns(as_of, "as_of")
             candidates = [sid for sid in ids if _ns(snapshot_created_at(sid)) <= moment]
         job_key = f"{key[0]}/{key[1]}"
+        records: dict[str, SnapshotRecord] = {}
         for sid in reversed(candidates):
-            record = read_snapshot(self.data_dir, sid)
-            if job_key in record.jobs:
-                return sorted(
-                    (e for e in record.jobs[job_key] if e.part == key[2]), key=lambda e: e.path
-                )
+            records[sid] = read_snapshot(self.data_dir, sid)
+            if job_key in records[sid].jobs:
+                try:
+                    manifest = job_manifest(self.data_dir, sid, job_key, records)
+                except SnapshotChainBroken as exc:
+                    raise CatalogError(str(exc)) from exc
+                return [e for e in manifest.sorted_entries() if e.part == key[2]]
         first = ids[0] if ids else "none"
         raise CatalogError(
             f"no snapshot of {self._key_name(key)} at or before {as_of} (first snapshot: {first})"

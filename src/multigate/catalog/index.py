@@ -20,7 +20,14 @@ from multigate.catalog.entries_table import ENTRY_SCHEMA, entries_table
 from multigate.storage.atomic import atomic_path
 from multigate.storage.layout import SIDECAR_SUFFIX
 from multigate.storage.outputs import OutputEntry, describe_output
-from multigate.storage.snapshots import SnapshotRecord, read_heads, read_snapshot, snapshot_ids
+from multigate.storage.snapshots import (
+    JobChanges,
+    SnapshotRecord,
+    job_manifest,
+    read_heads,
+    read_snapshot,
+    snapshot_ids,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +68,21 @@ class OutputIndex:
 
     def apply_snapshot(self, data_dir: Path, snapshot_id: str) -> None:
         record = read_snapshot(data_dir, snapshot_id)
-        for key, entries in record.jobs.items():
+        for key, part in record.jobs.items():
             source, job = key.split("/", 1)
-            self.replace_job(source, job, entries)
+            if part.is_checkpoint:
+                self.replace_job(source, job, part.outputs)
+            else:
+                self.apply_changes(source, job, part)
         self.head = snapshot_id
+
+    def apply_changes(self, source: str, job: str, part: JobChanges) -> None:
+        """The job's rows after a delta (the index already holds its base snapshot)."""
+        paths = pa.array([*part.removed, *(entry.path for entry in part.outputs)], pa.string())
+        theirs = pc.and_(pc.equal(self.table["source"], source), pc.equal(self.table["job"], job))
+        gone = pc.and_(theirs, pc.is_in(self.table["path"], value_set=paths))
+        kept = self.table.filter(pc.invert(gone))
+        self.table = pa.concat_tables([kept, entries_table(part.outputs)])
 
     def replace_job(self, source: str, job: str, entries: Iterable[OutputEntry]) -> None:
         theirs = pc.and_(pc.equal(self.table["source"], source), pc.equal(self.table["job"], job))
@@ -131,14 +149,13 @@ def scan_outputs(data_dir: Path) -> list[OutputEntry]:
             head = heads.get(f"{source}/{job}", {}).get("id")
             if head is not None:
                 try:
-                    record = records.get(head) or read_snapshot(data_dir, head)
+                    manifest = job_manifest(data_dir, head, f"{source}/{job}", records)
                 except (OSError, ValueError, KeyError) as exc:
                     log.warning(
                         "snapshot %s unreadable (%s): walking %s/%s", head, exc, source, job
                     )
                 else:
-                    records[head] = record
-                    found.extend(record.jobs.get(f"{source}/{job}", ()))
+                    found.extend(manifest.sorted_entries())
                     continue
             found.extend(describe_folder(root / source / job, data_dir))
     return found

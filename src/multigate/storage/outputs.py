@@ -8,7 +8,7 @@ A job's outputs form one dataset, ``<source>/<job>``; a job whose outputs sit un
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -46,7 +46,7 @@ class OutputEntry:
         return (self.source, self.job, self.part)
 
     def to_dict(self) -> dict[str, Any]:
-        record = asdict(self)
+        record = {name: getattr(self, name) for name in _FIELDS}
         record["symbols"] = list(self.symbols)
         return record
 
@@ -65,6 +65,9 @@ class OutputEntry:
             tmin=None if record["tmin"] is None else int(record["tmin"]),
             tmax=None if record["tmax"] is None else int(record["tmax"]),
         )
+
+
+_FIELDS = tuple(item.name for item in fields(OutputEntry))
 
 
 def part_of(relative: PurePosixPath, source: str, job: str) -> str:
