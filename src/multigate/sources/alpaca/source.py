@@ -78,9 +78,10 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         return Series(job.timeframe, job.feed, job.adjustment)
 
     def _range(self, job: AlpacaApiJob) -> tuple[datetime, datetime]:
-        """[start, end) to hold: the job's range, but never past the last completed bar
-        (an `end`-less job runs up to now), so no stored bar can still change."""
-        done = completed_bars_end(self.ctx.now(), job.timeframe)
+        """[start, end) to hold: the job's range, but never past the last bar that ended
+        at least the job's settle margin ago (an `end`-less job runs up to now), so no
+        stored bar can still change."""
+        done = completed_bars_end(self.ctx.now() - job.settle_margin(), job.timeframe)
         end = done if job.end is None else min(range_end(job.end), done)
         return range_start(job.start), end
 
