@@ -291,3 +291,35 @@ def test_a_local_write_error_fails_at_once_and_costs_one_attempt(tmp_path, write
     assert len(attempts) == len(failed) == 2 and all(e["billable"] for e in failed)
     assert raw_files(tmp_path) == []
     assert not [p for p in (tmp_path / "data").rglob("*") if ".paid-" in p.name]
+
+
+def ledger_lines(tmp_path: Path) -> list[tuple[str, int]]:
+    """(event, length in bytes) of every ledger line."""
+    lines = (tmp_path / LEDGER).read_bytes().splitlines(keepends=True)
+    return [(json.loads(line)["event"], len(line)) for line in lines]
+
+
+@pytest.mark.parametrize("torn", ["estimate", "attempt"])
+def test_no_paid_call_without_its_whole_attempt_line(tmp_path, write_config, server, torn):
+    """A ledger line cut short by a file size limit fails the job before get_range: the
+    ledger never misses an attempt that was made."""
+    config = write_config(ONE_CHUNK.format(gateway=server.gateway))
+    server.script("get_range", 422, message="free: an error status streams nothing")
+    first = run_with_file_size_limit(config, 1 << 30)  # measure the lines one run writes
+    assert first.returncode == ExitCode.JOB_FAILED and server.calls["get_range"] == 1
+    size = (tmp_path / LEDGER).stat().st_size
+    lines = ledger_lines(tmp_path)  # estimate line(s), then attempt, attempt_failed
+    before = [length for event, length in lines[: [e for e, _ in lines].index("attempt") + 1]]
+    # room for every line before the torn one, and half of it
+    upto = 0 if torn == "estimate" else len(before) - 1
+    room = sum(before[:upto]) + before[upto] // 2
+    result = run_with_file_size_limit(config, size + room)
+    assert result.returncode == ExitCode.JOB_FAILED, result.stderr
+    assert server.calls["get_range"] == 1  # no paid call in the limited run
+    assert "File too large" in result.stderr and "Traceback" not in result.stderr
+    assert raw_files(tmp_path) == []
+    server.script("get_range", 422, message="free")
+    again = run_with_file_size_limit(config, 1 << 30)  # the torn line is dropped, not fatal
+    assert again.returncode == ExitCode.JOB_FAILED and server.calls["get_range"] == 2
+    events = [e["event"] for e in strict_ledger(tmp_path)]
+    assert events.count("attempt") == 2

@@ -24,14 +24,16 @@ log = logging.getLogger(__name__)
 def append_ledger(
     path: Path, event: str, fields: Mapping[str, Any], at: datetime | None = None
 ) -> None:
-    """Append one line ``{"at": ..., "event": ..., **fields}`` and fsync it."""
+    """Append one line ``{"at": ..., "event": ..., **fields}`` and fsync it. Returns only
+    once every byte is on disk; a line that cannot be written whole (disk full, a file size
+    limit) raises OSError, so the call it announces is never made."""
     record = {"at": (at or datetime.now(UTC)).astimezone(UTC).isoformat(), "event": event, **fields}
     line = json.dumps(record, sort_keys=True, default=str, allow_nan=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         _drop_torn_tail(fd, path)
-        os.write(fd, line.encode())
+        _write_all(fd, line.encode())
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -62,6 +64,17 @@ def read_ledger(path: Path) -> list[dict[str, Any]]:
                 "(the ledger is what budget_usd is checked against)"
             )
     return records
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of `data`: a short write is continued, so a write that cannot go
+    on raises (EFBIG, ENOSPC, ...) instead of leaving half a line behind silently."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(f"no progress writing the ledger ({written} bytes written)")
+        view = view[written:]
 
 
 def _drop_torn_tail(fd: int, path: Path) -> None:

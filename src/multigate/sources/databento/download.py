@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from multigate.context import RunContext
-from multigate.errors import GuardrailRefused
+from multigate.errors import GuardrailRefused, LocalWriteError
 from multigate.sources.databento.api import DatabentoApi, IncompleteDownload
 from multigate.sources.databento.config import DatabentoApiJob
 from multigate.sources.databento.dbn_info import read_dbn_metadata
@@ -127,12 +127,19 @@ class ChunkDownloader:
         def before_attempt(attempt: int) -> None:
             raise_if_stopped()
             self._check_limits(chunk, attempt)
-            append_ledger(
-                self._ledger,
-                "attempt",
-                {"job": job.name, "attempt": attempt, "usd": chunk.quote_usd, **request},
-                at=self._ctx.now(),
-            )
+            try:
+                append_ledger(
+                    self._ledger,
+                    "attempt",
+                    {"job": job.name, "attempt": attempt, "usd": chunk.quote_usd, **request},
+                    at=self._ctx.now(),
+                )
+            except OSError as exc:  # an attempt the ledger does not show is never made
+                raise LocalWriteError(
+                    f"cannot record attempt {attempt} at {request['symbols']} "
+                    f"{request['start']} in the ledger {self._ledger}: {exc}; the paid call "
+                    "was not made. Make room (or fix the permissions) and re-run."
+                ) from None
 
         def after_attempt(billable: bool, complete: bool) -> None:
             if billable:
