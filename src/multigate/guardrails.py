@@ -30,7 +30,10 @@ def parse_quote(value: object) -> float | None:
     """The vendor's quote as USD, or None (cost unknown) unless it is a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    usd = float(value)
+    try:
+        usd = float(value)
+    except OverflowError:  # an integer too large for a float (hundreds of digits)
+        return None
     if not math.isfinite(usd) or usd < 0:
         return None
     return usd + 0.0  # -0.0 -> 0.0

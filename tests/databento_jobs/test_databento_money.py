@@ -81,8 +81,9 @@ def strict_ledger(tmp_path: Path) -> list[dict]:
 
 
 # Bodies of metadata.get_cost that are not a price: NaN, infinities, negative, null, a
-# string, a list, nothing at all, and text that is not JSON.
+# string, a list, nothing at all, text that is not JSON, and an integer too large for a float.
 NOT_A_PRICE = [b"NaN", b"Infinity", b"-Infinity", b"-0.5", b"null", b'"abc"', b"[1]", b"", b"abc"]
+NOT_A_PRICE.append(b"1" + b"0" * 400)
 
 
 @pytest.mark.parametrize("body", NOT_A_PRICE)
