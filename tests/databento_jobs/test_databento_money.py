@@ -324,3 +324,34 @@ def test_no_paid_call_without_its_whole_attempt_line(tmp_path, write_config, ser
     assert again.returncode == ExitCode.JOB_FAILED and server.calls["get_range"] == 2
     events = [e["event"] for e in strict_ledger(tmp_path)]
     assert events.count("attempt") == 2
+
+
+TWO_JOBS = (
+    ONE_CHUNK
+    + """\
+      - name: later
+        mode: api
+        dataset: XNAS.ITCH
+        schema: trades
+        symbols: [AAPL]
+        start: 2024-01-03
+        end: 2024-01-03
+        require_confirm: false
+        max_cost_usd: 10.0
+"""
+)
+
+
+def test_after_a_local_write_error_the_runs_later_paid_jobs_do_not_pay(
+    tmp_path, write_config, server
+):
+    server.script("get_range", body=vendor_body(200_000), times=6)  # over the 1 MB limit
+    config = write_config(TWO_JOBS.format(gateway=server.gateway))
+    result = run_with_file_size_limit(config, 1 << 20)
+    assert result.returncode == ExitCode.JOB_FAILED, result.stderr
+    assert server.calls["get_range"] == 1  # the first job's one attempt, nothing for `later`
+    assert "not downloading 1 chunk(s): an earlier job of this run" in result.stderr
+    assert "job trades: cannot store the download" in result.stderr
+    assert "Traceback" not in result.stderr
+    attempts = [e for e in strict_ledger(tmp_path) if e["event"] == "attempt"]
+    assert [e["job"] for e in attempts] == ["trades"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multigate.config.models import JobConfig, range_end, range_start
-from multigate.errors import ConfigError, DataError
+from multigate.errors import ConfigError, DataError, LocalWriteError
 from multigate.guardrails import (
     Spend,
     approve_cost,
@@ -86,6 +86,8 @@ class ConversionTarget:
 class DatabentoSource(Source[DatabentoSourceConfig]):
     name = "databento"
     config_model = DatabentoSourceConfig
+    _write_refused: str | None = None
+    """Set when a download could not be stored: the run's later paid downloads are refused."""
 
     # ----- API parameters ---------------------------------------------------------------
     def preflight(self, job: JobConfig) -> None:
@@ -232,6 +234,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             )
         ]
         if missing:
+            if self._write_refused is not None:
+                raise LocalWriteError(
+                    f"not downloading {len(missing)} chunk(s): an earlier job of this run "
+                    f"could not write to {self.ctx.data_dir} ({self._write_refused}), so no "
+                    "paid call was made. Make room (or fix the permissions) and re-run."
+                )
             api = self._api()
             spent = self._spend(job)
             planned = self._quote(api, job, missing)
@@ -255,6 +263,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             )
             try:
                 result.files_written += downloader.download_all(planned)
+            except LocalWriteError as exc:  # the later paid jobs of this run would hit it too
+                self._write_refused = f"job {job.name}: {_first_sentence(str(exc))}"
+                raise
             finally:
                 result.warnings.extend(downloader.warnings)
         else:
@@ -439,3 +450,7 @@ def _ns_iso(ns: int | None) -> str | None:
     import pandas as pd
 
     return pd.Timestamp(ns, tz="UTC").isoformat()
+
+
+def _first_sentence(text: str) -> str:
+    return text.split(". ", 1)[0]
