@@ -216,3 +216,22 @@ def test_a_dead_runs_download_is_kept_when_its_pid_now_belongs_to_another_proces
     finally:
         other.kill()
         other.wait()
+
+
+def test_paid_leftovers_of_chunks_no_job_plans_are_listed_and_kept(
+    tmp_path, write_config, run_cli, server
+):
+    config = write_config(CONFIG.format(gateway=server.gateway))
+    folder = tmp_path / CHUNK
+    folder.mkdir(parents=True)
+    orphan = folder / ".20230102T000000Z_20230103T000000Z.dbn.zst.paid-999999999-abcd"
+    orphan.write_bytes(b"x" * 12_345)  # a chunk of a range the job no longer has
+    plan = run_cli("--config", config, "--dry-run")
+    listed = f"{orphan} (12,345 bytes)"
+    assert "1 paid download(s) left by interrupted runs for chunks no job plans" in plan.out
+    assert listed in plan.out.replace("\n", "")
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.OK, result.err
+    assert "1 paid download(s) left by interrupted runs" in result.out  # the summary
+    assert listed in result.err.replace("\n", "")  # the log: full paths
+    assert orphan.read_bytes() == b"x" * 12_345  # paid bytes are never deleted silently

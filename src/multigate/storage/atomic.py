@@ -58,6 +58,19 @@ def leftover_paid_temps(path: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime_ns)
 
 
+def dead_paid_temps(root: Path) -> dict[Path, list[Path]]:
+    """Every paid download under ``root`` that a run no longer alive left, by the final
+    path it was received for."""
+    if not root.is_dir():
+        return {}
+    found: dict[Path, list[Path]] = {}
+    for temp in sorted(root.rglob(f".*{_PAID_MARK}*")):
+        name, mark, _ = temp.name.rpartition(_PAID_MARK)
+        if mark and name.startswith(".") and temp.is_file() and not _writer_alive(temp):
+            found.setdefault(temp.with_name(name[1:]), []).append(temp)
+    return found
+
+
 def remove_stale_temps(path: Path) -> int:
     """Retire temporary files that runs no longer alive left for ``path`` (and for its
     sidecar); return how many."""

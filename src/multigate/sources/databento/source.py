@@ -37,6 +37,7 @@ from multigate.sources.databento.download import (
     unknown_quote_notes,
 )
 from multigate.sources.databento.errors import DbnFileError
+from multigate.sources.databento.paid_leftovers import leftovers_note, unplanned_leftovers
 from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
     LEGACY_SUFFIXES,
@@ -50,7 +51,7 @@ from multigate.sources.databento.paths import (
 from multigate.sources.local_inputs import require_folder_inputs, require_path_inputs
 from multigate.storage.atomic import atomic_path, leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
-from multigate.storage.layout import ingested_root
+from multigate.storage.layout import ingested_root, raw_root
 from multigate.storage.ledger import append_ledger, read_ledger
 from multigate.storage.provenance import (
     FileDigest,
@@ -119,6 +120,23 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             for s, c in self._pieces(job)
             if not chunk_is_stored(self._raw_path(job, s, c), c.end)
         ]
+
+    def _unplanned_leftovers(self, job: DatabentoApiJob) -> list[str]:
+        """A note listing dead runs' paid downloads no job plans (shown by one job)."""
+        api_jobs = [j for j in self.config.jobs if isinstance(j, DatabentoApiJob)]
+        planned = [self._raw_path(j, s, c) for j in api_jobs for s, c in self._pieces(j)]
+        owners = [  # (job, its dataset/schema/stype folder)
+            (j.name, self._raw_path(j, s, c).parent.parent)
+            for j in api_jobs
+            for s, c in self._pieces(j)[:1]
+        ]
+        root = raw_root(self.ctx.data_dir, self.name)
+        found = unplanned_leftovers(root, planned, owners, job.name)
+        if not found:
+            return []
+        note = leftovers_note(found)
+        log.warning("%s: %s", job.name, note)  # the log keeps the full paths
+        return [note]
 
     def _request(self, job: DatabentoApiJob, symbol: str, chunk: Chunk) -> dict[str, str]:
         return range_request(job.dataset, job.schema_, symbol, job.stype_in, chunk)
@@ -208,6 +226,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 planned = self._quote(self._api(), job, missing)
                 plan.cost_usd = total_quote(planned)
                 plan.notes.extend(unknown_quote_notes(planned))
+        plan.notes.extend(self._unplanned_leftovers(job))
         spent = self._spend(job)
         if spent is not None and job.budget_usd is not None:
             plan.notes.append(budget_note(job.budget_usd, spent, plan.cost_usd if missing else 0.0))
@@ -223,6 +242,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             return self._convert_all(job, [(p, relative_stem(p, base)) for p in inputs])
         assert isinstance(job, DatabentoApiJob)
         result = JobResult(JobStatus.OK)
+        result.warnings.extend(self._unplanned_leftovers(job))
         recorder = ChunkDownloader(
             None, job, self.ctx, ledger_path(self.ctx.data_dir), self.config.base_url
         )
