@@ -219,6 +219,36 @@ def test_an_unreadable_ledger_line_stops_a_budgeted_job(tmp_path, write_config, 
     assert server.calls["get_range"] == 0
 
 
+def test_unpriced_attempts_are_named_and_an_adjustment_line_settles_them(
+    tmp_path, write_config, run_cli, server
+):
+    ledger = tmp_path / LEDGER
+    ledger.parent.mkdir(parents=True)
+    earlier = '"job": "trades", "symbols": "AAPL", "start": "2023-01-02T00:00:00+00:00"'
+    ledger.write_text(
+        '{"event": "estimate", "job": "trades", "usd": 0.1}\n'
+        f'{{"event": "attempt", "usd": null, {earlier}}}\n'
+        f'{{"event": "attempt", "usd": NaN, {earlier}}}\n'  # as versions before 1 wrote it
+    )
+    config = write_job(write_config, server, budget_usd=1.0, require_confirm=False)
+    refused = run_cli("--config", config)
+    assert refused.code == ExitCode.GUARDRAIL_REFUSED, refused.err
+    assert server.calls["get_range"] == 0
+    text = refused.err.replace("\n", " ")
+    assert f"{ledger} line(s) 2, 3" in text
+    assert '{"event": "adjustment", "job": "JOB", "usd": PRICE, "settles_lines": [2, 3]}' in text
+    # the user settles them at the price the vendor billed, as the message says
+    with ledger.open("a") as file:
+        file.write(
+            '{"event": "adjustment", "job": "trades", "usd": 0.1, "settles_lines": [2, 3]}\n'
+        )
+    plan = run_cli("--config", config, "--dry-run")
+    assert "$0.1000 already billed to this job" in plan.out.replace("\n", " ")
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.OK, result.err
+    assert server.calls["get_range"] == 6
+
+
 ONE_CHUNK = """\
 data_dir: data
 sources:

@@ -41,21 +41,27 @@ def append_ledger(
 
 def read_ledger(path: Path) -> list[dict[str, Any]]:
     """Every record of the ledger, in order. A torn last line is skipped; any other
-    unreadable line is a DataError naming the file and line, since money may hide in it."""
+    unreadable line is a DataError naming the file and line, since money may hide in it.
+    ``NaN`` or ``Infinity`` (written by older versions) read as null: an unknown price."""
+    return [record for _, record in read_ledger_lines(path)]
+
+
+def read_ledger_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """Every record of the ledger with its line number (1-based), as ``read_ledger``."""
     if not path.exists():
         return []
     lines = path.read_bytes().split(b"\n")
-    records = []
+    records: list[tuple[int, dict[str, Any]]] = []
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     for number, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=lambda constant: None)
         except ValueError:
             record = None
         if isinstance(record, dict):
-            records.append(record)
+            records.append((number + 1, record))
         elif number == last:
             log.debug("%s: skipping a torn last line", path)
         else:

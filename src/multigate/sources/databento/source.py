@@ -52,7 +52,7 @@ from multigate.sources.local_inputs import require_folder_inputs, require_path_i
 from multigate.storage.atomic import atomic_path, leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root, raw_root
-from multigate.storage.ledger import append_ledger, read_ledger
+from multigate.storage.ledger import append_ledger, read_ledger_lines
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
@@ -179,7 +179,14 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         """What the ledger shows ``job`` was billed so far, when a budget needs it."""
         if job.budget_usd is None:
             return None
-        return spend_from_ledger(read_ledger(ledger_path(self.ctx.data_dir)), job.name)
+        path = ledger_path(self.ctx.data_dir)
+        numbered = read_ledger_lines(path)
+        return spend_from_ledger(
+            [record for _, record in numbered],
+            job.name,
+            lines=[number for number, _ in numbered],
+            ledger=str(path),
+        )
 
     # ----- Source interface ---------------------------------------------------------------
     def plan(self, job: JobConfig) -> JobPlan:
