@@ -36,9 +36,10 @@ from multigate.storage.ledger import append_ledger
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
+    digest_file,
+    digest_file_as,
     package_versions,
     read_sidecar,
-    sha256_of,
     write_sidecar,
 )
 
@@ -179,9 +180,7 @@ class ChunkDownloader:
     ) -> None:
         """Put the verified download ``tmp`` in place at ``path`` (sidecar first), then its
         ledger line. Stopped midway, ``tmp`` is verified and kept by the next run."""
-        digest = FileDigest(
-            str(path.relative_to(self._ctx.data_dir)), sha256_of(tmp), tmp.stat().st_size
-        )
+        digest = digest_file_as(tmp, path, relative_to=self._ctx.data_dir)
         provenance = self.describe(request, digest, tmp, fetched_at)
         # The sidecar goes in place first, so ``path`` is never seen without it; stopped
         # between the two, the sidecar describes a missing file (absent to every check) and
@@ -272,9 +271,7 @@ class ChunkDownloader:
         if not self._answers(path, request):
             return False
         fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        digest = FileDigest(
-            str(path.relative_to(self._ctx.data_dir)), sha256_of(path), path.stat().st_size
-        )
+        digest = digest_file(path, relative_to=self._ctx.data_dir)
         write_sidecar(
             path, self.describe(request, digest, path, fetched_at), created_at=self._ctx.now()
         )
