@@ -127,7 +127,8 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             if end <= start:
                 raise ConfigError(
                     f"job {job.name}: start {start:%Y-%m-%d %H:%M} UTC is in the future "
-                    f"(no {job.timeframe} bar has ended since); nothing can be fetched yet"
+                    f"(no {job.timeframe} bar has ended since, settle_minutes included); "
+                    "nothing can be fetched yet"
                 )
         if isinstance(job, AlpacaOfflineJob):
             found = self._offline_inputs(job)

@@ -200,8 +200,8 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 except DbnFileError as exc:
                     plan.notes.append(f"will fail: {exc}")
                     continue
-                listed = target.outputs or [f"{path.name} -> schema=*/"]
-                (plan.current if target.current else plan.writes).extend(map(str, listed))
+                listed = [str(p) for p in target.outputs] or [f"{path.name} -> schema=*/"]
+                (plan.current if target.current else plan.writes).extend(listed)
             if not inputs:
                 plan.notes.append("no DBN files match")
             return plan
