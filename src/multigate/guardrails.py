@@ -13,7 +13,7 @@ amount). With none of them set the run says the cost is unknown and goes on.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,9 @@ from multigate.context import RunContext
 from multigate.errors import GuardrailRefused
 
 YES = frozenset({"y", "yes"})
-_NOT_REQUEST = frozenset({"at", "event", "usd", "attempt", "billable", "reason"})
+_NOT_REQUEST = frozenset(
+    {"at", "event", "usd", "attempt", "billable", "reason", "settles_lines", "note"}
+)
 """Ledger fields that are not part of the request an attempt made."""
 
 
@@ -30,7 +32,10 @@ def parse_quote(value: object) -> float | None:
     """The vendor's quote as USD, or None (cost unknown) unless it is a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    usd = float(value)
+    try:
+        usd = float(value)
+    except OverflowError:  # an integer too large for a float (hundreds of digits)
+        return None
     if not math.isfinite(usd) or usd < 0:
         return None
     return usd + 0.0  # -0.0 -> 0.0
@@ -47,43 +52,79 @@ class Spend:
     """What a job's ledger shows it has been billed so far, for ``budget_usd``."""
 
     billed_usd: float
-    """Every attempt that may have been billed, at its quoted price."""
+    """Every attempt that may have been billed, at its quoted price, plus adjustments."""
     unpriced_attempts: int = 0
-    """Attempts recorded without a price (their quote was unknown)."""
+    """Attempts recorded without a price (their quote was unknown), not yet settled."""
+    unpriced_lines: tuple[int, ...] = ()
+    """Their ledger line numbers (1-based), when the lines were known."""
+    ledger: str = ""
+    """The ledger file the lines are in, when known."""
 
     def remaining(self, budget_usd: float) -> float:
         return max(budget_usd - self.billed_usd, 0.0)
 
+    def unpriced_where(self) -> str:
+        """Where the unpriced attempts are, and how to settle them."""
+        where = self.ledger or "the ledger"
+        if self.unpriced_lines:
+            where += f" line(s) {', '.join(map(str, self.unpriced_lines))}"
+        lines = ", ".join(map(str, self.unpriced_lines)) or "N"
+        return (
+            f"at {where}. Settle them with the price the vendor billed (see its portal) by "
+            f'appending the line {{"event": "adjustment", "job": "JOB", "usd": PRICE, '
+            f'"settles_lines": [{lines}]}} to the ledger (see README, budget_usd)'
+        )
 
-def spend_from_ledger(records: Iterable[Mapping[str, Any]], job: str) -> Spend:
+
+def spend_from_ledger(
+    records: Iterable[Mapping[str, Any]],
+    job: str,
+    *,
+    lines: Sequence[int] | None = None,
+    ledger: str = "",
+) -> Spend:
     """What ``job`` has been billed, from its ledger records: every ``attempt`` at its quoted
     price, less the attempts that ended in an error status (``attempt_failed`` with
     ``billable: false``), which the vendor does not bill. An attempt with no outcome (a run
-    killed during it) counts: it may have been billed."""
+    killed during it) counts: it may have been billed. An ``adjustment`` line adds its
+    ``usd`` (a price) and settles the unpriced attempts at its ``settles_lines``. ``lines``
+    gives each record's line number in the file ``ledger`` (default: its position)."""
     billed = 0.0
-    unpriced = 0
-    open_attempts: dict[tuple[tuple[str, str], ...], list[float | None]] = {}
-    for record in records:
+    unpriced: set[int] = set()
+    open_attempts: dict[tuple[tuple[str, str], ...], list[tuple[float | None, int]]] = {}
+    numbers = list(lines) if lines is not None else None
+    for index, record in enumerate(records):
+        line = numbers[index] if numbers is not None else index + 1
         if record.get("job") != job:
             continue
         key = tuple(sorted((k, str(v)) for k, v in record.items() if k not in _NOT_REQUEST))
         event = record.get("event")
         if event == "attempt":
             usd = parse_quote(record.get("usd"))
-            open_attempts.setdefault(key, []).append(usd)
+            open_attempts.setdefault(key, []).append((usd, line))
             if usd is None:
-                unpriced += 1
+                unpriced.add(line)
             else:
                 billed += usd
         elif event == "attempt_failed" and record.get("billable") is False:
             pending = open_attempts.get(key)
             if pending:
-                usd = pending.pop()
+                usd, at = pending.pop()
                 if usd is None:
-                    unpriced -= 1
+                    unpriced.discard(at)
                 else:
                     billed -= usd
-    return Spend(max(billed, 0.0), unpriced)
+        elif event == "adjustment":
+            usd = parse_quote(record.get("usd"))
+            if usd is None:  # an adjustment without a price settles nothing
+                unpriced.add(line)
+                continue
+            billed += usd
+            settles = record.get("settles_lines")
+            for settled in settles if isinstance(settles, list) else []:
+                if isinstance(settled, int):
+                    unpriced.discard(settled)
+    return Spend(max(billed, 0.0), len(unpriced), tuple(sorted(unpriced)), ledger)
 
 
 def budget_note(budget_usd: float, spent: Spend, estimate_usd: float | None) -> str:
@@ -94,8 +135,8 @@ def budget_note(budget_usd: float, spent: Spend, estimate_usd: float | None) -> 
     )
     if spent.unpriced_attempts:
         return note + (
-            f"; {spent.unpriced_attempts} earlier attempt(s) at an unknown price: a run "
-            "would be refused"
+            f"; {spent.unpriced_attempts} earlier attempt(s) at an unknown price "
+            f"{spent.unpriced_where()}: a run would be refused"
         )
     if estimate_usd is None:
         return note + "; the estimate is unknown: a run would be refused"
@@ -153,7 +194,8 @@ def check_budget(estimate_usd: float, budget_usd: float, spent: Spend) -> None:
     if spent.unpriced_attempts:
         raise GuardrailRefused(
             f"the ledger holds {spent.unpriced_attempts} attempt(s) of this job at an unknown "
-            f"price, so budget_usd ${budget_usd:,.4f} cannot be checked; nothing was downloaded"
+            f"price, so budget_usd ${budget_usd:,.4f} cannot be checked; nothing was "
+            f"downloaded. They are {spent.unpriced_where()}"
         )
     if spent.billed_usd + estimate_usd > budget_usd + 1e-9:
         raise GuardrailRefused(

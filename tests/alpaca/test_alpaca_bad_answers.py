@@ -65,6 +65,16 @@ VALUE_FAULTS = {
 }
 
 
+# Bodies alpaca-py's own JSON reading chokes on (RecursionError), or that hold a string
+# which is not Unicode text (a lone surrogate escape) and could never be stored.
+TEXT_FAULTS = {
+    "nested 100000 deep": '{"bars": {"AAPL": [' + "[" * 100_000 + "]" * 100_000 + "]}}",
+    "lone surrogate t": one_bar(f'"t": "2024-01-02T14:30:00Z\\ud800", {GOOD}'),
+    "lone surrogate extra field": one_bar(f'"t": "{T}", {GOOD}, "x": "\\ud800"'),
+    "lone surrogate symbol": '{"bars": {"\\udc00": [{' + f'"t": "{T}", {GOOD}' + "}]}}",
+}
+
+
 @pytest.fixture
 def server():
     with FakeAlpacaServer(KEY, SECRET) as fake:
@@ -101,8 +111,8 @@ def test_alpaca_py_itself_passes_these_values_through(server, body):
 
 @pytest.mark.parametrize(
     "body",
-    [*SHAPE_FAULTS.values(), *VALUE_FAULTS.values()],
-    ids=[*SHAPE_FAULTS.keys(), *VALUE_FAULTS.keys()],
+    [*SHAPE_FAULTS.values(), *VALUE_FAULTS.values(), *TEXT_FAULTS.values()],
+    ids=[*SHAPE_FAULTS.keys(), *VALUE_FAULTS.keys(), *TEXT_FAULTS.keys()],
 )
 def test_every_bad_answer_is_a_clean_error_naming_symbol_and_range(server, body):
     server.script(200, body, path=STOCK_PATH)
@@ -170,13 +180,17 @@ def keys(monkeypatch):
     monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
 
 
-@pytest.mark.parametrize("fault", ["two bars at one t", "o null", "bars null", "NaN value"])
+@pytest.mark.parametrize(
+    "fault",
+    ["two bars at one t", "o null", "bars null", "NaN value", *TEXT_FAULTS],
+)
 def test_job_fails_cleanly_stores_nothing_and_the_next_run_asks_again(
     tmp_path, write_config, run_cli, server, keys, fault
 ):
     server.add_bars("AAPL", make_bars(T0, 50))
     config = write_config(CONFIG.format(url=server.url, start="2024-01-02", end="end: 2024-01-02"))
-    server.script(200, VALUE_FAULTS.get(fault) or SHAPE_FAULTS[fault], path=STOCK_PATH)
+    body = VALUE_FAULTS.get(fault) or SHAPE_FAULTS.get(fault) or TEXT_FAULTS[fault]
+    server.script(200, body, path=STOCK_PATH)
     failed = run_cli("--config", config)
     assert failed.code == ExitCode.JOB_FAILED
     assert "Traceback" not in failed.err + failed.out
@@ -255,3 +269,13 @@ def test_seeded_mutations_of_a_page_give_bars_or_a_clean_error(server):
             bars_to_table(got, "mutated")
             outcomes["bars"] += 1
     assert outcomes["refused"] > 150 and outcomes["bars"] > 10
+
+
+@pytest.mark.parametrize("fault", list(TEXT_FAULTS))
+def test_offline_json_files_with_these_bodies_fail_by_name(tmp_path, fault):
+    from multigate.sources.alpaca.bars_read import read_bars_file
+
+    path = tmp_path / "bars.json"
+    path.write_text(TEXT_FAULTS[fault])
+    with pytest.raises(ValueError, match=r"bars\.json"):
+        read_bars_file(path, symbol=None)

@@ -38,6 +38,7 @@ sources:
         timeframe: 1Min
         start: 2024-01-01
         feed: iex
+        settle_minutes: {settle}
         {chunk}
 """
 
@@ -67,9 +68,13 @@ def run_at(config: Path, now: datetime) -> None:
     assert outcome.status in (JobStatus.OK, JobStatus.UP_TO_DATE), outcome.notes
 
 
-def write(tmp_path: Path, name: str, server: FakeAlpacaServer, chunk: str = "") -> Path:
+def write(
+    tmp_path: Path, name: str, server: FakeAlpacaServer, chunk: str = "", settle: int = 0
+) -> Path:
+    """A config for runs on the hour (bars there have settled: margin 0 unless given)."""
     path = tmp_path / f"{name}.yaml"
-    path.write_text(CONFIG.format(data=tmp_path / name, url=server.url, chunk=chunk))
+    text = CONFIG.format(data=tmp_path / name, url=server.url, chunk=chunk, settle=settle)
+    path.write_text(text)
     return path
 
 
@@ -160,10 +165,15 @@ def test_a_later_job_uses_the_stored_month_for_its_window_only(tmp_path, server)
         ("1Hour", "2024-03-05T10:03:59", "2024-03-05T09:04:00"),  # 09:00 yes, 10:00 no
         # daily bars start at midnight New York time: the bar stamped 2024-03-04T05:00Z
         # covers until 2024-03-05T05:00Z, so at 02:00Z it is still open and not fetched
-        ("1Day", "2024-03-05T02:00:00", "2024-03-04T02:01:00"),
-        ("1Day", "2024-03-05T06:00:00", "2024-03-04T06:01:00"),
-        ("1Week", "2024-03-11T06:00:00", "2024-03-04T06:01:00"),
-        ("1Month", "2024-04-01T06:00:00", "2024-03-01T06:01:00"),
+        # the day the clocks fall back lasts 25 hours: the bar stamped 2024-11-03T04:00Z
+        # (midnight EDT) covers until 2024-11-04T05:00Z (midnight EST)
+        ("1Day", "2024-03-05T02:00:00", "2024-03-04T01:01:00"),
+        ("1Day", "2024-03-05T06:00:00", "2024-03-04T05:01:00"),
+        ("1Day", "2024-11-04T04:30:00", "2024-11-03T03:31:00"),
+        ("1Day", "2024-11-04T05:00:00", "2024-11-03T04:01:00"),
+        ("1Week", "2024-03-11T06:00:00", "2024-03-04T05:01:00"),
+        ("1Week", "2024-11-04T04:30:00", "2024-10-28T03:31:00"),  # Oct 28 04:00Z still open
+        ("1Month", "2024-04-01T06:00:00", "2024-03-01T05:01:00"),
     ],
 )
 def test_an_endless_job_stops_before_any_bar_still_open(timeframe, now, end):
@@ -196,3 +206,40 @@ def test_daily_bars_in_a_running_year_stay_in_a_bounded_number_of_files(tmp_path
         for symbol in SYMBOLS:
             got = table(tmp_path / "daily", symbol, "1Day")
             assert got.num_rows == 41 and got.equals(table(tmp_path / "whole", symbol, "1Day"))
+
+
+def test_late_bars_of_the_settle_margin_are_fetched_by_the_next_run(tmp_path):
+    """Bars the vendor publishes a few minutes late are not lost: the newest piece stops
+    `settle_minutes` (default 5) before now, so the next run asks for them."""
+    with FakeAlpacaServer(KEY, SECRET) as server:
+        start = datetime(2024, 3, 5, 9, tzinfo=UTC)
+        server.add_bars("AAPL", make_bars(start, 60, timedelta(minutes=1)))  # 09:00 .. 09:59
+        config = tmp_path / "late.yaml"
+        text = write(tmp_path, "late", server).read_text().replace("settle_minutes: 0", "")
+        config.write_text(
+            text.replace("[AAPL, MSFT]", "[AAPL]").replace("2024-01-01", "2024-03-05")
+        )
+        run_at(config, datetime(2024, 3, 5, 10, 3, tzinfo=UTC))
+        assert server.requests[-1].query["end"].startswith("2024-03-05T09:58")
+        late = make_bars(start + timedelta(minutes=60), 3, timedelta(minutes=1), 300)
+        server.add_bars("AAPL", late)  # 10:00 .. 10:02, published after the first run
+        run_at(config, datetime(2024, 3, 5, 10, 30, tzinfo=UTC))
+        got = table(tmp_path / "late", "AAPL")["timestamp"].to_pylist()
+        assert len(got) == 63 and got[-1] == datetime(2024, 3, 5, 10, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("feed", "settle", "end"),
+    [
+        ("sip", "", "2024-03-05T10:15"),  # the last 15 minutes need a paid plan
+        ("delayed_sip", "", "2024-03-05T10:15"),
+        ("iex", "", "2024-03-05T10:25"),
+        ("sip", "settle_minutes: 2", "2024-03-05T10:28"),
+    ],
+)
+def test_settle_margin_per_feed(tmp_path, server, feed, settle, end):
+    config = write(tmp_path, "margin", server)
+    text = config.read_text().replace("feed: iex", f"feed: {feed}")
+    config.write_text(text.replace("settle_minutes: 0", settle))
+    run_at(config, datetime(2024, 3, 5, 10, 30, tzinfo=UTC))
+    assert server.requests[-1].query["end"].startswith(end)

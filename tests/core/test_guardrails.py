@@ -136,7 +136,20 @@ def test_budget_refuses_what_would_pass_it_even_with_yes():
 
 
 @pytest.mark.parametrize(
-    "value", [float("nan"), float("inf"), -0.5, None, "abc", "1.0", [1], {"usd": 1}, True, ""]
+    "value",
+    [
+        float("nan"),
+        float("inf"),
+        -0.5,
+        None,
+        "abc",
+        "1.0",
+        [1],
+        {"usd": 1},
+        True,
+        "",
+        pytest.param(10**400, id="400-digits"),
+    ],
 )
 def test_a_quote_that_is_not_a_finite_number_at_least_zero_is_unknown(value):
     from multigate.guardrails import parse_quote

@@ -68,6 +68,23 @@ def test_temp_files_of_live_writers_are_left_alone(tmp_path):
     assert os.path.exists(live)
 
 
+def test_a_temp_file_whose_pid_was_reused_counts_as_dead(tmp_path):
+    """The PID in the name runs again, but that process started after the file was last
+    written (Linux: /proc start time), so the writer is dead and the file is retired."""
+    target = tmp_path / "x.parquet"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        reused = tmp_path / f".x.parquet.tmp-{sleeper.pid}-abcd"
+        reused.write_bytes(b"left by a killed run")
+        an_hour_ago = time.time() - 3600
+        os.utime(reused, (an_hour_ago, an_hour_ago))
+        assert remove_stale_temps(target) == 1
+        assert not reused.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 # A run on another data folder, inside this one: it holds its own lock and writes a temp file.
 WRITE_AND_HOLD = (
     "import sys, time; from pathlib import Path\n"

@@ -81,8 +81,9 @@ def strict_ledger(tmp_path: Path) -> list[dict]:
 
 
 # Bodies of metadata.get_cost that are not a price: NaN, infinities, negative, null, a
-# string, a list, nothing at all, and text that is not JSON.
+# string, a list, nothing at all, text that is not JSON, and an integer too large for a float.
 NOT_A_PRICE = [b"NaN", b"Infinity", b"-Infinity", b"-0.5", b"null", b'"abc"', b"[1]", b"", b"abc"]
+NOT_A_PRICE.append(b"1" + b"0" * 400)
 
 
 @pytest.mark.parametrize("body", NOT_A_PRICE)
@@ -218,6 +219,36 @@ def test_an_unreadable_ledger_line_stops_a_budgeted_job(tmp_path, write_config, 
     assert server.calls["get_range"] == 0
 
 
+def test_unpriced_attempts_are_named_and_an_adjustment_line_settles_them(
+    tmp_path, write_config, run_cli, server
+):
+    ledger = tmp_path / LEDGER
+    ledger.parent.mkdir(parents=True)
+    earlier = '"job": "trades", "symbols": "AAPL", "start": "2023-01-02T00:00:00+00:00"'
+    ledger.write_text(
+        '{"event": "estimate", "job": "trades", "usd": 0.1}\n'
+        f'{{"event": "attempt", "usd": null, {earlier}}}\n'
+        f'{{"event": "attempt", "usd": NaN, {earlier}}}\n'  # as versions before 1 wrote it
+    )
+    config = write_job(write_config, server, budget_usd=1.0, require_confirm=False)
+    refused = run_cli("--config", config)
+    assert refused.code == ExitCode.GUARDRAIL_REFUSED, refused.err
+    assert server.calls["get_range"] == 0
+    text = refused.err.replace("\n", " ")
+    assert f"{ledger} line(s) 2, 3" in text
+    assert '{"event": "adjustment", "job": "JOB", "usd": PRICE, "settles_lines": [2, 3]}' in text
+    # the user settles them at the price the vendor billed, as the message says
+    with ledger.open("a") as file:
+        file.write(
+            '{"event": "adjustment", "job": "trades", "usd": 0.1, "settles_lines": [2, 3]}\n'
+        )
+    plan = run_cli("--config", config, "--dry-run")
+    assert "$0.1000 already billed to this job" in plan.out.replace("\n", " ")
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.OK, result.err
+    assert server.calls["get_range"] == 6
+
+
 ONE_CHUNK = """\
 data_dir: data
 sources:
@@ -291,3 +322,66 @@ def test_a_local_write_error_fails_at_once_and_costs_one_attempt(tmp_path, write
     assert len(attempts) == len(failed) == 2 and all(e["billable"] for e in failed)
     assert raw_files(tmp_path) == []
     assert not [p for p in (tmp_path / "data").rglob("*") if ".paid-" in p.name]
+
+
+def ledger_lines(tmp_path: Path) -> list[tuple[str, int]]:
+    """(event, length in bytes) of every ledger line."""
+    lines = (tmp_path / LEDGER).read_bytes().splitlines(keepends=True)
+    return [(json.loads(line)["event"], len(line)) for line in lines]
+
+
+@pytest.mark.parametrize("torn", ["estimate", "attempt"])
+def test_no_paid_call_without_its_whole_attempt_line(tmp_path, write_config, server, torn):
+    """A ledger line cut short by a file size limit fails the job before get_range: the
+    ledger never misses an attempt that was made."""
+    config = write_config(ONE_CHUNK.format(gateway=server.gateway))
+    server.script("get_range", 422, message="free: an error status streams nothing")
+    first = run_with_file_size_limit(config, 1 << 30)  # measure the lines one run writes
+    assert first.returncode == ExitCode.JOB_FAILED and server.calls["get_range"] == 1
+    size = (tmp_path / LEDGER).stat().st_size
+    lines = ledger_lines(tmp_path)  # estimate line(s), then attempt, attempt_failed
+    before = [length for event, length in lines[: [e for e, _ in lines].index("attempt") + 1]]
+    # room for every line before the torn one, and half of it
+    upto = 0 if torn == "estimate" else len(before) - 1
+    room = sum(before[:upto]) + before[upto] // 2
+    result = run_with_file_size_limit(config, size + room)
+    assert result.returncode == ExitCode.JOB_FAILED, result.stderr
+    assert server.calls["get_range"] == 1  # no paid call in the limited run
+    assert "File too large" in result.stderr and "Traceback" not in result.stderr
+    assert raw_files(tmp_path) == []
+    server.script("get_range", 422, message="free")
+    again = run_with_file_size_limit(config, 1 << 30)  # the torn line is dropped, not fatal
+    assert again.returncode == ExitCode.JOB_FAILED and server.calls["get_range"] == 2
+    events = [e["event"] for e in strict_ledger(tmp_path)]
+    assert events.count("attempt") == 2
+
+
+TWO_JOBS = (
+    ONE_CHUNK
+    + """\
+      - name: later
+        mode: api
+        dataset: XNAS.ITCH
+        schema: trades
+        symbols: [AAPL]
+        start: 2024-01-03
+        end: 2024-01-03
+        require_confirm: false
+        max_cost_usd: 10.0
+"""
+)
+
+
+def test_after_a_local_write_error_the_runs_later_paid_jobs_do_not_pay(
+    tmp_path, write_config, server
+):
+    server.script("get_range", body=vendor_body(200_000), times=6)  # over the 1 MB limit
+    config = write_config(TWO_JOBS.format(gateway=server.gateway))
+    result = run_with_file_size_limit(config, 1 << 20)
+    assert result.returncode == ExitCode.JOB_FAILED, result.stderr
+    assert server.calls["get_range"] == 1  # the first job's one attempt, nothing for `later`
+    assert "not downloading 1 chunk(s): an earlier job of this run" in result.stderr
+    assert "job trades: cannot store the download" in result.stderr
+    assert "Traceback" not in result.stderr
+    attempts = [e for e in strict_ledger(tmp_path) if e["event"] == "attempt"]
+    assert [e["job"] for e in attempts] == ["trades"]

@@ -184,3 +184,54 @@ def test_an_incomplete_leftover_of_a_dead_run_is_deleted_and_bought_once(
     assert server.calls["get_range"] == 1
     assert sorted(p.name for p in folder.iterdir()) == [NAME, f"{NAME}.source.json"]
     assert (folder / NAME).read_bytes() == cut
+
+
+def test_a_dead_runs_download_is_kept_when_its_pid_now_belongs_to_another_process(
+    tmp_path, write_config, run_cli, server
+):
+    """PID reuse: the leftover names a PID that runs again, but that process started after
+    the file was last written, so it is not the writer: the bytes are verified and kept."""
+    config = write_config(CONFIG.format(gateway=server.gateway))
+    folder = tmp_path / CHUNK
+    folder.mkdir(parents=True)
+    body = server.body_for_range(
+        {
+            "dataset": "XNAS.ITCH",
+            "schema": "trades",
+            "symbols": "AAPL",
+            "start": "2024-01-02T00:00:00+00:00",
+            "end": "2024-01-03T00:00:00+00:00",
+        }
+    )
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        leftover = folder / f".{NAME}.paid-{other.pid}-abcd"
+        leftover.write_bytes(body)
+        an_hour_ago = time.time() - 3600  # the dead run wrote it before `other` started
+        os.utime(leftover, (an_hour_ago, an_hour_ago))
+        result = run_cli("--config", config)
+        assert result.code == ExitCode.OK, result.err
+        assert server.calls["get_range"] == 0  # not bought again
+        assert (folder / NAME).read_bytes() == body and not leftover.exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_paid_leftovers_of_chunks_no_job_plans_are_listed_and_kept(
+    tmp_path, write_config, run_cli, server
+):
+    config = write_config(CONFIG.format(gateway=server.gateway))
+    folder = tmp_path / CHUNK
+    folder.mkdir(parents=True)
+    orphan = folder / ".20230102T000000Z_20230103T000000Z.dbn.zst.paid-999999999-abcd"
+    orphan.write_bytes(b"x" * 12_345)  # a chunk of a range the job no longer has
+    plan = run_cli("--config", config, "--dry-run")
+    listed = f"{orphan} (12,345 bytes)"
+    assert "1 paid download(s) left by interrupted runs for chunks no job plans" in plan.out
+    assert listed in plan.out.replace("\n", "")
+    result = run_cli("--config", config)
+    assert result.code == ExitCode.OK, result.err
+    assert "1 paid download(s) left by interrupted runs" in result.out  # the summary
+    assert listed in result.err.replace("\n", "")  # the log: full paths
+    assert orphan.read_bytes() == b"x" * 12_345  # paid bytes are never deleted silently

@@ -53,9 +53,22 @@ def leftover_paid_temps(path: Path) -> list[Path]:
     found = [
         p
         for p in path.parent.glob(f".{path.name}{_PAID_MARK}*")
-        if p.is_file() and not _writer_alive(p.name)
+        if p.is_file() and not _writer_alive(p)
     ]
     return sorted(found, key=lambda p: p.stat().st_mtime_ns)
+
+
+def dead_paid_temps(root: Path) -> dict[Path, list[Path]]:
+    """Every paid download under ``root`` that a run no longer alive left, by the final
+    path it was received for."""
+    if not root.is_dir():
+        return {}
+    found: dict[Path, list[Path]] = {}
+    for temp in sorted(root.rglob(f".*{_PAID_MARK}*")):
+        name, mark, _ = temp.name.rpartition(_PAID_MARK)
+        if mark and name.startswith(".") and temp.is_file() and not _writer_alive(temp):
+            found.setdefault(temp.with_name(name[1:]), []).append(temp)
+    return found
 
 
 def remove_stale_temps(path: Path) -> int:
@@ -65,7 +78,7 @@ def remove_stale_temps(path: Path) -> int:
         return 0
     names = (path.name, sidecar_path(path).name)
     temps = [t for name in names for t in path.parent.glob(f".{name}{_TMP_MARK}*")]
-    return _retire([t for t in temps if not _writer_alive(t.name)])
+    return _retire([t for t in temps if not _writer_alive(t)])
 
 
 def sweep_temp_files(root: Path) -> int:
@@ -76,7 +89,7 @@ def sweep_temp_files(root: Path) -> int:
     if not root.is_dir():
         return 0
     temps = root.rglob(f".*{_TMP_MARK}*")
-    return _retire([t for t in temps if t.is_file() and not _writer_alive(t.name)])
+    return _retire([t for t in temps if t.is_file() and not _writer_alive(t)])
 
 
 def _retire(temps: list[Path]) -> int:
@@ -98,7 +111,7 @@ def _retire_sidecar_temp(temp: Path) -> int:
     recorded = _digest_recorded_in(temp)
     if recorded is not None and not _holds(data, recorded):
         for candidate in data.parent.glob(f".{data.name}{_TMP_MARK}*"):
-            if not _writer_alive(candidate.name) and _holds(candidate, recorded):
+            if not _writer_alive(candidate) and _holds(candidate, recorded):
                 os.replace(temp, sidecar)
                 os.replace(candidate, data)
                 _fsync_dir(data.parent)
@@ -171,11 +184,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _writer_alive(temp_name: str) -> bool:
-    """Whether the process named in ``.NAME.tmp-PID-RANDOM`` still runs (not this one)."""
-    mark = _PAID_MARK if _PAID_MARK in temp_name else _TMP_MARK
+def _writer_alive(temp: Path) -> bool:
+    """Whether the process named in ``.NAME.tmp-PID-RANDOM`` still runs (not this one) and
+    is the one that wrote ``temp``: on Linux, a process started after the file was last
+    written got the dead writer's PID reused and does not count."""
+    mark = _PAID_MARK if _PAID_MARK in temp.name else _TMP_MARK
     try:
-        pid = int(temp_name.rsplit(mark, 1)[1].split("-", 1)[0])
+        pid = int(temp.name.rsplit(mark, 1)[1].split("-", 1)[0])
     except (IndexError, ValueError):
         return False
     if pid == os.getpid():
@@ -185,8 +200,34 @@ def _writer_alive(temp_name: str) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    started = process_start_time(pid)
+    if started is None:  # not Linux (or /proc unreadable): the PID alone decides
         return True
-    return True
+    try:
+        written = temp.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return started <= written + _START_TIME_SLACK
+
+
+_START_TIME_SLACK = 2.0
+"""Seconds: the boot time /proc gives is whole seconds, process start times 1/100 s."""
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (Unix time), from /proc; None where that is unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        ticks = float(stat.rpartition(")")[2].split()[19])  # field 22: starttime
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 @contextlib.contextmanager

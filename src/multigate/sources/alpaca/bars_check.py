@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from multigate.sources.alpaca.errors import AlpacaBadAnswer
+from multigate.time_chunks import Chunk
 
 REQUIRED_VALUES = ("o", "h", "l", "c", "v")
 OPTIONAL_VALUES = ("n", "vw")
@@ -161,3 +162,11 @@ def bar_times(bars: list[dict[str, Any]], symbol: str) -> pa.Array:
         repeated = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"]
         raise AlpacaBadAnswer(f"{symbol}: two bars at one time ({repeated})")
     return stamps
+
+
+def in_window(stamps: pa.Array | pa.ChunkedArray, window: Chunk) -> pa.Array:
+    """Which of `stamps` lie in the half-open window [start, end)."""
+    return pc.and_(
+        pc.greater_equal(stamps, pa.scalar(window.start, stamps.type)),
+        pc.less(stamps, pa.scalar(window.end, stamps.type)),
+    )

@@ -30,6 +30,7 @@ from multigate.sources.alpaca.errors import (
     AlpacaRateLimited,
     error_for_status,
 )
+from multigate.sources.alpaca.raw_store import require_unicode
 from multigate.transfer_watch import RateFloor, StalledTransfer, watch_response_bodies
 
 Sleep = Callable[[float], None]
@@ -96,11 +97,15 @@ class _RetryingMixin:
         if response.text != "":
             try:
                 body = response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise AlpacaBadAnswer(
-                    f"Alpaca answered {path} with a non-JSON body "
+                    f"Alpaca answered {path} with a body that is not readable JSON "
                     f"(content-type {response.headers.get('Content-Type')!r})"
                 ) from None
+            try:
+                require_unicode(body)
+            except ValueError as exc:
+                raise AlpacaBadAnswer(f"Alpaca answered {path} with bad text: {exc}") from None
         self.pages.accept(body)  # before alpaca-py reads it: a bad page raises here
         return body
 

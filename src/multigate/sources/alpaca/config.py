@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -22,6 +23,8 @@ Timeframe = Annotated[str, AfterValidator(timeframe_str)]
 """``1Min``, ``5Min``, ``15Min``, ``1Hour``, ``1Day``, ``1Week``, ``1Month`` or ``<n><unit>``."""
 Feed = Literal["iex", "sip", "delayed_sip", "otc", "boats", "overnight"]
 Adjustment = Literal["raw", "split", "dividend", "all"]
+RECENT_DATA_PAID_FEEDS = frozenset({"sip", "delayed_sip"})  # last 15 minutes: paid plans only
+DEFAULT_SETTLE_MINUTES = 5
 
 
 class AlpacaApiJob(JobConfig):
@@ -45,6 +48,18 @@ class AlpacaApiJob(JobConfig):
     chunk: ChunkPeriod | None = None
     """Download unit kept as one raw file per symbol: day, week, month, quarter or year.
     Default: month for minute/hour bars, year for daily and longer."""
+    settle_minutes: int | None = Field(default=None, ge=0)
+    """Minutes a bar is left to settle after it ends before it is stored for good (late
+    trades may still change it). Default: 15 for feed sip or delayed_sip (their last 15
+    minutes need a paid plan), else 5."""
+
+    def settle_margin(self) -> timedelta:
+        """How long after a bar ends it may still change, as far as this job trusts."""
+        if self.settle_minutes is not None:
+            return timedelta(minutes=self.settle_minutes)
+        if self.asset_class == "stocks" and self.feed in RECENT_DATA_PAID_FEEDS:
+            return timedelta(minutes=15)
+        return timedelta(minutes=DEFAULT_SETTLE_MINUTES)
 
     @model_validator(mode="after")
     def _check(self) -> AlpacaApiJob:

@@ -6,18 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
-from multigate.sources.alpaca.bars_check import PageGuard, bar_times
+from multigate.sources.alpaca.bars_check import PageGuard, bar_times, in_window
 from multigate.sources.alpaca.bars_convert import bars_to_table
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.errors import AlpacaBadAnswer, AlpacaError
 from multigate.sources.alpaca.timeframe import parse_timeframe, shortest_bar_span
-from multigate.time_chunks import as_utc
+from multigate.time_chunks import Chunk, as_utc
 
 BarDict = dict[str, Any]
 BarsBySymbol = dict[str, list[BarDict]]
@@ -131,10 +129,7 @@ def _request_bars(
     result: BarsBySymbol = {}
     for symbol, bars in raw.items():
         stamps = bar_times(bars, symbol)
-        inside = pc.and_(
-            pc.greater_equal(stamps, pa.scalar(start_utc, stamps.type)),
-            pc.less(stamps, pa.scalar(end_utc, stamps.type)),
-        ).to_pylist()
+        inside = in_window(stamps, Chunk(start_utc, end_utc)).to_pylist()
         kept = [bar for bar, keep in zip(bars, inside, strict=True) if keep]
         if kept:
             try:  # what is stored must convert: prove it before it is stored

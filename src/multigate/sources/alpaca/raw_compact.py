@@ -15,11 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from multigate.errors import DataError
-from multigate.sources.alpaca.bars_check import bar_times
+from multigate.sources.alpaca.bars_check import bar_times, in_window
 from multigate.sources.alpaca.raw_pieces import Cover, RawFile, Use
 from multigate.sources.alpaca.raw_store import encode_raw_bars, read_raw_bars
 from multigate.storage.chunks_on_disk import FETCHED_AT
@@ -45,10 +42,7 @@ def _window_bars(use: Use, symbol: str) -> list[Bar]:
     if use.whole or not bars:
         return bars
     stamps = bar_times(bars, symbol)
-    inside = pc.and_(
-        pc.greater_equal(stamps, pa.scalar(use.window.start, stamps.type)),
-        pc.less(stamps, pa.scalar(use.window.end, stamps.type)),
-    ).to_pylist()
+    inside = in_window(stamps, use.window).to_pylist()
     return [bar for bar, keep in zip(bars, inside, strict=True) if keep]
 
 

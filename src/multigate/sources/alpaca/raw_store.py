@@ -46,6 +46,29 @@ def write_raw_bars(
     return target
 
 
+def parse_json_body(data: bytes | str) -> Any:
+    """Parse a JSON body; ValueError (never RecursionError or UnicodeEncodeError later) if it
+    is not JSON, is nested too deeply to read, or holds a string that is not Unicode text
+    (a lone surrogate escape such as ``"\\ud800"``, which could never be stored)."""
+    try:
+        body = json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
+    require_unicode(body)
+    return body
+
+
+def require_unicode(body: Any) -> None:
+    """ValueError unless every string of `body` (keys included) encodes as UTF-8."""
+    try:
+        json.dumps(body, ensure_ascii=False, check_circular=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end].encode("utf-8", "backslashreplace").decode()
+        raise ValueError(f"a string holds {bad}, which is not Unicode text") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
+
+
 def load_json_body(path: str | os.PathLike[str]) -> Any:
     """Parse a JSON file, gunzipping it if it starts with the gzip magic bytes."""
     data = Path(path).read_bytes()
@@ -55,7 +78,7 @@ def load_json_body(path: str | os.PathLike[str]) -> Any:
         except (OSError, EOFError) as exc:
             raise ValueError(f"{path}: corrupt gzip data ({exc})") from None
     try:
-        return json.loads(data.decode("utf-8"))
+        return parse_json_body(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.errors import ConfigError, DataError
 from multigate.pacing import RequestPacer
+from multigate.sources.alpaca.bars_check import in_window
 from multigate.sources.alpaca.bars_convert import BARS_SCHEMA, BarsConflictError, sorted_unique
 from multigate.sources.alpaca.bars_read import read_bars_file
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
@@ -76,9 +77,10 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         return Series(job.timeframe, job.feed, job.adjustment)
 
     def _range(self, job: AlpacaApiJob) -> tuple[datetime, datetime]:
-        """[start, end) to hold: the job's range, but never past the last completed bar
-        (an `end`-less job runs up to now), so no stored bar can still change."""
-        done = completed_bars_end(self.ctx.now(), job.timeframe)
+        """[start, end) to hold: the job's range, but never past the last bar that ended
+        at least the job's settle margin ago (an `end`-less job runs up to now), so no
+        stored bar can still change."""
+        done = completed_bars_end(self.ctx.now() - job.settle_margin(), job.timeframe)
         end = done if job.end is None else min(range_end(job.end), done)
         return range_start(job.start), end
 
@@ -124,7 +126,8 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             if end <= start:
                 raise ConfigError(
                     f"job {job.name}: start {start:%Y-%m-%d %H:%M} UTC is in the future "
-                    f"(no {job.timeframe} bar has ended since); nothing can be fetched yet"
+                    f"(no {job.timeframe} bar has ended since, settle_minutes included); "
+                    "nothing can be fetched yet"
                 )
         if isinstance(job, AlpacaOfflineJob):
             found = self._offline_inputs(job)
@@ -160,7 +163,9 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             return self._run_api(job)
         assert isinstance(job, AlpacaOfflineJob)
         inputs = self._offline_inputs(job)  # never empty: preflight checked
-        return self._convert(job, inputs, expected_symbols=None, symbol=job.symbol)
+        return self._convert(
+            job, [(path, None) for path in inputs], expected_symbols=None, symbol=job.symbol
+        )
 
     # ----- API mode --------------------------------------------------------------------
     def _run_api(self, job: AlpacaApiJob) -> JobResult:
@@ -193,11 +198,8 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         covers = self._covers(job, chunks)
         for symbol in job.symbols:
             uses = self._compact(job, symbol, covers[symbol])
-            inputs = [use.file.path for use in uses]
-            clips = {use.file.path: use.window for use in uses if not use.whole}
-            result.absorb(
-                self._convert(job, inputs, expected_symbols=[symbol], symbol=symbol, clips=clips)
-            )
+            inputs = [(use.file.path, None if use.whole else use.window) for use in uses]
+            result.absorb(self._convert(job, inputs, expected_symbols=[symbol], symbol=symbol))
         return result
 
     def _compact(self, job: AlpacaApiJob, symbol: str, covers: Sequence[Cover]) -> list[Use]:
@@ -300,34 +302,36 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
     def _convert(
         self,
         job: AlpacaApiJob | AlpacaOfflineJob,
-        inputs: Sequence[Path],
+        inputs: Sequence[tuple[Path, Chunk | None]],
         *,
         expected_symbols: Sequence[str] | None,
         symbol: str | None,
-        clips: Mapping[Path, Chunk] | None = None,
     ) -> JobResult:
-        """Read every input file (only the window `clips` gives for a file, if any), then
-        write one Parquet file per symbol."""
-        clips = clips or {}
+        """Read every input (path, window): only the window's bars of the file, or all of
+        them when the window is None; one file may be read for several windows. Then write
+        one Parquet file per symbol."""
         tables = []
-        for path in inputs:
-            try:
-                table = read_bars_file(path, symbol=symbol)
-            except (ValueError, OSError) as exc:
-                raise DataError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
-            window = clips.get(path)
+        read: dict[Path, pa.Table] = {}
+        for path, window in inputs:
+            if path not in read:
+                try:
+                    read[path] = read_bars_file(path, symbol=symbol)
+                except (ValueError, OSError) as exc:
+                    text = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+                    raise DataError(text) from None
+            table = read[path]
             if window is not None:
-                stamps = table["timestamp"]
-                table = table.filter(
-                    pc.and_(
-                        pc.greater_equal(stamps, pa.scalar(window.start, stamps.type)),
-                        pc.less(stamps, pa.scalar(window.end, stamps.type)),
-                    )
-                )
+                table = table.filter(in_window(table["timestamp"], window))
             tables.append(table)
         combined = pa.concat_tables(tables) if tables else BARS_SCHEMA.empty_table()
         symbols = expected_symbols or sorted(set(combined["symbol"].to_pylist()))
-        digests = [digest_file(p, relative_to=self.ctx.data_dir) for p in inputs]
+        paths = list(dict.fromkeys(path for path, _ in inputs))
+        digests = [digest_file(p, relative_to=self.ctx.data_dir) for p in paths]
+        windows = [
+            [str(path.relative_to(self.ctx.data_dir)), w.start.isoformat(), w.end.isoformat()]
+            for path, w in inputs
+            if w is not None
+        ]
         timeframe, feed, adjustment = self._series(job)
         result = JobResult(JobStatus.OK)
         for name in symbols:
@@ -342,14 +346,8 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
                 "feed": feed,
                 "adjustment": adjustment,
             }
-            if clips:  # which part of a shared wider file this output takes
-                params["windows"] = {
-                    str(path.relative_to(self.ctx.data_dir)): [
-                        w.start.isoformat(),
-                        w.end.isoformat(),
-                    ]
-                    for path, w in clips.items()
-                }
+            if windows:  # which parts of shared wider files this output takes (in order)
+                params["windows"] = windows
             expected = fingerprint(params, digests)
             output = self._output(job, name)
             if output_is_current(output, expected, force=self.ctx.force):

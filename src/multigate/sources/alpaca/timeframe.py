@@ -130,12 +130,14 @@ def shortest_bar_span(timeframe: object) -> timedelta:
     return parsed.amount * _SHORTEST_UNIT_SPAN[parsed.unit]
 
 
+# Day and longer bars follow New York's calendar: the day a fall-back change happens on
+# lasts 25 hours, so a week holding it lasts 7 days and 1 hour (a month, 31 days and 1).
 _LONGEST_UNIT_SPAN: dict[str, timedelta] = {
     _MINUTE: timedelta(minutes=1),
     _HOUR: timedelta(hours=1),
-    _DAY: timedelta(days=1),
-    _WEEK: timedelta(weeks=1),
-    _MONTH: timedelta(days=31),
+    _DAY: timedelta(days=1, hours=1),
+    _WEEK: timedelta(weeks=1, hours=1),
+    _MONTH: timedelta(days=31, hours=1),
 }
 
 
@@ -144,8 +146,9 @@ def completed_bars_end(now: datetime, timeframe: object) -> datetime:
 
     Bars are stamped on the minute grid, at the start of the time they cover, and that
     start need not be a UTC boundary (daily bars start at midnight New York time, so the
-    bar stamped 05:00Z covers until 05:00Z the next day). A bar stamped t has ended when
-    t + its longest possible span <= now; the end is the minute after the last such t.
+    bar stamped 05:00Z covers until 05:00Z the next day, or 06:00Z across the autumn
+    clock change). A bar stamped t has ended when t + its longest possible span <= now;
+    the end is the minute after the last such t.
     """
     parsed = parse_bar_timeframe(timeframe)
     latest = as_utc(now) - parsed.amount * _LONGEST_UNIT_SPAN[parsed.unit]

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from multigate.context import RunContext
-from multigate.errors import GuardrailRefused
+from multigate.errors import GuardrailRefused, LocalWriteError
 from multigate.sources.databento.api import DatabentoApi, IncompleteDownload
 from multigate.sources.databento.config import DatabentoApiJob
 from multigate.sources.databento.dbn_info import read_dbn_metadata
@@ -36,9 +36,10 @@ from multigate.storage.ledger import append_ledger
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
+    digest_file,
+    digest_file_as,
     package_versions,
     read_sidecar,
-    sha256_of,
     write_sidecar,
 )
 
@@ -127,12 +128,19 @@ class ChunkDownloader:
         def before_attempt(attempt: int) -> None:
             raise_if_stopped()
             self._check_limits(chunk, attempt)
-            append_ledger(
-                self._ledger,
-                "attempt",
-                {"job": job.name, "attempt": attempt, "usd": chunk.quote_usd, **request},
-                at=self._ctx.now(),
-            )
+            try:
+                append_ledger(
+                    self._ledger,
+                    "attempt",
+                    {"job": job.name, "attempt": attempt, "usd": chunk.quote_usd, **request},
+                    at=self._ctx.now(),
+                )
+            except OSError as exc:  # an attempt the ledger does not show is never made
+                raise LocalWriteError(
+                    f"cannot record attempt {attempt} at {request['symbols']} "
+                    f"{request['start']} in the ledger {self._ledger}: {exc}; the paid call "
+                    "was not made. Make room (or fix the permissions) and re-run."
+                ) from None
 
         def after_attempt(billable: bool, complete: bool) -> None:
             if billable:
@@ -172,9 +180,7 @@ class ChunkDownloader:
     ) -> None:
         """Put the verified download ``tmp`` in place at ``path`` (sidecar first), then its
         ledger line. Stopped midway, ``tmp`` is verified and kept by the next run."""
-        digest = FileDigest(
-            str(path.relative_to(self._ctx.data_dir)), sha256_of(tmp), tmp.stat().st_size
-        )
+        digest = digest_file_as(tmp, path, relative_to=self._ctx.data_dir)
         provenance = self.describe(request, digest, tmp, fetched_at)
         # The sidecar goes in place first, so ``path`` is never seen without it; stopped
         # between the two, the sidecar describes a missing file (absent to every check) and
@@ -265,9 +271,7 @@ class ChunkDownloader:
         if not self._answers(path, request):
             return False
         fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        digest = FileDigest(
-            str(path.relative_to(self._ctx.data_dir)), sha256_of(path), path.stat().st_size
-        )
+        digest = digest_file(path, relative_to=self._ctx.data_dir)
         write_sidecar(
             path, self.describe(request, digest, path, fetched_at), created_at=self._ctx.now()
         )

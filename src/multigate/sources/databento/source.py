@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multigate.config.models import JobConfig, range_end, range_start
-from multigate.errors import ConfigError, DataError
+from multigate.errors import ConfigError, DataError, LocalWriteError
 from multigate.guardrails import (
     Spend,
     approve_cost,
@@ -42,6 +42,7 @@ from multigate.sources.databento.download import (
     unknown_quote_notes,
 )
 from multigate.sources.databento.errors import DbnFileError
+from multigate.sources.databento.paid_leftovers import leftovers_note, unplanned_leftovers
 from multigate.sources.databento.paths import (
     DBN_SUFFIXES,
     LEGACY_SUFFIXES,
@@ -59,8 +60,8 @@ from multigate.sources.local_inputs import (
 )
 from multigate.storage.atomic import atomic_path, leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
-from multigate.storage.layout import ingested_root
-from multigate.storage.ledger import append_ledger, read_ledger
+from multigate.storage.layout import ingested_root, raw_root
+from multigate.storage.ledger import append_ledger, read_ledger_lines
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
@@ -96,6 +97,8 @@ class ConversionTarget:
 class DatabentoSource(Source[DatabentoSourceConfig]):
     name = "databento"
     config_model = DatabentoSourceConfig
+    _write_refused: str | None = None
+    """Set when a download could not be stored: the run's later paid downloads are refused."""
 
     # ----- API parameters ---------------------------------------------------------------
     def preflight(self, job: JobConfig) -> None:
@@ -127,6 +130,23 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             for s, c in self._pieces(job)
             if not chunk_is_stored(self._raw_path(job, s, c), c.end)
         ]
+
+    def _unplanned_leftovers(self, job: DatabentoApiJob) -> list[str]:
+        """A note listing dead runs' paid downloads no job plans (shown by one job)."""
+        api_jobs = [j for j in self.config.jobs if isinstance(j, DatabentoApiJob)]
+        planned = [self._raw_path(j, s, c) for j in api_jobs for s, c in self._pieces(j)]
+        owners = [  # (job, its dataset/schema/stype folder)
+            (j.name, self._raw_path(j, s, c).parent.parent)
+            for j in api_jobs
+            for s, c in self._pieces(j)[:1]
+        ]
+        root = raw_root(self.ctx.data_dir, self.name)
+        found = unplanned_leftovers(root, planned, owners, job.name)
+        if not found:
+            return []
+        note = leftovers_note(found)
+        log.warning("%s: %s", job.name, note)  # the log keeps the full paths
+        return [note]
 
     def _request(self, job: DatabentoApiJob, symbol: str, chunk: Chunk) -> dict[str, str]:
         return range_request(job.dataset, job.schema_, symbol, job.stype_in, chunk)
@@ -169,7 +189,14 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         """What the ledger shows ``job`` was billed so far, when a budget needs it."""
         if job.budget_usd is None:
             return None
-        return spend_from_ledger(read_ledger(ledger_path(self.ctx.data_dir)), job.name)
+        path = ledger_path(self.ctx.data_dir)
+        numbered = read_ledger_lines(path)
+        return spend_from_ledger(
+            [record for _, record in numbered],
+            job.name,
+            lines=[number for number, _ in numbered],
+            ledger=str(path),
+        )
 
     # ----- Source interface ---------------------------------------------------------------
     def plan(self, job: JobConfig) -> JobPlan:
@@ -218,6 +245,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 planned = self._quote(self._api(), job, missing)
                 plan.cost_usd = total_quote(planned)
                 plan.notes.extend(unknown_quote_notes(planned))
+        plan.notes.extend(self._unplanned_leftovers(job))
         spent = self._spend(job)
         if spent is not None and job.budget_usd is not None:
             plan.notes.append(budget_note(job.budget_usd, spent, plan.cost_usd if missing else 0.0))
@@ -230,6 +258,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             return self._convert_all(job, [(p, relative_stem(p, base)) for p in inputs])
         assert isinstance(job, DatabentoApiJob)
         result = JobResult(JobStatus.OK)
+        result.warnings.extend(self._unplanned_leftovers(job))
         recorder = ChunkDownloader(
             None, job, self.ctx, ledger_path(self.ctx.data_dir), self.config.base_url
         )
@@ -241,6 +270,12 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             )
         ]
         if missing:
+            if self._write_refused is not None:
+                raise LocalWriteError(
+                    f"not downloading {len(missing)} chunk(s): an earlier job of this run "
+                    f"could not write to {self.ctx.data_dir} ({self._write_refused}), so no "
+                    "paid call was made. Make room (or fix the permissions) and re-run."
+                )
             api = self._api()
             spent = self._spend(job)
             planned = self._quote(api, job, missing)
@@ -264,6 +299,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             )
             try:
                 result.files_written += downloader.download_all(planned)
+            except LocalWriteError as exc:  # the later paid jobs of this run would hit it too
+                self._write_refused = f"job {job.name}: {_first_sentence(str(exc))}"
+                raise
             finally:
                 result.warnings.extend(downloader.warnings)
         else:
@@ -471,3 +509,7 @@ def _ns_iso(ns: int | None) -> str | None:
     import pandas as pd
 
     return pd.Timestamp(ns, tz="UTC").isoformat()
+
+
+def _first_sentence(text: str) -> str:
+    return text.split(". ", 1)[0]
