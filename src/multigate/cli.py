@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose",
         action="count",
         default=0,
-        help="show each file read and written (-vv: also HTTP details)",
+        help="show each file written (-vv: also HTTP details)",
     )
     verbosity.add_argument(
         "-q", "--quiet", action="store_true", help="only warnings, errors and the summary"
