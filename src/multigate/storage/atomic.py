@@ -20,7 +20,6 @@ writer's leftover and either keeps it as the file or deletes it as incomplete
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -28,11 +27,11 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from multigate.storage.hashing import sha256_of
 from multigate.storage.layout import SIDECAR_SUFFIX, sidecar_path
 
 _TMP_MARK = ".tmp-"
 _PAID_MARK = ".paid-"
-_CHUNK = 1 << 20
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +157,7 @@ def _publish_was_interrupted(temp: Path, final: Path) -> bool:
 def _holds(path: Path, digest: tuple[str, int]) -> bool:
     """Whether ``path`` is a file of exactly the recorded size and sha256."""
     try:
-        return path.stat().st_size == digest[1] and _sha256(path) == digest[0]
+        return path.stat().st_size == digest[1] and sha256_of(path) == digest[0]
     except OSError:
         return False
 
@@ -174,14 +173,6 @@ def _digest_recorded_in(sidecar: Path) -> tuple[str, int] | None:
     if not isinstance(sha256, str) or not isinstance(size, int) or isinstance(size, bool):
         return None
     return sha256, size
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _writer_alive(temp: Path) -> bool:

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from multigate.storage.atomic import write_bytes_atomic
+from multigate.storage.hashing import sha256_of
 from multigate.storage.layout import sidecar_path
 from multigate.storage.sidecar_check import sidecar_problem
 
 SIDECAR_FORMAT_VERSION = 1
 log = logging.getLogger(__name__)
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,6 @@ class FileDigest:
     name: str
     sha256: str
     bytes: int
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def digest_file(path: Path, relative_to: Path | None = None) -> FileDigest:
