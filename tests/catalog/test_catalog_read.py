@@ -46,7 +46,7 @@ def test_dataset_info_comes_from_the_sidecars(ingested):
         first, last = pd.Timestamp(table[time_column].min()), pd.Timestamp(table[time_column].max())
         assert info.start == (first if first.tzinfo else first.tz_localize("UTC")).to_pydatetime()
         assert info.end == (last if last.tzinfo else last.tz_localize("UTC")).to_pydatetime()
-        assert info.snapshot is not None and info.quality is None
+        assert info.snapshot is not None and info.quality == {}
 
 
 @pytest.mark.parametrize(

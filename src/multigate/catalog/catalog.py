@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,8 +60,11 @@ class DatasetInfo:
     bytes: int
     snapshot: str | None
     """Latest snapshot holding the dataset (None: ingested before snapshots were kept)."""
-    quality: Any = None
-    """Quality summary (filled in by the quality checks)."""
+    quality: dict[str, int] = field(default_factory=dict)
+    """Quality summary: rows flagged by each row check that fails ``--strict``
+    (``duplicate_timestamp``, ``ohlc_inconsistent``, ...), summed over the dataset's outputs
+    from their sidecars; empty when none found anything. Sessions against the exchange
+    calendar: ``coverage(name)`` and ``quality(name)``."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,7 @@ class Catalog:
             files=summary.files,
             bytes=summary.bytes,
             snapshot=head,
+            quality=summary.flagged,
         )
 
     def _request(

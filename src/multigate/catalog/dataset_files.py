@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,8 @@ class DatasetSummary:
     symbols: tuple[str, ...]
     tmin: int | None
     tmax: int | None
+    flagged: dict[str, int]
+    """Rows each failing row check flagged, summed over the outputs."""
 
 
 class DatasetFiles:
@@ -69,6 +72,7 @@ class DatasetFiles:
             symbols=tuple(sorted(pc.unique(pc.list_flatten(table["symbols"])).to_pylist())),
             tmin=pc.min(table["tmin"]).as_py(),
             tmax=pc.max(table["tmax"]).as_py(),
+            flagged=_sum_flagged(table["flagged"].to_pylist()),
         )
 
     def candidates(
@@ -107,3 +111,11 @@ class DatasetFiles:
         self._by_symbol = dict(zip(names, groups, strict=True))
         lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
         self._unlabelled = np.nonzero(lengths == 0)[0].astype(np.int64)
+
+
+def _sum_flagged(per_output: list[list[dict[str, Any]] | None]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for pairs in per_output:
+        for pair in pairs or ():
+            totals[pair["check"]] = totals.get(pair["check"], 0) + int(pair["count"])
+    return dict(sorted(totals.items()))

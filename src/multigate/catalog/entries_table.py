@@ -21,6 +21,7 @@ ENTRY_SCHEMA = pa.schema(
         ("time_column", pa.string()),
         ("tmin", pa.int64()),
         ("tmax", pa.int64()),
+        ("flagged", pa.list_(pa.struct([("check", pa.string()), ("count", pa.int64())]))),
     ]
 )
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from multigate.datasets import profile_of
+from multigate.quality.checks import failing
 from multigate.storage.provenance import read_sidecar
 
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -40,6 +41,9 @@ class OutputEntry:
     time_column: str
     tmin: int | None
     tmax: int | None
+    flagged: tuple[tuple[str, int], ...] = ()
+    """Row checks that fail ``--strict`` with what they counted in this output, from its
+    sidecar's ``quality`` (sorted by check name; empty when none found anything)."""
 
     @property
     def dataset_key(self) -> tuple[str, str, str]:
@@ -48,6 +52,7 @@ class OutputEntry:
     def to_dict(self) -> dict[str, Any]:
         record = {name: getattr(self, name) for name in _FIELDS}
         record["symbols"] = list(self.symbols)
+        record["flagged"] = [{"check": name, "count": count} for name, count in self.flagged]
         return record
 
     @classmethod
@@ -64,6 +69,9 @@ class OutputEntry:
             time_column=str(record["time_column"]),
             tmin=None if record["tmin"] is None else int(record["tmin"]),
             tmax=None if record["tmax"] is None else int(record["tmax"]),
+            flagged=tuple(
+                (str(item["check"]), int(item["count"])) for item in record.get("flagged") or ()
+            ),
         )
 
 
@@ -111,7 +119,20 @@ def describe_output(path: Path, data_dir: Path) -> OutputEntry | None:
         time_column=time_column,
         tmin=tmin,
         tmax=tmax,
+        flagged=flagged_checks(record.get("quality")),
     )
+
+
+def flagged_checks(quality: object) -> tuple[tuple[str, int], ...]:
+    """The row checks in a sidecar's ``quality`` that fail ``--strict`` and found
+    something, as sorted ``(check, count)`` pairs (nothing for a malformed record)."""
+    checks = quality.get("checks") if isinstance(quality, dict) else None
+    if not isinstance(checks, dict):
+        return ()
+    try:
+        return tuple(sorted(failing(checks).items()))
+    except (TypeError, ValueError, AttributeError):
+        return ()
 
 
 def time_unit_ns(arrow_type: pa.DataType) -> int:
