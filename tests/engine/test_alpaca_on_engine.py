@@ -184,3 +184,39 @@ def test_every_failing_symbol_is_named_and_the_others_are_published(
     assert "Traceback" not in run.err + run.out
     folder = tmp_path / f"data/ingested/alpaca/local/{SERIES}"
     assert sorted(published(folder)) == ["SPY.parquet"]
+
+
+def planned(out: str, label: str) -> list[str]:
+    """The symbols of the local job's outputs a dry run lists under ``label``."""
+    folder = f"/ingested/alpaca/local/{SERIES}/"
+    return sorted(
+        line.split(folder)[1].removesuffix(".parquet")
+        for line in out.splitlines()
+        if line.strip().startswith(f"{label} ") and folder in line
+    )
+
+
+def test_offline_dry_run_names_each_output_and_which_are_current(tmp_path, write_config, run_cli):
+    write_alpaca_samples(tmp_path / "in")
+    config = write_config(OFFLINE.format(data="data"))
+    first = run_cli("--config", config, "--dry-run")
+    assert first.code == ExitCode.OK, first.err
+    assert planned(first.out, "write") == ["MSFT", "QQQ", "SPY"]
+    assert not (tmp_path / "data").exists()
+    assert run_cli("--config", config).code == ExitCode.OK
+    (tmp_path / "in/json/late.csv").write_text(
+        "timestamp,open,high,low,close,volume,symbol\n2024-02-01T14:30:00Z,1,2,0.5,1.5,7,SPY\n"
+    )
+    again = run_cli("--config", config, "--dry-run")
+    assert again.code == ExitCode.OK, again.err
+    assert planned(again.out, "write") == ["SPY"]
+    assert planned(again.out, "current") == ["MSFT", "QQQ"]  # their files did not change
+
+
+def test_offline_dry_run_refuses_a_file_the_run_would_refuse(tmp_path, write_config, run_cli):
+    write_alpaca_samples(tmp_path / "in")
+    (tmp_path / "in/json/broken.json").write_text("{not json")
+    result = run_cli("--config", write_config(OFFLINE.format(data="data")), "--dry-run")
+    assert result.code == ExitCode.JOB_FAILED
+    assert "broken.json" in result.err
+    assert "Traceback" not in result.err + result.out

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from multigate.config.models import JobConfig, range_end, range_start
-from multigate.engine import ConvertTask, run_convert_tasks
+from multigate.engine import ConvertTask, plan_convert_tasks, run_convert_tasks
 from multigate.errors import ConfigError, DataError
 from multigate.pacing import RequestPacer
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
@@ -29,7 +29,6 @@ from multigate.sources.alpaca.paths import (
     CRYPTO_FEED,
     NO_ADJUSTMENT,
     Series,
-    output_folder,
     output_path,
     raw_chunk_path,
     raw_symbol_folder,
@@ -146,10 +145,8 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             plan.writes = [str(self._output(job, s)) for s in job.symbols]
             return plan
         assert isinstance(job, AlpacaOfflineJob)
-        inputs = self._offline_inputs(job)
-        plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
-        folder = output_folder(self.ctx.data_dir, job.name, self._series(job))
-        plan.writes.append(f"{folder}/<SYMBOL>.parquet (one file per symbol found)")
+        plan = JobPlan(reads=[str(p) for p in self._offline_inputs(job)], cost_usd=0.0)
+        plan_convert_tasks(self._offline_tasks(job), self.ctx, plan)  # reads what a run would
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
