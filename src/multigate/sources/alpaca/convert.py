@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from multigate.engine.tasks import ConvertOutput
 from multigate.errors import DataError
 from multigate.sources.alpaca.bars_convert import BARS_SCHEMA, BarsConflictError, sorted_unique
-from multigate.sources.alpaca.bars_read import read_bars_file
+from multigate.sources.alpaca.bars_read import bars_file_symbols, read_bars_file
 from multigate.sources.alpaca.paths import Series
 from multigate.storage.parquet import write_parquet
 from multigate.time_chunks import Chunk
@@ -71,6 +71,14 @@ def notes_from_sidecar(record: Mapping[str, Any]) -> list[str]:
     """The same summary warning for an output that is current."""
     symbol = (record.get("symbols") or ["?"])[0]
     return [] if record.get("rows") else [f"{symbol}: no bars"]
+
+
+def symbols_in(path: Path, fill_symbol: str | None) -> list[str]:
+    """The symbols a bars file holds, or a DataError naming it."""
+    try:
+        return bars_file_symbols(path, symbol=fill_symbol)
+    except (ValueError, OSError) as exc:
+        raise DataError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
 
 
 def read_bars(path: Path, fill_symbol: str | None) -> pa.Table:

@@ -8,8 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
-
 from multigate.config.models import JobConfig, range_end, range_start
 from multigate.engine import ConvertTask, plan_convert_tasks, run_convert_tasks
 from multigate.errors import ConfigError, DataError
@@ -21,7 +19,7 @@ from multigate.sources.alpaca.convert import (
     CONVERTER_VERSION,
     convert_symbol,
     notes_from_sidecar,
-    read_bars,
+    symbols_in,
     task_params,
 )
 from multigate.sources.alpaca.download import download_chunk, missing_requests
@@ -289,12 +287,12 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         return output_path(self.ctx.data_dir, job.name, self._series(job), symbol)
 
     def _offline_tasks(self, job: AlpacaOfflineJob) -> list[ConvertTask]:
-        """One task per symbol found, over the files that hold it. Every file is read here
-        first: a file that cannot be read fails the job before anything converts."""
+        """One task per symbol found, over the files that hold it. Every file's symbols are
+        read here first (a CSV's or Parquet file's symbol column alone): a file that cannot
+        name its symbols fails the job before anything converts."""
         holding: dict[str, list[Path]] = {}
         for path in self._offline_inputs(job):  # never empty: preflight checked
-            found = pc.unique(read_bars(path, job.symbol)["symbol"]).to_pylist()
-            for symbol in found:
+            for symbol in symbols_in(path, job.symbol):
                 holding.setdefault(symbol, []).append(path)
         return [
             self._task(job, symbol, paths, [None] * len(paths), fill_symbol=job.symbol)
