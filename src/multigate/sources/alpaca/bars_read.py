@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from multigate.sources.alpaca.bars_convert import (
@@ -154,3 +155,52 @@ def read_bars_file(path: str | os.PathLike[str], symbol: str | None = None) -> p
     if len(frame) == 0:
         return BARS_SCHEMA.empty_table()
     return frame_to_table(frame, source)
+
+
+def bars_file_symbols(path: str | os.PathLike[str], symbol: str | None = None) -> list[str]:
+    """The symbols an offline bars file holds (``symbol`` as in :func:`read_bars_file`).
+
+    A CSV or Parquet file with one text symbol column and no empty cell is read for that
+    column only (its other columns are checked when it is converted); any other file is
+    read whole, so its problems are reported as :func:`read_bars_file` reports them.
+    """
+    file = Path(path)
+    values = _symbol_values(file)
+    if values is None:
+        return sorted(set(read_bars_file(file, symbol)["symbol"].to_pylist()))
+    found = set(values)
+    if symbol is not None and found - {symbol}:
+        raise ValueError(f"{file}: symbol={symbol!r} given but the file holds {sorted(found)}")
+    check_symbols(found, str(file))
+    return sorted(found)
+
+
+def _symbol_values(file: Path) -> list[str] | None:
+    """A CSV's or Parquet file's symbol column alone, when reading just it is safe."""
+    try:
+        kind = _file_kind(file) if file.is_file() else None
+        if kind == "csv":
+            names = list(pd.read_csv(file, nrows=0).columns)
+        elif kind == "parquet":
+            names = pq.read_schema(file).names
+        else:
+            return None
+    except (ValueError, OSError, pa.ArrowException):
+        return None  # the whole read reports it
+    columns = [c for c in names if _ALIASES.get(str(c).strip().lower()) == "symbol"]
+    if len(columns) != 1:
+        return None
+    if kind == "csv":
+        cells = pd.read_csv(
+            file, usecols=columns, dtype=str, keep_default_na=False, na_values={columns[0]: [""]}
+        )[columns[0]]
+        if cells.isna().any():
+            return None
+        return [str(value) for value in cells.unique()]
+    table = pq.read_table(file, columns=columns)
+    column = table.column(0)
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return None
+    if column.null_count or pc.any(pc.equal(column, "")).as_py():
+        return None
+    return [str(value) for value in pc.unique(column).to_pylist()]

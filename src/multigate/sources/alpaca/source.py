@@ -8,23 +8,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from multigate.config.models import JobConfig, range_end, range_start
+from multigate.engine import ConvertTask, plan_convert_tasks, run_convert_tasks
 from multigate.errors import ConfigError, DataError
 from multigate.pacing import RequestPacer
-from multigate.sources.alpaca.bars_check import in_window
-from multigate.sources.alpaca.bars_convert import BARS_SCHEMA, BarsConflictError, sorted_unique
-from multigate.sources.alpaca.bars_read import read_bars_file
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.config import AlpacaApiJob, AlpacaOfflineJob, AlpacaSourceConfig
+from multigate.sources.alpaca.convert import (
+    CONVERTER,
+    CONVERTER_VERSION,
+    convert_symbol,
+    notes_from_sidecar,
+    symbols_in,
+    task_params,
+)
 from multigate.sources.alpaca.download import download_chunk, missing_requests
 from multigate.sources.alpaca.paths import (
     CRYPTO_FEED,
     NO_ADJUSTMENT,
     Series,
-    output_folder,
     output_path,
     raw_chunk_path,
     raw_symbol_folder,
@@ -41,15 +43,7 @@ from multigate.sources.alpaca.timeframe import completed_bars_end, default_chunk
 from multigate.sources.base import JobPlan, JobResult, JobStatus, Source
 from multigate.sources.local_inputs import find_path_inputs, require_path_inputs
 from multigate.storage.chunks_on_disk import FETCHED_AT
-from multigate.storage.parquet import write_parquet
-from multigate.storage.provenance import (
-    FileDigest,
-    Provenance,
-    digest_file,
-    fingerprint,
-    package_versions,
-)
-from multigate.storage.publish import output_is_current, publish_file
+from multigate.storage.provenance import FileDigest, Provenance, package_versions
 from multigate.time_chunks import (
     Chunk,
     next_boundary,
@@ -59,7 +53,6 @@ from multigate.time_chunks import (
 
 log = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "alpaca-bars/1"
 KEY_ID, SECRET_KEY = "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"
 _TOOLS = ("multigate", "alpaca-py", "pyarrow", "pandas")
 MAX_PIECES_PER_CHUNK = 31  # a running chunk (daily bars in a year) is compacted past this
@@ -152,20 +145,15 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             plan.writes = [str(self._output(job, s)) for s in job.symbols]
             return plan
         assert isinstance(job, AlpacaOfflineJob)
-        inputs = self._offline_inputs(job)
-        plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
-        folder = output_folder(self.ctx.data_dir, job.name, self._series(job))
-        plan.writes.append(f"{folder}/<SYMBOL>.parquet (one file per symbol found)")
+        plan = JobPlan(reads=[str(p) for p in self._offline_inputs(job)], cost_usd=0.0)
+        plan_convert_tasks(self._offline_tasks(job), self.ctx, plan)  # reads what a run would
         return plan
 
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, AlpacaApiJob):
             return self._run_api(job)
         assert isinstance(job, AlpacaOfflineJob)
-        inputs = self._offline_inputs(job)  # never empty: preflight checked
-        return self._convert(
-            job, [(path, None) for path in inputs], expected_symbols=None, symbol=job.symbol
-        )
+        return run_convert_tasks(self._offline_tasks(job), self.ctx)
 
     # ----- API mode --------------------------------------------------------------------
     def _run_api(self, job: AlpacaApiJob) -> JobResult:
@@ -196,10 +184,11 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
                     result.files_written += files
                     task.advance()
         covers = self._covers(job, chunks)
-        for symbol in job.symbols:
-            uses = self._compact(job, symbol, covers[symbol])
-            inputs = [(use.file.path, None if use.whole else use.window) for use in uses]
-            result.absorb(self._convert(job, inputs, expected_symbols=[symbol], symbol=symbol))
+        tasks = [
+            self._api_task(job, symbol, self._compact(job, symbol, covers[symbol]))
+            for symbol in job.symbols
+        ]
+        result.absorb(run_convert_tasks(tasks, self.ctx))
         return result
 
     def _compact(self, job: AlpacaApiJob, symbol: str, covers: Sequence[Cover]) -> list[Use]:
@@ -292,120 +281,62 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             extra=extra,
         )
 
-    # ----- conversion (shared by both modes) -------------------------------------------
+    # ----- conversion: which files make which output (the engine does the rest) ---------
     def _offline_inputs(self, job: AlpacaOfflineJob) -> list[Path]:
         return find_path_inputs(self.ctx.resolve(job.path))
 
     def _output(self, job: AlpacaApiJob | AlpacaOfflineJob, symbol: str) -> Path:
         return output_path(self.ctx.data_dir, job.name, self._series(job), symbol)
 
-    def _convert(
+    def _offline_tasks(self, job: AlpacaOfflineJob) -> list[ConvertTask]:
+        """One task per symbol found, over the files that hold it. Every file's symbols are
+        read here first (a CSV's or Parquet file's symbol column alone): a file that cannot
+        name its symbols fails the job before anything converts."""
+        holding: dict[str, list[Path]] = {}
+        for path in self._offline_inputs(job):  # never empty: preflight checked
+            for symbol in symbols_in(path, job.symbol):
+                holding.setdefault(symbol, []).append(path)
+        return [
+            self._task(job, symbol, paths, [None] * len(paths), fill_symbol=job.symbol)
+            for symbol, paths in sorted(holding.items())
+        ]
+
+    def _api_task(self, job: AlpacaApiJob, symbol: str, uses: Sequence[Use]) -> ConvertTask:
+        """The raw files (or parts of a shared wider file) that make one symbol's output:
+        one input per use, each with its window, so a file two chunks share is read twice."""
+        inputs = [use.file.path for use in uses]
+        windows = [None if use.whole else use.window for use in uses]
+        return self._task(job, symbol, inputs, windows, fill_symbol=symbol)
+
+    def _task(
         self,
         job: AlpacaApiJob | AlpacaOfflineJob,
-        inputs: Sequence[tuple[Path, Chunk | None]],
+        symbol: str,
+        inputs: Sequence[Path],
+        windows: Sequence[Chunk | None],
         *,
-        expected_symbols: Sequence[str] | None,
-        symbol: str | None,
-    ) -> JobResult:
-        """Read every input (path, window): only the window's bars of the file, or all of
-        them when the window is None; one file may be read for several windows. Then write
-        one Parquet file per symbol."""
-        tables = []
-        read: dict[Path, pa.Table] = {}
-        for path, window in inputs:
-            if path not in read:
-                try:
-                    read[path] = read_bars_file(path, symbol=symbol)
-                except (ValueError, OSError) as exc:
-                    text = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-                    raise DataError(text) from None
-            table = read[path]
-            if window is not None:
-                table = table.filter(in_window(table["timestamp"], window))
-            tables.append(table)
-        combined = pa.concat_tables(tables) if tables else BARS_SCHEMA.empty_table()
-        symbols = expected_symbols or sorted(set(combined["symbol"].to_pylist()))
-        paths = list(dict.fromkeys(path for path, _ in inputs))
-        digests = [digest_file(p, relative_to=self.ctx.data_dir) for p in paths]
-        windows = [
-            [str(path.relative_to(self.ctx.data_dir)), w.start.isoformat(), w.end.isoformat()]
-            for path, w in inputs
-            if w is not None
-        ]
-        timeframe, feed, adjustment = self._series(job)
-        result = JobResult(JobStatus.OK)
-        for name in symbols:
-            table = combined.filter(pc.equal(combined["symbol"], name))
-            table = _unique_rows(table, name)
-            if table.num_rows == 0:
-                result.warnings.append(f"{name}: no bars")
-            params: dict[str, Any] = {
-                "converter": CONVERTER_VERSION,
-                "symbol": name,
+        fill_symbol: str | None,
+    ) -> ConvertTask:
+        series = self._series(job)
+        timeframe, feed, adjustment = series
+        return ConvertTask(
+            inputs=tuple(inputs),
+            output=self._output(job, symbol),
+            converter=CONVERTER,
+            converter_version=CONVERTER_VERSION,
+            convert=convert_symbol,
+            params=task_params(symbol, series, fill_symbol, windows),
+            source=self.name,
+            job=job.name,
+            mode=job.mode,
+            query=job.model_dump(mode="json"),
+            vendor={
+                "vendor": "Alpaca",
+                "asset_class": job.asset_class,
                 "timeframe": timeframe,
                 "feed": feed,
                 "adjustment": adjustment,
-            }
-            if windows:  # which parts of shared wider files this output takes (in order)
-                params["windows"] = windows
-            expected = fingerprint(params, digests)
-            output = self._output(job, name)
-            if output_is_current(output, expected, force=self.ctx.force):
-                result.absorb(
-                    JobResult(
-                        JobStatus.UP_TO_DATE, rows=table.num_rows, files_current=1, outputs=[output]
-                    )
-                )
-                continue
-
-            def describe(
-                digest: FileDigest, t: pa.Table = table, s: str = name, fp: str = expected
-            ) -> Provenance:
-                stamps = t["timestamp"]
-                return Provenance(
-                    kind="ingested",
-                    source=self.name,
-                    job=job.name,
-                    mode=job.mode,
-                    query=job.model_dump(mode="json"),
-                    vendor={
-                        "vendor": "Alpaca",
-                        "asset_class": job.asset_class,
-                        "timeframe": timeframe,
-                        "feed": feed,
-                        "adjustment": adjustment,
-                    },
-                    file=digest,
-                    fingerprint=fp,
-                    inputs=digests,
-                    rows=t.num_rows,
-                    first_ts=str(pc.min(stamps)) if t.num_rows else None,
-                    last_ts=str(pc.max(stamps)) if t.num_rows else None,
-                    symbols=[s],
-                    tools=package_versions(_TOOLS),
-                    extra={"converter": CONVERTER_VERSION},
-                )
-
-            def write(tmp: Path, t: pa.Table = table) -> None:
-                write_parquet(t, tmp)
-
-            publish_file(
-                output,
-                write,
-                describe,
-                data_dir=self.ctx.data_dir,
-                now=self.ctx.now(),
-            )
-            log.debug("wrote %s (%d bars)", output, table.num_rows)
-            result.absorb(
-                JobResult(JobStatus.OK, rows=table.num_rows, files_written=1, outputs=[output])
-            )
-        return result
-
-
-def _unique_rows(table: pa.Table, symbol: str) -> pa.Table:
-    """Drop exact duplicate bars (overlapping files); two different bars at one time fail."""
-    try:
-        return sorted_unique(table, symbol)
-    except BarsConflictError as exc:
-        raise DataError(f"{exc} (across the input files)") from None
+            },
+            tools=_TOOLS,
+            notes_when_current=notes_from_sidecar,
+        )
