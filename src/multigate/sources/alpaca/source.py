@@ -24,7 +24,6 @@ from multigate.sources.alpaca.paths import (
     CRYPTO_FEED,
     NO_ADJUSTMENT,
     Series,
-    output_folder,
     output_path,
     raw_chunk_path,
     raw_symbol_folder,
@@ -154,9 +153,36 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
         assert isinstance(job, AlpacaOfflineJob)
         inputs = self._offline_inputs(job)
         plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
-        folder = output_folder(self.ctx.data_dir, job.name, self._series(job))
-        plan.writes.append(f"{folder}/<SYMBOL>.parquet (one file per symbol found)")
+        for output, expected in self._offline_outputs(job, inputs):
+            current = output_is_current(output, expected, force=self.ctx.force)
+            (plan.current if current else plan.writes).append(str(output))
         return plan
+
+    def _offline_outputs(
+        self, job: AlpacaOfflineJob, inputs: Sequence[Path]
+    ) -> list[tuple[Path, str]]:
+        """Each output an offline run would write, with the fingerprint it must carry to be
+        kept (the same parameters and input digests as ``_convert``); reads the inputs to
+        learn their symbols, and fails on a bad file as the run would."""
+        symbols: set[str] = set()
+        for path in inputs:
+            try:
+                symbols.update(read_bars_file(path, symbol=job.symbol)["symbol"].to_pylist())
+            except (ValueError, OSError) as exc:
+                raise DataError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
+        digests = [digest_file(p, relative_to=self.ctx.data_dir) for p in dict.fromkeys(inputs)]
+        timeframe, feed, adjustment = self._series(job)
+        outputs = []
+        for name in sorted(symbols):
+            params = {
+                "converter": CONVERTER_VERSION,
+                "symbol": name,
+                "timeframe": timeframe,
+                "feed": feed,
+                "adjustment": adjustment,
+            }
+            outputs.append((self._output(job, name), fingerprint(params, digests)))
+        return outputs
 
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, AlpacaApiJob):
