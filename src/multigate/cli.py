@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from multigate.closed_stdout import stop_quietly
 from multigate.config.loader import LoadedConfig, load_config
 from multigate.context import RunContext
 from multigate.dispatcher import (
@@ -170,7 +171,11 @@ def exit_code_for(outcomes: Sequence[JobOutcome]) -> ExitCode:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; Ctrl-C in any phase exits 130 with one line, never a traceback."""
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        return stop_quietly()
     except KeyboardInterrupt:
         print("interrupted: nothing more was done", file=sys.stderr)
         return ExitCode.INTERRUPTED
