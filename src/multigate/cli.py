@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="Dask scheduler, e.g. tcp://HOST:8786 (default: start a local Dask cluster)",
+        help="Dask scheduler, e.g. tcp://HOST:8786; implies --executor dask, checked at start "
+        "(without it, --executor dask starts a local Dask cluster)",
     )
     parser.add_argument(
         "--strict",
