@@ -51,6 +51,7 @@ exit status:
   4    another run is using the same data folder (nothing ran)
   5    --strict: a quality check failed (every row was kept); 1 and 3 win
   130  interrupted (Ctrl-C)
+  141  standard output closed early (e.g. | head): a quiet stop, as for SIGPIPE
   143  terminated (SIGTERM), stopped as Ctrl-C stops a run
 
 API keys are read from the environment, or from .env beside the config
