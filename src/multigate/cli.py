@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from multigate.closed_stdout import stop_quietly
 from multigate.config.loader import LoadedConfig, load_config
 from multigate.context import RunContext
 from multigate.dispatcher import (
@@ -50,6 +51,7 @@ exit status:
   4    another run is using the same data folder (nothing ran)
   5    --strict: a quality check failed (every row was kept); 1 and 3 win
   130  interrupted (Ctrl-C)
+  141  standard output closed early (e.g. | head): a quiet stop, as for SIGPIPE
   143  terminated (SIGTERM), stopped as Ctrl-C stops a run
 
 API keys are read from the environment, or from .env beside the config
@@ -119,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="Dask scheduler, e.g. tcp://HOST:8786 (default: start a local Dask cluster)",
+        help="Dask scheduler, e.g. tcp://HOST:8786; implies --executor dask, checked at start "
+        "(without it, --executor dask starts a local Dask cluster)",
     )
     parser.add_argument(
         "--strict",
@@ -170,7 +173,11 @@ def exit_code_for(outcomes: Sequence[JobOutcome]) -> ExitCode:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; Ctrl-C in any phase exits 130 with one line, never a traceback."""
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        return stop_quietly()
     except KeyboardInterrupt:
         print("interrupted: nothing more was done", file=sys.stderr)
         return ExitCode.INTERRUPTED

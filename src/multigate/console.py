@@ -25,6 +25,7 @@ from pathlib import Path
 
 from multigate.catalog import Catalog, CatalogError
 from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
+from multigate.closed_stdout import stop_quietly
 from multigate.errors import ConfigError
 from multigate.exit_codes import ExitCode
 
@@ -273,6 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(arguments)
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+    except BrokenPipeError:
+        return stop_quietly()
     except (CatalogError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR

@@ -19,5 +19,8 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
     """Interrupted by Ctrl-C; finished files and received (paid) downloads are kept,
     other partial files removed."""
+    STDOUT_CLOSED = 141
+    """The reader of standard output stopped early (``| head``): a quiet stop, as a shell
+    reports a tool ended by SIGPIPE (128 + 13)."""
     TERMINATED = 143
     """Stopped by SIGTERM, as Ctrl-C stops a run (128 + 15, what a shell reports)."""

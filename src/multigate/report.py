@@ -21,8 +21,15 @@ _STATUS_STYLE = {
 }
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Leave a closed stdout to the command (rich would exit 1 here)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _console(stream: TextIO | None) -> Console:
-    console = Console(file=stream, highlight=False)
+    console = _Console(file=stream, highlight=False)
     if not console.is_terminal:
         console.width = 160  # logs and CI: wide enough that rows stay on one line
     return console

@@ -75,3 +75,37 @@ def test_unusable_symbol_in_a_file_fails_by_name(tmp_path, write_config, run_cli
     assert result.code == ExitCode.JOB_FAILED
     assert "Traceback" not in result.err and "unexpected" not in result.err
     assert f"{path}: symbol {symbol!r} {words}" in result.err
+
+
+def _plan_lines(text: str, label: str) -> list[str]:
+    return [
+        line.split(maxsplit=1)[1]
+        for line in text.splitlines()
+        if line.split()[:1] == [label] and len(line.split()) > 1
+    ]
+
+
+def test_dry_run_tells_current_outputs_apart(tmp_path, write_config, run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # one plan line per output, however long its path
+    path = bars_csv(tmp_path, "bars.csv", ["AAPL", "MSFT"])
+    config = config_for(write_config, path)
+    folder = tmp_path / "data" / "ingested" / "alpaca" / "bars"
+    before = run_cli("--config", config, "--dry-run")
+    assert before.code == ExitCode.OK, before.err
+    assert _plan_lines(before.out, "current") == []
+    assert run_cli("--config", config).code == ExitCode.OK
+    outputs = sorted(str(p) for p in folder.rglob("*.parquet"))
+    assert [Path(p).stem for p in outputs] == ["AAPL", "MSFT"]
+    assert sorted(_plan_lines(before.out, "write")) == outputs  # the files the run wrote
+
+    again = run_cli("--config", config, "--dry-run")
+    assert again.code == ExitCode.OK, again.err
+    assert sorted(_plan_lines(again.out, "current")) == outputs
+    assert _plan_lines(again.out, "write") == []
+
+    bars_csv(tmp_path, "bars.csv", ["AAPL", "MSFT", "NVDA"])  # new input: all outputs change
+    changed = run_cli("--config", config, "--dry-run")
+    assert _plan_lines(changed.out, "current") == []
+    written = _plan_lines(changed.out, "write")
+    assert sorted(Path(p).stem for p in written) == ["AAPL", "MSFT", "NVDA"]
+    assert sorted(p for p in written if not p.endswith("NVDA.parquet")) == outputs

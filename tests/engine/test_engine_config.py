@@ -82,3 +82,29 @@ def test_engine_block_sets_the_workers(tmp_path, write_config, run_cli):
     result = run_cli("--config", config_with_engine(write_config, "engine:\n  workers: 1\n"))
     assert result.code == ExitCode.OK, result.err
     assert len(list((tmp_path / "data").rglob("*.parquet"))) == 3
+
+
+def closed_port() -> int:
+    """A port on this machine that nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("flags", [[], ["--executor", "dask"]], ids=["implied", "explicit"])
+def test_an_unreachable_scheduler_stops_the_run_at_start(tmp_path, write_config, run_cli, flags):
+    """--scheduler alone means Dask; a scheduler nobody answers at is one error line before
+    any job runs (not one wait per job)."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=100)
+    config = write_config(
+        CONFIG.format(data="data") + "      - name: again\n        mode: offline\n"
+        "        path: in/*/*.csv\n"
+    )
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    result = run_cli("--config", config, *flags, "--scheduler", address)
+    assert result.code == ExitCode.CONFIG_ERROR, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and f"Dask scheduler at {address}" in lines[0], result.err
+    assert not list((tmp_path / "data").rglob("*.parquet"))

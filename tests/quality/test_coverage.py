@@ -147,13 +147,12 @@ def test_sample_outputs_of_every_source_have_coverage_from_their_sidecars(sample
         stored = sum(r["rows"] for r in recs)
         assert sum(table.column("rows").to_pylist()) == stored, name
         assert set(table.column("symbol").to_pylist()) == {s for r in recs for s in r["symbols"]}
-    # the synthetic VIX history has a row on every weekday, NYSE holidays included
+    # the synthetic VIX history trades on NYSE sessions: its holidays are holidays
     vix = coverage(by_dataset["vix/vix_sample/"])
-    holidays = {"1990-01-01", "1990-02-19", "1990-04-13", "1990-05-28", "1990-07-04"}
-    closed = {
-        r["session"].isoformat() for r in vix.table.to_pylist() if r["status"] == "closed_data"
-    }
-    assert holidays - {"1990-01-01"} <= closed  # 1990-01-01 is before the first row
+    holidays = {"1990-02-19", "1990-04-13", "1990-05-28", "1990-07-04"}
+    status = {r["session"].isoformat(): r["status"] for r in vix.table.to_pylist()}
+    assert {status[day] for day in holidays} == {"holiday"}
+    assert vix.checks["closed_day_data"].count == 0
     assert vix.checks["missing_session"].count == 0
     # FRED's '.' rows carry no close: their sessions are missing, not present
     fred = coverage(by_dataset["vix/vix_fred_sample/"])

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from multigate.html_report import collect_datasets, render_report, spend_by_job, write_report
+from multigate.html_report.render import MAX_COLUMNS, heatmap_period
+from multigate.quality.coverage import coverage
 from multigate.quality.job_outputs import job_datasets
 from multigate.storage.ledger import append_ledger, read_ledger
 from tests.quality.browser import chromium_path, open_page
@@ -135,3 +139,76 @@ def test_write_report_reads_sidecars_only_and_the_ledger(sample_data, tmp_path):
     page = out.read_text()
     assert shown == 7 and "snap-of-vix/vix_sample" in page
     assert "<td>es</td><td>$3.50</td><td>$3.00</td>" in page
+
+
+def _summary(page: str) -> dict[str, dict[str, str]]:
+    """The Datasets table: each dataset's cells by column header."""
+    table = page.split("<h2>Datasets</h2>", 1)[1].split("</table>", 1)[0]
+    headers = re.findall(r"<th>(.*?)</th>", table)
+    out = {}
+    for row in re.findall(r"<tr>(<td>.*?)</tr>", table):
+        cells = re.findall(r"<td>(.*?)</td>", row)
+        name = re.sub(r"<[^>]+>", "", cells[0])
+        out[name] = dict(zip(headers, cells, strict=True))
+    return out
+
+
+def test_coverage_counts_present_sessions_and_shows_partial_and_closed_apart(sample_data):
+    datasets = _datasets(sample_data)
+    summary = _summary(render_report(datasets))
+    trades = summary["databento/databento_sample/trades"]  # its 4 sessions are all partial
+    assert (trades["coverage"], trades["partial"], trades["closed-day data"]) == ("0.0%", "4", "0")
+    assert "failing rows" in trades and "failing checks" not in trades
+    for name, records, _ in datasets:
+        statuses = coverage(records).table.column("status").to_pylist()
+        expected = [s for s in statuses if s in ("present", "partial", "missing")]
+        share = 100 * expected.count("present") / len(expected)
+        assert summary[name]["coverage"] == f"{share:.1f}%", name
+        assert summary[name]["closed-day data"] == f"{statuses.count('closed_data'):,}", name
+
+
+def test_a_dataset_shows_only_its_own_snapshot_changes(sample_data):
+    datasets = [
+        (name, records, [{"id": "snap-1", "datasets": [name, "other/one", "other/two"]}])
+        for name, records, _ in _datasets(sample_data)
+    ]
+    page = render_report(datasets)
+    assert "other/one" not in page and "other/two" not in page
+    assert page.count("<th>other datasets changed</th>") == len(datasets)
+    assert page.count("<td>snap-1</td><td>2</td>") == len(datasets)
+
+
+def test_every_time_range_has_one_format(sample_data):
+    page = render_report(_datasets(sample_data))
+    spans = re.findall(r'<section id="ds-\d+"><h2>.*?</h2>\n<p class="meta">(.*?);', page)
+    assert len(spans) == 8 and "databento" in page
+    moment = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
+    for span in spans:
+        assert re.fullmatch(f"{moment} \\.\\. {moment}", span), span
+
+
+def _weekdays(start: date, count: int) -> list[date]:
+    days, day = [], start
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def test_a_long_history_is_shown_by_week_or_month():
+    assert heatmap_period(_weekdays(date(2024, 1, 1), 200)) == "day"
+    assert heatmap_period(_weekdays(date(2020, 1, 1), 1_000)) == "week"  # about 200 weeks
+    assert heatmap_period(_weekdays(date(1990, 1, 1), 2_600)) == "month"  # about 500 weeks
+
+
+def test_the_vix_heatmap_is_monthly_and_keeps_closed_day_marks(sample_data):
+    datasets = [d for d in _datasets(sample_data) if d[0] == "vix/vix_sample"]
+    page = render_report(datasets)
+    data = json.loads(re.search(r'id="data-0">(.*?)</script>', page).group(1))
+    statuses = coverage(datasets[0][1]).table.column("status").to_pylist()
+    assert data["period"] == "month" and len(data["sessions"]) <= MAX_COLUMNS
+    assert all(date.fromisoformat(day).day == 1 for day in data["sessions"])
+    assert sum(data["totals"]) == sum(int(r["rows"]) for r in datasets[0][1])
+    for code, status in (("C", "closed_data"), ("M", "missing")):
+        assert (code in "".join(data["cells"])) == (status in statuses), status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -10,6 +11,8 @@ from multigate.engine.executors import Executor, ProcessExecutor, SerialExecutor
 from multigate.errors import ConfigError
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+DASK_PORT = 8786  # a scheduler address without a port means this one
+PROBE_SECONDS = 5.0
 
 
 def scheduler_is_local(address: str) -> bool:
@@ -33,11 +36,31 @@ def check_data_dir_reachable(settings: EngineSettings, data_dir: Path) -> None:
     )
 
 
+def check_scheduler_answers(address: str, timeout: float = PROBE_SECONDS) -> None:
+    """Refuse, once and before any job, a scheduler whose TCP port does not answer (tcp://
+    and tls:// addresses; others are left to Dask). Raises ConfigError naming the address."""
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "tls"):
+        return
+    try:
+        port = parts.port or DASK_PORT
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"cannot reach the Dask scheduler at {address}: {reason or 'no answer'}"
+        ) from None
+
+
 def make_executor(settings: EngineSettings, data_dir: Path) -> Executor:
-    """The executor ``settings`` ask for (nothing starts until the first task runs)."""
+    """The executor ``settings`` ask for: a Dask scheduler's address is checked here, but
+    nothing starts until the first task runs."""
     workers = settings.workers or default_workers()
     if settings.executor == "dask":
         check_data_dir_reachable(settings, data_dir)
+        if settings.scheduler is not None:
+            check_scheduler_answers(settings.scheduler)
         from multigate.engine.dask_executor import DaskExecutor
 
         return DaskExecutor(settings.scheduler, workers)

@@ -24,6 +24,7 @@ class DaskExecutor:
         self.workers = workers
         self._client: Any = None
         self._cluster: Any = None
+        self._failed: ConfigError | None = None  # a scheduler that failed once is not retried
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
         if not calls:
@@ -55,6 +56,8 @@ class DaskExecutor:
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
+        if self._failed is not None:
+            raise self._failed
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
@@ -65,9 +68,10 @@ class DaskExecutor:
             try:
                 self._client = Client(self.scheduler, timeout="20s")
             except OSError as exc:
-                raise ConfigError(
+                self._failed = ConfigError(
                     f"cannot reach the Dask scheduler at {self.scheduler}: {exc}"
-                ) from None
+                )
+                raise self._failed from None
         else:
             self._cluster = LocalCluster(
                 n_workers=self.workers,

@@ -47,11 +47,16 @@ PAGE_JS = r"""
     var d = load(canvas.dataset.source), g = layout(d), ctx = canvas.getContext("2d");
     size(canvas, g, g.top + g.ch * d.symbols.length + 4);
     ctx.font = "11px sans-serif"; ctx.fillStyle = "#5a6473";
-    if (d.sessions.length) {
-      ctx.fillText(d.sessions[0], g.label, 12);
-      var last = d.sessions[d.sessions.length - 1], w = ctx.measureText(last).width;
-      if (d.sessions.length > 1) {
-        ctx.fillText(last, Math.max(g.label + g.cw * g.cols - w, g.label + 80), 12);
+    if (d.sessions.length) {  // over the cells: the first at its left, the last ending
+      var first = d.sessions[0], last = d.sessions[d.sessions.length - 1];  // at its right
+      var right = g.label + g.cw * g.cols, w = ctx.measureText(last).width;
+      if (d.sessions.length === 1) {
+        ctx.fillText(first, g.label, 12);
+      } else if (right - w >= g.label + ctx.measureText(first).width + 8) {
+        ctx.fillText(first, g.label, 12);
+        ctx.fillText(last, right - w, 12);
+      } else {
+        ctx.fillText(first + " .. " + last, g.label, 12);  // too few cells for two labels
       }
     }
     var drawn = 0, shown = [];
@@ -82,9 +87,11 @@ PAGE_JS = r"""
       var first = c * g.bin, end = Math.min(first + g.bin, d.sessions.length) - 1;
       var rows = 0;
       for (var i = first; i <= end; i++) rows += d.rows[r][i];
-      var when = d.sessions[first] + (end > first ? " .. " + d.sessions[end] : "");
+      var when = (d.period && d.period !== "day" ? d.period + " of " : "") +
+        d.sessions[first] + (end > first ? " .. " + d.sessions[end] : "");
       tip.textContent = d.symbols[r] + " " + when + ": " + NAMES[shown[r][c]] +
-        (end > first ? " (worst day)" : "") + ", " + rows.toLocaleString() + " rows";
+        (end > first || (d.period && d.period !== "day") ? " (worst day)" : "") + ", " +
+        rows.toLocaleString() + " rows";
       tip.style.left = (e.clientX - box.left + 12) + "px";
       tip.style.top = (e.clientY - box.top + 12) + "px";
       tip.style.display = "block";

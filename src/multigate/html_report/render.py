@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from multigate.html_report.assets import PAGE_CSS, PAGE_JS
@@ -22,6 +22,10 @@ from multigate.quality.results import DATASET_OUTPUT, quality_rows
 
 STATUS_CODES = {"present": "P", "partial": "p", "missing": "M", "holiday": "H", "closed_data": "C"}
 """One letter per heatmap cell; ``.`` marks a day that is not shown for that symbol."""
+RANK = {".": 0, "P": 1, "H": 2, "p": 3, "C": 4, "M": 5}
+"""A week's or month's cell shows its worst day (the page's script ranks the same way)."""
+MAX_COLUMNS = 250
+"""More sessions than this: the heatmap shows weeks, or months, so each cell stays visible."""
 
 DatasetInput = tuple[str, Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]
 """(dataset name, its outputs' sidecar records, its snapshots as dicts)."""
@@ -57,7 +61,9 @@ def render_report(
                 "files",
                 "size",
                 "coverage",
-                "failing checks",
+                "partial",
+                "closed-day data",
+                "failing rows",
                 "snapshots",
             ],
             summary,
@@ -72,6 +78,22 @@ def render_report(
         + "\n".join(body)
         + f"<script>{PAGE_JS}</script></body></html>\n"
     )
+
+
+def _moment(value: object) -> datetime | None:
+    """A sidecar time (ISO text, any precision; naive means UTC), or None."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _shown(moment: datetime) -> str:
+    """One format for every dataset's time range: seconds, in UTC."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _e(value: object) -> str:
@@ -96,13 +118,18 @@ def _failing_total(findings: Sequence[Mapping[str, Any]]) -> int:
     return total
 
 
-def _status_share(covered: Coverage) -> str:
+def coverage_share(covered: Coverage) -> str:
+    """Present sessions / expected (open) sessions, over every symbol: a partial session
+    or a missing one does not count as covered; data on a closed day is not expected."""
     statuses = covered.table.column("status").to_pylist()
-    open_days = [s for s in statuses if s in ("present", "partial", "missing")]
-    if not open_days:
+    expected = [s for s in statuses if s in ("present", "partial", "missing")]
+    if not expected:
         return "-"
-    present = sum(1 for s in open_days if s != "missing")
-    return f"{100 * present / len(open_days):.1f}%"
+    return f"{100 * expected.count('present') / len(expected):.1f}%"
+
+
+def _status_count(covered: Coverage, status: str) -> str:
+    return f"{covered.table.column('status').to_pylist().count(status):,}"
 
 
 def _summary_row(
@@ -125,16 +152,36 @@ def _summary_row(
         f"{rows:,}",
         f"{len(records):,}",
         _size(size),
-        _status_share(covered),
+        coverage_share(covered),
+        _status_count(covered, "partial"),
+        _status_count(covered, "closed_data"),
         f"{_failing_total(findings):,}",
         f"{len(snapshots):,}",
     ]
 
 
+def _period_start(day: date, period: str) -> date:
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def heatmap_period(days: Iterable[date]) -> str:
+    """The finest of day, week and month that keeps the heatmap within MAX_COLUMNS."""
+    unique = set(days)
+    for period in ("day", "week"):
+        if len({_period_start(d, period) for d in unique}) <= MAX_COLUMNS:
+            return period
+    return "month"
+
+
 def _heatmap_data(covered: Coverage) -> dict[str, Any]:
     table = covered.table
     symbols = table.column("symbol").to_pylist()
-    days = [d.isoformat() for d in table.column("session").to_pylist()]
+    period = heatmap_period(table.column("session").to_pylist())
+    days = [_period_start(d, period).isoformat() for d in table.column("session").to_pylist()]
     statuses = table.column("status").to_pylist()
     rows = table.column("rows").to_pylist()
     sessions = sorted(set(days))
@@ -146,12 +193,15 @@ def _heatmap_data(covered: Coverage) -> dict[str, Any]:
     totals = [0] * len(sessions)
     for symbol, day, status, count in zip(symbols, days, statuses, rows, strict=True):
         col, line = position[day], row_of[symbol]
-        grid[line][col] = STATUS_CODES.get(status, ".")
-        counts[line][col] = count
+        code = STATUS_CODES.get(status, ".")
+        if RANK[code] > RANK[grid[line][col]]:
+            grid[line][col] = code
+        counts[line][col] += count
         totals[col] += count
     return {
         "symbols": names,
         "sessions": sessions,
+        "period": period,
         "cells": ["".join(line) for line in grid],
         "rows": counts,
         "totals": totals,
@@ -171,9 +221,9 @@ def _dataset_section(
     findings: Sequence[Mapping[str, Any]],
     snapshots: Sequence[Mapping[str, Any]],
 ) -> str:
-    starts = [str(r["first_ts"]) for r in records if r.get("first_ts")]
-    ends = [str(r["last_ts"]) for r in records if r.get("last_ts")]
-    span = f"{min(starts)} .. {max(ends)}" if starts and ends else "no rows"
+    starts = [t for r in records if (t := _moment(r.get("first_ts"))) is not None]
+    ends = [t for r in records if (t := _moment(r.get("last_ts"))) is not None]
+    span = f"{_shown(min(starts))} .. {_shown(max(ends))}" if starts and ends else "no rows"
     density = (
         "" if covered.density is None else f"; bar density in session hours {covered.density:.1%}"
     )
@@ -216,19 +266,27 @@ def _dataset_section(
     else:
         parts.append("<p>No findings.</p>")
     parts.append("<h3>Snapshots</h3>")
-    parts.append(_snapshots(snapshots))
+    parts.append(_snapshots(name, snapshots))
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _snapshots(snapshots: Sequence[Mapping[str, Any]]) -> str:
+def _snapshots(name: str, snapshots: Sequence[Mapping[str, Any]]) -> str:
+    """The snapshots that changed this dataset; a run's other datasets are only counted."""
     if not snapshots:
         return "<p>No snapshots recorded.</p>"
     columns: list[str] = []
     for snap in snapshots:
-        columns += [key for key in snap if key not in columns]
-    rows = [[_cell(snap.get(key)) for key in columns] for snap in snapshots]
-    return _table(columns, rows)
+        columns += [key for key in snap if key not in columns and key != "datasets"]
+    with_others = any("datasets" in snap for snap in snapshots)
+    rows = []
+    for snap in snapshots:
+        row = [_cell(snap.get(key)) for key in columns]
+        if with_others:
+            others = [d for d in snap.get("datasets") or () if d != name]
+            row.append(f"{len(others):,}")
+        rows.append(row)
+    return _table([*columns, "other datasets changed"] if with_others else columns, rows)
 
 
 def _cell(value: Any) -> str:
