@@ -18,7 +18,6 @@ from pathlib import Path
 from multigate.context import RunContext
 from multigate.engine.executors import Call, SerialExecutor
 from multigate.engine.tasks import (
-    ConvertOutput,
     ConvertTask,
     WorkerResult,
     WrittenFile,
@@ -195,8 +194,8 @@ def _message(error: BaseException) -> str:
     return str(error) if isinstance(error, IngestError) else f"{type(error).__name__}: {error}"
 
 
-def _provenance(item: _Checked, output: ConvertOutput, digest: FileDigest) -> Provenance:
-    task = item.task
+def _provenance(item: _Checked, done: WrittenFile, digest: FileDigest) -> Provenance:
+    task, output = item.task, done.output
     return Provenance(
         kind="ingested",
         source=task.source,
@@ -217,6 +216,7 @@ def _provenance(item: _Checked, output: ConvertOutput, digest: FileDigest) -> Pr
             **task.extra,
             **output.extra,
         },
+        quality=done.quality,  # the sidecar's quality hook keeps what the worker found
     )
 
 
@@ -234,7 +234,7 @@ def _pending(item: _Checked, done: WrittenFile) -> PendingFile:
     def describe(digest: FileDigest) -> Provenance:
         if digest.sha256 != done.sha256:
             raise IngestError(_changed(done, "its sha256 differs from the worker's"))
-        return _provenance(item, done.output, digest)
+        return _provenance(item, done, digest)
 
     return PendingFile(done.final, move, describe)
 

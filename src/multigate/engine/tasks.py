@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from multigate.quality.ingest_hook import with_quality
 from multigate.storage.atomic import temp_name_for
-from multigate.storage.provenance import sha256_of
+from multigate.storage.provenance import FileDigest, Provenance, sha256_of
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ class WrittenFile:
     sha256: str
     """Of the bytes the worker wrote: the coordinator publishes nothing else."""
     bytes: int
+    quality: Mapping[str, Any] = field(default_factory=dict)
+    """The quality checks of those bytes (run by the worker: they read the whole file)."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ def execute_convert(task: ConvertTask, temp: Path) -> WorkerResult:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return WorkerResult((_written(task.output, temp, output),))
+    return WorkerResult((_written(task, task.output, temp, output),))
 
 
 def _execute_split(task: ConvertTask) -> WorkerResult:
@@ -177,7 +180,8 @@ def _execute_split(task: ConvertTask) -> WorkerResult:
     try:
         found = task.split(task.inputs, temp_for, task.params)
         files = tuple(
-            _written(temps[key][0], temps[key][1], output) for key, output in found.outputs.items()
+            _written(task, temps[key][0], temps[key][1], output)
+            for key, output in found.outputs.items()
         )
     except BaseException:
         for _, temp in temps.values():
@@ -186,5 +190,19 @@ def _execute_split(task: ConvertTask) -> WorkerResult:
     return WorkerResult(files, tuple(found.warnings), tuple(found.notes))
 
 
-def _written(final: Path, temp: Path, output: ConvertOutput) -> WrittenFile:
-    return WrittenFile(final, temp, output, sha256_of(temp), temp.stat().st_size)
+def _written(task: ConvertTask, final: Path, temp: Path, output: ConvertOutput) -> WrittenFile:
+    """What the coordinator needs to publish ``temp`` as ``final``. The quality checks run
+    here, through the hook that writing the sidecar runs (which then keeps them), so that
+    they run in parallel too."""
+    sha256, size = sha256_of(temp), temp.stat().st_size
+    draft = Provenance(
+        kind="ingested",
+        source=task.source,
+        job=task.job,
+        mode=task.mode,
+        query=task.query,
+        vendor={**task.vendor, **output.vendor},
+        file=FileDigest(final.name, sha256, size),
+        fingerprint="",
+    )
+    return WrittenFile(final, temp, output, sha256, size, with_quality(temp, draft).quality)
