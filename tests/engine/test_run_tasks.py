@@ -151,7 +151,7 @@ def test_the_coordinator_publishes_only_what_the_worker_wrote(tmp_path):
     task = make_tasks(tmp_path, 1)[0]
     temp = task.output.with_name(".S0.parquet.work.tmp-1-test")
     done = execute_convert(task, temp)
-    assert (done.sha256, done.bytes) == (sha256_of(temp), temp.stat().st_size)
+    assert (done.files[0].sha256, done.files[0].bytes) == (sha256_of(temp), temp.stat().st_size)
     with temp.open("ab") as handle:  # changed on its way (say, a stale shared-FS cache)
         handle.write(b"garbage")
     with pytest.raises(IngestError, match="changed before it was published"):
@@ -161,4 +161,4 @@ def test_the_coordinator_publishes_only_what_the_worker_wrote(tmp_path):
     done = execute_convert(task, temp)
     _publish_one(_check(task, ctx), done, ctx)
     record = read_sidecar(task.output)
-    assert record is not None and record["file"]["sha256"] == done.sha256
+    assert record is not None and record["file"]["sha256"] == done.files[0].sha256

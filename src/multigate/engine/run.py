@@ -10,18 +10,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from multigate.context import RunContext
 from multigate.engine.executors import Call, SerialExecutor
-from multigate.engine.tasks import ConvertOutput, ConvertTask, WorkerResult
+from multigate.engine.tasks import (
+    ConvertTask,
+    WorkerResult,
+    WrittenFile,
+    worker_temp,
+)
 from multigate.errors import DataError, IngestError
 from multigate.progress import ProgressTask
-from multigate.sources.base import JobPlan, JobResult, JobStatus
-from multigate.storage.atomic import temp_name_for
+from multigate.sources.base import JobFailedAfterWriting, JobPlan, JobResult, JobStatus
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
@@ -47,7 +51,10 @@ class _Checked:
 def _check(task: ConvertTask, ctx: RunContext) -> _Checked:
     digests = [_digest_input(path, ctx) for path in task.inputs]
     expected = fingerprint(task.fingerprint_params(), digests)
-    current = output_is_current(task.output, expected, force=ctx.force)
+    targets = task.targets
+    current = bool(targets) and all(
+        output_is_current(path, expected, force=ctx.force) for path in targets
+    )
     return _Checked(task, digests, expected, current)
 
 
@@ -55,7 +62,8 @@ def plan_convert_tasks(tasks: Sequence[ConvertTask], ctx: RunContext, plan: JobP
     """Add each task's output to ``plan.current`` or ``plan.writes``."""
     for task in tasks:
         checked = _check(task, ctx)
-        (plan.current if checked.current else plan.writes).append(str(task.output))
+        listed = [str(path) for path in task.targets] or [str(task.output)]
+        (plan.current if checked.current else plan.writes).extend(listed)
 
 
 def run_convert_tasks(
@@ -64,25 +72,28 @@ def run_convert_tasks(
     *,
     all_or_nothing: bool = False,
     retract_failed: bool = False,
+    describe_failures: FailureMessage | None = None,
 ) -> JobResult:
     """Convert every task whose output is not current; publish each output as its task
     finishes, or (``all_or_nothing``) all of them only once every task succeeded.
 
     A failed task's earlier output is removed when ``retract_failed`` (so no
     complete-looking file outlives inputs it can no longer be made from). Failures raise
-    one DataError naming every problem, after the other tasks have finished.
+    one DataError naming every problem, after the other tasks have finished (without
+    ``all_or_nothing``, a JobFailedAfterWriting carrying what the others wrote; its message
+    is ``describe_failures(messages, tasks)`` when given).
     """
     result = JobResult(JobStatus.OK)
     checked = [_check(task, ctx) for task in tasks]
     for item in checked:
-        result.outputs.append(item.task.output)
         if item.current:
             log.debug("up to date: %s", item.task.output)
             _absorb_current(result, item)
     stale = [item for item in checked if not item.current]
     if not stale:
+        result.outputs = [path for item in checked for path in item.task.targets]
         return result
-    calls: list[Call] = [(item.task, _worker_temp(item.task.output)) for item in stale]
+    calls: list[Call] = [(item.task, worker_temp(item.task.output)) for item in stale]
     done: dict[int, WorkerResult] = {}
     failures: list[tuple[int, BaseException]] = []
     executor = ctx.executor or SerialExecutor()
@@ -96,16 +107,35 @@ def run_convert_tasks(
                 done[index] = outcome
                 if not all_or_nothing:
                     _publish_one(stale[index], outcome, ctx)
-        if failures:
+        if failures and all_or_nothing:
             _fail(stale, failures, retract_failed)
         if all_or_nothing:
             _publish_all([(stale[index], done[index]) for index in sorted(done)], ctx)
     finally:
-        for _, temp in calls:  # whatever was not published
+        temps = [temp for _, temp in calls]
+        temps += [file.temp for finished in done.values() for file in finished.files]
+        for temp in temps:  # whatever was not published
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
     for index in sorted(done):
-        _absorb_written(result, stale[index], done[index].output)
+        _absorb_written(result, stale[index], done[index])
+    written = {id(stale[index]): done[index] for index in done}
+    result.outputs = [  # in task order: what is current, and what was written now
+        path
+        for item in checked
+        for path in (
+            item.task.targets
+            if item.current
+            else [file.final for file in written[id(item)].files]
+            if id(item) in written
+            else []
+        )
+    ]
+    if failures:
+        try:
+            _fail(stale, failures, retract_failed, describe_failures, len(tasks))
+        except DataError as exc:
+            raise JobFailedAfterWriting(str(exc), result) from exc
     return result
 
 
@@ -118,14 +148,16 @@ def _digest_input(path: Path, ctx: RunContext) -> FileDigest:
         raise OSError(exc.errno, f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
-def _worker_temp(output: Path) -> Path:
-    """A hidden name beside ``output`` for a worker to write (swept after a killed run; not
-    one that publishing ``output`` would take for a stale temporary of its own)."""
-    return temp_name_for(output.with_name(f"{output.name}.work"))
+FailureMessage = Callable[[Sequence[str], int], str]
+"""``describe_failures(messages, tasks)``: the one message of a job whose tasks failed."""
 
 
 def _fail(
-    stale: Sequence[_Checked], failures: list[tuple[int, BaseException]], retract: bool
+    stale: Sequence[_Checked],
+    failures: list[tuple[int, BaseException]],
+    retract: bool,
+    describe: FailureMessage | None = None,
+    tasks: int = 0,
 ) -> None:
     failures.sort(key=lambda pair: pair[0])
     died = [stale[index].task.output.name for index, error in failures if _worker_died(error)]
@@ -142,9 +174,12 @@ def _fail(
             if not isinstance(error, DataError):
                 continue
             task = stale[index].task
-            if retract_output(task.output, source=task.source, job=task.job):
-                log.warning("%s: removed %s: its inputs no longer convert", task.job, task.output)
+            for path in task.targets:
+                if retract_output(path, source=task.source, job=task.job):
+                    log.warning("%s: removed %s: its inputs no longer convert", task.job, path)
     messages = [_message(error) for _, error in failures]
+    if describe is not None:
+        raise DataError(describe(messages, tasks))
     if len(messages) == 1:
         raise DataError(messages[0])
     raise DataError(f"{len(messages)} problems: " + "; ".join(messages))
@@ -159,8 +194,8 @@ def _message(error: BaseException) -> str:
     return str(error) if isinstance(error, IngestError) else f"{type(error).__name__}: {error}"
 
 
-def _provenance(item: _Checked, output: ConvertOutput, digest: FileDigest) -> Provenance:
-    task = item.task
+def _provenance(item: _Checked, done: WrittenFile, digest: FileDigest) -> Provenance:
+    task, output = item.task, done.output
     return Provenance(
         kind="ingested",
         source=task.source,
@@ -181,10 +216,11 @@ def _provenance(item: _Checked, output: ConvertOutput, digest: FileDigest) -> Pr
             **task.extra,
             **output.extra,
         },
+        quality=done.quality,  # the sidecar's quality hook keeps what the worker found
     )
 
 
-def _pending(item: _Checked, done: WorkerResult) -> PendingFile:
+def _pending(item: _Checked, done: WrittenFile) -> PendingFile:
     """Publishes exactly what the worker wrote: a file that changed on its way (a shared
     filesystem's stale cache, another writer) is refused before it replaces the output,
     or, if only its hash differs, left without a sidecar (so it is made again)."""
@@ -192,54 +228,66 @@ def _pending(item: _Checked, done: WorkerResult) -> PendingFile:
     def move(tmp: Path) -> None:
         size = done.temp.stat().st_size
         if size != done.bytes:
-            raise IngestError(_changed(item, f"{size} bytes, the worker wrote {done.bytes}"))
+            raise IngestError(_changed(done, f"{size} bytes, the worker wrote {done.bytes}"))
         os.replace(done.temp, tmp)
 
     def describe(digest: FileDigest) -> Provenance:
         if digest.sha256 != done.sha256:
-            raise IngestError(_changed(item, "its sha256 differs from the worker's"))
-        return _provenance(item, done.output, digest)
+            raise IngestError(_changed(done, "its sha256 differs from the worker's"))
+        return _provenance(item, done, digest)
 
-    return PendingFile(item.task.output, move, describe)
+    return PendingFile(done.final, move, describe)
 
 
-def _changed(item: _Checked, how: str) -> str:
-    return f"{item.task.output}: the converted file changed before it was published ({how})"
+def _changed(done: WrittenFile, how: str) -> str:
+    return f"{done.final}: the converted file changed before it was published ({how})"
 
 
 def _publish_one(item: _Checked, done: WorkerResult, ctx: RunContext) -> None:
-    pending = _pending(item, done)
-    publish_file(
-        pending.path, pending.write, pending.describe, data_dir=ctx.data_dir, now=ctx.now()
-    )
-    log.debug("wrote %s", item.task.output)
+    """Publish the outputs of one task (each with its sidecar, in the order written)."""
+    for file in done.files:
+        pending = _pending(item, file)
+        publish_file(
+            pending.path, pending.write, pending.describe, data_dir=ctx.data_dir, now=ctx.now()
+        )
+        log.debug("wrote %s", file.final)
 
 
 def _publish_all(items: Sequence[tuple[_Checked, WorkerResult]], ctx: RunContext) -> None:
-    publish_together(
-        [_pending(item, done) for item, done in items], data_dir=ctx.data_dir, now=ctx.now()
-    )
-    for item, _ in items:
-        log.debug("wrote %s", item.task.output)
+    pending = [_pending(item, file) for item, done in items for file in done.files]
+    publish_together(pending, data_dir=ctx.data_dir, now=ctx.now())
+    for file in pending:
+        log.debug("wrote %s", file.path)
 
 
 def _absorb_current(result: JobResult, item: _Checked) -> None:
-    record = read_sidecar(item.task.output) or {}
-    rows = record.get("rows")
-    result.rows += rows if isinstance(rows, int) else 0
-    result.files_current += 1
-    if item.task.notes_when_current is not None:
-        result.warnings.extend(item.task.notes_when_current(record))
+    records = [read_sidecar(path) or {} for path in item.task.targets]
+    for record in records:
+        rows = record.get("rows")
+        result.rows += rows if isinstance(rows, int) else 0
+        result.files_current += 1
+    notes = item.task.notes_when_current
+    if notes is not None:  # a splitting task's notes are of its inputs: read from one record
+        for record in records[:1] if item.task.split is not None else records:
+            result.warnings.extend(notes(record))
 
 
-def _absorb_written(result: JobResult, item: _Checked, output: ConvertOutput) -> None:
-    result.rows += output.rows
-    result.files_written += 1
-    for text in output.warnings:
+def _absorb_written(result: JobResult, item: _Checked, done: WorkerResult) -> None:
+    _report(result, item, done.warnings, done.notes)
+    for file in done.files:
+        result.rows += file.output.rows
+        result.files_written += 1
+        _report(result, item, file.output.warnings, file.output.notes)
+
+
+def _report(
+    result: JobResult, item: _Checked, warnings: Sequence[str], notes: Sequence[str]
+) -> None:
+    for text in warnings:
         log.warning("%s: %s", item.task.job, text)
-    for text in output.notes:
+    for text in notes:
         log.info("%s: %s", item.task.job, text)
-    result.warnings.extend([*output.warnings, *output.notes])
+    result.warnings.extend([*warnings, *notes])
 
 
 class _Display:

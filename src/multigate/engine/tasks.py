@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multigate.storage.provenance import sha256_of
+from multigate.quality.ingest_hook import with_quality
+from multigate.storage.atomic import temp_name_for
+from multigate.storage.provenance import FileDigest, Provenance, sha256_of
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,26 @@ NotesFunction = Callable[[Mapping[str, Any]], list[str]]
 
 
 @dataclass(frozen=True)
+class SplitOutputs:
+    """What a splitting convert function reports: each output it wrote, by key (in the
+    order written), and what it found about its inputs as a whole."""
+
+    outputs: Mapping[str, ConvertOutput]
+    warnings: Sequence[str] = ()
+    notes: Sequence[str] = ()
+
+
+SplitFunction = Callable[[Sequence[Path], Callable[[str], Path], Mapping[str, Any]], SplitOutputs]
+"""``split(inputs, temp_for, params)``: read ``inputs``, write each output to
+``temp_for(key)`` (called once per key). Raise DataError (naming the file) for input that
+cannot be converted; every output written so far is then discarded."""
+
+OutputFor = Callable[[str], Path]
+"""The final path of a splitting task's output of one key (a top-level function or a
+``functools.partial`` of one: it travels to workers)."""
+
+
+@dataclass(frozen=True)
 class ConvertTask:
     """These inputs become this output, with this converter and these parameters."""
 
@@ -49,7 +71,8 @@ class ConvertTask:
     """The converter's name (``vix-csv``)."""
     converter_version: str
     """Bump it when the same inputs would give different bytes."""
-    convert: ConvertFunction
+    convert: ConvertFunction | None
+    """None for a splitting task (``split``)."""
     params: Mapping[str, Any]
     """Everything besides the inputs that the output depends on (part of its fingerprint)."""
     source: str
@@ -61,10 +84,23 @@ class ConvertTask:
     tools: tuple[str, ...] = ("multigate", "pyarrow")
     """Packages whose versions the sidecar records."""
     notes_when_current: NotesFunction | None = None
+    """Of a splitting task: called with its first current output's sidecar record."""
+    split: SplitFunction | None = None
+    """Set for a task whose inputs give several outputs, one per key, known only once they
+    are converted (``convert`` is then unused): ``output`` only names the task."""
+    output_for: OutputFor | None = None
+    """Of a splitting task: where the output of each key goes."""
+    known_outputs: tuple[Path, ...] = ()
+    """Of a splitting task: the outputs it made before (current only if all are)."""
 
     @property
     def label(self) -> str:
         return f"{self.job}: {self.output.name}"
+
+    @property
+    def targets(self) -> tuple[Path, ...]:
+        """The outputs whose currency decides whether the task runs."""
+        return self.known_outputs if self.split is not None else (self.output,)
 
     def fingerprint_params(self) -> dict[str, Any]:
         return {"converter": f"{self.converter}/{self.converter_version}", **self.params}
@@ -85,23 +121,88 @@ class FetchTask:
 
 
 @dataclass(frozen=True)
-class WorkerResult:
-    """What a worker sends back: where it wrote the output, and what it found."""
+class WrittenFile:
+    """One output a worker wrote: its final path, where the bytes are, what it found."""
 
+    final: Path
     temp: Path
     output: ConvertOutput
     sha256: str
     """Of the bytes the worker wrote: the coordinator publishes nothing else."""
     bytes: int
+    quality: Mapping[str, Any] = field(default_factory=dict)
+    """The quality checks of those bytes (run by the worker: they read the whole file)."""
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What a worker sends back: the outputs it wrote, and what it found about the inputs."""
+
+    files: tuple[WrittenFile, ...]
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def worker_temp(output: Path) -> Path:
+    """A hidden name beside ``output`` for a worker to write (swept after a killed run; not
+    one that publishing ``output`` would take for a stale temporary of its own)."""
+    return temp_name_for(output.with_name(f"{output.name}.work"))
 
 
 def execute_convert(task: ConvertTask, temp: Path) -> WorkerResult:
-    """Run in a worker: convert ``task`` into ``temp`` (a hidden name beside the target).
-    The coordinator moves it into place; a worker never publishes."""
+    """Run in a worker: convert ``task`` into ``temp`` (a hidden name beside the target; a
+    splitting task names one beside each output). The coordinator moves them into place;
+    a worker never publishes."""
+    if task.split is not None:
+        return _execute_split(task)
+    if task.convert is None:
+        raise TypeError(f"{task.label}: a task needs convert or split")
     temp.parent.mkdir(parents=True, exist_ok=True)
     try:
         output = task.convert(task.inputs, temp, task.params)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return WorkerResult(temp, output, sha256_of(temp), temp.stat().st_size)
+    return WorkerResult((_written(task, task.output, temp, output),))
+
+
+def _execute_split(task: ConvertTask) -> WorkerResult:
+    assert task.split is not None and task.output_for is not None
+    temps: dict[str, tuple[Path, Path]] = {}
+
+    def temp_for(key: str) -> Path:
+        final = task.output_for(key)  # type: ignore[misc]
+        temp = worker_temp(final)
+        temp.parent.mkdir(parents=True, exist_ok=True)
+        temps[key] = (final, temp)
+        return temp
+
+    try:
+        found = task.split(task.inputs, temp_for, task.params)
+        files = tuple(
+            _written(task, temps[key][0], temps[key][1], output)
+            for key, output in found.outputs.items()
+        )
+    except BaseException:
+        for _, temp in temps.values():
+            temp.unlink(missing_ok=True)
+        raise
+    return WorkerResult(files, tuple(found.warnings), tuple(found.notes))
+
+
+def _written(task: ConvertTask, final: Path, temp: Path, output: ConvertOutput) -> WrittenFile:
+    """What the coordinator needs to publish ``temp`` as ``final``. The quality checks run
+    here, through the hook that writing the sidecar runs (which then keeps them), so that
+    they run in parallel too."""
+    sha256, size = sha256_of(temp), temp.stat().st_size
+    draft = Provenance(
+        kind="ingested",
+        source=task.source,
+        job=task.job,
+        mode=task.mode,
+        query=task.query,
+        vendor={**task.vendor, **output.vendor},
+        file=FileDigest(final.name, sha256, size),
+        fingerprint="",
+    )
+    return WrittenFile(final, temp, output, sha256, size, with_quality(temp, draft).quality)

@@ -17,3 +17,7 @@ class DbnFileError(DataError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self) -> tuple[type[DbnFileError], tuple[Path, str]]:
+        """Travels back from a worker process whole (pickled by its own two arguments)."""
+        return (type(self), (self.path, self.reason))

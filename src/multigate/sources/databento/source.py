@@ -3,13 +3,13 @@ download path through ``timeseries.get_range``."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from multigate.config.models import JobConfig, range_end, range_start
+from multigate.engine import ConvertTask, plan_convert_tasks, run_convert_tasks
 from multigate.errors import ConfigError, DataError, LocalWriteError
 from multigate.guardrails import (
     Spend,
@@ -32,8 +32,13 @@ from multigate.sources.databento.config import (
     DatabentoOfflineJob,
     DatabentoSourceConfig,
 )
-from multigate.sources.databento.dbn_convert import ConvertedOutput, convert_dbn_file
-from multigate.sources.databento.dbn_info import DbnFileInfo, read_dbn_metadata
+from multigate.sources.databento.convert_task import (
+    CONVERTER,
+    CONVERTER_VERSION,
+    notes_from_sidecar,
+    split_dbn_file,
+)
+from multigate.sources.databento.dbn_info import read_dbn_metadata
 from multigate.sources.databento.download import (
     TOOLS,
     ChunkDownloader,
@@ -58,40 +63,15 @@ from multigate.sources.local_inputs import (
     require_folder_inputs,
     require_path_inputs,
 )
-from multigate.storage.atomic import atomic_path, leftover_paid_temps
+from multigate.storage.atomic import leftover_paid_temps
 from multigate.storage.chunks_on_disk import chunk_is_stored
 from multigate.storage.layout import ingested_root, raw_root
 from multigate.storage.ledger import append_ledger, read_ledger_lines
-from multigate.storage.provenance import (
-    FileDigest,
-    Provenance,
-    digest_file,
-    digest_file_as,
-    fingerprint,
-    package_versions,
-    read_sidecar,
-)
-from multigate.storage.publish import output_is_current, write_output_sidecar
 from multigate.time_chunks import Chunk, plan_chunks
 
 log = logging.getLogger(__name__)
 
-# 2: v1/v2 definitions keep the fields v3 dropped; live captures map in-stream symbols
-# 3: definitions of every version carry those four columns (null from v3 files)
-CONVERTER_VERSION = "databento-dbn/3"
 API_KEY = "DATABENTO_API_KEY"
-
-
-@dataclass(frozen=True)
-class ConversionTarget:
-    """One input file's conversion: its metadata and digest, the fingerprint its outputs
-    must carry, the outputs known so far, and whether they are all current."""
-
-    info: DbnFileInfo
-    digest: FileDigest
-    fingerprint: str
-    outputs: list[Path]
-    current: bool
 
 
 class DatabentoSource(Source[DatabentoSourceConfig]):
@@ -204,17 +184,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             inputs = self._offline_inputs(job)
             plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
             base = self._offline_base(job)
-            failures = []
-            for path in inputs:
-                try:
-                    target = self._target(job, path, relative_stem(path, base))
-                except DbnFileError as exc:  # the run would fail on it: so does the dry run
-                    failures.append(str(exc))
-                    log.error("%s: %s", job.name, exc)
-                    continue
-                listed = [str(p) for p in target.outputs] or [f"{path.name} -> schema=*/"]
-                (plan.current if target.current else plan.writes).extend(listed)
-            if failures:
+            tasks, failures = self._tasks(job, [(p, relative_stem(p, base)) for p in inputs])
+            plan_convert_tasks(tasks, self.ctx, plan)
+            if failures:  # the run would fail on them: so does the dry run
                 raise DataError(_failure_message(failures, len(inputs)))
             return plan
         assert isinstance(job, DatabentoApiJob)
@@ -314,7 +286,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             raise JobFailedAfterWriting(str(exc), result) from exc
         return result
 
-    # ----- conversion (the only path from DBN to Parquet, for both modes) ------------------
+    # ----- conversion: which file makes which outputs (the engine does the rest) ----------
     def _offline_inputs(self, job: DatabentoOfflineJob) -> list[Path]:
         if job.raw_dir is not None:
             root = self.ctx.resolve(job.raw_dir)
@@ -342,173 +314,66 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def _convert_all(
         self, job: DatabentoApiJob | DatabentoOfflineJob, inputs: Sequence[tuple[Path, str]]
     ) -> JobResult:
-        result = JobResult(JobStatus.OK)
-        failures = []
-        with self.ctx.progress.task(f"{job.name}: convert", total=len(inputs)) as task:
-            for path, stem in inputs:
-                try:
-                    result.absorb(self._convert_one(job, path, stem))
-                except DbnFileError as exc:  # one bad file does not stop the others
-                    failures.append(str(exc))
-                    log.error("%s: %s", job.name, exc)
-                task.advance()
-        if failures:  # reported with what the other inputs wrote
+        """Convert every input on the engine; one bad file does not stop the others, and
+        fails the job after they are written."""
+        tasks, failures = self._tasks(job, inputs)
+
+        def describe(found: Sequence[str], _: int) -> str:
+            for text in found:
+                log.error("%s: %s", job.name, text)
+            return _failure_message([*failures, *found], len(inputs))
+
+        result = run_convert_tasks(tasks, self.ctx, describe_failures=describe)
+        if failures:  # files whose header cannot be read: reported with what the rest wrote
             raise JobFailedAfterWriting(_failure_message(failures, len(inputs)), result)
         return result
 
-    def _target(
-        self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path, stem: str
-    ) -> ConversionTarget:
-        """What converting ``src`` depends on, where its outputs go, and whether they are
-        all current already."""
-        info = read_dbn_metadata(src)
-        digest = digest_file(src, relative_to=self.ctx.data_dir)
-        params = {"converter": CONVERTER_VERSION, "price_type": job.price_type}
-        expected = fingerprint(params, [digest])
+    def _tasks(
+        self, job: DatabentoApiJob | DatabentoOfflineJob, inputs: Sequence[tuple[Path, str]]
+    ) -> tuple[list[ConvertTask], list[str]]:
+        """One task per input file (its outputs: the file's schema, or, for a mixed file,
+        the schema=*/ outputs it made before), and the files whose header cannot be read."""
+        tasks, failures = [], []
         root = ingested_root(self.ctx.data_dir, self.name, job.name)
-        known = (
-            [output_path(self.ctx.data_dir, job.name, info.schema, stem)]
-            if info.schema
-            else sorted(root.glob(f"schema=*/{stem}.parquet"))
-        )
-        current = bool(known) and all(
-            output_is_current(p, expected, force=self.ctx.force) for p in known
-        )
-        return ConversionTarget(info, digest, expected, known, current)
-
-    def _convert_one(
-        self, job: DatabentoApiJob | DatabentoOfflineJob, src: Path, stem: str
-    ) -> JobResult:
-        target = self._target(job, src, stem)
-        if target.current:
-            kept = target.outputs
-            sidecars = [read_sidecar(p) or {} for p in kept]
-            rows = sum(sidecar.get("rows") or 0 for sidecar in sidecars)
-            extra = sidecars[0].get("extra") or {}
-            notes = _control_warning(
-                src.name, extra.get("other_records") or {}, extra.get("error_messages") or [], True
+        for src, stem in inputs:
+            try:
+                schema = read_dbn_metadata(src).schema
+            except DbnFileError as exc:
+                failures.append(str(exc))
+                log.error("%s: %s", job.name, exc)
+                continue
+            known = (
+                (output_path(self.ctx.data_dir, job.name, schema, stem),)
+                if schema
+                else tuple(sorted(root.glob(f"schema=*/{stem}.parquet")))
             )
-            if notes:
-                log.warning("%s: %s", job.name, notes)
-            return JobResult(
-                JobStatus.UP_TO_DATE,
-                rows=rows,
-                files_current=len(kept),
-                outputs=kept,
-                warnings=[notes] if notes else [],
+            tasks.append(
+                ConvertTask(
+                    inputs=(src,),
+                    output=known[0] if known else root / "schema=*" / f"{stem}.parquet",
+                    converter=CONVERTER,
+                    converter_version=CONVERTER_VERSION,
+                    convert=None,
+                    params={"price_type": job.price_type},
+                    source=self.name,
+                    job=job.name,
+                    mode=job.mode,
+                    query=job.model_dump(mode="json", by_alias=True),
+                    extra={"price_type": job.price_type},
+                    tools=TOOLS,
+                    notes_when_current=notes_from_sidecar,
+                    split=split_dbn_file,
+                    output_for=partial(output_path, self.ctx.data_dir, job.name, stem=stem),
+                    known_outputs=known,
+                )
             )
-
-        finals: dict[str, Path] = {}
-        temps: dict[str, Path] = {}
-        with contextlib.ExitStack() as stack:
-
-            def output_for(schema: str) -> Path:
-                final = output_path(self.ctx.data_dir, job.name, schema, stem)
-                finals[schema] = final
-                temps[schema] = stack.enter_context(atomic_path(final, sidecar_written=True))
-                return temps[schema]
-
-            records = stack.enter_context(self.ctx.progress.task(f"{src.name}: records"))
-            done = 0
-
-            def advance(total: int) -> None:
-                nonlocal done
-                records.advance(total - done)
-                done = total
-
-            outputs = convert_dbn_file(src, output_for, price_type=job.price_type, progress=advance)
-            # Each sidecar goes in place before its file moves (when the stack closes).
-            for out in outputs:
-                self._write_output_sidecar(job, target, out, temps[out.schema], finals[out.schema])
-        result = JobResult(JobStatus.OK)
-        notes = _control_warning(
-            src.name, outputs.other_records, outputs.error_messages, bool(outputs)
-        )
-        if notes:  # every run: a file without outputs is never current
-            log.warning("%s: %s", job.name, notes)
-            result.warnings.append(notes)
-        for out in outputs:
-            final = finals[out.schema]
-            log.debug("wrote %s (%d rows)", final, out.rows)
-            result.absorb(JobResult(JobStatus.OK, rows=out.rows, files_written=1, outputs=[final]))
-        return result
-
-    def _write_output_sidecar(
-        self,
-        job: DatabentoApiJob | DatabentoOfflineJob,
-        target: ConversionTarget,
-        out: ConvertedOutput,
-        temp: Path,
-        final: Path,
-    ) -> None:
-        """The sidecar of ``final`` for the bytes now in ``temp`` (written before the move)."""
-        info = target.info
-        write_output_sidecar(
-            final,
-            Provenance(
-                kind="ingested",
-                source=self.name,
-                job=job.name,
-                mode=job.mode,
-                query=job.model_dump(mode="json", by_alias=True),
-                vendor={
-                    "vendor": "Databento",
-                    "dataset": info.dataset,
-                    "schema": out.schema,
-                    "stype_in": info.stype_in,
-                    "stype_out": info.stype_out,
-                    "dbn_version": info.version,
-                },
-                file=digest_file_as(temp, final, relative_to=self.ctx.data_dir),
-                fingerprint=target.fingerprint,
-                inputs=[target.digest],
-                rows=out.rows,
-                first_ts=_ns_iso(out.first_ts),
-                last_ts=_ns_iso(out.last_ts),
-                symbols=out.symbols,
-                tools=package_versions(TOOLS),
-                extra={
-                    "converter": CONVERTER_VERSION,
-                    "price_type": job.price_type,
-                    # records of the input in no output (live captures: symbol mappings,
-                    # system and error messages), by kind
-                    "other_records": out.other_records,
-                    "error_messages": out.error_messages,
-                },
-            ),
-            created_at=self.ctx.now(),
-            written=temp,
-        )
+        return tasks, failures
 
 
 def _failure_message(failures: Sequence[str], inputs: int) -> str:
     """What the run and the dry run say about the files that failed."""
     more = " (and more, see the log)" if len(failures) > 1 else ""
     return f"{len(failures)} of {inputs} files failed: {failures[0]}{more}"
-
-
-def _control_warning(
-    name: str, counts: dict[str, int], errors: Sequence[str], has_data: bool
-) -> str | None:
-    """What a file's records outside every output call for: its gateway error messages,
-    or, with no market data at all, what it held instead."""
-    listed = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
-    if errors:
-        return (
-            f"{name}: {counts.get('error', len(errors))} error message(s) from the gateway "
-            f"in the stream, first: {errors[0]!r} (records in no output: {listed})"
-        )
-    if not has_data:
-        return f"{name}: no market data, only control records ({listed})"
-    return None
-
-
-def _ns_iso(ns: int | None) -> str | None:
-    if ns is None:
-        return None
-    import pandas as pd
-
-    return pd.Timestamp(ns, tz="UTC").isoformat()
 
 
 def _first_sentence(text: str) -> str:
