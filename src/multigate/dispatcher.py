@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from multigate.config.loader import LoadedConfig
 from multigate.config.models import JobConfig, SourceConfig
@@ -17,7 +18,7 @@ from multigate.errors import ConfigError, GuardrailRefused, IngestError, JobKeyE
 from multigate.sources.base import JobFailedAfterWriting, JobPlan, JobResult, JobStatus, Source
 from multigate.sources.registry import source_class
 from multigate.storage.layout import ingested_root
-from multigate.storage.publish import prune_stale_outputs
+from multigate.storage.publish import job_outputs, prune_stale_outputs
 from multigate.storage.snapshots import RunRecorder
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,14 @@ def run_selected(
         except IngestError as exc:
             if isinstance(exc, JobFailedAfterWriting):
                 _record(outcome, exc.done)  # what it wrote before failing
+                if exc.done.outputs:  # published: readers of the catalog must see it too
+                    recorder = recorder or RunRecorder(source.ctx.data_dir, source.ctx.now)
+                    recorder.add_job(
+                        source.name,
+                        item.job.name,
+                        item.job.model_dump(mode="json"),
+                        _outputs_on_disk(source, item.job, exc.done.outputs),
+                    )
             outcome.status = JobStatus.FAILED
             outcome.notes.append(str(exc))
             log.error("%s/%s failed: %s", item.source, item.job.name, exc)
@@ -198,6 +207,14 @@ def run_selected(
         outcome.seconds = time.monotonic() - started
     _record_snapshot(recorder)
     return outcomes
+
+
+def _outputs_on_disk(source: Source, job: JobConfig, written: Sequence[Path]) -> list[Path]:
+    """A failed job's outputs as readers now see them: what it wrote, and its earlier
+    outputs that stay (nothing is pruned after a failure)."""
+    folder = ingested_root(source.ctx.data_dir, source.name, job.name)
+    kept = job_outputs(folder, source=source.name, job=job.name)
+    return sorted(set(written) | set(kept))
 
 
 def _record_snapshot(recorder: RunRecorder | None) -> None:

@@ -156,3 +156,37 @@ def test_a_corrupt_file_fails_alone_in_parallel(tmp_path, write_config, run_cli,
     assert not leftovers(tmp_path / "data")
     if kind == "dask":
         assert converted_on(scheduler)
+
+
+def test_a_missing_output_of_a_split_capture_is_made_again(tmp_path, write_config, run_cli):
+    """A capture splits into one output per schema; losing one of them (a run killed
+    between their publishes, a hand deletion) makes the capture stale, never 'up to date'."""
+    (tmp_path / "dbn").mkdir()
+    mixed_capture(tmp_path / "dbn/capture.dbn")
+    config = write_config(CONFIG.format(data="data"))
+    assert run_cli("--config", config).code == ExitCode.OK
+    outputs = sorted((tmp_path / "data" / OUT).rglob("*.parquet"))
+    assert len(outputs) >= 2
+    before = published(tmp_path / "data")
+    lost = outputs[-1]
+    lost.unlink()
+    sidecar_path(lost).unlink()
+    again = run_cli("--config", config)
+    assert again.code == ExitCode.OK, again.err
+    assert published(tmp_path / "data") == before
+
+
+def test_a_partly_failed_job_is_readable_through_the_catalog(tmp_path, write_config, run_cli):
+    """What a failing job did publish is in the catalog (read, ls), not only on disk."""
+    from multigate import Catalog
+
+    folder = tmp_path / "dbn"
+    folder.mkdir()
+    write_synthetic_file(folder / "f0.dbn.zst", "trades", 1_000, seed=1)
+    config = write_config(CONFIG.format(data="data"))
+    assert run_cli("--config", config).code == ExitCode.OK
+    write_synthetic_file(folder / "f1.dbn.zst", "trades", 2_000, seed=2)
+    (folder / "bad.dbn").write_bytes(b"DBN\x03not a dbn file at all")
+    assert run_cli("--config", config).code == ExitCode.JOB_FAILED
+    table = Catalog.open(tmp_path / "data").read("databento/many")
+    assert table.num_rows == 3_000

@@ -52,10 +52,34 @@ def _check(task: ConvertTask, ctx: RunContext) -> _Checked:
     digests = [_digest_input(path, ctx) for path in task.inputs]
     expected = fingerprint(task.fingerprint_params(), digests)
     targets = task.targets
-    current = bool(targets) and all(
-        output_is_current(path, expected, force=ctx.force) for path in targets
+    current = (
+        bool(targets)
+        and all(output_is_current(path, expected, force=ctx.force) for path in targets)
+        and _split_is_whole(task, ctx)
     )
     return _Checked(task, digests, expected, current)
+
+
+def _split_is_whole(task: ConvertTask, ctx: RunContext) -> bool:
+    """A task that splits into several outputs is current only when every output its last
+    conversion made is still there: each sidecar lists them all (``extra.split_outputs``),
+    so one lost output (a run stopped between publishes, a deletion) is made again."""
+    if task.split is None:
+        return True
+    found = {_data_name(path, ctx) for path in task.targets}
+    for path in task.targets:
+        listed = ((read_sidecar(path) or {}).get("extra") or {}).get("split_outputs")
+        if not isinstance(listed, list) or set(map(str, listed)) != found:
+            return False
+    return True
+
+
+def _data_name(path: Path, ctx: RunContext) -> str:
+    """``path`` relative to the data folder, as sidecars name files."""
+    try:
+        return path.resolve().relative_to(ctx.data_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
 
 
 def plan_convert_tasks(tasks: Sequence[ConvertTask], ctx: RunContext, plan: JobPlan) -> None:
@@ -194,8 +218,13 @@ def _message(error: BaseException) -> str:
     return str(error) if isinstance(error, IngestError) else f"{type(error).__name__}: {error}"
 
 
-def _provenance(item: _Checked, done: WrittenFile, digest: FileDigest) -> Provenance:
+def _provenance(
+    item: _Checked, done: WrittenFile, digest: FileDigest, siblings: Sequence[str]
+) -> Provenance:
+    """The one place an engine output's sidecar is built. ``siblings``: every output of a
+    task that splits (recorded so that losing one makes the task stale)."""
     task, output = item.task, done.output
+    split = {"split_outputs": sorted(siblings)} if task.split is not None else {}
     return Provenance(
         kind="ingested",
         source=task.source,
@@ -215,12 +244,13 @@ def _provenance(item: _Checked, done: WrittenFile, digest: FileDigest) -> Proven
             "converter": f"{task.converter}/{task.converter_version}",
             **task.extra,
             **output.extra,
+            **split,
         },
         quality=done.quality,  # the sidecar's quality hook keeps what the worker found
     )
 
 
-def _pending(item: _Checked, done: WrittenFile) -> PendingFile:
+def _pending(item: _Checked, done: WrittenFile, siblings: Sequence[str]) -> PendingFile:
     """Publishes exactly what the worker wrote: a file that changed on its way (a shared
     filesystem's stale cache, another writer) is refused before it replaces the output,
     or, if only its hash differs, left without a sidecar (so it is made again)."""
@@ -234,7 +264,7 @@ def _pending(item: _Checked, done: WrittenFile) -> PendingFile:
     def describe(digest: FileDigest) -> Provenance:
         if digest.sha256 != done.sha256:
             raise IngestError(_changed(done, "its sha256 differs from the worker's"))
-        return _provenance(item, done, digest)
+        return _provenance(item, done, digest, siblings)
 
     return PendingFile(done.final, move, describe)
 
@@ -244,17 +274,24 @@ def _changed(done: WrittenFile, how: str) -> str:
 
 
 def _publish_one(item: _Checked, done: WorkerResult, ctx: RunContext) -> None:
-    """Publish the outputs of one task (each with its sidecar, in the order written)."""
+    """Publish the outputs of one task, each with its sidecar (several: together)."""
+    siblings = [_data_name(file.final, ctx) for file in done.files]
+    if len(done.files) > 1:
+        pending = [_pending(item, file, siblings) for file in done.files]
+        publish_together(pending, data_dir=ctx.data_dir, now=ctx.now())
     for file in done.files:
-        pending = _pending(item, file)
-        publish_file(
-            pending.path, pending.write, pending.describe, data_dir=ctx.data_dir, now=ctx.now()
-        )
+        if len(done.files) == 1:
+            one = _pending(item, file, siblings)
+            publish_file(one.path, one.write, one.describe, data_dir=ctx.data_dir, now=ctx.now())
         log.debug("wrote %s", file.final)
 
 
 def _publish_all(items: Sequence[tuple[_Checked, WorkerResult]], ctx: RunContext) -> None:
-    pending = [_pending(item, file) for item, done in items for file in done.files]
+    pending = [
+        _pending(item, file, [_data_name(other.final, ctx) for other in done.files])
+        for item, done in items
+        for file in done.files
+    ]
     publish_together(pending, data_dir=ctx.data_dir, now=ctx.now())
     for file in pending:
         log.debug("wrote %s", file.path)

@@ -124,5 +124,12 @@ def retract_output(path: Path, *, source: str, job: str) -> bool:
     return True
 
 
+def job_outputs(folder: Path, *, source: str, job: str) -> list[Path]:
+    """The Parquet files under ``folder`` that this job wrote (their sidecar says so)."""
+    if not folder.is_dir():
+        return []
+    return [path for path in sorted(folder.rglob("*.parquet")) if _written_by(path, source, job)]
+
+
 def _written_by(path: Path, source: str, job: str) -> bool:
     return sidecar_owner(path) == ("ingested", source, job)
