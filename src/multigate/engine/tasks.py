@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multigate.quality.ingest_hook import with_quality
+from multigate.quality.ingest_hook import assess_output
 from multigate.storage.atomic import temp_name_for
-from multigate.storage.provenance import FileDigest, Provenance, sha256_of
+from multigate.storage.provenance import sha256_of
 
 
 @dataclass(frozen=True)
@@ -192,17 +192,9 @@ def _execute_split(task: ConvertTask) -> WorkerResult:
 
 def _written(task: ConvertTask, final: Path, temp: Path, output: ConvertOutput) -> WrittenFile:
     """What the coordinator needs to publish ``temp`` as ``final``. The quality checks run
-    here, through the hook that writing the sidecar runs (which then keeps them), so that
-    they run in parallel too."""
+    here, in the worker (the sidecar hook then keeps them), so that they run in parallel."""
     sha256, size = sha256_of(temp), temp.stat().st_size
-    draft = Provenance(
-        kind="ingested",
-        source=task.source,
-        job=task.job,
-        mode=task.mode,
-        query=task.query,
-        vendor={**task.vendor, **output.vendor},
-        file=FileDigest(final.name, sha256, size),
-        fingerprint="",
+    quality = assess_output(
+        temp, source=task.source, query=task.query, vendor={**task.vendor, **output.vendor}
     )
-    return WrittenFile(final, temp, output, sha256, size, with_quality(temp, draft).quality)
+    return WrittenFile(final, temp, output, sha256, size, quality)
