@@ -166,26 +166,30 @@ def requested_range(
 
 
 def _start_label(text: str) -> int | None:
-    try:
-        if len(text) == 10:
-            return (date.fromisoformat(text) - _EPOCH).days
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return (moment.date() - _EPOCH).days
+    """The first day a ``start:`` value includes."""
+    moment = _parse_bound(text)
+    if isinstance(moment, datetime):
+        return (moment.date() - _EPOCH).days
+    return None if moment is None else (moment - _EPOCH).days
 
 
 def _end_label(text: str) -> int | None:
-    """The last day an ``end:`` value includes."""
+    """The last day an ``end:`` value includes (a date-only end includes its whole day)."""
+    moment = _parse_bound(text)
+    if isinstance(moment, datetime):
+        return ((moment - timedelta(microseconds=1)).date() - _EPOCH).days
+    return None if moment is None else (moment - _EPOCH).days
+
+
+def _parse_bound(text: str) -> date | datetime | None:
+    """A job's ``start``/``end`` text: a date, or a UTC datetime; None when unreadable."""
     try:
         if len(text) == 10:
-            return (date.fromisoformat(text) - _EPOCH).days
+            return date.fromisoformat(text)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return ((moment - timedelta(microseconds=1)).date() - _EPOCH).days
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
