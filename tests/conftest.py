@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,3 +121,20 @@ def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
+
+
+# A Dask LocalCluster of two worker processes, shared by the tests (of a module) that use it.
+@pytest.fixture(scope="module")
+def dask_scheduler() -> Iterator[str]:
+    """The address of a LocalCluster(n_workers=2, processes=True) on 127.0.0.1."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+    ):
+        yield cluster.scheduler_address

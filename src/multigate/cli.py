@@ -9,7 +9,7 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from multigate.closed_stdout import stop_quietly
@@ -34,6 +34,8 @@ from multigate.sources.base import JobStatus
 from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
 from multigate.storage.atomic import sweep_temp_files
 from multigate.storage.data_dir import data_dir_problem
+from multigate.storage.remote.location import RemoteDataDirError, RemoteUploadError
+from multigate.storage.remote.session import remote_session
 from multigate.storage.run_lock import RunLocked, run_lock
 
 log = logging.getLogger("multigate")
@@ -207,7 +209,7 @@ def _main(argv: Sequence[str] | None) -> int:
         exclusive = runnable and not args.dry_run
         with (
             stop_on_signals(),
-            run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext(),
+            data_folder_session(loaded, env, exclusive=exclusive, needed=runnable),
         ):
             if exclusive:
                 swept = sweep_temp_files(loaded.data_dir)
@@ -222,6 +224,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.LOCKED
+    except RemoteDataDirError as exc:  # unreachable before the run, or its upload failed
+        print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
+        uploading = isinstance(exc, RemoteUploadError)
+        return ExitCode.JOB_FAILED if uploading else ExitCode.CONFIG_ERROR
     except OSError as exc:  # the data folder failed under the run (unmounted, made read-only)
         print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
         return ExitCode.JOB_FAILED
@@ -246,6 +252,18 @@ def _main(argv: Sequence[str] | None) -> int:
     return code
 
 
+def data_folder_session(
+    loaded: LoadedConfig, env: Mapping[str, str], *, exclusive: bool, needed: bool
+) -> contextlib.AbstractContextManager[object]:
+    """The data folder held for the run: a local one locked (``exclusive``); an
+    object-store one locked in its bucket, its working copy brought up to date before and
+    uploaded after (or, for a dry run, only brought up to date)."""
+    remote = loaded.remote
+    if remote is not None and needed:
+        return remote_session(remote, env, exclusive=exclusive)
+    return run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext()
+
+
 def strict_quality(data_dir: Path, outcomes: Sequence[JobOutcome]) -> ExitCode:
     """``--strict``: the quality findings of every job that ran (or was up to date)."""
     done = (JobStatus.OK, JobStatus.UP_TO_DATE)
@@ -259,7 +277,12 @@ def check_data_dir(loaded: LoadedConfig, *, writable: bool) -> None:
     if problem:
         line = loaded.data_dir_line
         where = f"{loaded.path}:{line}" if line else str(loaded.path)
-        shown = repr(str(loaded.data_dir))
+        remote = loaded.remote
+        shown = (
+            repr(str(loaded.data_dir))
+            if remote is None
+            else f"{remote.url!r} (its working copy {str(remote.cache_dir)!r})"
+        )
         raise ConfigError(f"{where}: data_dir: {shown} cannot be used: {problem}")
 
 
@@ -291,7 +314,7 @@ def _run_context(args: argparse.Namespace, loaded: LoadedConfig, env: dict[str, 
         interactive=interactive,
         prompt=ask_on_terminal,
         progress=progress,
-        executor=make_executor(settings, loaded.data_dir),
+        executor=make_executor(settings, loaded.data_dir, remote=loaded.remote),
     )
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from multigate.config.models import IngestConfig, SourceConfig
 from multigate.config.yaml_nodes import ParsedYaml, parse_yaml_file
 from multigate.errors import ConfigError
+from multigate.storage.remote.location import RemoteDataDir, is_remote_url, parse_remote
 
 EXAMPLE_CONFIG = "example.ingest.yaml"
 
@@ -46,8 +47,23 @@ class LoadedConfig:
         return path if path.is_absolute() else self.base_dir / path
 
     @property
+    def remote(self) -> RemoteDataDir | None:
+        """The object-store data folder (``data_dir: s3://...``), or None for a local one."""
+        if not is_remote_url(self.config.data_dir):
+            return None
+        cache = self.config.cache_dir
+        return parse_remote(
+            self.config.data_dir,
+            cache_dir=self.resolve(cache) if cache is not None else None,
+            storage_options=self.config.storage_options,
+        )
+
+    @property
     def data_dir(self) -> Path:
-        return self.resolve(self.config.data_dir)
+        """The local data folder runs work in: for an object-store ``data_dir``, its working
+        copy."""
+        remote = self.remote
+        return remote.cache_dir if remote is not None else self.resolve(self.config.data_dir)
 
 
 def load_config(path: Path) -> LoadedConfig:
@@ -115,9 +131,7 @@ def load_config(path: Path) -> LoadedConfig:
         if len(problems) == 1:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
-    config = IngestConfig.model_construct(
-        data_dir=base.data_dir, engine=base.engine, sources=sources
-    )
+    config = base.model_copy(update={"sources": sources})
     line = parsed.line_of(("data_dir",)) if "data_dir" in data else None
     return LoadedConfig(path=path, config=config, parsed=parsed, data_dir_line=line)
 
@@ -246,8 +260,15 @@ def _where(parsed: ParsedYaml, location: Sequence[str | int], message: str) -> s
 
 
 def load_data_dir(path: Path) -> Path:
-    """The data folder the config at ``path`` names, checking only ``data_dir`` (reading
-    data needs no source settings, and so never imports a vendor SDK)."""
+    """The data folder the config at ``path`` names (for an object-store one, its working
+    copy), checking only the storage keys."""
+    return load_storage(path).data_dir
+
+
+def load_storage(path: Path) -> LoadedConfig:
+    """The config at ``path`` with only its storage keys (``data_dir``, ``storage_options``,
+    ``cache_dir``) checked: reading data needs no source settings, and so never imports a
+    vendor SDK."""
     path = path.resolve()
     if not path.exists():
         raise ConfigError(f"{path}: config file not found (or pass the data folder instead)")
@@ -256,8 +277,11 @@ def load_data_dir(path: Path) -> Path:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: the config must be a mapping with 'data_dir' and 'sources'")
     problems: list[str] = []
-    top = {"data_dir": data["data_dir"]} if "data_dir" in data else {}
+    top = {key: data[key] for key in _STORAGE_KEYS if key in data}
     base = _validate(parsed, IngestConfig, top, (), problems)
     if base is None:
         raise ConfigError("\n".join(problems))
-    return LoadedConfig(path=path, config=base).data_dir
+    return LoadedConfig(path=path, config=base, parsed=parsed)
+
+
+_STORAGE_KEYS = ("data_dir", "storage_options", "cache_dir")

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from multigate.storage.remote.location import is_remote_url, parse_remote
 
 Mode = Literal["offline", "api"]
 
@@ -208,6 +218,31 @@ class IngestConfig(StrictModel):
     """The whole of ``ingest.yaml`` once validated."""
 
     data_dir: str = "data"
-    """Root of ``raw/`` and ``ingested/``; relative paths are relative to the config file."""
+    """Root of ``raw/`` and ``ingested/``; relative paths are relative to the config file.
+    A URL (``s3://bucket/prefix``) puts the data folder on object storage."""
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    """Of an object-store ``data_dir``: options for its fsspec filesystem (over what the
+    AWS variables give)."""
+    cache_dir: str | None = None
+    """Of an object-store ``data_dir``: where its local working copy is (default: under
+    the user's cache folder)."""
     engine: EngineSettings = EngineSettings()
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_url(cls, value: str) -> str:
+        if is_remote_url(value):
+            parse_remote(value)  # ValueError: a clear config error at data_dir's line
+        return value
+
+    @model_validator(mode="after")
+    def _remote_only_settings(self) -> IngestConfig:
+        if not is_remote_url(self.data_dir):
+            for name in ("storage_options", "cache_dir"):
+                if name in self.model_fields_set:
+                    raise ValueError(
+                        f"{name} applies only to an object-store data_dir (s3://...); "
+                        f"data_dir is the local folder '{self.data_dir}'"
+                    )
+        return self

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from multigate.config.models import EngineSettings
 from multigate.engine.executors import Executor, ProcessExecutor, SerialExecutor, default_workers
 from multigate.errors import ConfigError
+from multigate.storage.remote.location import RemoteDataDir
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 DASK_PORT = 8786  # a scheduler address without a port means this one
@@ -23,11 +24,21 @@ def scheduler_is_local(address: str) -> bool:
     return host in _LOCAL_HOSTS
 
 
-def check_data_dir_reachable(settings: EngineSettings, data_dir: Path) -> None:
+def check_data_dir_reachable(
+    settings: EngineSettings, data_dir: Path, remote: RemoteDataDir | None = None
+) -> None:
     """Refuse a remote scheduler when the data folder is a path only this machine sees."""
     scheduler = settings.scheduler
     if scheduler is None or scheduler_is_local(scheduler) or settings.shared_filesystem:
         return
+    if remote is not None:
+        raise ConfigError(
+            f"the Dask scheduler {scheduler} is on another machine, but convert tasks read "
+            f"and write {remote.url} through this machine's working copy {data_dir}, which "
+            "its workers cannot reach: put cache_dir on a filesystem every worker mounts at "
+            "the same path and set 'engine: shared_filesystem: true', or run without "
+            "--scheduler (a local Dask cluster)"
+        )
     raise ConfigError(
         f"the Dask scheduler {scheduler} is on another machine, but the data folder "
         f"{data_dir} is a local path its workers cannot reach: put data_dir on a filesystem "
@@ -53,12 +64,14 @@ def check_scheduler_answers(address: str, timeout: float = PROBE_SECONDS) -> Non
         ) from None
 
 
-def make_executor(settings: EngineSettings, data_dir: Path) -> Executor:
+def make_executor(
+    settings: EngineSettings, data_dir: Path, *, remote: RemoteDataDir | None = None
+) -> Executor:
     """The executor ``settings`` ask for: a Dask scheduler's address is checked here, but
     nothing starts until the first task runs."""
     workers = settings.workers or default_workers()
     if settings.executor == "dask":
-        check_data_dir_reachable(settings, data_dir)
+        check_data_dir_reachable(settings, data_dir, remote)
         if settings.scheduler is not None:
             check_scheduler_answers(settings.scheduler)
         from multigate.engine.dask_executor import DaskExecutor

@@ -1,0 +1,146 @@
+"""One run at a time per remote data folder: a lock object in the bucket.
+
+The lock is ``<data_dir>/.multigate.lock``, created only if absent (S3's conditional
+``If-None-Match: *``; fsspec's exclusive ``xb`` mode), holding who took it. It is deleted
+when the run ends. A lock left by a run that died on *this* machine (its process is gone)
+is taken over, conditionally on the object being the one read (``If-Match``), so two
+runs never both take it. A lock held from another machine is never broken automatically:
+that run may still be downloading (and paying); the message names it, and how to remove
+the lock once it is known to be gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from multigate.storage.atomic import process_start_time
+from multigate.storage.remote.location import RemoteDataDir
+from multigate.storage.run_lock import LOCK_NAME, RunLocked
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def object_lock(fs: Any, remote: RemoteDataDir, *, purpose: str = "ingest") -> Iterator[None]:
+    """Hold ``remote``'s lock object for the block; raise RunLocked when another run holds
+    it."""
+    key = remote.key(LOCK_NAME)
+    mine = _holder(remote, purpose)
+    body = json.dumps(mine, indent=1).encode()
+    _take(fs, key, body, remote)
+    try:
+        yield
+    finally:
+        _release(fs, key, mine["token"])
+
+
+def _holder(remote: RemoteDataDir, purpose: str) -> dict[str, Any]:
+    pid = os.getpid()
+    return {
+        "host": socket.gethostname(),
+        "pid": pid,
+        "pid_started": process_start_time(pid),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        "purpose": purpose,
+        "working_copy": str(remote.cache_dir),
+        "token": secrets.token_hex(8),
+    }
+
+
+def _take(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:
+    try:
+        _create_exclusive(fs, key, body)
+        return
+    except FileExistsError:
+        pass
+    held, etag = _read(fs, key)
+    if held is None or not _died_here(held):
+        raise RunLocked(_held_message(remote, held))
+    log.warning(
+        "taking over the lock of %s left by run %s, which ended without releasing it",
+        remote.url,
+        held.get("pid"),
+    )
+    try:
+        _replace_if_unchanged(fs, key, body, etag)
+    except (FileExistsError, OSError):
+        raise RunLocked(_held_message(remote, _read(fs, key)[0])) from None
+
+
+def _create_exclusive(fs: Any, key: str, body: bytes) -> None:
+    with fs.open(key, "xb") as handle:
+        handle.write(body)
+
+
+def _replace_if_unchanged(fs: Any, key: str, body: bytes, etag: str | None) -> None:
+    """Overwrite the lock object only if it is still the one read (S3: ``If-Match``)."""
+    if etag is not None and fs.protocol[0] in ("s3", "s3a"):
+        fs.pipe_file(key, body, IfMatch=etag)
+        return
+    fs.rm_file(key)
+    _create_exclusive(fs, key, body)
+
+
+def _read(fs: Any, key: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The lock object's holder record (None when unreadable) and its ETag."""
+    try:
+        fs.invalidate_cache(key)
+        etag = fs.info(key).get("ETag")
+        held = json.loads(fs.cat_file(key))
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError):
+        return None, None
+    return (held if isinstance(held, dict) else None), etag
+
+
+def _died_here(held: dict[str, Any]) -> bool:
+    """Whether the holder ran on this machine and its process is gone (or its PID now
+    belongs to a process started later)."""
+    if held.get("host") != socket.gethostname():
+        return False
+    pid = held.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    started, recorded = process_start_time(pid), held.get("pid_started")
+    return isinstance(recorded, float) and started is not None and abs(started - recorded) > 1
+
+
+def _held_message(remote: RemoteDataDir, held: dict[str, Any] | None) -> str:
+    where = remote.key(LOCK_NAME)
+    if held is None:
+        who = "another run"
+    else:
+        who = (
+            f"run {held.get('pid')} on {held.get('host')} ({held.get('purpose', 'ingest')}, "
+            f"since {held.get('since')})"
+        )
+    return (
+        f"another run is using {remote.url}: {who} holds its lock object {remote.protocol}://"
+        f"{where}. Wait for it to finish; if that run is gone for good (its machine "
+        f"stopped), delete that object and run again"
+    )
+
+
+def _release(fs: Any, key: str, token: str) -> None:
+    """Delete the lock object if it is still ours."""
+    held, _ = _read(fs, key)
+    if held is None or held.get("token") != token:
+        log.warning("the lock object %s is no longer this run's: left as it is", key)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm_file(key)

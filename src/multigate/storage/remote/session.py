@@ -1,0 +1,130 @@
+"""A run against a remote data folder: lock the bucket, bring the working copy up to date,
+run on the copy, upload what changed, unlock."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from multigate.errors import IngestError
+from multigate.storage.remote.filesystem import open_filesystem
+from multigate.storage.remote.location import (
+    RemoteDataDir,
+    RemoteDataDirError,
+    RemoteUploadError,
+)
+from multigate.storage.remote.object_lock import object_lock
+from multigate.storage.remote.working_copy import SyncReport, pull, push
+from multigate.storage.run_lock import RunLocked, run_lock
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def remote_session(
+    remote: RemoteDataDir,
+    env: Mapping[str, str],
+    *,
+    exclusive: bool,
+    purpose: str = "ingest",
+) -> Iterator[None]:
+    """For the block, ``remote.cache_dir`` is an up-to-date copy of ``remote``.
+
+    ``exclusive`` (a run that writes): the bucket's lock object and the copy's local lock
+    are held, and what the block changed is uploaded when it ends, whether it succeeded or
+    not (what it published is complete; what it did not is not uploaded). Otherwise (a dry
+    run, a reader) the copy is only brought up to date.
+    """
+    fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
+    if not exclusive:
+        _pull_if_free(fs, remote)
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        lock = object_lock(fs, remote, purpose=purpose)
+        _reach(remote, "lock", lambda: stack.enter_context(lock))
+        stack.enter_context(run_lock(remote.cache_dir))
+        _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
+        try:
+            yield
+        except BaseException:
+            _push_after_failure(fs, remote)
+            raise
+        _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
+
+
+def _pull_if_free(fs: Any, remote: RemoteDataDir) -> None:
+    try:
+        with run_lock(remote.cache_dir):
+            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
+    except RunLocked:
+        log.warning(
+            "another run on this machine is using the working copy %s: reading it as it is",
+            remote.cache_dir,
+        )
+
+
+def _push_after_failure(fs: Any, remote: RemoteDataDir) -> None:
+    """Upload what a failed or stopped run finished; a failure here is logged (the run's
+    own error is the one reported), and the next run uploads what is left."""
+    try:
+        _log_push(remote, push(fs, remote))
+    except Exception as exc:  # the run's own error goes on
+        log.error(
+            "could not upload to %s (%s); the files stay in %s and go up with the next run",
+            remote.url,
+            _reason(exc),
+            remote.cache_dir,
+        )
+
+
+def _reach(remote: RemoteDataDir, what: str, call: Any) -> Any:
+    """``call()``, with any failure of the storage client said as one clear error."""
+    try:
+        return call()
+    except (IngestError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if what == "upload to":
+            raise RemoteUploadError(
+                f"cannot upload to {remote.url}: {_reason(exc)} (the run's files stay in "
+                f"{remote.cache_dir} and go up with the next run)"
+            ) from exc
+        raise RemoteDataDirError(f"cannot {what} {remote.url}: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    name = type(exc).__name__
+    return text if name in text or isinstance(exc, OSError) else f"{name}: {text}"
+
+
+def _log_pull(remote: RemoteDataDir, report: SyncReport) -> None:
+    if report.files or report.deleted:
+        log.info(
+            "brought the working copy of %s up to date: %d file(s), %.1f MB fetched, %d removed",
+            remote.url,
+            report.files,
+            report.bytes / 1e6,
+            report.deleted,
+        )
+    if report.kept_local:
+        log.warning(
+            "%d file(s) made here by a run that stopped before uploading them are kept and "
+            "uploaded now: %s",
+            len(report.kept_local),
+            ", ".join(report.kept_local[:5]) + (" ..." if len(report.kept_local) > 5 else ""),
+        )
+
+
+def _log_push(remote: RemoteDataDir, report: SyncReport) -> None:
+    if report.files or report.deleted:
+        log.info(
+            "uploaded %d file(s) (%.1f MB) to %s, deleted %d",
+            report.files,
+            report.bytes / 1e6,
+            remote.url,
+            report.deleted,
+        )

@@ -1,0 +1,270 @@
+"""Keep a local working copy of a remote data folder in step with the bucket.
+
+``pull`` brings the copy up to date with the bucket (the bucket is the truth: an object
+that changed there replaces the local file; one deleted there goes locally, unless the
+local file changed since the last synchronization, which means a run here made it and
+stopped before uploading: it is kept and uploaded next time). ``push`` uploads every file
+a run changed and deletes what it removed.
+
+A manifest (``.multigate-sync.json`` in the copy) records, for every file, the object's
+ETag and size and the local file's size and mtime as they were when the two were last
+the same: no file is hashed and no object read to tell what changed, and a run that
+changed nothing uploads nothing.
+
+Uploads are whole objects (S3 shows an object only once its upload completed, multipart
+ones included), in an order that keeps the bucket consistent for readers: the ledger
+first (money is recorded before anything else), then data files, then their sidecars,
+then the catalog's and the snapshots' files, which refer to them. Deletions go data
+before sidecar (a sidecar without its file counts as absent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from multigate.storage.layout import SIDECAR_SUFFIX
+from multigate.storage.remote.location import RemoteDataDir, RemoteDataDirError
+from multigate.storage.run_lock import LOCK_NAME
+
+MANIFEST_NAME = ".multigate-sync.json"
+_TEMP_MARKS = (".tmp-", ".paid-")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncReport:
+    """What one pull or push moved."""
+
+    files: int = 0
+    bytes: int = 0
+    deleted: int = 0
+    kept_local: list[str] = field(default_factory=list)
+    """Files made here and never uploaded (a run stopped before its upload)."""
+
+
+def synced_name(relative: str) -> bool:
+    """Whether a file of the data folder belongs in the bucket: not the lock, the
+    manifest, or a temporary file (a paid download being received stays local until it
+    is verified and published)."""
+    if relative in (LOCK_NAME, MANIFEST_NAME):
+        return False
+    name = relative.rsplit("/", 1)[-1]
+    return not (name.startswith(".") and any(mark in name for mark in _TEMP_MARKS))
+
+
+class Manifest:
+    """The copy's record of what it last shared with the bucket."""
+
+    def __init__(self, remote: RemoteDataDir) -> None:
+        self._remote = remote
+        self._path = remote.cache_dir / MANIFEST_NAME
+        self.files: dict[str, dict[str, Any]] = {}
+        try:
+            record = json.loads(self._path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("%s unreadable (%s): every file is compared again", self._path, exc)
+            return
+        url = record.get("url") if isinstance(record, dict) else None
+        if url != remote.url:
+            raise RemoteDataDirError(
+                f"{remote.cache_dir} is the working copy of {url}, not of {remote.url}: "
+                "give this data folder its own cache_dir"
+            )
+        files = record.get("files")
+        self.files = files if isinstance(files, dict) else {}
+
+    def unchanged(self, relative: str, local: Path) -> bool:
+        """Whether ``local`` is as it was when last shared with the bucket."""
+        entry = self.files.get(relative)
+        if entry is None:
+            return False
+        stat = _stat(local)
+        return stat is not None and [stat.st_size, stat.st_mtime_ns] == [
+            entry.get("local_size"),
+            entry.get("mtime_ns"),
+        ]
+
+    def record(self, relative: str, local: Path, etag: str | None, size: int) -> None:
+        stat = local.stat()
+        self.files[relative] = {
+            "etag": etag,
+            "size": size,
+            "local_size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        }
+
+    def save(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_name(f"{MANIFEST_NAME}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        record = {"version": 1, "url": self._remote.url, "files": self.files}
+        tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self._path)
+
+
+def remote_listing(fs: Any, remote: RemoteDataDir) -> dict[str, dict[str, Any]]:
+    """Every object of the data folder that belongs there, by path relative to it."""
+    fs.invalidate_cache()
+    try:
+        found = fs.find(remote.root, detail=True, withdirs=False)
+    except FileNotFoundError:
+        return {}
+    prefix = remote.root + "/"
+    listing = {}
+    for name, info in found.items():
+        if not name.startswith(prefix) or info.get("type") == "directory":
+            continue
+        relative = name[len(prefix) :]
+        if relative and not relative.endswith("/") and synced_name(relative):
+            listing[relative] = info
+    return listing
+
+
+def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
+    """Bring the working copy up to date with the bucket."""
+    root = remote.cache_dir
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(remote)
+    listing = remote_listing(fs, remote)
+    report = SyncReport()
+    wanted = []
+    for relative, info in sorted(listing.items()):
+        local = root / relative
+        entry = manifest.files.get(relative)
+        same_object = entry is not None and entry.get("etag") == _etag(info)
+        if same_object and manifest.unchanged(relative, local):
+            continue
+        if same_object and local.is_file():
+            report.kept_local.append(relative)  # changed here since: uploaded at the push
+            continue
+        wanted.append(relative)
+    with _temps() as temps:
+        pairs = [(relative, temps.beside(root / relative)) for relative in wanted]
+        if pairs:
+            fs.get([remote.key(rel) for rel, _ in pairs], [str(tmp) for _, tmp in pairs])
+        for relative, tmp in pairs:
+            local = root / relative
+            os.replace(tmp, local)
+            manifest.record(relative, local, _etag(listing[relative]), _size(listing[relative]))
+            report.files += 1
+            report.bytes += _size(listing[relative])
+    for relative in sorted(set(manifest.files) - set(listing)):
+        local = root / relative
+        if local.is_file() and not manifest.unchanged(relative, local):
+            report.kept_local.append(relative)
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            local.unlink()  # deleted in the bucket since the last synchronization
+        del manifest.files[relative]
+        report.deleted += 1
+    manifest.save()
+    return report
+
+
+def push(fs: Any, remote: RemoteDataDir) -> SyncReport:
+    """Upload what changed in the working copy since the last synchronization, and delete
+    from the bucket what was removed here."""
+    root = remote.cache_dir
+    manifest = Manifest(remote)
+    local_files = set(_local_files(root))
+    changed = sorted(rel for rel in local_files if not manifest.unchanged(rel, root / rel))
+    removed = sorted(set(manifest.files) - local_files)
+    report = SyncReport()
+    for batch in _ranked(changed, _upload_rank):
+        fs.put([str(root / rel) for rel in batch], [remote.key(rel) for rel in batch])
+        report.files += len(batch)
+        report.bytes += sum((root / rel).stat().st_size for rel in batch)
+    for batch in _ranked(removed, _delete_rank):
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm([remote.key(rel) for rel in batch])
+        for rel in batch:
+            del manifest.files[rel]
+        report.deleted += len(batch)
+    if changed:
+        listing = remote_listing(fs, remote)
+        for rel in changed:
+            info = listing.get(rel)
+            if info is not None:
+                manifest.record(rel, root / rel, _etag(info), _size(info))
+    if changed or removed:
+        manifest.save()
+    return report
+
+
+def _local_files(root: Path) -> Iterator[str]:
+    for folder, _, names in os.walk(root):
+        base = Path(folder).relative_to(root)
+        for name in names:
+            relative = (base / name).as_posix()
+            if synced_name(relative) and not (Path(folder) / name).is_symlink():
+                yield relative
+
+
+def _upload_rank(relative: str) -> int:
+    if relative.rsplit("/", 1)[-1] == "ledger.jsonl":
+        return 0
+    if relative.split("/", 1)[0] in ("raw", "ingested"):
+        return 2 if relative.endswith(SIDECAR_SUFFIX) else 1
+    return 3
+
+
+def _delete_rank(relative: str) -> int:
+    if relative.split("/", 1)[0] in ("raw", "ingested"):
+        return 1 if relative.endswith(SIDECAR_SUFFIX) else 0
+    return 2
+
+
+def _ranked(names: Iterable[str], rank: Any) -> list[list[str]]:
+    batches: dict[int, list[str]] = {}
+    for name in names:
+        batches.setdefault(rank(name), []).append(name)
+    return [batches[key] for key in sorted(batches)]
+
+
+def _etag(info: dict[str, Any]) -> str | None:
+    etag = info.get("ETag") or info.get("etag") or info.get("md5")
+    return str(etag) if etag is not None else None
+
+
+def _size(info: dict[str, Any]) -> int:
+    size = info.get("size", info.get("Size", 0))
+    return int(size) if isinstance(size, int) else 0
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
+
+
+class _TempNames:
+    def __init__(self) -> None:
+        self.made: list[Path] = []
+
+    def beside(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        self.made.append(tmp)
+        return tmp
+
+
+@contextlib.contextmanager
+def _temps() -> Iterator[_TempNames]:
+    names = _TempNames()
+    try:
+        yield names
+    finally:
+        for tmp in names.made:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()

@@ -1,0 +1,101 @@
+"""moto's S3 server on 127.0.0.1, recording every request it answers.
+
+The server is moto's own WSGI application (the one ``moto_server`` and
+``ThreadedMotoServer`` run) behind werkzeug, wrapped in a middleware that records each
+request's method and path, so a test can tell whether a run wrote to the bucket.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+WRITE_METHODS = ("PUT", "POST", "DELETE")
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    """(method, path) of every request answered, in order."""
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing-secret",
+            region_name="us-east-1",
+        )
+
+    def new_bucket(self) -> str:
+        name = f"lake-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def writes(self, bucket: str, *, ignore: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """The writing requests made to ``bucket`` (paths ending in ``ignore`` left out)."""
+        skip = tuple(ignore)
+        return [
+            (method, path)
+            for method, path in self.requests
+            if method in WRITE_METHODS
+            and path.startswith(f"/{bucket}")
+            and not (skip and path.split("?", 1)[0].endswith(skip))
+        ]
+
+    def objects(self, bucket: str, prefix: str = "") -> dict[str, bytes]:
+        """Every object under ``prefix``: key (relative to it) -> bytes."""
+        client = self.client()
+        found = {}
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                found[item["Key"][len(prefix) :].lstrip("/")] = body
+        return found
+
+
+class _Recording:
+    def __init__(self, app: Callable[..., Any], requests: list[tuple[str, str]]) -> None:
+        self._app = app
+        self._requests = requests
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = unquote(environ.get("PATH_INFO", ""))
+        query = environ.get("QUERY_STRING", "")
+        with self._lock:
+            self._requests.append((environ["REQUEST_METHOD"], f"{path}?{query}"))
+        return self._app(environ, start_response)
+
+
+@contextmanager
+def running_s3_server() -> Iterator[S3Server]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    requests: list[tuple[str, str]] = []
+    app = _Recording(DomainDispatcherApplication(create_backend_app), requests)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield S3Server(f"http://{host}:{port}", requests)
+    finally:
+        server.shutdown()
+        thread.join()

@@ -1,0 +1,223 @@
+"""``data_dir: s3://bucket/prefix``: runs against moto's S3 server through the real s3fs
+client. The bucket ends up holding what a local run writes (same Parquet bytes), a second
+run writes nothing, another machine's fresh working copy is up to date at once, and the
+bucket's lock object keeps two runs apart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from multigate.exit_codes import ExitCode
+from multigate.storage.layout import SIDECAR_SUFFIX
+from tests.engine.helpers import CONFIG, OUT, write_many_symbols
+from tests.fakes.s3_server import S3Server
+
+REPO = Path(__file__).resolve().parents[2]
+LOCK = ".multigate.lock"
+
+
+def s3_config(bucket: str, cache: str = "cache") -> str:
+    return CONFIG.format(data=f"s3://{bucket}/lake\ncache_dir: {cache}")
+
+
+def local_files(folder: Path) -> dict[str, bytes]:
+    """What a local run left in its data folder (its lock file aside)."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != LOCK
+    }
+
+
+def without_created_at(data: bytes) -> dict[str, object]:
+    record = json.loads(data)
+    record.pop("created_at", None)
+    return record
+
+
+def _named_by_time(name: str) -> str:
+    """A run record's name is the time it ended: compared by folder only."""
+    return name.rsplit("/", 1)[0] + "/*" if name.startswith(".snapshots/runs/") else name
+
+
+def assert_same_outputs(objects: dict[str, bytes], local: dict[str, bytes]) -> None:
+    """The bucket holds every file of the local run: equal Parquet bytes, equal sidecars
+    (but for when they were written)."""
+    assert set(map(_named_by_time, objects)) == set(map(_named_by_time, local))
+    outputs = [name for name in local if name.startswith(OUT) and name.endswith(".parquet")]
+    assert outputs
+    for name in outputs:
+        assert objects[name] == local[name], name
+        sidecar = name + SIDECAR_SUFFIX
+        assert without_created_at(objects[sidecar]) == without_created_at(local[sidecar])
+
+
+def test_round_trip_gives_the_bytes_of_a_local_run(tmp_path, write_config, run_cli, aws_env):
+    write_many_symbols(tmp_path / "in", symbols=4, days=600)
+    local = run_cli("--config", write_config(CONFIG.format(data="local")), "--workers", "1")
+    assert local.code == ExitCode.OK, local.err
+    bucket = aws_env.new_bucket()
+    remote = run_cli("--config", write_config(s3_config(bucket)), "--workers", "2")
+    assert remote.code == ExitCode.OK, remote.err
+    objects = aws_env.objects(bucket, "lake")
+    assert_same_outputs(objects, local_files(tmp_path / "local"))
+    assert LOCK not in objects  # released
+    assert not [name for name in objects if ".tmp-" in name or ".paid-" in name]
+    copy = local_files(tmp_path / "cache")
+    assert {name: copy[name] for name in objects} == objects  # the working copy agrees
+
+
+def test_second_run_and_another_machines_copy_write_nothing(
+    tmp_path, write_config, run_cli, aws_env
+):
+    write_many_symbols(tmp_path / "in", symbols=3, days=400)
+    bucket = aws_env.new_bucket()
+    first = run_cli("--config", write_config(s3_config(bucket)))
+    assert first.code == ExitCode.OK, first.err
+    assert aws_env.writes(bucket, ignore=(LOCK,))  # the first run did write
+    stored = aws_env.objects(bucket, "lake")
+    for cache in ("cache", "other-machine"):  # the same copy, then a fresh one
+        start = len(aws_env.requests)
+        again = run_cli("--config", write_config(s3_config(bucket, cache)))
+        assert again.code == ExitCode.OK, again.err
+        assert "up to date" in again.out
+        made = S3Server(aws_env.endpoint, aws_env.requests[start:])
+        assert made.writes(bucket, ignore=(LOCK,)) == []
+        assert [method for method, _ in made.writes(bucket)] == ["PUT", "DELETE"]  # the lock
+    assert aws_env.objects(bucket, "lake") == stored
+    fetched = local_files(tmp_path / "other-machine")
+    assert {name: fetched[name] for name in stored} == stored
+
+
+def test_a_lock_held_from_another_machine_stops_the_run(tmp_path, write_config, run_cli, aws_env):
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    holder = {"host": "build-box-7", "pid": 4242, "since": "2026-11-26T08:00:00+00:00"}
+    aws_env.client().put_object(Bucket=bucket, Key=f"lake/{LOCK}", Body=json.dumps(holder))
+    start = len(aws_env.requests)
+    run = run_cli("--config", write_config(s3_config(bucket)))
+    assert run.code == ExitCode.LOCKED
+    assert "build-box-7" in run.err and f"s3://{bucket}/lake/{LOCK}" in run.err
+    made = S3Server(aws_env.endpoint, aws_env.requests[start:])
+    assert made.writes(bucket, ignore=(LOCK,)) == []
+    assert set(aws_env.objects(bucket, "lake")) == {LOCK}
+    assert json.loads(aws_env.objects(bucket, "lake")[LOCK]) == holder  # not broken
+
+
+def test_a_lock_left_by_a_dead_run_on_this_machine_is_taken_over(
+    tmp_path, write_config, run_cli, aws_env
+):
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    holder = {"host": socket.gethostname(), "pid": dead.pid, "since": "2026-11-26T08:00:00"}
+    aws_env.client().put_object(Bucket=bucket, Key=f"lake/{LOCK}", Body=json.dumps(holder))
+    run = run_cli("--config", write_config(s3_config(bucket)))
+    assert run.code == ExitCode.OK, run.err
+    objects = aws_env.objects(bucket, "lake")
+    assert LOCK not in objects
+    assert any(name.startswith(OUT) and name.endswith(".parquet") for name in objects)
+
+
+def test_a_failed_job_still_releases_the_lock_and_uploads_what_it_finished(
+    tmp_path, write_config, run_cli, aws_env
+):
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    config = s3_config(bucket) + (
+        "      - name: broken\n        mode: offline\n        path: bad/*.csv\n"
+    )
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "X_History.csv").write_text("this is not a CBOE file\n")
+    run = run_cli("--config", write_config(config))
+    assert run.code == ExitCode.JOB_FAILED
+    objects = aws_env.objects(bucket, "lake")
+    assert LOCK not in objects
+    assert any(name.startswith(OUT) and name.endswith(".parquet") for name in objects)
+    assert not any(name.startswith("ingested/vix/broken") for name in objects)
+
+
+def test_credentials_and_endpoint_from_env_file_and_storage_options(
+    tmp_path, write_config, run_cli, aws_env, monkeypatch
+):
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name)
+    bucket = aws_env.new_bucket()
+    (tmp_path / ".env").write_text(
+        "AWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=very-secret-value-123\n"
+    )
+    options = f"storage_options:\n  endpoint_url: {aws_env.endpoint}\n"
+    run = run_cli("--config", write_config(s3_config(bucket) + options), "-v")
+    assert run.code == ExitCode.OK, run.err
+    assert any(name.endswith(".parquet") for name in aws_env.objects(bucket, "lake"))
+    assert "very-secret-value-123" not in run.out + run.err
+
+
+def test_an_unreachable_bucket_is_one_clear_error(tmp_path, write_config, run_cli, aws_env):
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    run = run_cli("--config", write_config(s3_config("no-such-bucket-here")))
+    assert run.code == ExitCode.CONFIG_ERROR
+    assert "s3://no-such-bucket-here/lake" in run.err
+    assert "Traceback" not in run.err
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ("storage_options:\n  anon: true\n", "storage_options applies only"),
+        ("cache_dir: somewhere\n", "cache_dir applies only"),
+    ],
+)
+def test_remote_only_keys_on_a_local_data_dir_are_config_errors(
+    tmp_path, write_config, run_cli, extra, needle
+):
+    write_many_symbols(tmp_path / "in", symbols=1, days=50)
+    config = write_config(CONFIG.format(data="data") + extra)
+    run = run_cli("--config", config)
+    assert run.code == ExitCode.CONFIG_ERROR
+    assert needle in run.err and str(config) in run.err
+
+
+def test_a_run_killed_before_its_upload_is_completed_by_the_next(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """SIGKILL once the first output is published in the working copy: nothing partial is
+    in the bucket, and the next run uploads what the killed one made and makes the rest."""
+    write_many_symbols(tmp_path / "in", symbols=10, days=3_000)
+    local = run_cli("--config", write_config(CONFIG.format(data="local")), "--workers", "1")
+    assert local.code == ExitCode.OK, local.err
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    outputs = tmp_path / "cache" / OUT
+    deadline = time.monotonic() + 60
+    while not list(outputs.glob(f"*.parquet{SIDECAR_SUFFIX}")) and time.monotonic() < deadline:
+        if child.poll() is not None:
+            pytest.fail("the run ended before it was killed")
+        time.sleep(0.005)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    partial = aws_env.objects(bucket, "lake")
+    assert not [name for name in partial if name.endswith(".parquet")]  # nothing uploaded yet
+    # its lock object stays (its process is gone: the next run here takes it over)
+    again = run_cli("--config", config)
+    assert again.code == ExitCode.OK, again.err
+    objects = aws_env.objects(bucket, "lake")
+    assert_same_outputs(objects, local_files(tmp_path / "local"))
