@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
 from multigate.closed_stdout import stop_quietly
 from multigate.errors import ConfigError
 from multigate.exit_codes import ExitCode
+from multigate.storage.remote.location import RemoteDataDirError, RemoteUploadError
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,19 @@ def run_snapshots(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _held_for_writing(catalog: Catalog) -> AbstractContextManager[object]:
+    """The data folder's lock (an object store's: its bucket lock, the working copy brought
+    up to date first and uploaded after)."""
+    from multigate.storage.remote.session import remote_session
+    from multigate.storage.run_lock import run_lock
+
+    if catalog.remote is not None:
+        return remote_session(catalog.remote, catalog.env, exclusive=True, purpose="prune")
+    return run_lock(catalog.data_dir)
+
+
 def _prune(catalog: Catalog, args: argparse.Namespace) -> int:
-    from multigate.storage.run_lock import RunLocked, run_lock
+    from multigate.storage.run_lock import RunLocked
     from multigate.storage.snapshots import prune_snapshots
 
     if args.keep is None and args.before is None:
@@ -165,7 +178,7 @@ def _prune(catalog: Catalog, args: argparse.Namespace) -> int:
         raise CatalogError("--keep must be 0 or more")
     before = ns_to_datetime(to_utc_ns(args.before, "--before")) if args.before else None
     try:
-        with run_lock(catalog.data_dir):
+        with _held_for_writing(catalog):
             removed, deleted = prune_snapshots(catalog.data_dir, keep=args.keep, before=before)
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -257,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--config", type=Path, default=Path("ingest.yaml"), help="default: ingest.yaml"
     )
-    group.add_argument("--data-dir", type=Path, help="the data folder (instead of --config)")
+    group.add_argument(
+        "--data-dir", help="the data folder, or an s3://bucket/prefix URL (instead of --config)"
+    )
     for name, command in COMMANDS.items():
         sub = commands.add_parser(name, help=command.help, parents=[where])
         command.add_arguments(sub)
@@ -280,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CatalogError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR
+    except RemoteDataDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        uploading = isinstance(exc, RemoteUploadError)
+        return ExitCode.JOB_FAILED if uploading else ExitCode.CONFIG_ERROR
     except OSError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return ExitCode.JOB_FAILED

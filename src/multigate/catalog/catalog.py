@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from multigate.catalog.reader import (
 )
 from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
 from multigate.storage.outputs import OutputEntry
+from multigate.storage.remote.location import RemoteDataDir, is_remote_url, parse_remote
 from multigate.storage.snapshots import (
     SnapshotChainBroken,
     SnapshotRecord,
@@ -82,6 +84,11 @@ class Catalog:
 
     def __init__(self, data_dir: Path, index: OutputIndex) -> None:
         self.data_dir = data_dir
+        """The local folder read (of an object-store data folder: its working copy)."""
+        self.remote: RemoteDataDir | None = None
+        """The object-store data folder this catalog reads a copy of, if any."""
+        self.env: Mapping[str, str] = os.environ
+        """Where the object store's credentials come from."""
         self._index = index
         self._names: dict[str, DatasetKey] = {}
         self._aliases: dict[str, DatasetKey] = {}
@@ -91,20 +98,65 @@ class Catalog:
         self._group()
 
     @classmethod
-    def open(cls, data_dir: str | Path, *, rebuild: bool = False) -> Catalog:
+    def open(
+        cls,
+        data_dir: str | Path,
+        *,
+        rebuild: bool = False,
+        storage_options: Mapping[str, Any] | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> Catalog:
         """The catalog of ``data_dir`` (what ingest.yaml's ``data_dir`` points at). The
-        index is brought up to date from newer snapshots; ``rebuild`` walks the folder."""
+        index is brought up to date from newer snapshots; ``rebuild`` walks the folder.
+
+        An object-store URL (``s3://bucket/prefix``) is read through a local working copy
+        (``cache_dir``; default under the user's cache folder), brought up to date first;
+        credentials and endpoint come from the AWS variables and ``storage_options``."""
+        if isinstance(data_dir, str) and is_remote_url(data_dir):
+            try:
+                remote = parse_remote(
+                    data_dir,
+                    cache_dir=Path(cache_dir).expanduser() if cache_dir is not None else None,
+                    storage_options=storage_options,
+                )
+            except ValueError as exc:
+                raise CatalogError(str(exc)) from None
+            return cls.open_remote(remote, os.environ, rebuild=rebuild)
+        if storage_options or cache_dir is not None:
+            raise CatalogError(
+                "storage_options and cache_dir are for an object-store data folder (s3://...)"
+            )
         root = Path(data_dir).expanduser().resolve()
         if not root.is_dir():
             raise CatalogError(f"{root}: data folder not found")
         return cls(root, OutputIndex.open(root, rebuild=rebuild))
 
     @classmethod
-    def from_config(cls, config: str | Path = "ingest.yaml") -> Catalog:
-        """The catalog of the data folder an ingest config names."""
-        from multigate.config.loader import load_data_dir
+    def open_remote(
+        cls, remote: RemoteDataDir, env: Mapping[str, str], *, rebuild: bool = False
+    ) -> Catalog:
+        """The catalog of an object-store data folder, read from its working copy once that
+        is brought up to date."""
+        from multigate.storage.remote.session import refresh_working_copy
 
-        return cls.open(load_data_dir(Path(config)))
+        refresh_working_copy(remote, env)
+        catalog = cls.open(remote.cache_dir, rebuild=rebuild)
+        catalog.remote, catalog.env = remote, env
+        return catalog
+
+    @classmethod
+    def from_config(cls, config: str | Path = "ingest.yaml") -> Catalog:
+        """The catalog of the data folder an ingest config names (its ``.env`` is read for
+        an object store's credentials, as a run reads it)."""
+        from multigate.config.loader import load_storage
+        from multigate.env import load_environment
+
+        loaded = load_storage(Path(config))
+        remote = loaded.remote
+        if remote is None:
+            return cls.open(loaded.data_dir)
+        env = load_environment(loaded.base_dir / ".env")
+        return cls.open_remote(remote, env)
 
     def datasets(self) -> list[DatasetInfo]:
         heads = read_heads(self.data_dir)

@@ -37,11 +37,11 @@ def remote_session(
     not (what it published is complete; what it did not is not uploaded). Otherwise (a dry
     run, a reader) the copy is only brought up to date.
     """
-    fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     if not exclusive:
-        _pull_if_free(fs, remote)
+        refresh_working_copy(remote, env)
         yield
         return
+    fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     with contextlib.ExitStack() as stack:
         lock = object_lock(fs, remote, purpose=purpose)
         _reach(remote, "lock", lambda: stack.enter_context(lock))
@@ -55,7 +55,10 @@ def remote_session(
         _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
 
 
-def _pull_if_free(fs: Any, remote: RemoteDataDir) -> None:
+def refresh_working_copy(remote: RemoteDataDir, env: Mapping[str, str]) -> None:
+    """Bring ``remote``'s working copy up to date for reading (no lock in the bucket: a
+    reader never stops a run). A run of this machine at work in the copy is left alone."""
+    fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     try:
         with run_lock(remote.cache_dir):
             _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
