@@ -221,3 +221,39 @@ def test_a_run_killed_before_its_upload_is_completed_by_the_next(
     assert again.code == ExitCode.OK, again.err
     objects = aws_env.objects(bucket, "lake")
     assert_same_outputs(objects, local_files(tmp_path / "local"))
+
+
+def test_a_run_stopped_by_sigterm_uploads_what_it_finished(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """SIGTERM while a second job converts: the first job's outputs go up with their
+    sidecars, nothing of the second, and the lock is released."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=300)
+    write_many_symbols(tmp_path / "big", symbols=12, days=6_000)
+    bucket = aws_env.new_bucket()
+    config = write_config(
+        s3_config(bucket) + "      - name: big\n        mode: offline\n        path: big/*/*.csv\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    first = tmp_path / "cache" / OUT
+    deadline = time.monotonic() + 60
+    while len(list(first.glob("*.parquet"))) < 2 and time.monotonic() < deadline:
+        if child.poll() is not None:
+            pytest.fail("the run ended before it was stopped")
+        time.sleep(0.005)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == ExitCode.TERMINATED
+    objects = aws_env.objects(bucket, "lake")
+    assert LOCK not in objects
+    published = sorted(path.name for path in first.glob("*.parquet"))
+    assert published == ["IDX01.parquet", "VIX.parquet"]
+    for name in published:
+        assert objects[f"{OUT}/{name}"] == (first / name).read_bytes()
+        assert f"{OUT}/{name}{SIDECAR_SUFFIX}" in objects
+    assert not [name for name in objects if name.startswith("ingested/vix/big/")]
