@@ -9,7 +9,7 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from multigate.closed_stdout import stop_quietly
@@ -209,14 +209,14 @@ def _main(argv: Sequence[str] | None) -> int:
         exclusive = runnable and not args.dry_run
         with (
             stop_on_signals(),
-            data_folder_session(loaded, env, exclusive=exclusive, needed=runnable),
+            data_folder_session(loaded, env, exclusive=exclusive, needed=runnable) as upload,
         ):
             if exclusive:
                 swept = sweep_temp_files(loaded.data_dir)
                 if swept:
                     log.info("removed %d temporary file(s) left by an interrupted run", swept)
             try:
-                outcomes = run_selected(selected, sources, dry_run=args.dry_run)
+                outcomes = run_selected(selected, sources, dry_run=args.dry_run, after_job=upload)
             finally:
                 if ctx.executor is not None:
                     ctx.executor.close()
@@ -254,10 +254,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def data_folder_session(
     loaded: LoadedConfig, env: Mapping[str, str], *, exclusive: bool, needed: bool
-) -> contextlib.AbstractContextManager[object]:
+) -> contextlib.AbstractContextManager[Callable[[], None] | None]:
     """The data folder held for the run: a local one locked (``exclusive``); an
     object-store one locked in its bucket, its working copy brought up to date before and
-    uploaded after (or, for a dry run, only brought up to date)."""
+    uploaded after each job and at the end (or, for a dry run, only brought up to date).
+    Yields what uploads the work done so far (None: nothing to upload)."""
     remote = loaded.remote
     if remote is not None and needed:
         return remote_session(remote, env, exclusive=exclusive)

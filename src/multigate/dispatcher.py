@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,10 +149,15 @@ def preflight(
 
 
 def run_selected(
-    selected: Sequence[SelectedJob], sources: dict[str, Source], *, dry_run: bool
+    selected: Sequence[SelectedJob],
+    sources: dict[str, Source],
+    *,
+    dry_run: bool,
+    after_job: Callable[[], None] | None = None,
 ) -> list[JobOutcome]:
     """Plan (dry run) or run every selected job; one job's failure never stops the others.
-    At the end, one snapshot records every dataset the run changed."""
+    ``after_job`` is called after each job that ran (an object-store data folder uploads
+    there). At the end, one snapshot records every dataset the run changed."""
     outcomes = []
     recorder: RunRecorder | None = None
     for item in selected:
@@ -205,6 +210,8 @@ def run_selected(
             outcome.notes.append(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("%s/%s failed unexpectedly", item.source, item.job.name)
         outcome.seconds = time.monotonic() - started
+        if after_job is not None and not dry_run:
+            after_job()
     _record_snapshot(recorder)
     return outcomes
 

@@ -257,3 +257,36 @@ def test_a_run_stopped_by_sigterm_uploads_what_it_finished(
         assert objects[f"{OUT}/{name}"] == (first / name).read_bytes()
         assert f"{OUT}/{name}{SIDECAR_SUFFIX}" in objects
     assert not [name for name in objects if name.startswith("ingested/vix/big/")]
+
+
+def test_each_job_reaches_the_bucket_when_it_ends(tmp_path, write_config, run_cli, aws_env):
+    """A job's outputs are uploaded as soon as it ends, not at the end of the run: killed
+    (SIGKILL) while a later job converts, the bucket already holds the earlier job's."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=300)
+    write_many_symbols(tmp_path / "big", symbols=12, days=6_000)
+    bucket = aws_env.new_bucket()
+    config = write_config(
+        s3_config(bucket) + "      - name: big\n        mode: offline\n        path: big/*/*.csv\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    s3 = aws_env.client()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"lake/{OUT}/").get("Contents", [])
+        if len([item for item in listed if item["Key"].endswith(SIDECAR_SUFFIX)]) == 2:
+            break
+        if child.poll() is not None:
+            pytest.fail("the run ended before the first job's outputs were in the bucket")
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    objects = aws_env.objects(bucket, "lake")
+    for name in ("VIX.parquet", "IDX01.parquet"):
+        assert objects[f"{OUT}/{name}"] == (tmp_path / "cache" / OUT / name).read_bytes()
+    assert not [name for name in objects if name.startswith("ingested/vix/big/")]

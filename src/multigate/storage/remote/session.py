@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from multigate.errors import IngestError
@@ -29,17 +29,22 @@ def remote_session(
     *,
     exclusive: bool,
     purpose: str = "ingest",
-) -> Iterator[None]:
+) -> Iterator[Callable[[], None] | None]:
     """For the block, ``remote.cache_dir`` is an up-to-date copy of ``remote``.
 
     ``exclusive`` (a run that writes): the bucket's lock object and the copy's local lock
     are held, and what the block changed is uploaded when it ends, whether it succeeded or
     not (what it published is complete; what it did not is not uploaded). Otherwise (a dry
     run, a reader) the copy is only brought up to date.
+
+    The block receives a function that uploads what changed so far (the dispatcher calls
+    it after each job, so that a job's downloads and outputs reach the bucket before the
+    next job starts; a failure there is logged and left for the final upload), or None
+    when not ``exclusive``.
     """
     if not exclusive:
         refresh_working_copy(remote, env)
-        yield
+        yield None
         return
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     with contextlib.ExitStack() as stack:
@@ -48,7 +53,7 @@ def remote_session(
         stack.enter_context(run_lock(remote.cache_dir))
         _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
         try:
-            yield
+            yield lambda: _push_after_job(fs, remote)
         except BaseException:
             _push_after_failure(fs, remote)
             raise
@@ -67,6 +72,13 @@ def refresh_working_copy(remote: RemoteDataDir, env: Mapping[str, str]) -> None:
             "another run on this machine is using the working copy %s: reading it as it is",
             remote.cache_dir,
         )
+
+
+def _push_after_job(fs: Any, remote: RemoteDataDir) -> None:
+    try:
+        _log_push(remote, push(fs, remote))
+    except Exception as exc:  # the run goes on; the final upload tries again
+        log.warning("could not upload to %s yet (%s); trying again at the end", remote.url, exc)
 
 
 def _push_after_failure(fs: Any, remote: RemoteDataDir) -> None:

@@ -150,9 +150,11 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
         wanted.append(relative)
     with _temps() as temps:
         pairs = [(relative, temps.beside(root / relative)) for relative in wanted]
-        if pairs:
-            fs.get([remote.key(rel) for rel, _ in pairs], [str(tmp) for _, tmp in pairs])
+        gone = _fetch(fs, remote, pairs)
         for relative, tmp in pairs:
+            if relative in gone:
+                continue
+            _check_size(relative, tmp, _size(listing[relative]), remote)
             local = root / relative
             os.replace(tmp, local)
             manifest.record(relative, local, _etag(listing[relative]), _size(listing[relative]))
@@ -169,6 +171,37 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
         report.deleted += 1
     manifest.save()
     return report
+
+
+def _fetch(fs: Any, remote: RemoteDataDir, pairs: list[tuple[str, Path]]) -> set[str]:
+    """Download each object to its temporary file, all at once; return those deleted in
+    the bucket since it was listed (a run at work there: the next pull settles them)."""
+    if not pairs:
+        return set()
+    try:
+        fs.get([remote.key(rel) for rel, _ in pairs], [str(tmp) for _, tmp in pairs])
+        return set()
+    except FileNotFoundError:
+        pass
+    gone = set()
+    for relative, tmp in pairs:
+        try:
+            fs.get_file(remote.key(relative), str(tmp))
+        except FileNotFoundError:
+            gone.add(relative)
+    return gone
+
+
+def _check_size(relative: str, tmp: Path, listed: int, remote: RemoteDataDir) -> None:
+    """A download that is not the listed size (cut short, or replaced meanwhile) never
+    becomes the working copy's file: a paid raw file that looked damaged would be bought
+    again."""
+    got = tmp.stat().st_size
+    if got != listed:
+        raise RemoteDataDirError(
+            f"{remote.url}/{relative} arrived with {got} bytes, the bucket lists {listed}: "
+            "nothing was changed in the working copy; run again"
+        )
 
 
 def push(fs: Any, remote: RemoteDataDir) -> SyncReport:
