@@ -1,0 +1,62 @@
+"""Paid data in an ``s3://`` data folder: what one machine bought (raw files and the
+ledger) is in the bucket, so another machine neither buys it again nor spends past a
+job's lifetime budget. The real databento.Historical client against the local fake vendor,
+the real s3fs client against moto's S3 server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from multigate.exit_codes import ExitCode
+from tests.databento_jobs.test_databento_money import CONFIG, KEY
+from tests.fakes.databento_server import FakeDatabentoServer
+
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
+
+
+@pytest.fixture
+def vendor(monkeypatch: pytest.MonkeyPatch):
+    """6 chunks (2 symbols x 3 days) quoted at $0.05 each."""
+    with FakeDatabentoServer(
+        key=KEY, symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001
+    ) as fake:
+        for name, value in fake.client_env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+        yield fake
+
+
+def paid_job(write_config, vendor, bucket: str, cache: str, end: str, **rails: object):
+    config = CONFIG.format(
+        gateway=vendor.gateway,
+        rails="\n".join(f"        {key}: {json.dumps(value)}" for key, value in rails.items()),
+    ).replace("data_dir: data", f"data_dir: s3://{bucket}/lake\ncache_dir: {cache}")
+    return write_config(config.replace("end: 2024-01-04", f"end: {end}"))
+
+
+def test_another_machine_never_buys_what_the_bucket_holds(
+    tmp_path, write_config, run_cli, aws_env, vendor
+):
+    bucket = aws_env.new_bucket()
+    rails = {"max_cost_usd": 1.0, "budget_usd": 0.35, "require_confirm": False}
+    first = run_cli("--config", paid_job(write_config, vendor, bucket, "a", "2024-01-04", **rails))
+    assert first.code == ExitCode.OK, first.err
+    assert vendor.calls["get_range"] == 6
+    objects = aws_env.objects(bucket, "lake")
+    assert len([name for name in objects if name.endswith(".dbn.zst")]) == 6
+    spent = [json.loads(line) for line in objects["raw/databento/ledger.jsonl"].splitlines()]
+    assert sum(entry["usd"] for entry in spent if entry["event"] == "attempt") == pytest.approx(0.3)
+
+    again = run_cli("--config", paid_job(write_config, vendor, bucket, "b", "2024-01-04", **rails))
+    assert again.code == ExitCode.OK, again.err
+    assert vendor.calls["get_range"] == 6  # the second machine bought nothing
+
+    # One more day would cost $0.10: past the job's $0.35 lifetime budget, counted from the
+    # ledger the first machine wrote (a third machine, with an empty working copy).
+    more = run_cli("--config", paid_job(write_config, vendor, bucket, "c", "2024-01-05", **rails))
+    assert more.code == ExitCode.GUARDRAIL_REFUSED, more.err
+    assert "budget" in (more.out + more.err)
+    assert vendor.calls["get_range"] == 6
