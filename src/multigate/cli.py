@@ -315,7 +315,7 @@ def _run_context(args: argparse.Namespace, loaded: LoadedConfig, env: dict[str, 
         interactive=interactive,
         prompt=ask_on_terminal,
         progress=progress,
-        executor=make_executor(settings, loaded.data_dir, remote=loaded.remote),
+        executor=make_executor(settings, loaded.data_dir, remote=loaded.remote, env=env),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,18 +34,23 @@ def check_data_dir_reachable(
     if scheduler is None or scheduler_is_local(scheduler) or settings.shared_filesystem:
         return
     if remote is not None:
-        raise ConfigError(
-            f"the Dask scheduler {scheduler} is on another machine, but convert tasks read "
-            f"and write {remote.url} through this machine's working copy {data_dir}, which "
-            "its workers cannot reach: put cache_dir on a filesystem every worker mounts at "
-            "the same path and set 'engine: shared_filesystem: true', or run without "
-            "--scheduler (a local Dask cluster)"
-        )
+        return  # its workers exchange files through the bucket
     raise ConfigError(
         f"the Dask scheduler {scheduler} is on another machine, but the data folder "
         f"{data_dir} is a local path its workers cannot reach: put data_dir on a filesystem "
         "every worker mounts at the same path and set 'engine: shared_filesystem: true', "
-        "or run without --scheduler (a local Dask cluster)"
+        "make data_dir a bucket (s3://...: workers exchange files through it), or run "
+        "without --scheduler (a local Dask cluster)"
+    )
+
+
+def workers_see_no_data_dir(settings: EngineSettings) -> bool:
+    """Whether the Dask workers are on other machines, without a shared filesystem."""
+    scheduler = settings.scheduler
+    return (
+        scheduler is not None
+        and not scheduler_is_local(scheduler)
+        and not settings.shared_filesystem
     )
 
 
@@ -65,10 +72,16 @@ def check_scheduler_answers(address: str, timeout: float = PROBE_SECONDS) -> Non
 
 
 def make_executor(
-    settings: EngineSettings, data_dir: Path, *, remote: RemoteDataDir | None = None
+    settings: EngineSettings,
+    data_dir: Path,
+    *,
+    remote: RemoteDataDir | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Executor:
     """The executor ``settings`` ask for: a Dask scheduler's address is checked here, but
-    nothing starts until the first task runs."""
+    nothing starts until the first task runs. Workers on other machines of an
+    object-store data folder (``remote``; its credentials in ``env``) exchange files
+    through its bucket."""
     workers = settings.workers or default_workers()
     if settings.executor == "dask":
         check_data_dir_reachable(settings, data_dir, remote)
@@ -76,7 +89,12 @@ def make_executor(
             check_scheduler_answers(settings.scheduler)
         from multigate.engine.dask_executor import DaskExecutor
 
-        return DaskExecutor(settings.scheduler, workers)
+        stager = None
+        if remote is not None and workers_see_no_data_dir(settings):
+            from multigate.engine.bucket_staging import BucketStager
+
+            stager = BucketStager(remote, env if env is not None else os.environ)
+        return DaskExecutor(settings.scheduler, workers, stager)
     if settings.scheduler is not None:
         raise ConfigError("--scheduler needs --executor dask (engine: executor: dask)")
     return SerialExecutor() if workers == 1 else ProcessExecutor(workers)

@@ -1,7 +1,8 @@
 """Convert tasks on a Dask distributed cluster (imported only when ``--executor dask``).
 
 Without a scheduler address a LocalCluster of ``workers`` processes is started here.
-Every worker must see the data folder at the same path: a remote scheduler with a
+Every worker must see the data folder at the same path, or (an object-store data folder)
+exchange files through its bucket (``bucket_staging``): a remote scheduler with a
 local-only data folder is refused (see :func:`check_data_dir_reachable`).
 """
 
@@ -11,17 +12,23 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from multigate.engine.bucket_staging import BucketStager, execute_staged
 from multigate.engine.executors import Call, Finished, SerialExecutor
 from multigate.engine.tasks import WorkerResult, execute_convert
-from multigate.errors import ConfigError
+from multigate.errors import ConfigError, IngestError
 
 log = logging.getLogger(__name__)
 
 
 class DaskExecutor:
-    def __init__(self, scheduler: str | None, workers: int) -> None:
+    def __init__(
+        self, scheduler: str | None, workers: int, stager: BucketStager | None = None
+    ) -> None:
         self.scheduler = scheduler
         self.workers = workers
+        self.stager = stager
+        """Set when the workers share no filesystem with the run: tasks go through the
+        data folder's bucket (``bucket_staging``)."""
         self._client: Any = None
         self._cluster: Any = None
         self._failed: ConfigError | None = None  # a scheduler that failed once is not retried
@@ -33,13 +40,13 @@ class DaskExecutor:
         from dask.distributed import as_completed
 
         client = self._connect()
-        futures = client.map(
-            execute_convert,
-            [task for task, _ in calls],
-            [temp for _, temp in calls],
-            pure=False,
-            key=[f"convert-{index}-{temp.name}" for index, (_, temp) in enumerate(calls)],
-        )
+        keys = [f"convert-{index}-{temp.name}" for index, (_, temp) in enumerate(calls)]
+        tasks, temps = [task for task, _ in calls], [temp for _, temp in calls]
+        if self.stager is None:
+            futures = client.map(execute_convert, tasks, temps, pure=False, key=keys)
+        else:
+            plans = [self.stager.plan(task) for task in tasks]
+            futures = client.map(execute_staged, tasks, temps, plans, pure=False, key=keys)
         index_of = {future.key: index for index, future in enumerate(futures)}
         try:
             for future in as_completed(futures):
@@ -48,6 +55,12 @@ class DaskExecutor:
                     yield index, future.exception()
                 else:
                     result: WorkerResult = future.result()
+                    if self.stager is not None:
+                        try:
+                            result = self.stager.receive(result)
+                        except (IngestError, OSError) as exc:
+                            yield index, exc
+                            continue
                     yield index, result
         finally:
             for future in futures:
@@ -85,6 +98,8 @@ class DaskExecutor:
         return self._client
 
     def close(self) -> None:
+        if self.stager is not None:
+            self.stager.close()
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -132,6 +132,9 @@ class WrittenFile:
     bytes: int
     quality: Mapping[str, Any] = field(default_factory=dict)
     """The quality checks of those bytes (run by the worker: they read the whole file)."""
+    staged: str | None = None
+    """Where the bytes wait in the bucket when the worker shares no filesystem with the
+    run (``bucket_staging``); the run brings them to ``temp`` before publishing."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from multigate.errors import IngestError
 
 LOCAL_SCHEMES = ("", "file", "local")
+STAGING_AREA = ".multigate-staging"
+"""Where convert tasks of remote workers exchange files (``engine/bucket_staging.py``)."""
 
 
 class RemoteDataDirError(IngestError):

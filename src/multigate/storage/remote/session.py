@@ -11,6 +11,7 @@ from typing import Any
 from multigate.errors import IngestError
 from multigate.storage.remote.filesystem import open_filesystem
 from multigate.storage.remote.location import (
+    STAGING_AREA,
     RemoteDataDir,
     RemoteDataDirError,
     RemoteUploadError,
@@ -51,6 +52,7 @@ def remote_session(
         lock = object_lock(fs, remote, purpose=purpose)
         _reach(remote, "lock", lambda: stack.enter_context(lock))
         stack.enter_context(run_lock(remote.cache_dir))
+        _reach(remote, "clean", lambda: _remove_staging_leftovers(fs, remote))
         _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
         try:
             yield lambda: _push_after_job(fs, remote)
@@ -58,6 +60,16 @@ def remote_session(
             _push_after_failure(fs, remote)
             raise
         _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
+
+
+def _remove_staging_leftovers(fs: Any, remote: RemoteDataDir) -> None:
+    """Files that runs killed before their end left for remote workers (this run holds
+    the lock: no other run is using them)."""
+    with contextlib.suppress(FileNotFoundError):
+        fs.invalidate_cache()
+        if fs.find(remote.key(STAGING_AREA)):
+            fs.rm(remote.key(STAGING_AREA), recursive=True)
+            log.info("removed the files a stopped run left in %s/%s", remote.url, STAGING_AREA)
 
 
 def refresh_working_copy(remote: RemoteDataDir, env: Mapping[str, str]) -> None:

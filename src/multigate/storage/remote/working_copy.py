@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from multigate.storage.layout import SIDECAR_SUFFIX
-from multigate.storage.remote.location import RemoteDataDir, RemoteDataDirError
+from multigate.storage.remote.location import STAGING_AREA, RemoteDataDir, RemoteDataDirError
 from multigate.storage.run_lock import LOCK_NAME
 
 MANIFEST_NAME = ".multigate-sync.json"
@@ -52,10 +52,10 @@ class SyncReport:
 
 
 def synced_name(relative: str) -> bool:
-    """Whether a file of the data folder belongs in the bucket: not the lock, the
-    manifest, or a temporary file (a paid download being received stays local until it
-    is verified and published)."""
-    if relative in (LOCK_NAME, MANIFEST_NAME):
+    """Whether a file of the data folder is synchronized: not the lock, the manifest, the
+    remote workers' staging area, or a temporary file (a paid download being received
+    stays local until it is verified and published)."""
+    if relative in (LOCK_NAME, MANIFEST_NAME) or relative.startswith(f"{STAGING_AREA}/"):
         return False
     name = relative.rsplit("/", 1)[-1]
     return not (name.startswith(".") and any(mark in name for mark in _TEMP_MARKS))
