@@ -111,3 +111,19 @@ def test_a_bad_input_on_a_remote_worker_is_named_by_its_own_path(
     assert "multigate-task-" not in run.out + run.err
     objects = aws_env.objects(bucket, "lake")
     assert any(name.endswith("good.parquet") for name in objects)
+
+
+def test_what_a_killed_run_left_for_remote_workers_is_removed_by_the_next(
+    tmp_path, write_config, run_cli, aws_env
+):
+    write_many_symbols(tmp_path / "in", symbols=1, days=100)
+    bucket = aws_env.new_bucket()
+    client = aws_env.client()
+    left = [f"lake/{STAGING}20261126T000000-dead/in/abc/VIX_History.csv", f"lake/{STAGING}x/o"]
+    for key in left:
+        client.put_object(Bucket=bucket, Key=key, Body=b"left by a killed run")
+    run = run_cli("--config", write_config(s3_config(bucket)))
+    assert run.code == ExitCode.OK, run.err
+    objects = aws_env.objects(bucket, "lake")
+    assert not [name for name in objects if name.startswith(STAGING)]
+    assert not (tmp_path / "cache" / STAGING).exists()  # never part of the working copy
