@@ -132,20 +132,29 @@ def assert_offline_job_converted(
     assert made == published(tmp_path / "serial")
 
 
+OVER_A_CAP = {
+    "max_cost_usd": "estimated cost $0.3000 is over max_cost_usd $0.1000",
+    "budget_usd": "estimated cost $0.3000 plus $0.0000 already billed to this job is over "
+    "budget_usd $0.1000",
+}
+
+
 @PARALLEL
-def test_a_quote_over_the_cap_spends_nothing_and_the_offline_job_converts(
+@pytest.mark.parametrize("cap", list(OVER_A_CAP))
+def test_a_quote_over_a_cap_spends_nothing_and_the_offline_job_converts(
     tmp_path: Path,
     write_config: WriteConfig,
     run_cli: RunCli,
     server: FakeDatabentoServer,
     executor_args: list[str],
+    cap: str,
 ) -> None:
     write_many_symbols(tmp_path / "in", symbols=VIX_SYMBOLS, days=800)
-    rails = rails_lines(max_cost_usd=0.10, require_confirm=False)  # the quote is $0.30
+    rails = rails_lines(**{cap: 0.10}, require_confirm=False)  # the quote is $0.30
     config = write_config(PAID_AND_OFFLINE.format(data="data", gateway=server.gateway, rails=rails))
     result = run_cli("--config", config, "--yes", *executor_args)
     assert result.code == ExitCode.GUARDRAIL_REFUSED, result.err
-    assert "estimated cost $0.3000 is over max_cost_usd $0.1000" in result.out + result.err
+    assert OVER_A_CAP[cap] in (result.out + result.err).replace("\n", " ")
     assert server.calls["get_cost"] == 6  # quoted (free), never bought
     assert_nothing_spent(tmp_path / "data", server)
     assert_offline_job_converted(tmp_path, tmp_path / "data", write_config, run_cli)
