@@ -1,7 +1,8 @@
 """SIGKILL of a ``--workers 2`` run of a paid Databento job (six chunks) while a received
-download is being verified, or while the workers convert: nothing half-written is visible,
-the re-run heals the folder to a clean run's bytes, and the fake vendor sees each chunk's
-billable call exactly once across both runs."""
+download is being verified, or while the workers (a pool, or a Dask cluster that outlives
+the run) convert: nothing half-written is visible, the re-run heals the folder to a clean
+run's bytes (no temporary file left), and the fake vendor sees each chunk's billable call
+exactly once across both runs."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -154,9 +156,9 @@ KILL_POINTS = {
 }
 
 
-def kill_run(config: Path, when: str, data: Path) -> None:
-    """Start a ``--workers 2`` run, SIGKILL it at ``when``; its workers must end with it."""
-    command = [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "2"]
+def kill_run(config: Path, when: str, data: Path, executor_args: list[str]) -> None:
+    """Start a run, SIGKILL it at ``when``; its pool's workers must end with it."""
+    command = [sys.executable, "-m", "scripts.ingest", "--config", str(config), *executor_args]
     coordinator = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
     workers: list[psutil.Process] = []
     try:
@@ -175,18 +177,43 @@ def kill_run(config: Path, when: str, data: Path) -> None:
                 process.kill()
 
 
-@pytest.mark.parametrize("when", list(KILL_POINTS))
+def wait_until_the_cluster_is_idle(scheduler: str) -> None:
+    """Return once no Dask worker still runs a task (the killed run's tasks run on)."""
+    distributed = pytest.importorskip("distributed")
+    deadline = time.monotonic() + 120
+    with distributed.Client(scheduler, timeout="20s") as client:
+        while time.monotonic() < deadline:
+            if not any(client.run(_tasks_running).values()):
+                return
+            time.sleep(0.05)
+    raise AssertionError("the cluster's workers never finished the killed run's tasks")
+
+
+def _tasks_running(dask_worker: Any) -> int:
+    return len(dask_worker.state.executing) + len(dask_worker.state.long_running)
+
+
+@pytest.mark.parametrize(
+    ("executor", "when"),
+    [("2", "download-received"), ("2", "workers-convert"), ("dask", "workers-convert")],
+)
 def test_a_killed_paid_parallel_run_heals_and_buys_no_chunk_twice(
     tmp_path: Path,
     write_config: WriteConfig,
     run_cli: RunCli,
     server: FakeDatabentoServer,
+    request: pytest.FixtureRequest,
+    executor: str,
     when: str,
 ) -> None:
+    scheduler = request.getfixturevalue("dask_scheduler") if executor == "dask" else ""
+    args = ["--executor", "dask", "--scheduler", scheduler] if scheduler else ["--workers", "2"]
     serve_every_chunk(server)
     config = write_config(CONFIG.format(data="data", gateway=server.gateway))
     data = tmp_path / "data"
-    kill_run(config, when, data)
+    kill_run(config, when, data, args)
+    if scheduler:  # its workers finish what they were converting, for a run that is gone
+        wait_until_the_cluster_is_idle(scheduler)
 
     killed_calls = billable_calls(server)
     if when == "download-received":
@@ -200,7 +227,7 @@ def test_a_killed_paid_parallel_run_heals_and_buys_no_chunk_twice(
     made = [p for p in finals if p.name.endswith((".dbn.zst", ".parquet"))]
     assert all(complete_and_described(path) for path in made)  # all or nothing
 
-    healed = run_cli("--config", config, "--workers", "2")
+    healed = run_cli("--config", config, *args)
     assert healed.code == ExitCode.OK, healed.err
     calls = billable_calls(server)
     assert calls == Counter({(s, f"{d:%Y-%m-%d}"): 1 for s in SYMBOLS for d in DAYS})
