@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from multigate.quality.ingest_hook import assess_output
-from multigate.storage.atomic import temp_name_for
+from multigate.storage.atomic import temp_name_as, temp_name_for
 from multigate.storage.provenance import sha256_of
 
 
@@ -146,18 +146,21 @@ class WorkerResult:
     notes: tuple[str, ...] = ()
 
 
-def worker_temp(output: Path) -> Path:
+def worker_temp(output: Path, writer_temp: Path | None = None) -> Path:
     """A hidden name beside ``output`` for a worker to write (swept after a killed run; not
-    one that publishing ``output`` would take for a stale temporary of its own)."""
-    return temp_name_for(output.with_name(f"{output.name}.work"))
+    one that publishing ``output`` would take for a stale temporary of its own). Named for
+    the coordinator (this process, or the one that named ``writer_temp``), never for the
+    worker: a Dask worker outlives a killed run, and its files must be swept all the same."""
+    work = output.with_name(f"{output.name}.work")
+    return temp_name_for(work) if writer_temp is None else temp_name_as(work, writer_temp)
 
 
 def execute_convert(task: ConvertTask, temp: Path) -> WorkerResult:
     """Run in a worker: convert ``task`` into ``temp`` (a hidden name beside the target; a
-    splitting task names one beside each output). The coordinator moves them into place;
-    a worker never publishes."""
+    splitting task names one beside each output, for the writer named in ``temp``). The
+    coordinator moves them into place; a worker never publishes."""
     if task.split is not None:
-        return _execute_split(task)
+        return _execute_split(task, temp)
     if task.convert is None:
         raise TypeError(f"{task.label}: a task needs convert or split")
     temp.parent.mkdir(parents=True, exist_ok=True)
@@ -169,13 +172,14 @@ def execute_convert(task: ConvertTask, temp: Path) -> WorkerResult:
     return WorkerResult((_written(task, task.output, temp, output),))
 
 
-def _execute_split(task: ConvertTask) -> WorkerResult:
+def _execute_split(task: ConvertTask, named: Path) -> WorkerResult:
+    """Run a splitting task; each output's temporary name carries ``named``'s writer."""
     assert task.split is not None and task.output_for is not None
     temps: dict[str, tuple[Path, Path]] = {}
 
     def temp_for(key: str) -> Path:
         final = task.output_for(key)  # type: ignore[misc]
-        temp = worker_temp(final)
+        temp = worker_temp(final, named)
         temp.parent.mkdir(parents=True, exist_ok=True)
         temps[key] = (final, temp)
         return temp

@@ -40,6 +40,15 @@ def temp_name_for(path: Path, mark: str = _TMP_MARK) -> Path:
     return path.with_name(f".{path.name}{mark}{os.getpid()}-{secrets.token_hex(4)}")
 
 
+def temp_name_as(path: Path, writer_temp: Path) -> Path:
+    """A temporary name for ``path`` under the writer named in ``writer_temp`` (its PID and
+    token): swept once that writer is gone, whichever process fills it."""
+    _, mark, writer = writer_temp.name.rpartition(_TMP_MARK)
+    if not mark or not writer:
+        raise ValueError(f"{writer_temp.name} is not a temporary name")
+    return path.with_name(f".{path.name}{_TMP_MARK}{writer}")
+
+
 def paid_temp_name_for(path: Path) -> Path:
     """Where a paid download of ``path`` is received (never removed by a sweep)."""
     return temp_name_for(path, _PAID_MARK)
