@@ -176,7 +176,7 @@ def execute_staged(task: ConvertTask, temp: Path, plan: StagingPlan) -> WorkerRe
                 dataclasses.replace(
                     file,
                     final=final,
-                    temp=temp if task.split is None else worker_temp(final),
+                    temp=temp if task.split is None else worker_temp(final, temp),
                     staged=key,
                     output=_renamed_output(file.output, names),
                 )
