@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from _measure import peak_rss_mb
 from bench_databento_engine import OUT, _make_inputs
@@ -46,6 +47,15 @@ def _run(config: Path, *args: str) -> float:
     if code != 0:
         raise SystemExit(f"ingest exited {code}")
     return time.perf_counter() - start
+
+
+def _report_bucket(s3: Any, bucket: str, local: dict[str, bytes]) -> None:
+    objects = s3.objects(bucket, "lake")
+    same = all(objects.get(name) == data for name, data in local.items())
+    print(
+        f"  bucket: {len(objects)} objects, {sum(map(len, objects.values())) / 1e6:.0f} MB; "
+        + ("Parquet bytes identical to the local serial run" if same else "OUTPUT DIFFERS")
+    )
 
 
 def main() -> None:
@@ -105,12 +115,30 @@ def main() -> None:
                 f"{label:<34}{seconds:>9.2f}{rows / seconds:>12,.0f}{len(made.requests):>10}"
                 f"{len(writes):>8}"
             )
-        objects = s3.objects(bucket, "lake")
-        same = all(objects.get(name) == data for name, data in local.items())
-        print(
-            f"bucket: {len(objects)} objects, {sum(map(len, objects.values())) / 1e6:.0f} MB; "
-            + ("Parquet bytes identical to the local serial run" if same else "OUTPUT DIFFERS")
-        )
+        _report_bucket(s3, bucket, local)
+        # Workers on "another machine" (a scheduler on 127.0.0.2: not this machine's name
+        # for itself): tasks exchange inputs and outputs through the bucket.
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.2", dashboard_address=None
+        ) as far:
+            far_bucket = s3.new_bucket()
+            config = out / "copy-far.yaml"
+            shutil.rmtree(out / "copy-far", ignore_errors=True)
+            config.write_text(
+                CONFIG.format(
+                    data=f"s3://{far_bucket}/lake\ncache_dir: {out / 'copy-far'}", inputs=inputs
+                )
+            )
+            start = len(s3.requests)
+            seconds = _run(config, "--scheduler", far.scheduler_address)
+            made = S3Server(s3.endpoint, s3.requests[start:])
+            staged = [path for _, path in made.requests if "/.multigate-staging/" in path]
+            print(
+                f"{'far workers -> s3 (staged)':<34}{seconds:>9.2f}{rows / seconds:>12,.0f}"
+                f"{len(made.requests):>10}{len(made.writes(far_bucket, ignore=(LOCK,))):>8}"
+                f"   ({len(staged)} staging requests)"
+            )
+            _report_bucket(s3, far_bucket, local)
     print(f"peak RSS of this process (coordinator + S3 server): {peak_rss_mb():.0f} MB")
 
 
