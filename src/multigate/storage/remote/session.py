@@ -78,7 +78,7 @@ def refresh_working_copy(remote: RemoteDataDir, env: Mapping[str, str]) -> None:
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     try:
         with run_lock(remote.cache_dir):
-            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
+            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)), reader=True)
     except RunLocked:
         log.warning(
             "another run on this machine is using the working copy %s: reading it as it is",
@@ -128,7 +128,7 @@ def _reason(exc: BaseException) -> str:
     return text if name in text or isinstance(exc, OSError) else f"{name}: {text}"
 
 
-def _log_pull(remote: RemoteDataDir, report: SyncReport) -> None:
+def _log_pull(remote: RemoteDataDir, report: SyncReport, *, reader: bool = False) -> None:
     if report.files or report.deleted:
         log.info(
             "brought the working copy of %s up to date: %d file(s), %.1f MB fetched, %d removed",
@@ -137,10 +137,10 @@ def _log_pull(remote: RemoteDataDir, report: SyncReport) -> None:
             report.bytes / 1e6,
             report.deleted,
         )
-    if report.kept_local:
+    if report.kept_local and not reader:  # a reader's own catalog index is kept quietly
         log.warning(
-            "%d file(s) made here by a run that stopped before uploading them are kept and "
-            "uploaded now: %s",
+            "%d file(s) changed here since the last upload (by a run stopped before it "
+            "uploaded them, or a reader's catalog index) are kept and uploaded now: %s",
             len(report.kept_local),
             ", ".join(report.kept_local[:5]) + (" ..." if len(report.kept_local) > 5 else ""),
         )
