@@ -21,21 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from _measure import peak_rss_mb
-from bench_databento_engine import OUT, _make_inputs
+from bench_databento_engine import CONFIG, OUT, _make_inputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakes
 
-CONFIG = """\
-data_dir: {data}
-sources:
-  databento:
-    enabled: true
-    mode: offline
-    jobs:
-      - name: bench
-        mode: offline
-        raw_dir: {inputs}
-"""
 LOCK = ".multigate.lock"
 
 
