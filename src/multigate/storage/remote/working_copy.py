@@ -61,6 +61,13 @@ def synced_name(relative: str) -> bool:
     return not (name.startswith(".") and any(mark in name for mark in _TEMP_MARKS))
 
 
+def inside_folder(relative: str) -> bool:
+    """Whether ``relative`` names a file inside the data folder: no empty, ``.`` or ``..``
+    part (an object named ``prefix/../x`` or ``prefix//x`` would land outside the working
+    copy, wherever its name points)."""
+    return all(part not in ("", ".", "..") for part in relative.split("/"))
+
+
 class Manifest:
     """The copy's record of what it last shared with the bucket."""
 
@@ -82,7 +89,8 @@ class Manifest:
                 "give this data folder its own cache_dir"
             )
         files = record.get("files")
-        self.files = files if isinstance(files, dict) else {}
+        files = files if isinstance(files, dict) else {}
+        self.files = {name: entry for name, entry in files.items() if inside_folder(name)}
 
     def unchanged(self, relative: str, local: Path) -> bool:
         """Whether ``local`` is as it was when last shared with the bucket."""
@@ -121,12 +129,24 @@ def remote_listing(fs: Any, remote: RemoteDataDir) -> dict[str, dict[str, Any]]:
         return {}
     prefix = remote.root + "/"
     listing = {}
+    outside = []
     for name, info in found.items():
         if not name.startswith(prefix) or info.get("type") == "directory":
             continue
         relative = name[len(prefix) :]
-        if relative and not relative.endswith("/") and synced_name(relative):
+        if not relative or relative.endswith("/") or not synced_name(relative):
+            continue
+        if inside_folder(relative):
             listing[relative] = info
+        else:
+            outside.append(relative)
+    if outside:
+        log.warning(
+            "ignored %d object(s) of %s whose names lead outside it: %s",
+            len(outside),
+            remote.url,
+            ", ".join(repr(name) for name in sorted(outside)[:5]),
+        )
     return listing
 
 
