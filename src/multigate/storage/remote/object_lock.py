@@ -64,6 +64,8 @@ def _take(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:
     held, etag = _read(fs, key)
     if held is None or not _died_here(held):
         raise RunLocked(_held_message(remote, held))
+    if held.get("working_copy", str(remote.cache_dir)) != str(remote.cache_dir):
+        raise RunLocked(_other_copy_message(remote, held))
     log.warning(
         "taking over the lock of %s left by run %s, which ended without releasing it",
         remote.url,
@@ -133,6 +135,19 @@ def _held_message(remote: RemoteDataDir, held: dict[str, Any] | None) -> str:
         f"another run is using {remote.url}: {who} holds its lock object {remote.protocol}://"
         f"{where}. Wait for it to finish; if that run is gone for good (its machine "
         f"stopped), delete that object and run again"
+    )
+
+
+def _other_copy_message(remote: RemoteDataDir, held: dict[str, Any]) -> str:
+    """A run of this machine that died with another working copy: its files the bucket
+    lacks (paid downloads included) are there, and only a run with that copy uploads them."""
+    where = f"{remote.protocol}://{remote.key(LOCK_NAME)}"
+    return (
+        f"{remote.url} is locked by run {held.get('pid')} of this machine (since "
+        f"{held.get('since')}), which ended without releasing it while working in "
+        f"{held.get('working_copy')}, not in this run's {remote.cache_dir}: files it made "
+        "(paid downloads too) may be there and not in the bucket. Run with cache_dir: "
+        f"{held.get('working_copy')} to upload them; if that folder is gone, delete {where}"
     )
 
 

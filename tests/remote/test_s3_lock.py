@@ -1,0 +1,46 @@
+"""The lock object of an ``s3://`` data folder: when a lock left by a dead run of this
+machine may be taken over, and when not."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+from multigate.exit_codes import ExitCode
+from tests.engine.helpers import write_many_symbols
+from tests.remote.test_s3_data_dir import LOCK, s3_config
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_dead_runs_lock_is_not_taken_over_from_another_working_copy(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """That run's files the bucket lacks (paid downloads too) are in its own working copy:
+    a run with another copy would buy them again, so it stops and says where they are."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    holder = {
+        "host": socket.gethostname(),
+        "pid": dead_pid(),
+        "since": "2026-11-26T08:00:00+00:00",
+        "working_copy": str(tmp_path / "first-copy"),
+        "token": "0123456789abcdef",
+    }
+    aws_env.client().put_object(Bucket=bucket, Key=f"lake/{LOCK}", Body=json.dumps(holder))
+
+    run = run_cli("--config", write_config(s3_config(bucket, "second-copy")))
+
+    assert run.code == ExitCode.LOCKED
+    assert f"cache_dir: {tmp_path / 'first-copy'}" in run.err
+    assert json.loads(aws_env.objects(bucket, "lake")[LOCK]) == holder
+    assert set(aws_env.objects(bucket, "lake")) == {LOCK}
+    same = run_cli("--config", write_config(s3_config(bucket, "first-copy")))
+    assert same.code == ExitCode.OK, same.err  # the dead run's own copy takes it over
+    assert LOCK not in aws_env.objects(bucket, "lake")
