@@ -2,7 +2,9 @@
 
 The server is moto's own WSGI application (the one ``moto_server`` and
 ``ThreadedMotoServer`` run) behind werkzeug, wrapped in a middleware that records each
-request's method and path, so a test can tell whether a run wrote to the bucket.
+request's method and path, so a test can tell whether a run wrote to the bucket, and
+answers the requests a test scripts to fail (``refuse``: S3's own 403 AccessDenied, as a
+bucket policy would) before they reach moto.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 WRITE_METHODS = ("PUT", "POST", "DELETE")
+_ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Access Denied</Message><RequestId>fake</RequestId></Error>"
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Requests answered 403 AccessDenied: this method, on paths ending in ``ending``."""
+
+    method: str
+    ending: str
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and path.endswith(self.ending)
 
 
 @dataclass
@@ -31,6 +48,16 @@ class S3Server:
     endpoint: str
     requests: list[tuple[str, str]] = field(default_factory=list)
     """(method, path) of every request answered, in order."""
+    refusals: list[Refusal] = field(default_factory=list)
+    """Requests answered 403 AccessDenied (see ``refuse``)."""
+
+    def refuse(self, method: str, ending: str) -> None:
+        """Answer every ``method`` request on a path ending in ``ending`` with 403
+        AccessDenied until ``allow_all``."""
+        self.refusals.append(Refusal(method, ending))
+
+    def allow_all(self) -> None:
+        self.refusals.clear()
 
     def client(self) -> Any:
         import boto3
@@ -72,16 +99,30 @@ class S3Server:
 
 
 class _Recording:
-    def __init__(self, app: Callable[..., Any], requests: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        requests: list[tuple[str, str]],
+        refusals: list[Refusal],
+    ) -> None:
         self._app = app
         self._requests = requests
+        self._refusals = refusals
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = unquote(environ.get("PATH_INFO", ""))
         query = environ.get("QUERY_STRING", "")
+        method = environ["REQUEST_METHOD"]
         with self._lock:
-            self._requests.append((environ["REQUEST_METHOD"], f"{path}?{query}"))
+            self._requests.append((method, f"{path}?{query}"))
+            refused = any(refusal.matches(method, path) for refusal in self._refusals)
+        if refused:
+            start_response(
+                "403 Forbidden",
+                [("Content-Type", "application/xml"), ("Content-Length", str(len(_ACCESS_DENIED)))],
+            )
+            return [_ACCESS_DENIED]
         return self._app(environ, start_response)
 
 
@@ -89,13 +130,14 @@ class _Recording:
 def running_s3_server() -> Iterator[S3Server]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     requests: list[tuple[str, str]] = []
-    app = _Recording(DomainDispatcherApplication(create_backend_app), requests)
+    refusals: list[Refusal] = []
+    app = _Recording(DomainDispatcherApplication(create_backend_app), requests, refusals)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield S3Server(f"http://{host}:{port}", requests)
+        yield S3Server(f"http://{host}:{port}", requests, refusals)
     finally:
         server.shutdown()
         thread.join()

@@ -60,3 +60,33 @@ def test_another_machine_never_buys_what_the_bucket_holds(
     assert more.code == ExitCode.GUARDRAIL_REFUSED, more.err
     assert "budget" in (more.out + more.err)
     assert vendor.calls["get_range"] == 6
+
+
+def test_a_failed_upload_keeps_other_machines_from_buying_the_chunks_again(
+    tmp_path, write_config, run_cli, aws_env, vendor
+):
+    """The bucket refuses the raw files (a policy, a full quota, a network cut): the run
+    fails, and its lock stays in the bucket, so another machine, which cannot see the paid
+    chunks, does not buy them again; the next run with the same working copy uploads them."""
+    bucket = aws_env.new_bucket()
+    rails = {"max_cost_usd": 1.0, "require_confirm": False}
+    aws_env.refuse("PUT", ".dbn.zst")
+    first = run_cli("--config", paid_job(write_config, vendor, bucket, "a", "2024-01-04", **rails))
+    assert first.code == ExitCode.JOB_FAILED
+    assert "cannot upload" in first.err and "Traceback" not in first.err
+    assert vendor.calls["get_range"] == 6
+
+    other = run_cli("--config", paid_job(write_config, vendor, bucket, "b", "2024-01-04", **rails))
+    assert other.code == ExitCode.LOCKED, other.err
+    assert str(tmp_path / "a") in other.err  # where the files wait
+    assert vendor.calls["get_range"] == 6  # nothing bought again
+
+    aws_env.allow_all()
+    again = run_cli("--config", paid_job(write_config, vendor, bucket, "a", "2024-01-04", **rails))
+    assert again.code == ExitCode.OK, again.err
+    objects = aws_env.objects(bucket, "lake")
+    assert len([name for name in objects if name.endswith(".dbn.zst")]) == 6
+    assert ".multigate.lock" not in objects
+    other = run_cli("--config", paid_job(write_config, vendor, bucket, "b", "2024-01-04", **rails))
+    assert other.code == ExitCode.OK, other.err
+    assert vendor.calls["get_range"] == 6

@@ -7,6 +7,10 @@ is taken over, conditionally on the object being the one read (``If-Match``), so
 runs never both take it. A lock held from another machine is never broken automatically:
 that run may still be downloading (and paying); the message names it, and how to remove
 the lock once it is known to be gone.
+
+A run that ends with files the bucket lacks (its upload failed) keeps the lock instead of
+deleting it, saying why in it: until a run with the same working copy uploads them,
+another machine would buy again what that copy holds.
 """
 
 from __future__ import annotations
@@ -27,19 +31,41 @@ from multigate.storage.run_lock import LOCK_NAME, RunLocked
 
 log = logging.getLogger(__name__)
 
+_HELD: set[str] = set()
+"""The tokens of the lock objects this process holds now (one it left earlier, keeping it
+for a failed upload, is taken over by its next run)."""
+
+
+class HeldLock:
+    """The lock object a run holds: released at the end unless ``keep`` was called."""
+
+    def __init__(self) -> None:
+        self.kept: str | None = None
+
+    def keep(self, reason: str) -> None:
+        """Leave the lock in the bucket when the block ends, because ``reason`` (files of
+        the working copy the bucket lacks)."""
+        self.kept = reason
+
 
 @contextlib.contextmanager
-def object_lock(fs: Any, remote: RemoteDataDir, *, purpose: str = "ingest") -> Iterator[None]:
+def object_lock(fs: Any, remote: RemoteDataDir, *, purpose: str = "ingest") -> Iterator[HeldLock]:
     """Hold ``remote``'s lock object for the block; raise RunLocked when another run holds
     it."""
     key = remote.key(LOCK_NAME)
     mine = _holder(remote, purpose)
     body = json.dumps(mine, indent=1).encode()
     _take(fs, key, body, remote)
+    held = HeldLock()
+    _HELD.add(mine["token"])
     try:
-        yield
+        yield held
     finally:
-        _release(fs, key, mine["token"])
+        _HELD.discard(mine["token"])
+        if held.kept is None:
+            _release(fs, key, mine["token"])
+        else:
+            _keep(fs, key, {**mine, "kept": held.kept}, remote)
 
 
 def _holder(remote: RemoteDataDir, purpose: str) -> dict[str, Any]:
@@ -106,12 +132,14 @@ def _read(fs: Any, key: str) -> tuple[dict[str, Any] | None, str | None]:
 
 def _died_here(held: dict[str, Any]) -> bool:
     """Whether the holder ran on this machine and its process is gone (or its PID now
-    belongs to a process started later)."""
+    belongs to a process started later, or it is this process, whose run ended)."""
     if held.get("host") != socket.gethostname():
         return False
     pid = held.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False
+    if pid == os.getpid():
+        return held.get("token") not in _HELD
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -131,6 +159,14 @@ def _held_message(remote: RemoteDataDir, held: dict[str, Any] | None) -> str:
             f"run {held.get('pid')} on {held.get('host')} ({held.get('purpose', 'ingest')}, "
             f"since {held.get('since')})"
         )
+    if held is not None and held.get("kept"):
+        return (
+            f"{remote.url} is locked: {who} ended with files the bucket lacks ("
+            f"{held['kept']}) in its working copy {held.get('working_copy')} on "
+            f"{held.get('host')}, and kept its lock object {remote.protocol}://{where} so "
+            "that no other machine buys them again. Run again there (same cache_dir) to "
+            "upload them and release the lock"
+        )
     return (
         f"another run is using {remote.url}: {who} holds its lock object {remote.protocol}://"
         f"{where}. Wait for it to finish; if that run is gone for good (its machine "
@@ -149,6 +185,19 @@ def _other_copy_message(remote: RemoteDataDir, held: dict[str, Any]) -> str:
         "(paid downloads too) may be there and not in the bucket. Run with cache_dir: "
         f"{held.get('working_copy')} to upload them; if that folder is gone, delete {where}"
     )
+
+
+def _keep(fs: Any, key: str, record: dict[str, Any], remote: RemoteDataDir) -> None:
+    """Leave the lock object in place, saying in it why (when the bucket can be reached)."""
+    log.error(
+        "kept the lock object of %s: %s; run again on this machine (same cache_dir) to "
+        "upload what %s holds",
+        remote.url,
+        record["kept"],
+        remote.cache_dir,
+    )
+    with contextlib.suppress(Exception):  # the lock stays either way
+        fs.pipe_file(key, json.dumps(record, indent=1).encode())
 
 
 def _release(fs: Any, key: str, token: str) -> None:

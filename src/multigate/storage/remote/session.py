@@ -16,7 +16,7 @@ from multigate.storage.remote.location import (
     RemoteDataDirError,
     RemoteUploadError,
 )
-from multigate.storage.remote.object_lock import object_lock
+from multigate.storage.remote.object_lock import HeldLock, object_lock
 from multigate.storage.remote.working_copy import SyncReport, pull, push
 from multigate.storage.run_lock import RunLocked, run_lock
 
@@ -50,16 +50,21 @@ def remote_session(
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     with contextlib.ExitStack() as stack:
         lock = object_lock(fs, remote, purpose=purpose)
-        _reach(remote, "lock", lambda: stack.enter_context(lock))
+        held: HeldLock = _reach(remote, "lock", lambda: stack.enter_context(lock))
         stack.enter_context(run_lock(remote.cache_dir))
         _reach(remote, "clean", lambda: _remove_staging_leftovers(fs, remote))
         _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
         try:
             yield lambda: _push_after_job(fs, remote)
         except BaseException:
-            _push_after_failure(fs, remote)
+            if not _push_after_failure(fs, remote):
+                held.keep("its upload failed")
             raise
-        _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
+        try:
+            _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
+        except RemoteUploadError:
+            held.keep("its upload failed")
+            raise
 
 
 def _remove_staging_leftovers(fs: Any, remote: RemoteDataDir) -> None:
@@ -93,9 +98,10 @@ def _push_after_job(fs: Any, remote: RemoteDataDir) -> None:
         log.warning("could not upload to %s yet (%s); trying again at the end", remote.url, exc)
 
 
-def _push_after_failure(fs: Any, remote: RemoteDataDir) -> None:
+def _push_after_failure(fs: Any, remote: RemoteDataDir) -> bool:
     """Upload what a failed or stopped run finished; a failure here is logged (the run's
-    own error is the one reported), and the next run uploads what is left."""
+    own error is the one reported), and the next run uploads what is left. Return whether
+    the upload succeeded."""
     try:
         _log_push(remote, push(fs, remote))
     except Exception as exc:  # the run's own error goes on
@@ -105,6 +111,8 @@ def _push_after_failure(fs: Any, remote: RemoteDataDir) -> None:
             _reason(exc),
             remote.cache_dir,
         )
+        return False
+    return True
 
 
 def _reach(remote: RemoteDataDir, what: str, call: Any) -> Any:
@@ -117,7 +125,8 @@ def _reach(remote: RemoteDataDir, what: str, call: Any) -> Any:
         if what == "upload to":
             raise RemoteUploadError(
                 f"cannot upload to {remote.url}: {_reason(exc)} (the run's files stay in "
-                f"{remote.cache_dir} and go up with the next run)"
+                f"{remote.cache_dir} and go up with the next run here; until then the "
+                "bucket's lock stays, so that no other machine buys them again)"
             ) from exc
         raise RemoteDataDirError(f"cannot {what} {remote.url}: {_reason(exc)}") from exc
 
