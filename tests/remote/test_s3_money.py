@@ -90,3 +90,33 @@ def test_a_failed_upload_keeps_other_machines_from_buying_the_chunks_again(
     other = run_cli("--config", paid_job(write_config, vendor, bucket, "b", "2024-01-04", **rails))
     assert other.code == ExitCode.OK, other.err
     assert vendor.calls["get_range"] == 6
+
+
+def test_ledger_lines_never_uploaded_survive_another_machines_run(
+    tmp_path, write_config, run_cli, aws_env, vendor
+):
+    """A run here could not upload its ledger; its lock was then deleted by hand and
+    another machine bought the same chunks. The next run here merges its ledger lines
+    into the bucket's instead of replacing them: the bucket's ledger shows all the money
+    spent (what budget_usd is checked against)."""
+    bucket = aws_env.new_bucket()
+    rails = {"max_cost_usd": 1.0, "require_confirm": False}
+    aws_env.refuse("PUT", "ledger.jsonl")
+    first = run_cli("--config", paid_job(write_config, vendor, bucket, "a", "2024-01-04", **rails))
+    assert first.code == ExitCode.JOB_FAILED
+    mine = (tmp_path / "a" / "raw/databento/ledger.jsonl").read_text().splitlines()
+    aws_env.allow_all()
+    aws_env.client().delete_object(Bucket=bucket, Key="lake/.multigate.lock")
+    other = run_cli("--config", paid_job(write_config, vendor, bucket, "b", "2024-01-04", **rails))
+    assert other.code == ExitCode.OK, other.err
+    assert vendor.calls["get_range"] == 12  # bought twice: the bucket never had the chunks
+
+    again = run_cli("--config", paid_job(write_config, vendor, bucket, "a", "2024-01-04", **rails))
+
+    assert again.code == ExitCode.OK, again.err
+    assert vendor.calls["get_range"] == 12
+    lines = aws_env.objects(bucket, "lake")["raw/databento/ledger.jsonl"].decode().splitlines()
+    assert set(mine) <= set(lines)
+    spent = [json.loads(line) for line in lines]
+    assert sum(entry["usd"] for entry in spent if entry["event"] == "attempt") == pytest.approx(0.6)
+    assert (tmp_path / "a" / "raw/databento/ledger.jsonl").read_text().splitlines() == lines

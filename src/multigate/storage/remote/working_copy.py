@@ -3,8 +3,9 @@
 ``pull`` brings the copy up to date with the bucket (the bucket is the truth: an object
 that changed there replaces the local file; one deleted there goes locally, unless the
 local file changed since the last synchronization, which means a run here made it and
-stopped before uploading: it is kept and uploaded next time). ``push`` uploads every file
-a run changed and deletes what it removed.
+stopped before uploading: it is kept and uploaded next time). A ledger changed both here
+and in the bucket is merged, never replaced: a line is money spent. ``push`` uploads
+every file a run changed and deletes what it removed.
 
 A manifest (``.multigate-sync.json`` in the copy) records, for every file, the object's
 ETag and size and the local file's size and mtime as they were when the two were last
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ from multigate.storage.remote.location import STAGING_AREA, RemoteDataDir, Remot
 from multigate.storage.run_lock import LOCK_NAME
 
 MANIFEST_NAME = ".multigate-sync.json"
+LEDGER_NAME = "ledger.jsonl"
 _TEMP_MARKS = (".tmp-", ".paid-")
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,10 @@ class Manifest:
             "mtime_ns": stat.st_mtime_ns,
         }
 
+    def record_unsynced(self, relative: str, etag: str | None, size: int) -> None:
+        """The bucket's object is known, but the local file holds more: it goes up next."""
+        self.files[relative] = {"etag": etag, "size": size, "local_size": None, "mtime_ns": None}
+
     def save(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_name(f"{MANIFEST_NAME}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
@@ -176,8 +183,16 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
                 continue
             _check_size(relative, tmp, _size(listing[relative]), remote)
             local = root / relative
+            etag, size = _etag(listing[relative]), _size(listing[relative])
+            changed_here = local.is_file() and not manifest.unchanged(relative, local)
+            merged = changed_here and _is_ledger(relative) and _merge_ledger(tmp, local)
+            if merged:
+                report.kept_local.append(relative)
             os.replace(tmp, local)
-            manifest.record(relative, local, _etag(listing[relative]), _size(listing[relative]))
+            if merged:
+                manifest.record_unsynced(relative, etag, size)
+            else:
+                manifest.record(relative, local, etag, size)
             report.files += 1
             report.bytes += _size(listing[relative])
     for relative in sorted(set(manifest.files) - set(listing)):
@@ -191,6 +206,35 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
         report.deleted += 1
     manifest.save()
     return report
+
+
+def _is_ledger(relative: str) -> bool:
+    return relative.rsplit("/", 1)[-1] == LEDGER_NAME
+
+
+def _merge_ledger(fetched: Path, local: Path) -> bool:
+    """Append to the bucket's ledger (``fetched``) the lines of the local one it lacks (a
+    run here recorded them and could not upload them; the bucket's changed meanwhile).
+    Return whether any was added. A torn last line, on either side, is dropped."""
+    try:
+        mine = local.read_bytes().splitlines(keepends=True)
+    except FileNotFoundError:
+        return False
+    theirs = fetched.read_bytes()
+    if theirs and not theirs.endswith(b"\n"):
+        theirs = theirs[: theirs.rfind(b"\n") + 1]
+    known = Counter(theirs.splitlines(keepends=True))
+    missing = []
+    for line in mine:
+        if not line.endswith(b"\n") or not line.strip():
+            continue
+        if known[line]:
+            known[line] -= 1
+        else:
+            missing.append(line)
+    if missing:
+        fetched.write_bytes(theirs + b"".join(missing))
+    return bool(missing)
 
 
 def _fetch(fs: Any, remote: RemoteDataDir, pairs: list[tuple[str, Path]]) -> set[str]:
@@ -264,7 +308,7 @@ def _local_files(root: Path) -> Iterator[str]:
 
 
 def _upload_rank(relative: str) -> int:
-    if relative.rsplit("/", 1)[-1] == "ledger.jsonl":
+    if _is_ledger(relative):
         return 0
     if relative.split("/", 1)[0] in ("raw", "ingested"):
         return 2 if relative.endswith(SIDECAR_SUFFIX) else 1
