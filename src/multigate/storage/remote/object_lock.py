@@ -8,9 +8,10 @@ runs never both take it. A lock held from another machine is never broken automa
 that run may still be downloading (and paying); the message names it, and how to remove
 the lock once it is known to be gone.
 
-A run that ends with files the bucket lacks (its upload failed) keeps the lock instead of
-deleting it, saying why in it: until a run with the same working copy uploads them,
-another machine would buy again what that copy holds.
+A run that ends with files the bucket lacks (its upload failed, or it was stopped while
+receiving a paid download) keeps the lock instead of deleting it, saying why in it: until
+a run with the same working copy uploads them, another machine would buy again what that
+copy holds.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from multigate.errors import IngestError
@@ -59,6 +61,8 @@ def remote_session(
         except BaseException:
             if not _push_after_failure(fs, remote):
                 held.keep("its upload failed")
+            elif paid := _paid_downloads_left(remote.cache_dir):
+                held.keep(f"{len(paid)} paid download(s) to verify, such as {paid[0]}")
             raise
         try:
             _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
@@ -75,6 +79,13 @@ def _remove_staging_leftovers(fs: Any, remote: RemoteDataDir) -> None:
         if fs.find(remote.key(STAGING_AREA)):
             fs.rm(remote.key(STAGING_AREA), recursive=True)
             log.info("removed the files a stopped run left in %s/%s", remote.url, STAGING_AREA)
+
+
+def _paid_downloads_left(root: Path) -> list[Path]:
+    """The paid downloads this run was receiving when it stopped (kept, never uploaded,
+    named as ``storage.atomic.paid_temp_name_for`` names them): the next run with this
+    working copy verifies and keeps them instead of buying them again."""
+    return sorted(root.rglob(f".*.paid-{os.getpid()}-*"))
 
 
 def refresh_working_copy(remote: RemoteDataDir, env: Mapping[str, str]) -> None:
