@@ -128,11 +128,19 @@ class Manifest:
 
 
 def remote_listing(fs: Any, remote: RemoteDataDir) -> dict[str, dict[str, Any]]:
-    """Every object of the data folder that belongs there, by path relative to it."""
+    """Every object of the data folder that belongs there, by path relative to it (none
+    for an empty prefix). A missing bucket is an error, never an empty folder: a pull would
+    delete the working copy's files."""
     fs.invalidate_cache()
     try:
         found = fs.find(remote.root, detail=True, withdirs=False)
     except FileNotFoundError:
+        bucket = remote.root.split("/", 1)[0]
+        if not fs.exists(bucket):
+            raise RemoteDataDirError(
+                f"{remote.url}: there is no bucket '{bucket}' (check its name, and the "
+                "endpoint and region: AWS_ENDPOINT_URL, storage_options)"
+            ) from None
         return {}
     prefix = remote.root + "/"
     listing = {}
