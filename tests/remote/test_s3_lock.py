@@ -8,7 +8,10 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from multigate.exit_codes import ExitCode
+from multigate.storage.remote.object_lock import pid_space
 from tests.engine.helpers import write_many_symbols
 from tests.remote.test_s3_data_dir import LOCK, s3_config
 
@@ -44,3 +47,30 @@ def test_a_dead_runs_lock_is_not_taken_over_from_another_working_copy(
     same = run_cli("--config", write_config(s3_config(bucket, "first-copy")))
     assert same.code == ExitCode.OK, same.err  # the dead run's own copy takes it over
     assert LOCK not in aws_env.objects(bucket, "lake")
+
+
+@pytest.mark.skipif(pid_space() is None, reason="no boot id or PID namespace here")
+def test_a_lock_from_a_container_sharing_this_host_name_is_not_taken_over(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """Containers on two machines (``hostname: ingest`` in a compose file) share a host
+    name; a PID of the other's means nothing here (the holder may be alive, as PID 1 of
+    its container): the lock records where its PID lives and is only taken over there."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    holder = {
+        "host": socket.gethostname(),
+        "pid": dead_pid(),
+        "since": "2026-11-26T08:00:00+00:00",
+        "working_copy": str(tmp_path / "cache"),
+        "pid_space": "6b1f3c52-0d5e-4c0e-9d0a-2f3b8f1e7a90 pid:[4026532777]",
+        "token": "0123456789abcdef",
+    }
+    aws_env.client().put_object(Bucket=bucket, Key=f"lake/{LOCK}", Body=json.dumps(holder))
+
+    run = run_cli("--config", write_config(s3_config(bucket, "cache")))
+
+    assert run.code == ExitCode.LOCKED
+    assert "another boot or container" in run.err
+    assert set(aws_env.objects(bucket, "lake")) == {LOCK}
+    assert json.loads(aws_env.objects(bucket, "lake")[LOCK]) == holder

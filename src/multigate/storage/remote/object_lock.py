@@ -4,9 +4,11 @@ The lock is ``<data_dir>/.multigate.lock``, created only if absent (S3's conditi
 ``If-None-Match: *``; fsspec's exclusive ``xb`` mode), holding who took it. It is deleted
 when the run ends. A lock left by a run that died on *this* machine (its process is gone)
 is taken over, conditionally on the object being the one read (``If-Match``), so two
-runs never both take it. A lock held from another machine is never broken automatically:
-that run may still be downloading (and paying); the message names it, and how to remove
-the lock once it is known to be gone.
+runs never both take it. "This machine" is the host name *and*, where known, the kernel's
+boot id and the PID namespace: containers on two machines may share a host name, and a
+PID means nothing outside its namespace. A lock held from another machine is never
+broken automatically: that run may still be downloading (and paying); the message names
+it, and how to remove the lock once it is known to be gone.
 
 A run that ends with files the bucket lacks (its upload failed, or it was stopped while
 receiving a paid download) keeps the lock instead of deleting it, saying why in it: until
@@ -24,6 +26,7 @@ import secrets
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from multigate.storage.atomic import process_start_time
@@ -75,6 +78,7 @@ def _holder(remote: RemoteDataDir, purpose: str) -> dict[str, Any]:
         "host": socket.gethostname(),
         "pid": pid,
         "pid_started": process_start_time(pid),
+        "pid_space": pid_space(),
         "since": datetime.now(UTC).isoformat(timespec="seconds"),
         "purpose": purpose,
         "working_copy": str(remote.cache_dir),
@@ -131,10 +135,26 @@ def _read(fs: Any, key: str) -> tuple[dict[str, Any] | None, str | None]:
     return (held if isinstance(held, dict) else None), etag
 
 
+def pid_space() -> str | None:
+    """Where this process's PID means something: the kernel's boot id and the PID
+    namespace (Linux); None where that is unknown."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return f"{boot} {namespace}"
+
+
+def _same_pid_space(held: dict[str, Any]) -> bool:
+    recorded, mine = held.get("pid_space"), pid_space()
+    return recorded is None or mine is None or recorded == mine
+
+
 def _died_here(held: dict[str, Any]) -> bool:
     """Whether the holder ran on this machine and its process is gone (or its PID now
     belongs to a process started later, or it is this process, whose run ended)."""
-    if held.get("host") != socket.gethostname():
+    if held.get("host") != socket.gethostname() or not _same_pid_space(held):
         return False
     pid = held.get("pid")
     if not isinstance(pid, int) or pid <= 0:
@@ -168,6 +188,8 @@ def _held_message(remote: RemoteDataDir, held: dict[str, Any] | None) -> str:
             "that no other machine buys them again. Run again there (same cache_dir) to "
             "upload them and release the lock"
         )
+    if held is not None and held.get("host") == socket.gethostname() and not _same_pid_space(held):
+        who += " (this host's name, but another boot or container: its process is out of sight)"
     return (
         f"another run is using {remote.url}: {who} holds its lock object {remote.protocol}://"
         f"{where}. Wait for it to finish; if that run is gone for good (its machine "
