@@ -290,3 +290,19 @@ def test_each_job_reaches_the_bucket_when_it_ends(tmp_path, write_config, run_cl
     for name in ("VIX.parquet", "IDX01.parquet"):
         assert objects[f"{OUT}/{name}"] == (tmp_path / "cache" / OUT / name).read_bytes()
     assert not [name for name in objects if name.startswith("ingested/vix/big/")]
+
+
+@pytest.mark.parametrize("cache", [".", "''", "'..'"])
+def test_a_working_copy_holding_the_config_is_refused(
+    tmp_path, write_config, run_cli, aws_env, cache
+):
+    """Every file of the working copy goes up to the bucket: one that holds the config
+    would upload its .env, secrets and all."""
+    write_many_symbols(tmp_path / "in", symbols=1, days=50)
+    (tmp_path / ".env").write_text("AWS_SECRET_ACCESS_KEY=testing-secret\n")
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket, cache))
+    run = run_cli("--config", config)
+    assert run.code == ExitCode.CONFIG_ERROR
+    assert f"{config}:2: cache_dir" in run.err and "holds this config file" in run.err
+    assert aws_env.objects(bucket) == {}
