@@ -46,6 +46,34 @@ from multigate.storage.remote.working_copy import Manifest
 
 _WORKER_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
 """What the workers learn of the run's environment: where the bucket is, never a secret."""
+_CREDENTIAL_OPTIONS = frozenset(
+    {
+        "key",
+        "secret",
+        "token",
+        "password",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "account_key",
+        "sas_token",
+        "client_secret",
+        "connection_string",
+        "credential",
+        "credentials",
+    }
+)
+"""Filesystem options (s3fs, botocore, gcsfs, adlfs) that are credentials: a task carries
+none of them to the workers, even when ``storage_options`` sets them."""
+
+
+def without_credentials(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without any credential, at any depth (``client_kwargs`` included)."""
+    return {
+        name: without_credentials(value) if isinstance(value, Mapping) else value
+        for name, value in options.items()
+        if name.lower() not in _CREDENTIAL_OPTIONS
+    }
 
 
 @dataclass(frozen=True)
@@ -69,7 +97,7 @@ class BucketStager:
         self._remote = remote
         self._fs: Any = open_filesystem(remote, env)
         public = {name: env[name] for name in _WORKER_ENV if env.get(name)}
-        self._options = filesystem_options(remote, public)
+        self._options = without_credentials(filesystem_options(remote, public))
         moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         self._area = remote.key(f"{STAGING_AREA}/{moment}-{secrets.token_hex(4)}")
         self._staged: dict[str, str] = {}
