@@ -4,6 +4,7 @@ machine may be taken over, and when not."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +30,9 @@ def test_a_dead_runs_lock_is_not_taken_over_from_another_working_copy(
     a run with another copy would buy them again, so it stops and says where they are."""
     write_many_symbols(tmp_path / "in", symbols=2, days=200)
     bucket = aws_env.new_bucket()
+    first = run_cli("--config", write_config(s3_config(bucket, "first-copy")))
+    assert first.code == ExitCode.OK, first.err
+    stored = aws_env.objects(bucket, "lake")
     holder = {
         "host": socket.gethostname(),
         "pid": dead_pid(),
@@ -43,7 +47,7 @@ def test_a_dead_runs_lock_is_not_taken_over_from_another_working_copy(
     assert run.code == ExitCode.LOCKED
     assert f"cache_dir: {tmp_path / 'first-copy'}" in run.err
     assert json.loads(aws_env.objects(bucket, "lake")[LOCK]) == holder
-    assert set(aws_env.objects(bucket, "lake")) == {LOCK}
+    assert aws_env.objects(bucket, "lake") == {**stored, LOCK: json.dumps(holder).encode()}
     same = run_cli("--config", write_config(s3_config(bucket, "first-copy")))
     assert same.code == ExitCode.OK, same.err  # the dead run's own copy takes it over
     assert LOCK not in aws_env.objects(bucket, "lake")
@@ -74,3 +78,33 @@ def test_a_lock_from_a_container_sharing_this_host_name_is_not_taken_over(
     assert "another boot or container" in run.err
     assert set(aws_env.objects(bucket, "lake")) == {LOCK}
     assert json.loads(aws_env.objects(bucket, "lake")[LOCK]) == holder
+
+
+def test_a_dead_runs_lock_is_not_taken_over_once_its_working_copy_is_gone(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """A run killed (SIGKILL) before its upload, then its working copy deleted: what it
+    bought is lost with it. The next run does not quietly buy it again (nor count the
+    lost spend out of budget_usd): it says so, and the user decides by deleting the lock."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    first = run_cli("--config", write_config(s3_config(bucket, "copy")))
+    assert first.code == ExitCode.OK, first.err
+    holder = {
+        "host": socket.gethostname(),
+        "pid": dead_pid(),
+        "since": "2026-11-26T08:00:00+00:00",
+        "working_copy": str(tmp_path / "copy"),
+        "token": "0123456789abcdef",
+    }
+    aws_env.client().put_object(Bucket=bucket, Key=f"lake/{LOCK}", Body=json.dumps(holder))
+    shutil.rmtree(tmp_path / "copy")
+
+    run = run_cli("--config", write_config(s3_config(bucket, "copy")))
+
+    assert run.code == ExitCode.LOCKED
+    assert "is gone" in run.err and "paid downloads" in run.err
+    assert json.loads(aws_env.objects(bucket, "lake")[LOCK]) == holder
+    aws_env.client().delete_object(Bucket=bucket, Key=f"lake/{LOCK}")
+    again = run_cli("--config", write_config(s3_config(bucket, "copy")))
+    assert again.code == ExitCode.OK, again.err

@@ -31,6 +31,7 @@ from typing import Any
 
 from multigate.storage.atomic import process_start_time
 from multigate.storage.remote.location import RemoteDataDir
+from multigate.storage.remote.working_copy import MANIFEST_NAME
 from multigate.storage.run_lock import LOCK_NAME, RunLocked
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def _take(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:
         raise RunLocked(_held_message(remote, held))
     if held.get("working_copy", str(remote.cache_dir)) != str(remote.cache_dir):
         raise RunLocked(_other_copy_message(remote, held))
+    if "working_copy" in held and not (remote.cache_dir / MANIFEST_NAME).is_file():
+        raise RunLocked(_lost_copy_message(remote, held))
     log.warning(
         "taking over the lock of %s left by run %s, which ended without releasing it",
         remote.url,
@@ -207,6 +210,19 @@ def _other_copy_message(remote: RemoteDataDir, held: dict[str, Any]) -> str:
         f"{held.get('working_copy')}, not in this run's {remote.cache_dir}: files it made "
         "(paid downloads too) may be there and not in the bucket. Run with cache_dir: "
         f"{held.get('working_copy')} to upload them; if that folder is gone, delete {where}"
+    )
+
+
+def _lost_copy_message(remote: RemoteDataDir, held: dict[str, Any]) -> str:
+    """A run of this machine died holding the lock, and its working copy is gone since."""
+    where = f"{remote.protocol}://{remote.key(LOCK_NAME)}"
+    return (
+        f"{remote.url} is locked by run {held.get('pid')} of this machine (since "
+        f"{held.get('since')}), which ended without releasing it, and its working copy "
+        f"{remote.cache_dir} is gone (deleted or emptied since): what that run made and "
+        "had not uploaded is lost, paid downloads and their ledger lines included, so a "
+        "run now may buy those chunks again and budget_usd would not count what they "
+        f"cost the first time. If that is understood, delete {where} and run again"
     )
 
 
