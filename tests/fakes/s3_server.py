@@ -4,7 +4,9 @@ The server is moto's own WSGI application (the one ``moto_server`` and
 ``ThreadedMotoServer`` run) behind werkzeug, wrapped in a middleware that records each
 request's method and path, so a test can tell whether a run wrote to the bucket, and
 answers the requests a test scripts to fail (``refuse``: S3's own 403 AccessDenied, as a
-bucket policy would) before they reach moto.
+bucket policy would) before they reach moto, or plays a store that ignores conditional
+writes (``ignore_conditions``: ``If-None-Match``/``If-Match`` dropped, as older S3-compatible
+servers do).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ _ACCESS_DENIED = (
 )
 
 
+_CONDITIONS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH")
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Requests answered 403 AccessDenied: this method, on paths ending in ``ending``."""
@@ -56,8 +61,20 @@ class S3Server:
         AccessDenied until ``allow_all``."""
         self.refusals.append(Refusal(method, ending))
 
+    ignored_headers: set[str] = field(default_factory=set)
+    """Request headers (WSGI names) dropped before moto sees them."""
+
     def allow_all(self) -> None:
         self.refusals.clear()
+
+    def ignore_conditions(self) -> None:
+        """Act as a store without conditional writes: every write succeeds."""
+        self.ignored_headers.update(_CONDITIONS)
+
+    def reset(self) -> None:
+        """Back to plain moto: no refusals, conditions honoured."""
+        self.refusals.clear()
+        self.ignored_headers.clear()
 
     def client(self) -> Any:
         import boto3
@@ -104,10 +121,12 @@ class _Recording:
         app: Callable[..., Any],
         requests: list[tuple[str, str]],
         refusals: list[Refusal],
+        ignored_headers: set[str],
     ) -> None:
         self._app = app
         self._requests = requests
         self._refusals = refusals
+        self._ignored_headers = ignored_headers
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -117,6 +136,8 @@ class _Recording:
         with self._lock:
             self._requests.append((method, f"{path}?{query}"))
             refused = any(refusal.matches(method, path) for refusal in self._refusals)
+            for header in self._ignored_headers:
+                environ.pop(header, None)
         if refused:
             start_response(
                 "403 Forbidden",
@@ -131,13 +152,14 @@ def running_s3_server() -> Iterator[S3Server]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     requests: list[tuple[str, str]] = []
     refusals: list[Refusal] = []
-    app = _Recording(DomainDispatcherApplication(create_backend_app), requests, refusals)
+    ignored: set[str] = set()
+    app = _Recording(DomainDispatcherApplication(create_backend_app), requests, refusals, ignored)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield S3Server(f"http://{host}:{port}", requests, refusals)
+        yield S3Server(f"http://{host}:{port}", requests, refusals, ignored)
     finally:
         server.shutdown()
         thread.join()

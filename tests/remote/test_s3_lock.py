@@ -108,3 +108,21 @@ def test_a_dead_runs_lock_is_not_taken_over_once_its_working_copy_is_gone(
     aws_env.client().delete_object(Bucket=bucket, Key=f"lake/{LOCK}")
     again = run_cli("--config", write_config(s3_config(bucket, "copy")))
     assert again.code == ExitCode.OK, again.err
+
+
+def test_a_store_without_conditional_writes_still_keeps_two_runs_apart(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """An S3-compatible store that ignores If-None-Match (older MinIO, Ceph) would let a
+    second run overwrite the lock of a live one: the lock's existence is checked first."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    holder = {"host": "build-box-7", "pid": 4242, "since": "2026-11-26T08:00:00+00:00"}
+    aws_env.client().put_object(Bucket=bucket, Key=f"lake/{LOCK}", Body=json.dumps(holder))
+    aws_env.ignore_conditions()
+
+    run = run_cli("--config", write_config(s3_config(bucket, "copy")))
+
+    assert run.code == ExitCode.LOCKED
+    assert "build-box-7" in run.err
+    assert json.loads(aws_env.objects(bucket, "lake")[LOCK]) == holder

@@ -89,7 +89,10 @@ def _holder(remote: RemoteDataDir, purpose: str) -> dict[str, Any]:
 
 def _take(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:
     try:
+        if fs.exists(key):  # a store that ignores If-None-Match would overwrite it
+            raise FileExistsError(key)
         _create_exclusive(fs, key, body)
+        _confirm(fs, key, body, remote)
         return
     except FileExistsError:
         pass
@@ -109,6 +112,15 @@ def _take(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:
         _replace_if_unchanged(fs, key, body, etag)
     except (FileExistsError, OSError):
         raise RunLocked(_held_message(remote, _read(fs, key)[0])) from None
+    _confirm(fs, key, body, remote)
+
+
+def _confirm(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:
+    """Read the lock object back: another run that wrote it at the same moment, on a store
+    that ignores conditional writes, has its own token there (the later write wins)."""
+    held, _ = _read(fs, key)
+    if held is None or held.get("token") != json.loads(body)["token"]:
+        raise RunLocked(_held_message(remote, held))
 
 
 def _create_exclusive(fs: Any, key: str, body: bytes) -> None:
