@@ -120,3 +120,30 @@ def test_ledger_lines_never_uploaded_survive_another_machines_run(
     spent = [json.loads(line) for line in lines]
     assert sum(entry["usd"] for entry in spent if entry["event"] == "attempt") == pytest.approx(0.6)
     assert (tmp_path / "a" / "raw/databento/ledger.jsonl").read_text().splitlines() == lines
+
+
+def test_paid_files_the_bucket_lost_are_uploaded_again_not_bought_again(
+    tmp_path, write_config, run_cli, aws_env, vendor
+):
+    """A paid chunk, its sidecar and the ledger vanish from the bucket (a lifecycle rule, a
+    mistaken sync): the working copy that holds them puts them back instead of deleting
+    its own copies and buying the chunk again."""
+    bucket = aws_env.new_bucket()
+    rails = {"max_cost_usd": 1.0, "require_confirm": False}
+    config = paid_job(write_config, vendor, bucket, "a", "2024-01-04", **rails)
+    first = run_cli("--config", config)
+    assert first.code == ExitCode.OK, first.err
+    stored = aws_env.objects(bucket, "lake")
+    chunk = sorted(name for name in stored if name.endswith(".dbn.zst"))[0]
+    lost = [chunk, f"{chunk}.source.json", "raw/databento/ledger.jsonl"]
+    for name in lost:
+        aws_env.client().delete_object(Bucket=bucket, Key=f"lake/{name}")
+
+    again = run_cli("--config", config)
+
+    assert again.code == ExitCode.OK, again.err
+    assert vendor.calls["get_range"] == 6
+    objects = aws_env.objects(bucket, "lake")
+    for name in lost:
+        assert objects[name] == stored[name], name
+    assert "lost 3 paid file(s)" in again.err + again.out

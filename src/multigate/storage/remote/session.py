@@ -157,12 +157,25 @@ def _log_pull(remote: RemoteDataDir, report: SyncReport) -> None:
             report.bytes / 1e6,
             report.deleted,
         )
+    _log_restored(remote, report)
     if report.kept_local:
         log.warning(
             "%d file(s) made here by a run that stopped before uploading them are kept and "
             "uploaded now: %s",
             len(report.kept_local),
             ", ".join(report.kept_local[:5]) + (" ..." if len(report.kept_local) > 5 else ""),
+        )
+
+
+def _log_restored(remote: RemoteDataDir, report: SyncReport) -> None:
+    if report.restored:
+        log.warning(
+            "%s lost %d paid file(s) this working copy holds (paid data is never deleted "
+            "automatically: to drop one for good, delete it from every working copy and "
+            "the bucket): uploading them again: %s",
+            remote.url,
+            len(report.restored),
+            ", ".join(report.restored[:5]) + (" ..." if len(report.restored) > 5 else ""),
         )
 
 

@@ -38,6 +38,10 @@ from multigate.storage.run_lock import LOCK_NAME
 
 MANIFEST_NAME = ".multigate-sync.json"
 LEDGER_NAME = "ledger.jsonl"
+PAID_FOLDERS = ("raw/databento/",)
+"""Paid downloads, their sidecars and the ledger: no run ever deletes them, so one missing
+from the bucket was lost there (a lifecycle rule, a mistaken sync), and a pull keeps the
+working copy's and uploads it again rather than deleting it (it would be bought again)."""
 _TEMP_MARKS = (".tmp-", ".paid-")
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,8 @@ class SyncReport:
     deleted: int = 0
     kept_local: list[str] = field(default_factory=list)
     """Files made here and never uploaded (a run stopped before its upload)."""
+    restored: list[str] = field(default_factory=list)
+    """Paid files the bucket lost and this copy holds: uploaded again, never deleted."""
 
 
 def synced_name(relative: str) -> bool:
@@ -207,6 +213,10 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
         local = root / relative
         if local.is_file() and not manifest.unchanged(relative, local):
             report.kept_local.append(relative)
+            continue
+        if local.is_file() and relative.startswith(PAID_FOLDERS):
+            report.restored.append(relative)
+            manifest.record_unsynced(relative, None, 0)
             continue
         with contextlib.suppress(FileNotFoundError):
             local.unlink()  # deleted in the bucket since the last synchronization
