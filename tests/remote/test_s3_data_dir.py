@@ -306,3 +306,26 @@ def test_a_working_copy_holding_the_config_is_refused(
     assert run.code == ExitCode.CONFIG_ERROR
     assert f"{config}:2: cache_dir" in run.err and "holds this config file" in run.err
     assert aws_env.objects(bucket) == {}
+
+
+def test_a_hand_edited_manifest_is_compared_again_not_a_crash(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """The working copy's manifest edited by hand (an entry not a record): the files it
+    describes are compared again, and the run goes on."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket))
+    first = run_cli("--config", config)
+    assert first.code == ExitCode.OK, first.err
+    manifest = tmp_path / "cache" / ".multigate-sync.json"
+    record = json.loads(manifest.read_text())
+    record["files"]["ingested/vix/many/VIX.parquet"] = 1
+    manifest.write_text(json.dumps(record))
+    stored = aws_env.objects(bucket, "lake")
+
+    again = run_cli("--config", config)
+
+    assert again.code == ExitCode.OK, again.err
+    assert "Traceback" not in again.err and "AttributeError" not in again.err
+    assert aws_env.objects(bucket, "lake") == stored

@@ -91,7 +91,10 @@ class Manifest:
         except (OSError, ValueError) as exc:
             log.warning("%s unreadable (%s): every file is compared again", self._path, exc)
             return
-        url = record.get("url") if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            log.warning("%s is not a manifest: every file is compared again", self._path)
+            return
+        url = record.get("url")
         if url != remote.url:
             raise RemoteDataDirError(
                 f"{remote.cache_dir} is the working copy of {url}, not of {remote.url}: "
@@ -99,7 +102,11 @@ class Manifest:
             )
         files = record.get("files")
         files = files if isinstance(files, dict) else {}
-        self.files = {name: entry for name, entry in files.items() if inside_folder(name)}
+        self.files = {
+            name: entry
+            for name, entry in files.items()
+            if inside_folder(name) and isinstance(entry, dict)
+        }
 
     def unchanged(self, relative: str, local: Path) -> bool:
         """Whether ``local`` is as it was when last shared with the bucket."""
