@@ -19,7 +19,7 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.storage.layout import SIDECAR_SUFFIX
 from tests.engine.helpers import CONFIG, OUT, write_many_symbols
-from tests.fakes.s3_server import S3Server
+from tests.fakes.s3_server import S3Server, running_s3_server
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = ".multigate.lock"
@@ -329,3 +329,20 @@ def test_a_hand_edited_manifest_is_compared_again_not_a_crash(
     assert again.code == ExitCode.OK, again.err
     assert "Traceback" not in again.err and "AttributeError" not in again.err
     assert aws_env.objects(bucket, "lake") == stored
+
+
+def test_a_working_copy_belongs_to_one_store(tmp_path, write_config, run_cli, aws_env, monkeypatch):
+    """Two stores (a company S3 and a test MinIO) may hold buckets of the same name: a
+    working copy made against one is refused against the other, rather than mixing their
+    files (and uploading one's paid files to the other)."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket))
+    first = run_cli("--config", config)
+    assert first.code == ExitCode.OK, first.err
+    with running_s3_server() as other_store:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", other_store.endpoint)
+        run = run_cli("--config", config)
+    assert run.code == ExitCode.CONFIG_ERROR
+    assert aws_env.endpoint in run.err and other_store.endpoint in run.err
+    assert "Traceback" not in run.err

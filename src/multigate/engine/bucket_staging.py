@@ -42,7 +42,7 @@ from multigate.engine.tasks import (
 from multigate.errors import DataError, IngestError
 from multigate.storage.remote.filesystem import filesystem_options, open_filesystem
 from multigate.storage.remote.location import STAGING_AREA, RemoteDataDir, RemoteDataDirError
-from multigate.storage.remote.working_copy import Manifest
+from multigate.storage.remote.working_copy import Manifest, store_of
 
 _WORKER_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
 """What the workers learn of the run's environment: where the bucket is, never a secret."""
@@ -132,7 +132,7 @@ class BucketStager:
             relative = path.relative_to(self._remote.cache_dir).as_posix()
         except ValueError:
             return None
-        if Manifest(self._remote).unchanged(relative, path):
+        if Manifest(self._remote, store_of(self._fs)).unchanged(relative, path):
             return self._remote.key(relative)
         return None
 

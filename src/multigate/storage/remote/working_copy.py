@@ -77,11 +77,21 @@ def inside_folder(relative: str) -> bool:
     return all(part not in ("", ".", "..") for part in relative.split("/"))
 
 
-class Manifest:
-    """The copy's record of what it last shared with the bucket."""
+def store_of(fs: Any) -> str | None:
+    """The endpoint ``fs`` talks to, where it is set (MinIO, R2, a local S3): two stores
+    may hold buckets of the same name, and a working copy belongs to one of them."""
+    endpoint = getattr(fs, "endpoint_url", None)
+    if endpoint is None:
+        endpoint = (getattr(fs, "client_kwargs", None) or {}).get("endpoint_url")
+    return str(endpoint).rstrip("/") if endpoint else None
 
-    def __init__(self, remote: RemoteDataDir) -> None:
+
+class Manifest:
+    """The copy's record of what it last shared with the bucket (of the store ``store``)."""
+
+    def __init__(self, remote: RemoteDataDir, store: str | None) -> None:
         self._remote = remote
+        self._store = store
         self._path = remote.cache_dir / MANIFEST_NAME
         self.files: dict[str, dict[str, Any]] = {}
         try:
@@ -99,6 +109,12 @@ class Manifest:
             raise RemoteDataDirError(
                 f"{remote.cache_dir} is the working copy of {url}, not of {remote.url}: "
                 "give this data folder its own cache_dir"
+            )
+        if "store" in record and record["store"] != store:
+            raise RemoteDataDirError(
+                f"{remote.cache_dir} is the working copy of {url} at the endpoint "
+                f"{record['store'] or 'of AWS'}, not at {store or 'of AWS'}: check "
+                "AWS_ENDPOINT_URL, or give this store's data folder its own cache_dir"
             )
         files = record.get("files")
         files = files if isinstance(files, dict) else {}
@@ -135,7 +151,12 @@ class Manifest:
     def save(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_name(f"{MANIFEST_NAME}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-        record = {"version": 1, "url": self._remote.url, "files": self.files}
+        record = {
+            "version": 1,
+            "url": self._remote.url,
+            "store": self._store,
+            "files": self.files,
+        }
         tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self._path)
 
@@ -182,7 +203,7 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
     """Bring the working copy up to date with the bucket."""
     root = remote.cache_dir
     root.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(remote)
+    manifest = Manifest(remote, store_of(fs))
     listing = remote_listing(fs, remote)
     report = SyncReport()
     wanted = []
@@ -297,7 +318,7 @@ def push(fs: Any, remote: RemoteDataDir) -> SyncReport:
     """Upload what changed in the working copy since the last synchronization, and delete
     from the bucket what was removed here."""
     root = remote.cache_dir
-    manifest = Manifest(remote)
+    manifest = Manifest(remote, store_of(fs))
     local_files = set(_local_files(root))
     changed = sorted(rel for rel in local_files if not manifest.unchanged(rel, root / rel))
     removed = sorted(set(manifest.files) - local_files)
