@@ -126,3 +126,25 @@ def test_a_store_without_conditional_writes_still_keeps_two_runs_apart(
     assert run.code == ExitCode.LOCKED
     assert "build-box-7" in run.err
     assert json.loads(aws_env.objects(bucket, "lake")[LOCK]) == holder
+
+
+def test_a_lock_that_cannot_be_deleted_is_said_and_the_run_stands(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """The bucket refuses to delete the lock (a policy without s3:DeleteObject): the run,
+    done and uploaded, ends as it went, saying the lock stays; the next run here takes it
+    over."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket, "copy"))
+    aws_env.refuse("DELETE", LOCK)
+
+    run = run_cli("--config", config)
+
+    assert run.code == ExitCode.OK, run.err
+    assert f"could not delete the lock object s3://{bucket}/lake/{LOCK}" in run.err
+    assert LOCK in aws_env.objects(bucket, "lake")
+    aws_env.allow_all()
+    again = run_cli("--config", config)
+    assert again.code == ExitCode.OK, again.err
+    assert LOCK not in aws_env.objects(bucket, "lake")

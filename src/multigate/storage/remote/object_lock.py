@@ -68,7 +68,7 @@ def object_lock(fs: Any, remote: RemoteDataDir, *, purpose: str = "ingest") -> I
     finally:
         _HELD.discard(mine["token"])
         if held.kept is None:
-            _release(fs, key, mine["token"])
+            _release(fs, key, mine["token"], remote)
         else:
             _keep(fs, key, {**mine, "kept": held.kept}, remote)
 
@@ -251,11 +251,23 @@ def _keep(fs: Any, key: str, record: dict[str, Any], remote: RemoteDataDir) -> N
         fs.pipe_file(key, json.dumps(record, indent=1).encode())
 
 
-def _release(fs: Any, key: str, token: str) -> None:
-    """Delete the lock object if it is still ours."""
-    held, _ = _read(fs, key)
-    if held is None or held.get("token") != token:
-        log.warning("the lock object %s is no longer this run's: left as it is", key)
-        return
-    with contextlib.suppress(FileNotFoundError):
+def _release(fs: Any, key: str, token: str, remote: RemoteDataDir) -> None:
+    """Delete the lock object if it is still ours. A failure is said, not raised: the run's
+    work is done and uploaded, and the next run here takes the lock over."""
+    try:
+        fs.invalidate_cache(key)
+        held = json.loads(fs.cat_file(key))
+        if not isinstance(held, dict) or held.get("token") != token:
+            log.warning("the lock object %s is no longer this run's: left as it is", key)
+            return
         fs.rm_file(key)
+    except FileNotFoundError:
+        log.warning("the lock object %s was deleted while this run held it", key)
+    except Exception as exc:  # the run's outcome stands
+        log.error(
+            "could not delete the lock object %s://%s (%s): other runs are kept out until "
+            "it is deleted, by hand or by the next run on this machine with this cache_dir",
+            remote.protocol,
+            key,
+            str(exc).strip() or type(exc).__name__,
+        )
