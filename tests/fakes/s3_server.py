@@ -4,7 +4,8 @@ The server is moto's own WSGI application (the one ``moto_server`` and
 ``ThreadedMotoServer`` run) behind werkzeug, wrapped in a middleware that records each
 request's method and path, so a test can tell whether a run wrote to the bucket, and
 answers the requests a test scripts to fail (``refuse``: S3's own 403 AccessDenied, as a
-bucket policy would) before they reach moto, or plays a store that ignores conditional
+bucket policy would) before they reach moto, slows some down (``slow``: an upload that
+takes a while, to stop a run in the middle of it), or plays a store that ignores conditional
 writes (``ignore_conditions``: ``If-None-Match``/``If-Match`` dropped, as older S3-compatible
 servers do).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -64,6 +66,14 @@ class S3Server:
     ignored_headers: set[str] = field(default_factory=set)
     """Request headers (WSGI names) dropped before moto sees them."""
 
+    slowdowns: list[tuple[Refusal, float]] = field(default_factory=list)
+    """Requests answered only after a pause (see ``slow``)."""
+
+    def slow(self, method: str, ending: str, seconds: float) -> None:
+        """Wait ``seconds`` before answering ``method`` requests on paths ending in
+        ``ending``."""
+        self.slowdowns.append((Refusal(method, ending), seconds))
+
     def allow_all(self) -> None:
         self.refusals.clear()
 
@@ -75,6 +85,7 @@ class S3Server:
         """Back to plain moto: no refusals, conditions honoured."""
         self.refusals.clear()
         self.ignored_headers.clear()
+        self.slowdowns.clear()
 
     def client(self) -> Any:
         import boto3
@@ -122,11 +133,13 @@ class _Recording:
         requests: list[tuple[str, str]],
         refusals: list[Refusal],
         ignored_headers: set[str],
+        slowdowns: list[tuple[Refusal, float]],
     ) -> None:
         self._app = app
         self._requests = requests
         self._refusals = refusals
         self._ignored_headers = ignored_headers
+        self._slowdowns = slowdowns
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -138,6 +151,11 @@ class _Recording:
             refused = any(refusal.matches(method, path) for refusal in self._refusals)
             for header in self._ignored_headers:
                 environ.pop(header, None)
+            pause = sum(
+                seconds for which, seconds in self._slowdowns if which.matches(method, path)
+            )
+        if pause:
+            time.sleep(pause)
         if refused:
             start_response(
                 "403 Forbidden",
@@ -153,13 +171,16 @@ def running_s3_server() -> Iterator[S3Server]:
     requests: list[tuple[str, str]] = []
     refusals: list[Refusal] = []
     ignored: set[str] = set()
-    app = _Recording(DomainDispatcherApplication(create_backend_app), requests, refusals, ignored)
+    slowdowns: list[tuple[Refusal, float]] = []
+    app = _Recording(
+        DomainDispatcherApplication(create_backend_app), requests, refusals, ignored, slowdowns
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield S3Server(f"http://{host}:{port}", requests, refusals, ignored)
+        yield S3Server(f"http://{host}:{port}", requests, refusals, ignored, slowdowns)
     finally:
         server.shutdown()
         thread.join()

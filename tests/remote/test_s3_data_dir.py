@@ -346,3 +346,76 @@ def test_a_working_copy_belongs_to_one_store(tmp_path, write_config, run_cli, aw
     assert run.code == ExitCode.CONFIG_ERROR
     assert aws_env.endpoint in run.err and other_store.endpoint in run.err
     assert "Traceback" not in run.err
+
+
+def test_a_run_stopped_again_while_uploading_keeps_its_lock(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """Stopped (SIGTERM), the run uploads what it finished; stopped again during that
+    upload (an impatient second Ctrl-C), it leaves files the bucket lacks, so its lock
+    stays: another machine is kept out until a run with this working copy uploads them."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    aws_env.slow("PUT", ".parquet", 2.0)
+    config = write_config(s3_config(bucket))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def uploads_started() -> int:
+        return len(
+            [
+                1
+                for method, path in aws_env.requests
+                if method == "PUT" and path.startswith(f"/{bucket}/") and ".parquet?" in path
+            ]
+        )
+
+    for signalled, started in enumerate((1, 3)):  # the job's upload, then the stopped run's
+        deadline = time.monotonic() + 60
+        while uploads_started() < started and time.monotonic() < deadline:
+            if child.poll() is not None:
+                pytest.fail(f"the run ended before stop {signalled + 1}")
+            time.sleep(0.005)
+        child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == ExitCode.TERMINATED
+    assert LOCK in aws_env.objects(bucket, "lake")
+    aws_env.reset()
+
+    other = run_cli("--config", write_config(s3_config(bucket, "other-machine")))
+    assert other.code == ExitCode.LOCKED, other.err
+    again = run_cli("--config", write_config(s3_config(bucket)))
+    assert again.code == ExitCode.OK, again.err
+    objects = aws_env.objects(bucket, "lake")
+    assert LOCK not in objects
+    for name in ("VIX.parquet", "IDX01.parquet"):
+        assert objects[f"{OUT}/{name}"] == (tmp_path / "cache" / OUT / name).read_bytes()
+
+
+def test_a_lock_taken_over_stays_when_the_run_fails_before_uploading(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """A run whose upload failed keeps its lock; the next run here takes it over but fails
+    too before it uploads (the bucket cannot be listed): the lock still stays, since the
+    working copy still holds files the bucket lacks."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket))
+    aws_env.refuse("PUT", ".parquet")
+    first = run_cli("--config", config)
+    assert first.code == ExitCode.JOB_FAILED
+    aws_env.reset()
+    aws_env.refuse("GET", f"/{bucket}")  # listing the bucket
+
+    second = run_cli("--config", config)
+
+    assert second.code == ExitCode.CONFIG_ERROR
+    assert "Traceback" not in second.err
+    aws_env.reset()
+    assert LOCK in aws_env.objects(bucket, "lake")
+    other = run_cli("--config", write_config(s3_config(bucket, "other-machine")))
+    assert other.code == ExitCode.LOCKED, other.err

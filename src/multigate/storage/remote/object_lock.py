@@ -44,8 +44,11 @@ for a failed upload, is taken over by its next run)."""
 class HeldLock:
     """The lock object a run holds: released at the end unless ``keep`` was called."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, taken_over: bool) -> None:
         self.kept: str | None = None
+        self.taken_over = taken_over
+        """Whether it was left by a run that ended without releasing it (and so may have
+        left files to upload in this working copy)."""
 
     def keep(self, reason: str) -> None:
         """Leave the lock in the bucket when the block ends, because ``reason`` (files of
@@ -60,8 +63,7 @@ def object_lock(fs: Any, remote: RemoteDataDir, *, purpose: str = "ingest") -> I
     key = remote.key(LOCK_NAME)
     mine = _holder(remote, purpose)
     body = json.dumps(mine, indent=1).encode()
-    _take(fs, key, body, remote)
-    held = HeldLock()
+    held = HeldLock(taken_over=_take(fs, key, body, remote))
     _HELD.add(mine["token"])
     try:
         yield held
@@ -87,13 +89,14 @@ def _holder(remote: RemoteDataDir, purpose: str) -> dict[str, Any]:
     }
 
 
-def _take(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:
+def _take(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> bool:
+    """Create the lock object, or take over one a dead run of this machine left (True)."""
     try:
         if fs.exists(key):  # a store that ignores If-None-Match would overwrite it
             raise FileExistsError(key)
         _create_exclusive(fs, key, body)
         _confirm(fs, key, body, remote)
-        return
+        return False
     except FileExistsError:
         pass
     held, etag = _read(fs, key)
@@ -113,6 +116,7 @@ def _take(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:
     except (FileExistsError, OSError):
         raise RunLocked(_held_message(remote, _read(fs, key)[0])) from None
     _confirm(fs, key, body, remote)
+    return True
 
 
 def _confirm(fs: Any, key: str, body: bytes, remote: RemoteDataDir) -> None:

@@ -53,22 +53,31 @@ def remote_session(
     with contextlib.ExitStack() as stack:
         lock = object_lock(fs, remote, purpose=purpose)
         held: HeldLock = _reach(remote, "lock", lambda: stack.enter_context(lock))
-        stack.enter_context(run_lock(remote.cache_dir))
-        _reach(remote, "clean", lambda: _remove_staging_leftovers(fs, remote))
-        _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
+        # Why the lock stays if the block ends here: the bucket lacks files of the copy
+        # (this run's, or those of the dead run whose lock it took over).
+        left: str | None = "its upload did not complete"
+        ran = False
         try:
-            yield lambda: _push_after_job(fs, remote)
-        except BaseException:
-            if not _push_after_failure(fs, remote):
-                held.keep("its upload failed")
-            elif paid := _paid_downloads_left(remote.cache_dir):
-                held.keep(f"{len(paid)} paid download(s) to verify, such as {paid[0]}")
-            raise
-        try:
+            stack.enter_context(run_lock(remote.cache_dir))
+            _reach(remote, "clean", lambda: _remove_staging_leftovers(fs, remote))
+            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
+            ran = True
+            try:
+                yield lambda: _push_after_job(fs, remote)
+            except BaseException:
+                if _push_after_failure(fs, remote):
+                    paid = _paid_downloads_left(remote.cache_dir)
+                    left = (
+                        f"{len(paid)} paid download(s) to verify, such as {paid[0]}"
+                        if paid
+                        else None
+                    )
+                raise
             _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
-        except RemoteUploadError:
-            held.keep("its upload failed")
-            raise
+            left = None
+        finally:
+            if left is not None and (ran or held.taken_over):
+                held.keep(left)
 
 
 def _remove_staging_leftovers(fs: Any, remote: RemoteDataDir) -> None:
