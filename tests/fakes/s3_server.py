@@ -2,13 +2,19 @@
 
 The server is moto's own WSGI application (the one ``moto_server`` and
 ``ThreadedMotoServer`` run) behind werkzeug, wrapped in a middleware that records each
-request's method and path, so a test can tell whether a run wrote to the bucket.
+request's method and path, so a test can tell whether a run wrote to the bucket, and
+answers the requests a test scripts to fail (``refuse``: S3's own 403 AccessDenied, as a
+bucket policy would) before they reach moto, slows some down (``slow``: an upload that
+takes a while, to stop a run in the middle of it), or plays a store that ignores conditional
+writes (``ignore_conditions``: ``If-None-Match``/``If-Match`` dropped, as older S3-compatible
+servers do).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -24,6 +30,24 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 WRITE_METHODS = ("PUT", "POST", "DELETE")
+_ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Access Denied</Message><RequestId>fake</RequestId></Error>"
+)
+
+
+_CONDITIONS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Requests answered 403 AccessDenied: this method, on paths ending in ``ending``."""
+
+    method: str
+    ending: str
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and path.endswith(self.ending)
 
 
 @dataclass
@@ -31,6 +55,37 @@ class S3Server:
     endpoint: str
     requests: list[tuple[str, str]] = field(default_factory=list)
     """(method, path) of every request answered, in order."""
+    refusals: list[Refusal] = field(default_factory=list)
+    """Requests answered 403 AccessDenied (see ``refuse``)."""
+
+    def refuse(self, method: str, ending: str) -> None:
+        """Answer every ``method`` request on a path ending in ``ending`` with 403
+        AccessDenied until ``allow_all``."""
+        self.refusals.append(Refusal(method, ending))
+
+    ignored_headers: set[str] = field(default_factory=set)
+    """Request headers (WSGI names) dropped before moto sees them."""
+
+    slowdowns: list[tuple[Refusal, float]] = field(default_factory=list)
+    """Requests answered only after a pause (see ``slow``)."""
+
+    def slow(self, method: str, ending: str, seconds: float) -> None:
+        """Wait ``seconds`` before answering ``method`` requests on paths ending in
+        ``ending``."""
+        self.slowdowns.append((Refusal(method, ending), seconds))
+
+    def allow_all(self) -> None:
+        self.refusals.clear()
+
+    def ignore_conditions(self) -> None:
+        """Act as a store without conditional writes: every write succeeds."""
+        self.ignored_headers.update(_CONDITIONS)
+
+    def reset(self) -> None:
+        """Back to plain moto: no refusals, conditions honoured."""
+        self.refusals.clear()
+        self.ignored_headers.clear()
+        self.slowdowns.clear()
 
     def client(self) -> Any:
         import boto3
@@ -72,16 +127,41 @@ class S3Server:
 
 
 class _Recording:
-    def __init__(self, app: Callable[..., Any], requests: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        requests: list[tuple[str, str]],
+        refusals: list[Refusal],
+        ignored_headers: set[str],
+        slowdowns: list[tuple[Refusal, float]],
+    ) -> None:
         self._app = app
         self._requests = requests
+        self._refusals = refusals
+        self._ignored_headers = ignored_headers
+        self._slowdowns = slowdowns
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = unquote(environ.get("PATH_INFO", ""))
         query = environ.get("QUERY_STRING", "")
+        method = environ["REQUEST_METHOD"]
         with self._lock:
-            self._requests.append((environ["REQUEST_METHOD"], f"{path}?{query}"))
+            self._requests.append((method, f"{path}?{query}"))
+            refused = any(refusal.matches(method, path) for refusal in self._refusals)
+            for header in self._ignored_headers:
+                environ.pop(header, None)
+            pause = sum(
+                seconds for which, seconds in self._slowdowns if which.matches(method, path)
+            )
+        if pause:
+            time.sleep(pause)
+        if refused:
+            start_response(
+                "403 Forbidden",
+                [("Content-Type", "application/xml"), ("Content-Length", str(len(_ACCESS_DENIED)))],
+            )
+            return [_ACCESS_DENIED]
         return self._app(environ, start_response)
 
 
@@ -89,13 +169,18 @@ class _Recording:
 def running_s3_server() -> Iterator[S3Server]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     requests: list[tuple[str, str]] = []
-    app = _Recording(DomainDispatcherApplication(create_backend_app), requests)
+    refusals: list[Refusal] = []
+    ignored: set[str] = set()
+    slowdowns: list[tuple[Refusal, float]] = []
+    app = _Recording(
+        DomainDispatcherApplication(create_backend_app), requests, refusals, ignored, slowdowns
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield S3Server(f"http://{host}:{port}", requests)
+        yield S3Server(f"http://{host}:{port}", requests, refusals, ignored, slowdowns)
     finally:
         server.shutdown()
         thread.join()

@@ -17,11 +17,13 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> S3Server:
-    """The usual AWS variables, naming the local server (``AWS_ENDPOINT_URL``)."""
+def aws_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> Iterator[S3Server]:
+    """The usual AWS variables, naming the local server (``AWS_ENDPOINT_URL``); the
+    server's scripted faults are cleared after the test."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return s3_server
+    yield s3_server
+    s3_server.reset()

@@ -19,7 +19,7 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.storage.layout import SIDECAR_SUFFIX
 from tests.engine.helpers import CONFIG, OUT, write_many_symbols
-from tests.fakes.s3_server import S3Server
+from tests.fakes.s3_server import S3Server, running_s3_server
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = ".multigate.lock"
@@ -290,3 +290,132 @@ def test_each_job_reaches_the_bucket_when_it_ends(tmp_path, write_config, run_cl
     for name in ("VIX.parquet", "IDX01.parquet"):
         assert objects[f"{OUT}/{name}"] == (tmp_path / "cache" / OUT / name).read_bytes()
     assert not [name for name in objects if name.startswith("ingested/vix/big/")]
+
+
+@pytest.mark.parametrize("cache", [".", "''", "'..'"])
+def test_a_working_copy_holding_the_config_is_refused(
+    tmp_path, write_config, run_cli, aws_env, cache
+):
+    """Every file of the working copy goes up to the bucket: one that holds the config
+    would upload its .env, secrets and all."""
+    write_many_symbols(tmp_path / "in", symbols=1, days=50)
+    (tmp_path / ".env").write_text("AWS_SECRET_ACCESS_KEY=testing-secret\n")
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket, cache))
+    run = run_cli("--config", config)
+    assert run.code == ExitCode.CONFIG_ERROR
+    assert f"{config}:2: cache_dir" in run.err and "holds this config file" in run.err
+    assert aws_env.objects(bucket) == {}
+
+
+def test_a_hand_edited_manifest_is_compared_again_not_a_crash(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """The working copy's manifest edited by hand (an entry not a record): the files it
+    describes are compared again, and the run goes on."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket))
+    first = run_cli("--config", config)
+    assert first.code == ExitCode.OK, first.err
+    manifest = tmp_path / "cache" / ".multigate-sync.json"
+    record = json.loads(manifest.read_text())
+    record["files"]["ingested/vix/many/VIX.parquet"] = 1
+    manifest.write_text(json.dumps(record))
+    stored = aws_env.objects(bucket, "lake")
+
+    again = run_cli("--config", config)
+
+    assert again.code == ExitCode.OK, again.err
+    assert "Traceback" not in again.err and "AttributeError" not in again.err
+    assert aws_env.objects(bucket, "lake") == stored
+
+
+def test_a_working_copy_belongs_to_one_store(tmp_path, write_config, run_cli, aws_env, monkeypatch):
+    """Two stores (a company S3 and a test MinIO) may hold buckets of the same name: a
+    working copy made against one is refused against the other, rather than mixing their
+    files (and uploading one's paid files to the other)."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket))
+    first = run_cli("--config", config)
+    assert first.code == ExitCode.OK, first.err
+    with running_s3_server() as other_store:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", other_store.endpoint)
+        run = run_cli("--config", config)
+    assert run.code == ExitCode.CONFIG_ERROR
+    assert aws_env.endpoint in run.err and other_store.endpoint in run.err
+    assert "Traceback" not in run.err
+
+
+def test_a_run_stopped_again_while_uploading_keeps_its_lock(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """Stopped (SIGTERM), the run uploads what it finished; stopped again during that
+    upload (an impatient second Ctrl-C), it leaves files the bucket lacks, so its lock
+    stays: another machine is kept out until a run with this working copy uploads them."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    aws_env.slow("PUT", ".parquet", 2.0)
+    config = write_config(s3_config(bucket))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def uploads_started() -> int:
+        return len(
+            [
+                1
+                for method, path in aws_env.requests
+                if method == "PUT" and path.startswith(f"/{bucket}/") and ".parquet?" in path
+            ]
+        )
+
+    for signalled, started in enumerate((1, 3)):  # the job's upload, then the stopped run's
+        deadline = time.monotonic() + 60
+        while uploads_started() < started and time.monotonic() < deadline:
+            if child.poll() is not None:
+                pytest.fail(f"the run ended before stop {signalled + 1}")
+            time.sleep(0.005)
+        child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == ExitCode.TERMINATED
+    assert LOCK in aws_env.objects(bucket, "lake")
+    aws_env.reset()
+
+    other = run_cli("--config", write_config(s3_config(bucket, "other-machine")))
+    assert other.code == ExitCode.LOCKED, other.err
+    again = run_cli("--config", write_config(s3_config(bucket)))
+    assert again.code == ExitCode.OK, again.err
+    objects = aws_env.objects(bucket, "lake")
+    assert LOCK not in objects
+    for name in ("VIX.parquet", "IDX01.parquet"):
+        assert objects[f"{OUT}/{name}"] == (tmp_path / "cache" / OUT / name).read_bytes()
+
+
+def test_a_lock_taken_over_stays_when_the_run_fails_before_uploading(
+    tmp_path, write_config, run_cli, aws_env
+):
+    """A run whose upload failed keeps its lock; the next run here takes it over but fails
+    too before it uploads (the bucket cannot be listed): the lock still stays, since the
+    working copy still holds files the bucket lacks."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    bucket = aws_env.new_bucket()
+    config = write_config(s3_config(bucket))
+    aws_env.refuse("PUT", ".parquet")
+    first = run_cli("--config", config)
+    assert first.code == ExitCode.JOB_FAILED
+    aws_env.reset()
+    aws_env.refuse("GET", f"/{bucket}")  # listing the bucket
+
+    second = run_cli("--config", config)
+
+    assert second.code == ExitCode.CONFIG_ERROR
+    assert "Traceback" not in second.err
+    aws_env.reset()
+    assert LOCK in aws_env.objects(bucket, "lake")
+    other = run_cli("--config", write_config(s3_config(bucket, "other-machine")))
+    assert other.code == ExitCode.LOCKED, other.err

@@ -9,6 +9,7 @@ import pytest
 from multigate.catalog import Catalog
 from multigate.console import main as console_main
 from multigate.exit_codes import ExitCode
+from multigate.storage.remote.location import RemoteDataDirError
 from tests.engine.helpers import CONFIG, write_many_symbols
 from tests.fakes.s3_server import S3Server
 from tests.remote.test_s3_data_dir import LOCK, assert_same_outputs, local_files, s3_config
@@ -87,3 +88,24 @@ def test_dask_workers_convert_into_the_bucket_the_bytes_of_a_serial_run(
     second = run_cli(*args)
     assert second.code == ExitCode.OK, second.err
     assert S3Server(aws_env.endpoint, aws_env.requests[start:]).writes(bucket, ignore=(LOCK,)) == []
+
+
+def test_a_missing_bucket_is_an_error_and_the_copy_keeps_its_files(
+    tmp_path, write_config, aws_env, lake, capsys
+):
+    """The bucket is gone (deleted, or a wrong endpoint names a store without it): the
+    catalog says so instead of showing an empty folder, and the working copy it reads,
+    maybe the last copy of paid data, keeps every file."""
+    copy = tmp_path / "writer-copy"
+    before = local_files(copy)
+    s3 = aws_env.client()
+    for key in aws_env.objects(lake):
+        s3.delete_object(Bucket=lake, Key=key)
+    s3.delete_bucket(Bucket=lake)
+    with pytest.raises(RemoteDataDirError, match=f"no bucket '{lake}'"):
+        Catalog.from_config(write_config(s3_config(lake, "writer-copy")))
+    capsys.readouterr()
+    code = console_main(["ls", "--data-dir", f"s3://{lake}/lake"])
+    assert code == ExitCode.CONFIG_ERROR
+    assert f"s3://{lake}/lake" in capsys.readouterr().err
+    assert local_files(copy) == before

@@ -4,13 +4,18 @@ bucket's staging area, and the outputs are the bytes of a local serial run."""
 
 from __future__ import annotations
 
+import os
+import pickle
 from collections.abc import Iterator
 
 import pytest
 
+from multigate.engine.bucket_staging import BucketStager
 from multigate.engine.choose import scheduler_is_local
+from multigate.engine.tasks import ConvertTask
 from multigate.exit_codes import ExitCode
 from multigate.sources.databento.dbn_synthetic import write_synthetic_file
+from multigate.storage.remote.location import parse_remote
 from tests.engine.helpers import CONFIG, write_many_symbols
 from tests.fakes.s3_server import S3Server
 from tests.remote.test_s3_data_dir import LOCK, assert_same_outputs, local_files, s3_config
@@ -127,3 +132,43 @@ def test_what_a_killed_run_left_for_remote_workers_is_removed_by_the_next(
     objects = aws_env.objects(bucket, "lake")
     assert not [name for name in objects if name.startswith(STAGING)]
     assert not (tmp_path / "cache" / STAGING).exists()  # never part of the working copy
+
+
+def test_tasks_carry_no_credentials_of_storage_options_to_the_workers(tmp_path, aws_env):
+    """A task travels to the scheduler and the workers (other machines, other people's):
+    it names the bucket's endpoint, never a credential, even one set in storage_options."""
+    bucket = aws_env.new_bucket()
+    remote = parse_remote(
+        f"s3://{bucket}/lake",
+        cache_dir=tmp_path / "cache",
+        storage_options={
+            "key": "testing",
+            "secret": "secret-from-the-yaml",
+            "client_kwargs": {"aws_session_token": "token-from-the-yaml"},
+            "s3_additional_kwargs": {"ServerSideEncryption": "AES256"},
+        },
+    )
+    source = tmp_path / "in.csv"
+    source.write_text("a\n1\n")
+    task = ConvertTask(
+        inputs=(source,),
+        output=tmp_path / "cache/ingested/x/t/X.parquet",
+        converter="test",
+        converter_version="1",
+        convert=None,
+        params={},
+        source="x",
+        job="t",
+        mode="offline",
+        query={},
+    )
+    stager = BucketStager(remote, {**os.environ})
+    try:
+        plan = stager.plan(task)
+    finally:
+        stager.close()
+    shipped = pickle.dumps(plan)
+    for secret in (b"secret-from-the-yaml", b"token-from-the-yaml", b"testing-secret"):
+        assert secret not in shipped
+    assert plan.options["endpoint_url"] == aws_env.endpoint
+    assert plan.options["s3_additional_kwargs"] == {"ServerSideEncryption": "AES256"}

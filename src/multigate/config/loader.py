@@ -133,7 +133,29 @@ def load_config(path: Path) -> LoadedConfig:
         raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
     config = base.model_copy(update={"sources": sources})
     line = parsed.line_of(("data_dir",)) if "data_dir" in data else None
-    return LoadedConfig(path=path, config=config, parsed=parsed, data_dir_line=line)
+    return _checked_cache_dir(
+        LoadedConfig(path=path, config=config, parsed=parsed, data_dir_line=line)
+    )
+
+
+def _checked_cache_dir(loaded: LoadedConfig) -> LoadedConfig:
+    """Refuse a working copy that holds the config file itself (``cache_dir: .``): every
+    file of the copy goes up to the bucket, the config's ``.env`` and its secrets too."""
+    remote = loaded.remote
+    if remote is None or loaded.config.cache_dir is None or loaded.parsed is None:
+        return loaded
+    cache = remote.cache_dir.resolve()
+    if loaded.path.resolve().is_relative_to(cache):
+        raise ConfigError(
+            _where(
+                loaded.parsed,
+                ("cache_dir",),
+                f"'{loaded.config.cache_dir}' ({cache}) holds this config file: the working "
+                "copy's files all go up to the bucket (a .env beside the config too); give "
+                "it a folder of its own",
+            )
+        )
+    return loaded
 
 
 def _validate(
@@ -281,7 +303,7 @@ def load_storage(path: Path) -> LoadedConfig:
     base = _validate(parsed, IngestConfig, top, (), problems)
     if base is None:
         raise ConfigError("\n".join(problems))
-    return LoadedConfig(path=path, config=base, parsed=parsed)
+    return _checked_cache_dir(LoadedConfig(path=path, config=base, parsed=parsed))
 
 
 _STORAGE_KEYS = ("data_dir", "storage_options", "cache_dir")

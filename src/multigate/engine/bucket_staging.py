@@ -42,10 +42,38 @@ from multigate.engine.tasks import (
 from multigate.errors import DataError, IngestError
 from multigate.storage.remote.filesystem import filesystem_options, open_filesystem
 from multigate.storage.remote.location import STAGING_AREA, RemoteDataDir, RemoteDataDirError
-from multigate.storage.remote.working_copy import Manifest
+from multigate.storage.remote.working_copy import Manifest, store_of
 
 _WORKER_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
 """What the workers learn of the run's environment: where the bucket is, never a secret."""
+_CREDENTIAL_OPTIONS = frozenset(
+    {
+        "key",
+        "secret",
+        "token",
+        "password",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "account_key",
+        "sas_token",
+        "client_secret",
+        "connection_string",
+        "credential",
+        "credentials",
+    }
+)
+"""Filesystem options (s3fs, botocore, gcsfs, adlfs) that are credentials: a task carries
+none of them to the workers, even when ``storage_options`` sets them."""
+
+
+def without_credentials(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without any credential, at any depth (``client_kwargs`` included)."""
+    return {
+        name: without_credentials(value) if isinstance(value, Mapping) else value
+        for name, value in options.items()
+        if name.lower() not in _CREDENTIAL_OPTIONS
+    }
 
 
 @dataclass(frozen=True)
@@ -69,7 +97,7 @@ class BucketStager:
         self._remote = remote
         self._fs: Any = open_filesystem(remote, env)
         public = {name: env[name] for name in _WORKER_ENV if env.get(name)}
-        self._options = filesystem_options(remote, public)
+        self._options = without_credentials(filesystem_options(remote, public))
         moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         self._area = remote.key(f"{STAGING_AREA}/{moment}-{secrets.token_hex(4)}")
         self._staged: dict[str, str] = {}
@@ -104,7 +132,7 @@ class BucketStager:
             relative = path.relative_to(self._remote.cache_dir).as_posix()
         except ValueError:
             return None
-        if Manifest(self._remote).unchanged(relative, path):
+        if Manifest(self._remote, store_of(self._fs)).unchanged(relative, path):
             return self._remote.key(relative)
         return None
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from multigate.errors import IngestError
@@ -16,7 +18,7 @@ from multigate.storage.remote.location import (
     RemoteDataDirError,
     RemoteUploadError,
 )
-from multigate.storage.remote.object_lock import object_lock
+from multigate.storage.remote.object_lock import HeldLock, object_lock
 from multigate.storage.remote.working_copy import SyncReport, pull, push
 from multigate.storage.run_lock import RunLocked, run_lock
 
@@ -50,16 +52,32 @@ def remote_session(
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     with contextlib.ExitStack() as stack:
         lock = object_lock(fs, remote, purpose=purpose)
-        _reach(remote, "lock", lambda: stack.enter_context(lock))
-        stack.enter_context(run_lock(remote.cache_dir))
-        _reach(remote, "clean", lambda: _remove_staging_leftovers(fs, remote))
-        _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
+        held: HeldLock = _reach(remote, "lock", lambda: stack.enter_context(lock))
+        # Why the lock stays if the block ends here: the bucket lacks files of the copy
+        # (this run's, or those of the dead run whose lock it took over).
+        left: str | None = "its upload did not complete"
+        ran = False
         try:
-            yield lambda: _push_after_job(fs, remote)
-        except BaseException:
-            _push_after_failure(fs, remote)
-            raise
-        _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
+            stack.enter_context(run_lock(remote.cache_dir))
+            _reach(remote, "clean", lambda: _remove_staging_leftovers(fs, remote))
+            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
+            ran = True
+            try:
+                yield lambda: _push_after_job(fs, remote)
+            except BaseException:
+                if _push_after_failure(fs, remote):
+                    paid = _paid_downloads_left(remote.cache_dir)
+                    left = (
+                        f"{len(paid)} paid download(s) to verify, such as {paid[0]}"
+                        if paid
+                        else None
+                    )
+                raise
+            _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
+            left = None
+        finally:
+            if left is not None and (ran or held.taken_over):
+                held.keep(left)
 
 
 def _remove_staging_leftovers(fs: Any, remote: RemoteDataDir) -> None:
@@ -70,6 +88,13 @@ def _remove_staging_leftovers(fs: Any, remote: RemoteDataDir) -> None:
         if fs.find(remote.key(STAGING_AREA)):
             fs.rm(remote.key(STAGING_AREA), recursive=True)
             log.info("removed the files a stopped run left in %s/%s", remote.url, STAGING_AREA)
+
+
+def _paid_downloads_left(root: Path) -> list[Path]:
+    """The paid downloads this run was receiving when it stopped (kept, never uploaded,
+    named as ``storage.atomic.paid_temp_name_for`` names them): the next run with this
+    working copy verifies and keeps them instead of buying them again."""
+    return sorted(root.rglob(f".*.paid-{os.getpid()}-*"))
 
 
 def refresh_working_copy(remote: RemoteDataDir, env: Mapping[str, str]) -> None:
@@ -93,9 +118,10 @@ def _push_after_job(fs: Any, remote: RemoteDataDir) -> None:
         log.warning("could not upload to %s yet (%s); trying again at the end", remote.url, exc)
 
 
-def _push_after_failure(fs: Any, remote: RemoteDataDir) -> None:
+def _push_after_failure(fs: Any, remote: RemoteDataDir) -> bool:
     """Upload what a failed or stopped run finished; a failure here is logged (the run's
-    own error is the one reported), and the next run uploads what is left."""
+    own error is the one reported), and the next run uploads what is left. Return whether
+    the upload succeeded."""
     try:
         _log_push(remote, push(fs, remote))
     except Exception as exc:  # the run's own error goes on
@@ -105,6 +131,8 @@ def _push_after_failure(fs: Any, remote: RemoteDataDir) -> None:
             _reason(exc),
             remote.cache_dir,
         )
+        return False
+    return True
 
 
 def _reach(remote: RemoteDataDir, what: str, call: Any) -> Any:
@@ -117,7 +145,8 @@ def _reach(remote: RemoteDataDir, what: str, call: Any) -> Any:
         if what == "upload to":
             raise RemoteUploadError(
                 f"cannot upload to {remote.url}: {_reason(exc)} (the run's files stay in "
-                f"{remote.cache_dir} and go up with the next run)"
+                f"{remote.cache_dir} and go up with the next run here; until then the "
+                "bucket's lock stays, so that no other machine buys them again)"
             ) from exc
         raise RemoteDataDirError(f"cannot {what} {remote.url}: {_reason(exc)}") from exc
 
@@ -137,12 +166,25 @@ def _log_pull(remote: RemoteDataDir, report: SyncReport, *, reader: bool = False
             report.bytes / 1e6,
             report.deleted,
         )
+    _log_restored(remote, report)
     if report.kept_local and not reader:  # a reader's own catalog index is kept quietly
         log.warning(
             "%d file(s) changed here since the last upload (by a run stopped before it "
             "uploaded them, or a reader's catalog index) are kept and uploaded now: %s",
             len(report.kept_local),
             ", ".join(report.kept_local[:5]) + (" ..." if len(report.kept_local) > 5 else ""),
+        )
+
+
+def _log_restored(remote: RemoteDataDir, report: SyncReport) -> None:
+    if report.restored:
+        log.warning(
+            "%s lost %d paid file(s) this working copy holds (paid data is never deleted "
+            "automatically: to drop one for good, delete it from every working copy and "
+            "the bucket): uploading them again: %s",
+            remote.url,
+            len(report.restored),
+            ", ".join(report.restored[:5]) + (" ..." if len(report.restored) > 5 else ""),
         )
 
 

@@ -3,8 +3,9 @@
 ``pull`` brings the copy up to date with the bucket (the bucket is the truth: an object
 that changed there replaces the local file; one deleted there goes locally, unless the
 local file changed since the last synchronization, which means a run here made it and
-stopped before uploading: it is kept and uploaded next time). ``push`` uploads every file
-a run changed and deletes what it removed.
+stopped before uploading: it is kept and uploaded next time). A ledger changed both here
+and in the bucket is merged, never replaced: a line is money spent. ``push`` uploads
+every file a run changed and deletes what it removed.
 
 A manifest (``.multigate-sync.json`` in the copy) records, for every file, the object's
 ETag and size and the local file's size and mtime as they were when the two were last
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,11 @@ from multigate.storage.remote.location import STAGING_AREA, RemoteDataDir, Remot
 from multigate.storage.run_lock import LOCK_NAME
 
 MANIFEST_NAME = ".multigate-sync.json"
+LEDGER_NAME = "ledger.jsonl"
+PAID_FOLDERS = ("raw/databento/",)
+"""Paid downloads, their sidecars and the ledger: no run ever deletes them, so one missing
+from the bucket was lost there (a lifecycle rule, a mistaken sync), and a pull keeps the
+working copy's and uploads it again rather than deleting it (it would be bought again)."""
 _TEMP_MARKS = (".tmp-", ".paid-")
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,8 @@ class SyncReport:
     deleted: int = 0
     kept_local: list[str] = field(default_factory=list)
     """Files made here and never uploaded (a run stopped before its upload)."""
+    restored: list[str] = field(default_factory=list)
+    """Paid files the bucket lost and this copy holds: uploaded again, never deleted."""
 
 
 def synced_name(relative: str) -> bool:
@@ -61,11 +70,28 @@ def synced_name(relative: str) -> bool:
     return not (name.startswith(".") and any(mark in name for mark in _TEMP_MARKS))
 
 
-class Manifest:
-    """The copy's record of what it last shared with the bucket."""
+def inside_folder(relative: str) -> bool:
+    """Whether ``relative`` names a file inside the data folder: no empty, ``.`` or ``..``
+    part (an object named ``prefix/../x`` or ``prefix//x`` would land outside the working
+    copy, wherever its name points)."""
+    return all(part not in ("", ".", "..") for part in relative.split("/"))
 
-    def __init__(self, remote: RemoteDataDir) -> None:
+
+def store_of(fs: Any) -> str | None:
+    """The endpoint ``fs`` talks to, where it is set (MinIO, R2, a local S3): two stores
+    may hold buckets of the same name, and a working copy belongs to one of them."""
+    endpoint = getattr(fs, "endpoint_url", None)
+    if endpoint is None:
+        endpoint = (getattr(fs, "client_kwargs", None) or {}).get("endpoint_url")
+    return str(endpoint).rstrip("/") if endpoint else None
+
+
+class Manifest:
+    """The copy's record of what it last shared with the bucket (of the store ``store``)."""
+
+    def __init__(self, remote: RemoteDataDir, store: str | None) -> None:
         self._remote = remote
+        self._store = store
         self._path = remote.cache_dir / MANIFEST_NAME
         self.files: dict[str, dict[str, Any]] = {}
         try:
@@ -75,14 +101,28 @@ class Manifest:
         except (OSError, ValueError) as exc:
             log.warning("%s unreadable (%s): every file is compared again", self._path, exc)
             return
-        url = record.get("url") if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            log.warning("%s is not a manifest: every file is compared again", self._path)
+            return
+        url = record.get("url")
         if url != remote.url:
             raise RemoteDataDirError(
                 f"{remote.cache_dir} is the working copy of {url}, not of {remote.url}: "
                 "give this data folder its own cache_dir"
             )
+        if "store" in record and record["store"] != store:
+            raise RemoteDataDirError(
+                f"{remote.cache_dir} is the working copy of {url} at the endpoint "
+                f"{record['store'] or 'of AWS'}, not at {store or 'of AWS'}: check "
+                "AWS_ENDPOINT_URL, or give this store's data folder its own cache_dir"
+            )
         files = record.get("files")
-        self.files = files if isinstance(files, dict) else {}
+        files = files if isinstance(files, dict) else {}
+        self.files = {
+            name: entry
+            for name, entry in files.items()
+            if inside_folder(name) and isinstance(entry, dict)
+        }
 
     def unchanged(self, relative: str, local: Path) -> bool:
         """Whether ``local`` is as it was when last shared with the bucket."""
@@ -104,29 +144,58 @@ class Manifest:
             "mtime_ns": stat.st_mtime_ns,
         }
 
+    def record_unsynced(self, relative: str, etag: str | None, size: int) -> None:
+        """The bucket's object is known, but the local file holds more: it goes up next."""
+        self.files[relative] = {"etag": etag, "size": size, "local_size": None, "mtime_ns": None}
+
     def save(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_name(f"{MANIFEST_NAME}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-        record = {"version": 1, "url": self._remote.url, "files": self.files}
+        record = {
+            "version": 1,
+            "url": self._remote.url,
+            "store": self._store,
+            "files": self.files,
+        }
         tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self._path)
 
 
 def remote_listing(fs: Any, remote: RemoteDataDir) -> dict[str, dict[str, Any]]:
-    """Every object of the data folder that belongs there, by path relative to it."""
+    """Every object of the data folder that belongs there, by path relative to it (none
+    for an empty prefix). A missing bucket is an error, never an empty folder: a pull would
+    delete the working copy's files."""
     fs.invalidate_cache()
     try:
         found = fs.find(remote.root, detail=True, withdirs=False)
     except FileNotFoundError:
+        bucket = remote.root.split("/", 1)[0]
+        if not fs.exists(bucket):
+            raise RemoteDataDirError(
+                f"{remote.url}: there is no bucket '{bucket}' (check its name, and the "
+                "endpoint and region: AWS_ENDPOINT_URL, storage_options)"
+            ) from None
         return {}
     prefix = remote.root + "/"
     listing = {}
+    outside = []
     for name, info in found.items():
         if not name.startswith(prefix) or info.get("type") == "directory":
             continue
         relative = name[len(prefix) :]
-        if relative and not relative.endswith("/") and synced_name(relative):
+        if not relative or relative.endswith("/") or not synced_name(relative):
+            continue
+        if inside_folder(relative):
             listing[relative] = info
+        else:
+            outside.append(relative)
+    if outside:
+        log.warning(
+            "ignored %d object(s) of %s whose names lead outside it: %s",
+            len(outside),
+            remote.url,
+            ", ".join(repr(name) for name in sorted(outside)[:5]),
+        )
     return listing
 
 
@@ -134,7 +203,7 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
     """Bring the working copy up to date with the bucket."""
     root = remote.cache_dir
     root.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(remote)
+    manifest = Manifest(remote, store_of(fs))
     listing = remote_listing(fs, remote)
     report = SyncReport()
     wanted = []
@@ -156,8 +225,16 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
                 continue
             _check_size(relative, tmp, _size(listing[relative]), remote)
             local = root / relative
+            etag, size = _etag(listing[relative]), _size(listing[relative])
+            changed_here = local.is_file() and not manifest.unchanged(relative, local)
+            merged = changed_here and _is_ledger(relative) and _merge_ledger(tmp, local)
+            if merged:
+                report.kept_local.append(relative)
             os.replace(tmp, local)
-            manifest.record(relative, local, _etag(listing[relative]), _size(listing[relative]))
+            if merged:
+                manifest.record_unsynced(relative, etag, size)
+            else:
+                manifest.record(relative, local, etag, size)
             report.files += 1
             report.bytes += _size(listing[relative])
     for relative in sorted(set(manifest.files) - set(listing)):
@@ -165,12 +242,45 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
         if local.is_file() and not manifest.unchanged(relative, local):
             report.kept_local.append(relative)
             continue
+        if local.is_file() and relative.startswith(PAID_FOLDERS):
+            report.restored.append(relative)
+            manifest.record_unsynced(relative, None, 0)
+            continue
         with contextlib.suppress(FileNotFoundError):
             local.unlink()  # deleted in the bucket since the last synchronization
         del manifest.files[relative]
         report.deleted += 1
     manifest.save()
     return report
+
+
+def _is_ledger(relative: str) -> bool:
+    return relative.rsplit("/", 1)[-1] == LEDGER_NAME
+
+
+def _merge_ledger(fetched: Path, local: Path) -> bool:
+    """Append to the bucket's ledger (``fetched``) the lines of the local one it lacks (a
+    run here recorded them and could not upload them; the bucket's changed meanwhile).
+    Return whether any was added. A torn last line, on either side, is dropped."""
+    try:
+        mine = local.read_bytes().splitlines(keepends=True)
+    except FileNotFoundError:
+        return False
+    theirs = fetched.read_bytes()
+    if theirs and not theirs.endswith(b"\n"):
+        theirs = theirs[: theirs.rfind(b"\n") + 1]
+    known = Counter(theirs.splitlines(keepends=True))
+    missing = []
+    for line in mine:
+        if not line.endswith(b"\n") or not line.strip():
+            continue
+        if known[line]:
+            known[line] -= 1
+        else:
+            missing.append(line)
+    if missing:
+        fetched.write_bytes(theirs + b"".join(missing))
+    return bool(missing)
 
 
 def _fetch(fs: Any, remote: RemoteDataDir, pairs: list[tuple[str, Path]]) -> set[str]:
@@ -208,7 +318,7 @@ def push(fs: Any, remote: RemoteDataDir) -> SyncReport:
     """Upload what changed in the working copy since the last synchronization, and delete
     from the bucket what was removed here."""
     root = remote.cache_dir
-    manifest = Manifest(remote)
+    manifest = Manifest(remote, store_of(fs))
     local_files = set(_local_files(root))
     changed = sorted(rel for rel in local_files if not manifest.unchanged(rel, root / rel))
     removed = sorted(set(manifest.files) - local_files)
@@ -244,7 +354,7 @@ def _local_files(root: Path) -> Iterator[str]:
 
 
 def _upload_rank(relative: str) -> int:
-    if relative.rsplit("/", 1)[-1] == "ledger.jsonl":
+    if _is_ledger(relative):
         return 0
     if relative.split("/", 1)[0] in ("raw", "ingested"):
         return 2 if relative.endswith(SIDECAR_SUFFIX) else 1
