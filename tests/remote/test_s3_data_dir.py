@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,28 @@ LOCK = ".multigate.lock"
 
 def s3_config(bucket: str, cache: str = "cache") -> str:
     return CONFIG.format(data=f"s3://{bucket}/lake\ncache_dir: {cache}")
+
+
+def start_ingest(config: Path) -> subprocess.Popen[bytes]:
+    """``python -m scripts.ingest --config CONFIG --workers 1`` in a child process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(child: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -> None:
+    """Poll until ``ready()``; fail if the run ends first or a minute passes."""
+    deadline = time.monotonic() + 60
+    while not ready():
+        if child.poll() is not None:
+            pytest.fail(f"the run ended before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within a minute")
+        time.sleep(0.005)
 
 
 def local_files(folder: Path) -> dict[str, bytes]:
@@ -199,19 +222,9 @@ def test_a_run_killed_before_its_upload_is_completed_by_the_next(
     assert local.code == ExitCode.OK, local.err
     bucket = aws_env.new_bucket()
     config = write_config(s3_config(bucket))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    child = start_ingest(config)
     outputs = tmp_path / "cache" / OUT
-    deadline = time.monotonic() + 60
-    while not list(outputs.glob(f"*.parquet{SIDECAR_SUFFIX}")) and time.monotonic() < deadline:
-        if child.poll() is not None:
-            pytest.fail("the run ended before it was killed")
-        time.sleep(0.005)
+    wait_for(child, lambda: any(outputs.glob(f"*.parquet{SIDECAR_SUFFIX}")), "a first output")
     child.send_signal(signal.SIGKILL)
     child.wait()
     partial = aws_env.objects(bucket, "lake")
@@ -234,19 +247,9 @@ def test_a_run_stopped_by_sigterm_uploads_what_it_finished(
     config = write_config(
         s3_config(bucket) + "      - name: big\n        mode: offline\n        path: big/*/*.csv\n"
     )
-    child = subprocess.Popen(
-        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    child = start_ingest(config)
     first = tmp_path / "cache" / OUT
-    deadline = time.monotonic() + 60
-    while len(list(first.glob("*.parquet"))) < 2 and time.monotonic() < deadline:
-        if child.poll() is not None:
-            pytest.fail("the run ended before it was stopped")
-        time.sleep(0.005)
+    wait_for(child, lambda: len(list(first.glob("*.parquet"))) == 2, "the first job's outputs")
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=60) == ExitCode.TERMINATED
     objects = aws_env.objects(bucket, "lake")
@@ -268,22 +271,14 @@ def test_each_job_reaches_the_bucket_when_it_ends(tmp_path, write_config, run_cl
     config = write_config(
         s3_config(bucket) + "      - name: big\n        mode: offline\n        path: big/*/*.csv\n"
     )
-    child = subprocess.Popen(
-        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    child = start_ingest(config)
     s3 = aws_env.client()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def uploaded() -> bool:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"lake/{OUT}/").get("Contents", [])
-        if len([item for item in listed if item["Key"].endswith(SIDECAR_SUFFIX)]) == 2:
-            break
-        if child.poll() is not None:
-            pytest.fail("the run ended before the first job's outputs were in the bucket")
-        time.sleep(0.01)
+        return len([item for item in listed if item["Key"].endswith(SIDECAR_SUFFIX)]) == 2
+
+    wait_for(child, uploaded, "the first job's outputs in the bucket")
     child.send_signal(signal.SIGKILL)
     child.wait()
     objects = aws_env.objects(bucket, "lake")
@@ -358,13 +353,7 @@ def test_a_run_stopped_again_while_uploading_keeps_its_lock(
     bucket = aws_env.new_bucket()
     aws_env.slow("PUT", ".parquet", 2.0)
     config = write_config(s3_config(bucket))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "scripts.ingest", "--config", str(config), "--workers", "1"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    child = start_ingest(config)
 
     def uploads_started() -> int:
         return len(
@@ -376,11 +365,7 @@ def test_a_run_stopped_again_while_uploading_keeps_its_lock(
         )
 
     for signalled, started in enumerate((1, 3)):  # the job's upload, then the stopped run's
-        deadline = time.monotonic() + 60
-        while uploads_started() < started and time.monotonic() < deadline:
-            if child.poll() is not None:
-                pytest.fail(f"the run ended before stop {signalled + 1}")
-            time.sleep(0.005)
+        wait_for(child, lambda n=started: uploads_started() >= n, f"stop {signalled + 1}")
         child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=60) == ExitCode.TERMINATED
     assert LOCK in aws_env.objects(bucket, "lake")
