@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 
 class DaskExecutor:
+    same_machine = False  # workers may be elsewhere, on a shared filesystem: outputs are hashed
+
     def __init__(self, scheduler: str | None, workers: int) -> None:
         self.scheduler = scheduler
         self.workers = workers

@@ -25,6 +25,10 @@ Finished = tuple[int, WorkerResult | BaseException]
 class Executor(Protocol):
     workers: int
     """How many tasks run at once."""
+    same_machine: bool
+    """Whether tasks write through this machine's own filesystem (this process or its
+    children): a file's stamp (inode, size, modification time) then shows any change to the
+    bytes a worker hashed, so the coordinator does not hash them again."""
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]: ...
     def close(self) -> None: ...
@@ -39,6 +43,7 @@ class SerialExecutor:
     engine)."""
 
     workers = 1
+    same_machine = True
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
         for index, (task, temp) in enumerate(calls):
@@ -73,6 +78,8 @@ class ProcessExecutor:
     """A pool of ``workers`` processes forked from a 'forkserver' (safe beside threads;
     children inherit no lock or file descriptor of the coordinator, and the server has
     pyarrow imported already, so a pool starts quickly). One task runs here directly."""
+
+    same_machine = True
 
     def __init__(self, workers: int) -> None:
         self.workers = workers

@@ -43,13 +43,18 @@ def digest_file(path: Path, relative_to: Path | None = None) -> FileDigest:
 def digest_file_as(file: Path, path: Path, relative_to: Path | None = None) -> FileDigest:
     """The digest of ``file`` under the name ``path`` (its final name, when ``file`` is the
     temporary file about to become it)."""
-    name = str(path)
-    if relative_to is not None:
-        try:
-            name = str(path.resolve().relative_to(relative_to.resolve()))
-        except ValueError:
-            name = str(path.resolve())
-    return FileDigest(name=name, sha256=sha256_of(file), bytes=file.stat().st_size)
+    return FileDigest(digest_name(path, relative_to), sha256_of(file), file.stat().st_size)
+
+
+def digest_name(path: Path, relative_to: Path | None = None) -> str:
+    """How a digest names ``path``: relative to ``relative_to`` (the data folder) where
+    possible."""
+    if relative_to is None:
+        return str(path)
+    try:
+        return str(path.resolve().relative_to(relative_to.resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def fingerprint(params: Mapping[str, Any], inputs: Sequence[FileDigest] = ()) -> str:
