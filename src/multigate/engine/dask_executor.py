@@ -28,6 +28,9 @@ class DaskExecutor:
         self._cluster: Any = None
         self._failed: ConfigError | None = None  # a scheduler that failed once is not retried
 
+    def prepare(self, modules: Sequence[str]) -> None:
+        return None
+
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
         if not calls:
             yield from SerialExecutor().run(calls)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +31,11 @@ class Executor(Protocol):
     children): a file's stamp (inode, size, modification time) then shows any change to the
     bytes a worker hashed, so the coordinator does not hash them again."""
 
+    def prepare(self, modules: Sequence[str]) -> None:
+        """Start what running tasks needs without waiting for it (called once a task is
+        known to run, before the others are checked); ``modules``: where the tasks'
+        convert functions live."""
+
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]: ...
     def close(self) -> None: ...
 
@@ -44,6 +50,9 @@ class SerialExecutor:
 
     workers = 1
     same_machine = True
+
+    def prepare(self, modules: Sequence[str]) -> None:
+        return None
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
         for index, (task, temp) in enumerate(calls):
@@ -71,19 +80,30 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="exit-with-coordinator", daemon=True).start()
 
 
-_PRELOAD = ["pyarrow", "pyarrow.parquet", "multigate.engine.tasks"]
+_PRELOAD = ("pyarrow", "pyarrow.parquet", "multigate.engine.tasks")
 
 
 class ProcessExecutor:
     """A pool of ``workers`` processes forked from a 'forkserver' (safe beside threads;
     children inherit no lock or file descriptor of the coordinator, and the server has
-    pyarrow imported already, so a pool starts quickly). One task runs here directly."""
+    pyarrow, the engine and the convert functions' modules imported already, so a pool
+    starts quickly). One task runs here directly."""
 
     same_machine = True
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._modules: list[str] = list(_PRELOAD)
+
+    def prepare(self, modules: Sequence[str]) -> None:
+        """Start the forkserver now, without waiting: it imports its modules (a good part
+        of a second) while this process checks the other tasks. The first start in a
+        process picks the modules; a later job's are imported by each worker."""
+        if self.workers >= 2:
+            self._modules = list(dict.fromkeys([*_PRELOAD, *modules]))
+            forkserver.set_forkserver_preload(self._modules)
+            forkserver.ensure_running()
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
         if len(calls) < 2 or self.workers < 2:
@@ -108,8 +128,8 @@ class ProcessExecutor:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            self.prepare(self._modules)
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(_PRELOAD)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=context, initializer=_exit_with_parent
             )

@@ -118,7 +118,14 @@ def run_convert_tasks(
     is ``describe_failures(messages, tasks)`` when given).
     """
     result = JobResult(JobStatus.OK)
-    checked = [_check(task, ctx) for task in tasks]
+    executor = ctx.executor or SerialExecutor()
+    checked: list[_Checked] = []
+    to_run = 0
+    for task in tasks:
+        checked.append(_check(task, ctx))
+        to_run += not checked[-1].current
+        if to_run == 2 and not checked[-1].current:  # work for a pool: start it now,
+            executor.prepare(_convert_modules(tasks))  # while the others are checked
     for item in checked:
         if item.current:
             log.debug("up to date: %s", item.task.output)
@@ -130,7 +137,6 @@ def run_convert_tasks(
     calls: list[Call] = [(item.task, worker_temp(item.task.output)) for item in stale]
     done: dict[int, WorkerResult] = {}
     failures: list[tuple[int, BaseException]] = []
-    executor = ctx.executor or SerialExecutor()
     try:
         with _Display(ctx, stale, executor.workers) as display:
             for index, outcome in executor.run(calls):
@@ -171,6 +177,12 @@ def run_convert_tasks(
         except DataError as exc:
             raise JobFailedAfterWriting(str(exc), result) from exc
     return result
+
+
+def _convert_modules(tasks: Sequence[ConvertTask]) -> list[str]:
+    """Where the tasks' convert functions live (a pool's workers import them)."""
+    functions = [task.split or task.convert for task in tasks]
+    return sorted({function.__module__ for function in functions if function is not None})
 
 
 def _digest_input(path: Path, ctx: RunContext) -> FileDigest:
