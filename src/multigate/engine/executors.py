@@ -1,8 +1,9 @@
 """How convert tasks run: in this process, in a local process pool, or on Dask.
 
 Every executor takes a list of ``(task, temp)`` calls and yields ``(index, result or
-error)`` as each finishes; the coordinator publishes. Pools start lazily (a run whose
-outputs are all current starts no process) and live until :meth:`Executor.close`.
+error)`` as each finishes; the coordinator publishes. A pool's workers start lazily (a run
+whose outputs are all current starts none; only the forkserver they would fork from is
+started early, by :meth:`Executor.prepare`) and live until :meth:`Executor.close`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class Executor(Protocol):
     bytes a worker hashed, so the coordinator does not hash them again."""
 
     def prepare(self, modules: Sequence[str]) -> None:
-        """Start what running tasks needs without waiting for it (called once a task is
-        known to run, before the others are checked); ``modules``: where the tasks'
+        """Start what running tasks needs, without waiting for it (called as a run opens
+        its sources, and once a job has tasks to run); ``modules``: where the tasks'
         convert functions live."""
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]: ...
@@ -97,9 +98,9 @@ class ProcessExecutor:
         self._modules: list[str] = list(_PRELOAD)
 
     def prepare(self, modules: Sequence[str]) -> None:
-        """Start the forkserver now, without waiting: it imports its modules (a good part
-        of a second) while this process checks the other tasks. The first start in a
-        process picks the modules; a later job's are imported by each worker."""
+        """Start the forkserver now, without waiting: it imports its modules (most of a
+        second) on another core while this process goes on. The first start in a process
+        picks the modules; any other a task needs is imported by each worker."""
         if self.workers >= 2:
             self._modules = list(dict.fromkeys([*_PRELOAD, *modules]))
             forkserver.set_forkserver_preload(self._modules)
