@@ -7,6 +7,7 @@ treated as absent and is made again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -70,11 +71,20 @@ def fingerprint(params: Mapping[str, Any], inputs: Sequence[FileDigest] = ()) ->
 def package_versions(names: Iterable[str]) -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+        version = _installed_version(name)
+        if version is not None:
+            versions[name] = version
     return versions
+
+
+@functools.cache
+def _installed_version(name: str) -> str | None:
+    """Looked up once per process (reading package metadata takes milliseconds a file; the
+    code this process runs is the version it found first)."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
