@@ -290,11 +290,13 @@ def _provenance(made: _Made, done: WrittenFile, digest: FileDigest) -> Provenanc
 
 def _pending(made: _Made, done: WrittenFile, ctx: RunContext) -> PendingFile:
     """Publishes exactly what the worker wrote: a file that changed on its way (a shared
-    filesystem's stale cache, another writer) is refused before it replaces the output.
+    filesystem's stale cache, another writer) is refused, and the output stays as it was.
 
     Written on this machine (a local pool, this process), the file is not hashed again:
     its stamp (inode, size, modification time) must be the one the worker took before
-    hashing it. From other machines (Dask) it is hashed again, and must match."""
+    hashing it (only a same-size rewrite within one tick of the filesystem's clock, a few
+    ms, would pass: none but a deliberate writer touches a worker's hidden file). From
+    other machines (Dask) it is hashed again, and must match."""
 
     def move(tmp: Path) -> None:
         size = done.temp.stat().st_size
