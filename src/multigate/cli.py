@@ -31,6 +31,7 @@ from multigate.quality.job_outputs import jobs_datasets
 from multigate.quality.results import run_check
 from multigate.report import print_plan, print_summary
 from multigate.sources.base import JobStatus
+from multigate.sources.registry import convert_modules
 from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
 from multigate.storage.atomic import sweep_temp_files
 from multigate.storage.data_dir import data_dir_problem
@@ -198,6 +199,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if any(not item.skip_reason for item in selected):
             check_data_dir(loaded, writable=not args.dry_run)
         ctx = _run_context(args, loaded, env)
+        if ctx.executor is not None and not args.dry_run:
+            # a process pool's forkserver imports what its workers need meanwhile
+            running = {item.source for item in selected if not item.skip_reason}
+            ctx.executor.prepare(convert_modules(running))
         sources = open_sources(loaded, selected, ctx)
         preflight(selected, sources, loaded)
     except ConfigError as exc:

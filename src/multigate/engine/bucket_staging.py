@@ -153,7 +153,7 @@ class BucketStager:
                 )
             with contextlib.suppress(FileNotFoundError):
                 self._fs.rm_file(file.staged)
-            files.append(dataclasses.replace(file, staged=None))
+            files.append(dataclasses.replace(file, staged=None, stamp=None))  # hashed again
         return dataclasses.replace(result, files=tuple(files))
 
     def close(self) -> None:
@@ -213,6 +213,7 @@ def execute_staged(task: ConvertTask, temp: Path, plan: StagingPlan) -> WorkerRe
             tuple(files),
             tuple(_renamed(text, names) for text in result.warnings),
             tuple(_renamed(text, names) for text in result.notes),
+            inputs=result.inputs,  # hashed from the scratch copies: the same bytes
         )
 
 

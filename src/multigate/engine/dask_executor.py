@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class DaskExecutor:
+    same_machine = False  # workers may be elsewhere, on a shared filesystem: outputs are hashed
+
     def __init__(
         self, scheduler: str | None, workers: int, stager: BucketStager | None = None
     ) -> None:
@@ -32,6 +34,9 @@ class DaskExecutor:
         self._client: Any = None
         self._cluster: Any = None
         self._failed: ConfigError | None = None  # a scheduler that failed once is not retried
+
+    def prepare(self, modules: Sequence[str]) -> None:
+        return None
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
         if not calls:

@@ -1,8 +1,9 @@
 """How convert tasks run: in this process, in a local process pool, or on Dask.
 
 Every executor takes a list of ``(task, temp)`` calls and yields ``(index, result or
-error)`` as each finishes; the coordinator publishes. Pools start lazily (a run whose
-outputs are all current starts no process) and live until :meth:`Executor.close`.
+error)`` as each finishes; the coordinator publishes. A pool's workers start lazily (a run
+whose outputs are all current starts none; only the forkserver they would fork from is
+started early, by :meth:`Executor.prepare`) and live until :meth:`Executor.close`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +27,15 @@ Finished = tuple[int, WorkerResult | BaseException]
 class Executor(Protocol):
     workers: int
     """How many tasks run at once."""
+    same_machine: bool
+    """Whether tasks write through this machine's own filesystem (this process or its
+    children): a file's stamp (inode, size, modification time) then shows any change to the
+    bytes a worker hashed, so the coordinator does not hash them again."""
+
+    def prepare(self, modules: Sequence[str]) -> None:
+        """Start what running tasks needs, without waiting for it (called as a run opens
+        its sources, and once a job has tasks to run); ``modules``: where the tasks'
+        convert functions live."""
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]: ...
     def close(self) -> None: ...
@@ -39,6 +50,10 @@ class SerialExecutor:
     engine)."""
 
     workers = 1
+    same_machine = True
+
+    def prepare(self, modules: Sequence[str]) -> None:
+        return None
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
         for index, (task, temp) in enumerate(calls):
@@ -66,17 +81,30 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="exit-with-coordinator", daemon=True).start()
 
 
-_PRELOAD = ["pyarrow", "pyarrow.parquet", "multigate.engine.tasks"]
+_PRELOAD = ("pyarrow", "pyarrow.parquet", "multigate.engine.tasks")
 
 
 class ProcessExecutor:
     """A pool of ``workers`` processes forked from a 'forkserver' (safe beside threads;
     children inherit no lock or file descriptor of the coordinator, and the server has
-    pyarrow imported already, so a pool starts quickly). One task runs here directly."""
+    pyarrow, the engine and the convert functions' modules imported already, so a pool
+    starts quickly). One task runs here directly."""
+
+    same_machine = True
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._modules: list[str] = list(_PRELOAD)
+
+    def prepare(self, modules: Sequence[str]) -> None:
+        """Start the forkserver now, without waiting: it imports its modules (most of a
+        second) on another core while this process goes on. The first start in a process
+        picks the modules; any other a task needs is imported by each worker."""
+        if self.workers >= 2:
+            self._modules = list(dict.fromkeys([*_PRELOAD, *modules]))
+            forkserver.set_forkserver_preload(self._modules)
+            forkserver.ensure_running()
 
     def run(self, calls: Sequence[Call]) -> Iterator[Finished]:
         if len(calls) < 2 or self.workers < 2:
@@ -101,8 +129,8 @@ class ProcessExecutor:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            self.prepare(self._modules)
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(_PRELOAD)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=context, initializer=_exit_with_parent
             )

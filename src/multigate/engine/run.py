@@ -19,8 +19,10 @@ from multigate.context import RunContext
 from multigate.engine.executors import Call, SerialExecutor
 from multigate.engine.tasks import (
     ConvertTask,
+    FileStamp,
     WorkerResult,
     WrittenFile,
+    read_input,
     worker_temp,
 )
 from multigate.errors import DataError, IngestError
@@ -29,7 +31,7 @@ from multigate.sources.base import JobFailedAfterWriting, JobPlan, JobResult, Jo
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
-    digest_file,
+    digest_name,
     fingerprint,
     package_versions,
     read_sidecar,
@@ -43,21 +45,29 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Checked:
     task: ConvertTask
-    inputs: list[FileDigest]
-    fingerprint: str
     current: bool
 
 
 def _check(task: ConvertTask, ctx: RunContext) -> _Checked:
+    """Whether ``task``'s outputs are current. Its inputs are hashed here only when every
+    output is there with its sidecar: otherwise the task runs whatever they hold, and the
+    worker hashes them (in parallel, as it reads them anyway) for the sidecar."""
+    targets = task.targets
+    if (
+        ctx.force
+        or not targets
+        or not all(_has_sidecar(path) for path in targets)
+        or not _split_is_whole(task, ctx)
+    ):
+        return _Checked(task, current=False)
     digests = [_digest_input(path, ctx) for path in task.inputs]
     expected = fingerprint(task.fingerprint_params(), digests)
-    targets = task.targets
-    current = (
-        bool(targets)
-        and all(output_is_current(path, expected, force=ctx.force) for path in targets)
-        and _split_is_whole(task, ctx)
-    )
-    return _Checked(task, digests, expected, current)
+    current = all(output_is_current(path, expected, force=ctx.force) for path in targets)
+    return _Checked(task, current)
+
+
+def _has_sidecar(path: Path) -> bool:
+    return path.is_file() and read_sidecar(path) is not None
 
 
 def _split_is_whole(task: ConvertTask, ctx: RunContext) -> bool:
@@ -108,7 +118,14 @@ def run_convert_tasks(
     is ``describe_failures(messages, tasks)`` when given).
     """
     result = JobResult(JobStatus.OK)
-    checked = [_check(task, ctx) for task in tasks]
+    executor = ctx.executor or SerialExecutor()
+    checked: list[_Checked] = []
+    to_run = 0
+    for task in tasks:
+        checked.append(_check(task, ctx))
+        to_run += not checked[-1].current
+        if to_run == 2 and not checked[-1].current:  # work for a pool: start it now,
+            executor.prepare(_convert_modules(tasks))  # while the others are checked
     for item in checked:
         if item.current:
             log.debug("up to date: %s", item.task.output)
@@ -120,7 +137,6 @@ def run_convert_tasks(
     calls: list[Call] = [(item.task, worker_temp(item.task.output)) for item in stale]
     done: dict[int, WorkerResult] = {}
     failures: list[tuple[int, BaseException]] = []
-    executor = ctx.executor or SerialExecutor()
     try:
         with _Display(ctx, stale, executor.workers) as display:
             for index, outcome in executor.run(calls):
@@ -163,13 +179,16 @@ def run_convert_tasks(
     return result
 
 
+def _convert_modules(tasks: Sequence[ConvertTask]) -> list[str]:
+    """Where the tasks' convert functions live (a pool's workers import them)."""
+    functions = [task.split or task.convert for task in tasks]
+    return sorted({function.__module__ for function in functions if function is not None})
+
+
 def _digest_input(path: Path, ctx: RunContext) -> FileDigest:
-    """An input's digest; a file the machine cannot read fails naming it (an OSError, not
-    bad content: no output is taken back for it)."""
-    try:
-        return digest_file(path, relative_to=ctx.data_dir)
-    except OSError as exc:
-        raise OSError(exc.errno, f"{path}: cannot read: {exc.strerror or exc}") from exc
+    """An input's digest (as a worker reads it: :func:`read_input`)."""
+    read = read_input(path)
+    return FileDigest(digest_name(path, ctx.data_dir), read.sha256, read.bytes)
 
 
 FailureMessage = Callable[[Sequence[str], int], str]
@@ -218,13 +237,32 @@ def _message(error: BaseException) -> str:
     return str(error) if isinstance(error, IngestError) else f"{type(error).__name__}: {error}"
 
 
-def _provenance(
-    item: _Checked, done: WrittenFile, digest: FileDigest, siblings: Sequence[str]
-) -> Provenance:
-    """The one place an engine output's sidecar is built. ``siblings``: every output of a
-    task that splits (recorded so that losing one makes the task stale)."""
-    task, output = item.task, done.output
-    split = {"split_outputs": sorted(siblings)} if task.split is not None else {}
+@dataclass(frozen=True)
+class _Made:
+    """What every output of one finished task records."""
+
+    task: ConvertTask
+    inputs: list[FileDigest]
+    """As the worker read them."""
+    fingerprint: str
+    siblings: list[str]
+    """Every output the task wrote (recorded by a splitting task, so that losing one makes
+    the task stale)."""
+
+
+def _made(task: ConvertTask, done: WorkerResult, ctx: RunContext) -> _Made:
+    inputs = [
+        FileDigest(digest_name(path, ctx.data_dir), read.sha256, read.bytes)
+        for path, read in zip(task.inputs, done.inputs, strict=True)
+    ]
+    expected = fingerprint(task.fingerprint_params(), inputs)
+    return _Made(task, inputs, expected, [_data_name(file.final, ctx) for file in done.files])
+
+
+def _provenance(made: _Made, done: WrittenFile, digest: FileDigest) -> Provenance:
+    """The one place an engine output's sidecar is built."""
+    task, output = made.task, done.output
+    split = {"split_outputs": sorted(made.siblings)} if task.split is not None else {}
     return Provenance(
         kind="ingested",
         source=task.source,
@@ -233,8 +271,8 @@ def _provenance(
         query=task.query,
         vendor={**task.vendor, **output.vendor},
         file=digest,
-        fingerprint=item.fingerprint,
-        inputs=item.inputs,
+        fingerprint=made.fingerprint,
+        inputs=made.inputs,
         rows=output.rows,
         first_ts=output.first_ts,
         last_ts=output.last_ts,
@@ -250,10 +288,15 @@ def _provenance(
     )
 
 
-def _pending(item: _Checked, done: WrittenFile, siblings: Sequence[str]) -> PendingFile:
+def _pending(made: _Made, done: WrittenFile, ctx: RunContext) -> PendingFile:
     """Publishes exactly what the worker wrote: a file that changed on its way (a shared
-    filesystem's stale cache, another writer) is refused before it replaces the output,
-    or, if only its hash differs, left without a sidecar (so it is made again)."""
+    filesystem's stale cache, another writer) is refused, and the output stays as it was.
+
+    Written on this machine (a local pool, this process), the file is not hashed again:
+    its stamp (inode, size, modification time) must be the one the worker took before
+    hashing it (only a same-size rewrite within one tick of the filesystem's clock, a few
+    ms, would pass: none but a deliberate writer touches a worker's hidden file). From
+    other machines (Dask) it is hashed again, and must match."""
 
     def move(tmp: Path) -> None:
         size = done.temp.stat().st_size
@@ -261,12 +304,18 @@ def _pending(item: _Checked, done: WrittenFile, siblings: Sequence[str]) -> Pend
             raise IngestError(_changed(done, f"{size} bytes, the worker wrote {done.bytes}"))
         os.replace(done.temp, tmp)
 
+    def measure(tmp: Path) -> FileDigest:
+        if FileStamp.of(tmp) != done.stamp:
+            raise IngestError(_changed(done, "modified after the worker hashed it"))
+        return FileDigest(digest_name(done.final, ctx.data_dir), done.sha256, done.bytes)
+
     def describe(digest: FileDigest) -> Provenance:
         if digest.sha256 != done.sha256:
             raise IngestError(_changed(done, "its sha256 differs from the worker's"))
-        return _provenance(item, done, digest, siblings)
+        return _provenance(made, done, digest)
 
-    return PendingFile(done.final, move, describe)
+    trusted = done.stamp is not None and (ctx.executor is None or ctx.executor.same_machine)
+    return PendingFile(done.final, move, describe, measure if trusted else None)
 
 
 def _changed(done: WrittenFile, how: str) -> str:
@@ -275,23 +324,29 @@ def _changed(done: WrittenFile, how: str) -> str:
 
 def _publish_one(item: _Checked, done: WorkerResult, ctx: RunContext) -> None:
     """Publish the outputs of one task, each with its sidecar (several: together)."""
-    siblings = [_data_name(file.final, ctx) for file in done.files]
+    made = _made(item.task, done, ctx)
     if len(done.files) > 1:
-        pending = [_pending(item, file, siblings) for file in done.files]
+        pending = [_pending(made, file, ctx) for file in done.files]
         publish_together(pending, data_dir=ctx.data_dir, now=ctx.now())
     for file in done.files:
         if len(done.files) == 1:
-            one = _pending(item, file, siblings)
-            publish_file(one.path, one.write, one.describe, data_dir=ctx.data_dir, now=ctx.now())
+            one = _pending(made, file, ctx)
+            publish_file(
+                one.path,
+                one.write,
+                one.describe,
+                data_dir=ctx.data_dir,
+                now=ctx.now(),
+                measure=one.measure,
+            )
         log.debug("wrote %s", file.final)
 
 
 def _publish_all(items: Sequence[tuple[_Checked, WorkerResult]], ctx: RunContext) -> None:
-    pending = [
-        _pending(item, file, [_data_name(other.final, ctx) for other in done.files])
-        for item, done in items
-        for file in done.files
-    ]
+    pending: list[PendingFile] = []
+    for item, done in items:
+        made = _made(item.task, done, ctx)
+        pending.extend(_pending(made, file, ctx) for file in done.files)
     publish_together(pending, data_dir=ctx.data_dir, now=ctx.now())
     for file in pending:
         log.debug("wrote %s", file.path)

@@ -6,6 +6,7 @@ workers, so its ``convert`` is a top-level function and its fields are plain dat
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,22 @@ class FetchTask:
 
 
 @dataclass(frozen=True)
+class FileStamp:
+    """What identifies a file's bytes on one machine without reading them: any write to it
+    changes its size or its modification time (a new file: its inode)."""
+
+    device: int
+    inode: int
+    bytes: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStamp:
+        info = path.stat()
+        return cls(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+@dataclass(frozen=True)
 class WrittenFile:
     """One output a worker wrote: its final path, where the bytes are, what it found."""
 
@@ -132,9 +149,20 @@ class WrittenFile:
     bytes: int
     quality: Mapping[str, Any] = field(default_factory=dict)
     """The quality checks of those bytes (run by the worker: they read the whole file)."""
+    stamp: FileStamp | None = None
+    """The file as the worker hashed it (taken first): a coordinator on the same machine
+    checks it instead of hashing the file again."""
     staged: str | None = None
     """Where the bytes wait in the bucket when the worker shares no filesystem with the
     run (``bucket_staging``); the run brings them to ``temp`` before publishing."""
+
+
+@dataclass(frozen=True)
+class InputRead:
+    """An input as the worker read it (the coordinator names it in the sidecar)."""
+
+    sha256: str
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -144,6 +172,9 @@ class WorkerResult:
     files: tuple[WrittenFile, ...]
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    inputs: tuple[InputRead, ...] = ()
+    """Each of the task's inputs, in order, hashed by the worker just before converting (the
+    coordinator hashes inputs only to decide whether an existing output is current)."""
 
 
 def worker_temp(output: Path, writer_temp: Path | None = None) -> Path:
@@ -159,17 +190,28 @@ def execute_convert(task: ConvertTask, temp: Path) -> WorkerResult:
     """Run in a worker: convert ``task`` into ``temp`` (a hidden name beside the target; a
     splitting task names one beside each output, for the writer named in ``temp``). The
     coordinator moves them into place; a worker never publishes."""
-    if task.split is not None:
-        return _execute_split(task, temp)
-    if task.convert is None:
+    if task.split is None and task.convert is None:
         raise TypeError(f"{task.label}: a task needs convert or split")
+    inputs = tuple(read_input(path) for path in task.inputs)
+    if task.split is not None:
+        return dataclasses.replace(_execute_split(task, temp), inputs=inputs)
+    assert task.convert is not None
     temp.parent.mkdir(parents=True, exist_ok=True)
     try:
         output = task.convert(task.inputs, temp, task.params)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return WorkerResult((_written(task, task.output, temp, output),))
+    return WorkerResult((_written(task, task.output, temp, output),), inputs=inputs)
+
+
+def read_input(path: Path) -> InputRead:
+    """An input's sha256 and size; a file the machine cannot read fails naming it (an
+    OSError, not bad content: no output is taken back for it)."""
+    try:
+        return InputRead(sha256_of(path), path.stat().st_size)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
 def _execute_split(task: ConvertTask, named: Path) -> WorkerResult:
@@ -200,8 +242,9 @@ def _execute_split(task: ConvertTask, named: Path) -> WorkerResult:
 def _written(task: ConvertTask, final: Path, temp: Path, output: ConvertOutput) -> WrittenFile:
     """What the coordinator needs to publish ``temp`` as ``final``. The quality checks run
     here, in the worker (the sidecar hook then keeps them), so that they run in parallel."""
-    sha256, size = sha256_of(temp), temp.stat().st_size
+    stamp = FileStamp.of(temp)  # before hashing: a write from now on changes it
+    sha256 = sha256_of(temp)
     quality = assess_output(
         temp, source=task.source, query=task.query, vendor={**task.vendor, **output.vendor}
     )
-    return WrittenFile(final, temp, output, sha256, size, quality)
+    return WrittenFile(final, temp, output, sha256, stamp.bytes, quality, stamp)

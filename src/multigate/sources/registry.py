@@ -1,12 +1,14 @@
-"""Source name -> config model and source class. Adding a vendor = its package and one line here.
+"""Source name -> config model, source class and convert module. Adding a vendor = its
+package and one entry here.
 
-Both are named by import path and imported on demand: loading a config imports only the
+All are named by import path and imported on demand: loading a config imports only the
 vendor's ``config`` module (plain pydantic, never the vendor SDK), and a run imports only the
 sources it has jobs for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import import_module
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -18,20 +20,25 @@ if TYPE_CHECKING:
 class _Entry(NamedTuple):
     config_model: str
     source_class: str
+    convert_module: str
+    """Where the source's convert functions live (a process pool's workers import it)."""
 
 
 _SOURCES: dict[str, _Entry] = {
     "vix": _Entry(
         "multigate.sources.vix.config:VixSourceConfig",
         "multigate.sources.vix.source:VixSource",
+        "multigate.sources.vix.convert",
     ),
     "alpaca": _Entry(
         "multigate.sources.alpaca.config:AlpacaSourceConfig",
         "multigate.sources.alpaca.source:AlpacaSource",
+        "multigate.sources.alpaca.convert",
     ),
     "databento": _Entry(
         "multigate.sources.databento.config:DatabentoSourceConfig",
         "multigate.sources.databento.source:DatabentoSource",
+        "multigate.sources.databento.convert_task",
     ),
 }
 
@@ -55,3 +62,8 @@ def source_class(name: str) -> type[Source]:
     """Import and return the class registered for ``name`` (KeyError if unknown)."""
     cls: type[Source] = _load(_SOURCES[name].source_class)  # type: ignore[assignment]
     return cls
+
+
+def convert_modules(names: Iterable[str]) -> list[str]:
+    """The convert modules of sources ``names`` (not imported here)."""
+    return sorted({_SOURCES[name].convert_module for name in names})

@@ -7,6 +7,7 @@ treated as absent and is made again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -43,13 +44,18 @@ def digest_file(path: Path, relative_to: Path | None = None) -> FileDigest:
 def digest_file_as(file: Path, path: Path, relative_to: Path | None = None) -> FileDigest:
     """The digest of ``file`` under the name ``path`` (its final name, when ``file`` is the
     temporary file about to become it)."""
-    name = str(path)
-    if relative_to is not None:
-        try:
-            name = str(path.resolve().relative_to(relative_to.resolve()))
-        except ValueError:
-            name = str(path.resolve())
-    return FileDigest(name=name, sha256=sha256_of(file), bytes=file.stat().st_size)
+    return FileDigest(digest_name(path, relative_to), sha256_of(file), file.stat().st_size)
+
+
+def digest_name(path: Path, relative_to: Path | None = None) -> str:
+    """How a digest names ``path``: relative to ``relative_to`` (the data folder) where
+    possible."""
+    if relative_to is None:
+        return str(path)
+    try:
+        return str(path.resolve().relative_to(relative_to.resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def fingerprint(params: Mapping[str, Any], inputs: Sequence[FileDigest] = ()) -> str:
@@ -65,11 +71,20 @@ def fingerprint(params: Mapping[str, Any], inputs: Sequence[FileDigest] = ()) ->
 def package_versions(names: Iterable[str]) -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+        version = _installed_version(name)
+        if version is not None:
+            versions[name] = version
     return versions
+
+
+@functools.cache
+def _installed_version(name: str) -> str | None:
+    """Looked up once per process (reading package metadata takes milliseconds a file; the
+    code this process runs is the version it found first)."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -31,17 +31,22 @@ def publish_file(
     *,
     data_dir: Path,
     now: datetime | None = None,
+    measure: Callable[[Path], FileDigest] | None = None,
 ) -> FileDigest:
     """Run ``write(tmp)``, write ``path``'s sidecar for those bytes, then move them to
     ``path`` atomically: ``path`` is never seen without its sidecar.
 
     ``describe`` receives the finished file's digest and returns its provenance; an
     ingested Parquet output gets its quality checks (``quality``) before the sidecar is
-    written. Rows are never dropped.
+    written. Rows are never dropped. ``measure(tmp)`` gives the digest when the writer
+    knows it already (default: ``tmp`` is hashed).
     """
     with atomic_path(path, sidecar_written=True) as tmp:
         write(tmp)
-        digest = digest_file_as(tmp, path, relative_to=data_dir)
+        if measure is not None:
+            digest = measure(tmp)
+        else:
+            digest = digest_file_as(tmp, path, relative_to=data_dir)
         write_output_sidecar(path, describe(digest), created_at=now, written=tmp)
     return digest
 

@@ -30,6 +30,8 @@ class PendingFile:
     """Writes the file's bytes to the temporary path it is given."""
     describe: Callable[[FileDigest], Provenance]
     """The finished file's provenance, from its digest."""
+    measure: Callable[[Path], FileDigest] | None = None
+    """The digest of the written temporary file, when the writer knows it (else hashed)."""
 
 
 def publish_together(
@@ -46,7 +48,10 @@ def publish_together(
         for item, tmp in temps:
             item.write(tmp)
         for item, tmp in temps:
-            digest = digest_file_as(tmp, item.path, relative_to=data_dir)
+            if item.measure is not None:
+                digest = item.measure(tmp)
+            else:
+                digest = digest_file_as(tmp, item.path, relative_to=data_dir)
             write_output_sidecar(item.path, item.describe(digest), created_at=now, written=tmp)
             digests.append(digest)
     return digests
