@@ -24,6 +24,7 @@ from multigate.catalog.reader import (
     scan_batches,
 )
 from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
+from multigate.sources.registry import paid_raw_prefixes
 from multigate.storage.outputs import OutputEntry
 from multigate.storage.remote.location import RemoteDataDir, is_remote_url, parse_remote
 from multigate.storage.snapshots import (
@@ -118,6 +119,7 @@ class Catalog:
                     data_dir,
                     cache_dir=Path(cache_dir).expanduser() if cache_dir is not None else None,
                     storage_options=storage_options,
+                    kept_when_lost=paid_raw_prefixes(),
                 )
             except ValueError as exc:
                 raise CatalogError(str(exc)) from None

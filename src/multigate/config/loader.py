@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from multigate.config.models import IngestConfig, SourceConfig
 from multigate.config.yaml_nodes import ParsedYaml, parse_yaml_file
 from multigate.errors import ConfigError
+from multigate.sources.registry import paid_raw_prefixes
 from multigate.storage.remote.location import RemoteDataDir, is_remote_url, parse_remote
 
 EXAMPLE_CONFIG = "example.ingest.yaml"
@@ -56,6 +57,7 @@ class LoadedConfig:
             self.config.data_dir,
             cache_dir=self.resolve(cache) if cache is not None else None,
             storage_options=self.config.storage_options,
+            kept_when_lost=paid_raw_prefixes(),
         )
 
     @property

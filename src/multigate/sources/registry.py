@@ -22,6 +22,8 @@ class _Entry(NamedTuple):
     source_class: str
     convert_module: str
     """Where the source's convert functions live (a process pool's workers import it)."""
+    paid: bool = False
+    """Whether its downloads cost money (they and its ledger are never deleted by a run)."""
 
 
 _SOURCES: dict[str, _Entry] = {
@@ -39,12 +41,19 @@ _SOURCES: dict[str, _Entry] = {
         "multigate.sources.databento.config:DatabentoSourceConfig",
         "multigate.sources.databento.source:DatabentoSource",
         "multigate.sources.databento.convert_task",
+        paid=True,
     ),
 }
 
 
 def known_sources() -> list[str]:
     return list(_SOURCES)
+
+
+def paid_raw_prefixes() -> tuple[str, ...]:
+    """Where, relative to a data folder, the raw files of paid sources (and their ledgers)
+    are: ``("raw/databento/",)``."""
+    return tuple(f"raw/{name}/" for name, entry in _SOURCES.items() if entry.paid)
 
 
 def _load(target: str) -> object:

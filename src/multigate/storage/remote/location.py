@@ -41,6 +41,10 @@ class RemoteDataDir:
     """The local working copy (``cache_dir:``, or a folder under the user's cache)."""
     storage_options: Mapping[str, Any] = field(default_factory=dict)
     """Passed to the fsspec filesystem (``storage_options:`` in ingest.yaml)."""
+    kept_when_lost: tuple[str, ...] = ()
+    """Folders (``raw/databento/``) whose files no run deletes (paid downloads and their
+    ledger): one missing from the bucket was lost there, so a pull keeps the working
+    copy's and uploads it again rather than deleting it (it would be bought again)."""
 
     @property
     def protocol(self) -> str:
@@ -61,6 +65,7 @@ def parse_remote(
     *,
     cache_dir: Path | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    kept_when_lost: tuple[str, ...] = (),
 ) -> RemoteDataDir:
     """The remote data folder ``url``; raise ValueError saying what is wrong with it."""
     url = url.strip().rstrip("/")
@@ -74,6 +79,7 @@ def parse_remote(
         url=f"{scheme.lower()}://{rest}",
         cache_dir=cache_dir if cache_dir is not None else default_cache_dir(url),
         storage_options=dict(storage_options or {}),
+        kept_when_lost=kept_when_lost,
     )
 
 

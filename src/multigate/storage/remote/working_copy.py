@@ -38,10 +38,6 @@ from multigate.storage.run_lock import LOCK_NAME
 
 MANIFEST_NAME = ".multigate-sync.json"
 LEDGER_NAME = "ledger.jsonl"
-PAID_FOLDERS = ("raw/databento/",)
-"""Paid downloads, their sidecars and the ledger: no run ever deletes them, so one missing
-from the bucket was lost there (a lifecycle rule, a mistaken sync), and a pull keeps the
-working copy's and uploads it again rather than deleting it (it would be bought again)."""
 _TEMP_MARKS = (".tmp-", ".paid-")
 
 log = logging.getLogger(__name__)
@@ -242,7 +238,7 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
         if local.is_file() and not manifest.unchanged(relative, local):
             report.kept_local.append(relative)
             continue
-        if local.is_file() and relative.startswith(PAID_FOLDERS):
+        if local.is_file() and relative.startswith(remote.kept_when_lost):
             report.restored.append(relative)
             manifest.record_unsynced(relative, None, 0)
             continue
