@@ -27,7 +27,7 @@ import logging
 import os
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,7 +330,7 @@ def push(fs: Any, remote: RemoteDataDir) -> SyncReport:
             del manifest.files[rel]
         report.deleted += len(batch)
     if changed:
-        listing = remote_listing(fs, remote)
+        listing = _listing_of(fs, remote, changed)
         for rel in changed:
             info = listing.get(rel)
             if info is not None:
@@ -338,6 +338,27 @@ def push(fs: Any, remote: RemoteDataDir) -> SyncReport:
     if changed or removed:
         manifest.save()
     return report
+
+
+_LISTED_FOLDERS_AT_MOST = 20
+
+
+def _listing_of(fs: Any, remote: RemoteDataDir, names: Sequence[str]) -> dict[str, Any]:
+    """The objects ``names`` (just uploaded: their ETags go in the manifest), found by
+    listing only the folders that hold them (up to three levels deep: a job's folder), or
+    the whole data folder when they are spread over many."""
+    folders = sorted({"/".join(name.split("/")[:-1][:3]) for name in names})
+    if len(folders) > _LISTED_FOLDERS_AT_MOST or "" in folders:
+        return remote_listing(fs, remote)
+    fs.invalidate_cache()
+    prefix = remote.root + "/"
+    listing: dict[str, Any] = {}
+    for folder in folders:
+        found = fs.find(remote.key(folder), detail=True, withdirs=False)
+        for name, info in found.items():
+            if name.startswith(prefix):
+                listing[name[len(prefix) :]] = info
+    return listing
 
 
 def _local_files(root: Path) -> Iterator[str]:
