@@ -109,3 +109,18 @@ def test_a_missing_bucket_is_an_error_and_the_copy_keeps_its_files(
     assert code == ExitCode.CONFIG_ERROR
     assert f"s3://{lake}/lake" in capsys.readouterr().err
     assert local_files(copy) == before
+
+
+def test_a_readers_catalog_index_never_reaches_the_bucket(
+    tmp_path, write_config, run_cli, aws_env, lake
+):
+    """Reading builds the catalog's index in the working copy; the next run (which
+    changes nothing) still uploads nothing, and the bucket never holds an index."""
+    config = write_config(s3_config(lake, "writer-copy"))
+    assert [info.name for info in Catalog.from_config(config).datasets()] == ["vix/many"]
+    assert (tmp_path / "writer-copy" / "catalog" / "index.parquet").is_file()
+    start = len(aws_env.requests)
+    again = run_cli("--config", config)
+    assert again.code == ExitCode.OK, again.err
+    assert S3Server(aws_env.endpoint, aws_env.requests[start:]).writes(lake, ignore=(LOCK,)) == []
+    assert not [name for name in aws_env.objects(lake, "lake") if name.startswith("catalog/")]

@@ -56,11 +56,17 @@ class SyncReport:
     """Paid files the bucket lost and this copy holds: uploaded again, never deleted."""
 
 
+LOCAL_ONLY_FOLDERS = (f"{STAGING_AREA}/", "catalog/")
+"""Never synchronized: the remote workers' staging area, and the catalog's index (each
+copy's readers build their own from the snapshot records: a reader never changes what a
+run uploads, and a run that changes nothing uploads nothing)."""
+
+
 def synced_name(relative: str) -> bool:
     """Whether a file of the data folder is synchronized: not the lock, the manifest, the
-    remote workers' staging area, or a temporary file (a paid download being received
-    stays local until it is verified and published)."""
-    if relative in (LOCK_NAME, MANIFEST_NAME) or relative.startswith(f"{STAGING_AREA}/"):
+    local-only folders, or a temporary file (a paid download being received stays local
+    until it is verified and published)."""
+    if relative in (LOCK_NAME, MANIFEST_NAME) or relative.startswith(LOCAL_ONLY_FOLDERS):
         return False
     name = relative.rsplit("/", 1)[-1]
     return not (name.startswith(".") and any(mark in name for mark in _TEMP_MARKS))
