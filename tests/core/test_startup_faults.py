@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from multigate.exit_codes import ExitCode
-from tests.fakes.databento_server import FakeDatabentoServer
+from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEY = "db-test-key-0123456789"
@@ -98,10 +98,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
     with FakeDatabentoServer(
         key=KEY, symbols=("AAPL",), records_per_day=50, usd_per_record=0.001
     ) as fake:
-        for name, value in fake.client_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+        point_client_at(fake, monkeypatch)
         yield fake
 
 

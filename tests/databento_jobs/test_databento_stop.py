@@ -24,7 +24,7 @@ from multigate.exit_codes import ExitCode
 from multigate.sources.databento.dbn_synthetic import encode_metadata, synthetic_records
 from multigate.storage.ledger import read_ledger
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.fakes.databento_server import FakeDatabentoServer
+from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
@@ -73,10 +73,7 @@ def big_body() -> bytes:
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
     with FakeDatabentoServer(key=KEY, symbols=("AAPL",), records_per_day=50) as fake:
-        for name, value in fake.client_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+        point_client_at(fake, monkeypatch)
         yield fake
 
 

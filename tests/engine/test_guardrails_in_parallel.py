@@ -21,7 +21,7 @@ from multigate.guardrails import spend_from_ledger
 from multigate.storage.ledger import read_ledger
 from tests.conftest import REPO_ROOT, CliRun
 from tests.engine.helpers import leftovers, published, write_many_symbols
-from tests.fakes.databento_server import FakeDatabentoServer
+from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
@@ -77,10 +77,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
     with FakeDatabentoServer(
         key=KEY, symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001
     ) as fake:
-        for name, value in fake.client_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+        point_client_at(fake, monkeypatch)
         yield fake
 
 

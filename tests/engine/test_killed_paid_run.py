@@ -30,7 +30,7 @@ from multigate.storage.ledger import read_ledger
 from multigate.storage.provenance import read_sidecar, sha256_of
 from tests.conftest import REPO_ROOT, CliRun
 from tests.engine.helpers import leftovers
-from tests.fakes.databento_server import FakeDatabentoServer
+from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
@@ -68,10 +68,7 @@ RunCli = Callable[..., CliRun]
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
     with FakeDatabentoServer(key=KEY, symbols=tuple(SYMBOLS), records_per_day=50) as fake:
-        for name, value in fake.client_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+        point_client_at(fake, monkeypatch)
         yield fake
 
 

@@ -650,3 +650,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {"Content-Type": content_type, **(scripted.headers if scripted else {})}
         self._send(200, body, headers)
+
+
+def point_client_at(fake: FakeDatabentoServer, monkeypatch: Any) -> None:
+    """Set what the real ``databento.Historical`` client of a run needs to use ``fake``:
+    trust its throwaway CA, bypass any proxy for 127.0.0.1, and send its key
+    (``monkeypatch``: pytest's, so all of it is undone after the test)."""
+    for name, value in fake.client_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("DATABENTO_API_KEY", fake.key)

@@ -11,7 +11,7 @@ import pytest
 
 from multigate.exit_codes import ExitCode
 from tests.databento_jobs.test_databento_money import CONFIG, KEY
-from tests.fakes.databento_server import FakeDatabentoServer
+from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
@@ -22,10 +22,7 @@ def vendor(monkeypatch: pytest.MonkeyPatch):
     with FakeDatabentoServer(
         key=KEY, symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001
     ) as fake:
-        for name, value in fake.client_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+        point_client_at(fake, monkeypatch)
         yield fake
 
 
