@@ -214,7 +214,9 @@ def _main(argv: Sequence[str] | None) -> int:
         exclusive = runnable and not args.dry_run
         with (
             stop_on_signals(),
-            data_folder_session(loaded, env, exclusive=exclusive, needed=runnable) as upload,
+            data_folder_session(
+                loaded, env, exclusive=exclusive, needed=runnable, progress=ctx.progress
+            ) as upload,
         ):
             if exclusive:
                 swept = sweep_temp_files(loaded.data_dir)
@@ -258,7 +260,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def data_folder_session(
-    loaded: LoadedConfig, env: Mapping[str, str], *, exclusive: bool, needed: bool
+    loaded: LoadedConfig,
+    env: Mapping[str, str],
+    *,
+    exclusive: bool,
+    needed: bool,
+    progress: Progress | None = None,
 ) -> contextlib.AbstractContextManager[Callable[[], None] | None]:
     """The data folder held for the run: a local one locked (``exclusive``); an
     object-store one locked in its bucket, its working copy brought up to date before and
@@ -266,7 +273,7 @@ def data_folder_session(
     Yields what uploads the work done so far (None: nothing to upload)."""
     remote = loaded.remote
     if remote is not None and needed:
-        return remote_session(remote, env, exclusive=exclusive)
+        return remote_session(remote, env, exclusive=exclusive, progress=progress)
     return run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from multigate.errors import IngestError
+from multigate.progress import Progress
 from multigate.storage.remote.filesystem import open_filesystem
 from multigate.storage.remote.location import (
     STAGING_AREA,
@@ -32,6 +33,7 @@ def remote_session(
     *,
     exclusive: bool,
     purpose: str = "ingest",
+    progress: Progress | None = None,
 ) -> Iterator[Callable[[], None] | None]:
     """For the block, ``remote.cache_dir`` is an up-to-date copy of ``remote``.
 
@@ -46,7 +48,7 @@ def remote_session(
     when not ``exclusive``.
     """
     if not exclusive:
-        refresh_working_copy(remote, env)
+        refresh_working_copy(remote, env, progress)
         yield None
         return
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
@@ -60,12 +62,12 @@ def remote_session(
         try:
             stack.enter_context(run_lock(remote.cache_dir))
             _reach(remote, "clean", lambda: _remove_staging_leftovers(fs, remote))
-            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)))
+            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote, progress)))
             ran = True
             try:
-                yield lambda: _push_after_job(fs, remote)
+                yield lambda: _push_after_job(fs, remote, progress)
             except BaseException:
-                if _push_after_failure(fs, remote):
+                if _push_after_failure(fs, remote, progress):
                     paid = _paid_downloads_left(remote.cache_dir)
                     left = (
                         f"{len(paid)} paid download(s) to verify, such as {paid[0]}"
@@ -73,7 +75,7 @@ def remote_session(
                         else None
                     )
                 raise
-            _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote)))
+            _log_push(remote, _reach(remote, "upload to", lambda: push(fs, remote, progress)))
             left = None
         finally:
             if left is not None and (ran or held.taken_over):
@@ -97,13 +99,16 @@ def _paid_downloads_left(root: Path) -> list[Path]:
     return sorted(root.rglob(f".*.paid-{os.getpid()}-*"))
 
 
-def refresh_working_copy(remote: RemoteDataDir, env: Mapping[str, str]) -> None:
+def refresh_working_copy(
+    remote: RemoteDataDir, env: Mapping[str, str], progress: Progress | None = None
+) -> None:
     """Bring ``remote``'s working copy up to date for reading (no lock in the bucket: a
     reader never stops a run). A run of this machine at work in the copy is left alone."""
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     try:
         with run_lock(remote.cache_dir):
-            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote)), reader=True)
+            pulled = _reach(remote, "read", lambda: pull(fs, remote, progress))
+            _log_pull(remote, pulled, reader=True)
     except RunLocked:
         log.warning(
             "another run on this machine is using the working copy %s: reading it as it is",
@@ -111,19 +116,19 @@ def refresh_working_copy(remote: RemoteDataDir, env: Mapping[str, str]) -> None:
         )
 
 
-def _push_after_job(fs: Any, remote: RemoteDataDir) -> None:
+def _push_after_job(fs: Any, remote: RemoteDataDir, progress: Progress | None) -> None:
     try:
-        _log_push(remote, push(fs, remote))
+        _log_push(remote, push(fs, remote, progress))
     except Exception as exc:  # the run goes on; the final upload tries again
         log.warning("could not upload to %s yet (%s); trying again at the end", remote.url, exc)
 
 
-def _push_after_failure(fs: Any, remote: RemoteDataDir) -> bool:
+def _push_after_failure(fs: Any, remote: RemoteDataDir, progress: Progress | None) -> bool:
     """Upload what a failed or stopped run finished; a failure here is logged (the run's
     own error is the one reported), and the next run uploads what is left. Return whether
     the upload succeeded."""
     try:
-        _log_push(remote, push(fs, remote))
+        _log_push(remote, push(fs, remote, progress))
     except Exception as exc:  # the run's own error goes on
         log.error(
             "could not upload to %s (%s); the files stay in %s and go up with the next run",

@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from multigate.progress import Progress
 from multigate.storage.layout import SIDECAR_SUFFIX
 from multigate.storage.remote.location import STAGING_AREA, RemoteDataDir, RemoteDataDirError
+from multigate.storage.remote.transfer_progress import transfer_line
 from multigate.storage.run_lock import LOCK_NAME
 
 MANIFEST_NAME = ".multigate-sync.json"
@@ -201,8 +203,9 @@ def remote_listing(fs: Any, remote: RemoteDataDir) -> dict[str, dict[str, Any]]:
     return listing
 
 
-def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
-    """Bring the working copy up to date with the bucket."""
+def pull(fs: Any, remote: RemoteDataDir, progress: Progress | None = None) -> SyncReport:
+    """Bring the working copy up to date with the bucket (files fetched are counted on
+    ``progress``)."""
     root = remote.cache_dir
     root.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(remote, store_of(fs))
@@ -221,7 +224,7 @@ def pull(fs: Any, remote: RemoteDataDir) -> SyncReport:
         wanted.append(relative)
     with _temps() as temps:
         pairs = [(relative, temps.beside(root / relative)) for relative in wanted]
-        gone = _fetch(fs, remote, pairs)
+        gone = _fetch(fs, remote, pairs, progress)
         for relative, tmp in pairs:
             if relative in gone:
                 continue
@@ -285,13 +288,17 @@ def _merge_ledger(fetched: Path, local: Path) -> bool:
     return bool(missing)
 
 
-def _fetch(fs: Any, remote: RemoteDataDir, pairs: list[tuple[str, Path]]) -> set[str]:
+def _fetch(
+    fs: Any, remote: RemoteDataDir, pairs: list[tuple[str, Path]], progress: Progress | None
+) -> set[str]:
     """Download each object to its temporary file, all at once; return those deleted in
     the bucket since it was listed (a run at work there: the next pull settles them)."""
     if not pairs:
         return set()
     try:
-        fs.get([remote.key(rel) for rel, _ in pairs], [str(tmp) for _, tmp in pairs])
+        with transfer_line(progress, f"fetch from {remote.url}", len(pairs)) as line:
+            keys = [remote.key(rel) for rel, _ in pairs]
+            fs.get(keys, [str(tmp) for _, tmp in pairs], callback=line.batch())
         return set()
     except FileNotFoundError:
         pass
@@ -316,19 +323,21 @@ def _check_size(relative: str, tmp: Path, listed: int, remote: RemoteDataDir) ->
         )
 
 
-def push(fs: Any, remote: RemoteDataDir) -> SyncReport:
+def push(fs: Any, remote: RemoteDataDir, progress: Progress | None = None) -> SyncReport:
     """Upload what changed in the working copy since the last synchronization, and delete
-    from the bucket what was removed here."""
+    from the bucket what was removed here (files uploaded are counted on ``progress``)."""
     root = remote.cache_dir
     manifest = Manifest(remote, store_of(fs))
     local_files = set(_local_files(root))
     changed = sorted(rel for rel in local_files if not manifest.unchanged(rel, root / rel))
     removed = sorted(set(manifest.files) - local_files)
     report = SyncReport()
-    for batch in _ranked(changed, _upload_rank):
-        fs.put([str(root / rel) for rel in batch], [remote.key(rel) for rel in batch])
-        report.files += len(batch)
-        report.bytes += sum((root / rel).stat().st_size for rel in batch)
+    with transfer_line(progress, f"upload to {remote.url}", len(changed)) as line:
+        for batch in _ranked(changed, _upload_rank):
+            keys = [remote.key(rel) for rel in batch]
+            fs.put([str(root / rel) for rel in batch], keys, callback=line.batch())
+            report.files += len(batch)
+            report.bytes += sum((root / rel).stat().st_size for rel in batch)
     for batch in _ranked(removed, _delete_rank):
         with contextlib.suppress(FileNotFoundError):
             fs.rm([remote.key(rel) for rel in batch])
