@@ -40,9 +40,14 @@ class Command:
 
 
 def open_catalog(args: argparse.Namespace) -> Catalog:
+    """The catalog the command names; an object-store data folder's working copy is
+    brought up to date first, with a progress bar on a terminal."""
+    from multigate.progress import RichProgress
+
+    progress = RichProgress() if sys.stderr.isatty() else None
     if args.data_dir is not None:
-        return Catalog.open(args.data_dir)
-    return Catalog.from_config(args.config)
+        return Catalog.open(args.data_dir, progress=progress)
+    return Catalog.from_config(args.config, progress=progress)
 
 
 # -- ls / show ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from multigate.catalog.reader import (
     scan_batches,
 )
 from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
+from multigate.progress import Progress
 from multigate.sources.registry import paid_raw_prefixes
 from multigate.storage.outputs import OutputEntry
 from multigate.storage.remote.location import RemoteDataDir, is_remote_url, parse_remote
@@ -106,13 +107,15 @@ class Catalog:
         rebuild: bool = False,
         storage_options: Mapping[str, Any] | None = None,
         cache_dir: str | Path | None = None,
+        progress: Progress | None = None,
     ) -> Catalog:
         """The catalog of ``data_dir`` (what ingest.yaml's ``data_dir`` points at). The
         index is brought up to date from newer snapshots; ``rebuild`` walks the folder.
 
         An object-store URL (``s3://bucket/prefix``) is read through a local working copy
         (``cache_dir``; default under the user's cache folder), brought up to date first;
-        credentials and endpoint come from the AWS variables and ``storage_options``."""
+        credentials and endpoint come from the AWS variables and ``storage_options``
+        (``progress``: where the files fetched are counted, a terminal's bar say)."""
         if isinstance(data_dir, str) and is_remote_url(data_dir):
             try:
                 remote = parse_remote(
@@ -123,7 +126,7 @@ class Catalog:
                 )
             except ValueError as exc:
                 raise CatalogError(str(exc)) from None
-            return cls.open_remote(remote, os.environ, rebuild=rebuild)
+            return cls.open_remote(remote, os.environ, rebuild=rebuild, progress=progress)
         if storage_options or cache_dir is not None:
             raise CatalogError(
                 "storage_options and cache_dir are for an object-store data folder (s3://...)"
@@ -135,19 +138,26 @@ class Catalog:
 
     @classmethod
     def open_remote(
-        cls, remote: RemoteDataDir, env: Mapping[str, str], *, rebuild: bool = False
+        cls,
+        remote: RemoteDataDir,
+        env: Mapping[str, str],
+        *,
+        rebuild: bool = False,
+        progress: Progress | None = None,
     ) -> Catalog:
         """The catalog of an object-store data folder, read from its working copy once that
         is brought up to date."""
         from multigate.storage.remote.session import refresh_working_copy
 
-        refresh_working_copy(remote, env)
+        refresh_working_copy(remote, env, progress)
         catalog = cls.open(remote.cache_dir, rebuild=rebuild)
         catalog.remote, catalog.env = remote, env
         return catalog
 
     @classmethod
-    def from_config(cls, config: str | Path = "ingest.yaml") -> Catalog:
+    def from_config(
+        cls, config: str | Path = "ingest.yaml", *, progress: Progress | None = None
+    ) -> Catalog:
         """The catalog of the data folder an ingest config names (its ``.env`` is read for
         an object store's credentials, as a run reads it)."""
         from multigate.config.loader import load_storage
@@ -158,7 +168,7 @@ class Catalog:
         if remote is None:
             return cls.open(loaded.data_dir)
         env = load_environment(loaded.base_dir / ".env")
-        return cls.open_remote(remote, env)
+        return cls.open_remote(remote, env, progress=progress)
 
     def datasets(self) -> list[DatasetInfo]:
         heads = read_heads(self.data_dir)
