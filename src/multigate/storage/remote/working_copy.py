@@ -355,19 +355,27 @@ def push(fs: Any, remote: RemoteDataDir, progress: Progress | None = None) -> Sy
     return report
 
 
+_ASKED_ONE_BY_ONE_AT_MOST = 32
 _LISTED_FOLDERS_AT_MOST = 20
 
 
 def _listing_of(fs: Any, remote: RemoteDataDir, names: Sequence[str]) -> dict[str, Any]:
-    """The objects ``names`` (just uploaded: their ETags go in the manifest), found by
-    listing only the folders that hold them (up to three levels deep: a job's folder), or
-    the whole data folder when they are spread over many."""
+    """The objects ``names`` (just uploaded: their ETags go in the manifest): asked for one
+    by one when they are few, else found by listing only the folders that hold them (up
+    to three levels deep: a job's folder), or the whole data folder when they are spread
+    over many."""
+    fs.invalidate_cache()
+    if len(names) <= _ASKED_ONE_BY_ONE_AT_MOST:
+        listing: dict[str, Any] = {}
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                listing[name] = fs.info(remote.key(name))
+        return listing
     folders = sorted({"/".join(name.split("/")[:-1][:3]) for name in names})
     if len(folders) > _LISTED_FOLDERS_AT_MOST or "" in folders:
         return remote_listing(fs, remote)
-    fs.invalidate_cache()
     prefix = remote.root + "/"
-    listing: dict[str, Any] = {}
+    listing = {}
     for folder in folders:
         found = fs.find(remote.key(folder), detail=True, withdirs=False)
         for name, info in found.items():
