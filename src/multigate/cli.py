@@ -17,6 +17,7 @@ from multigate.config.loader import LoadedConfig, load_config
 from multigate.context import RunContext
 from multigate.dispatcher import (
     JobOutcome,
+    SelectedJob,
     open_sources,
     preflight,
     run_selected,
@@ -35,9 +36,11 @@ from multigate.sources.registry import convert_modules
 from multigate.stop import Terminated, raise_if_stopped, stop_on_signals
 from multigate.storage.atomic import sweep_temp_files
 from multigate.storage.data_dir import data_dir_problem
+from multigate.storage.layout import ingested_root, raw_root
 from multigate.storage.remote.location import RemoteDataDirError, RemoteUploadError
 from multigate.storage.remote.session import remote_session
 from multigate.storage.run_lock import RunLocked, run_lock
+from multigate.storage.snapshot_records import STORE_NAME
 
 log = logging.getLogger("multigate")
 
@@ -215,7 +218,12 @@ def _main(argv: Sequence[str] | None) -> int:
         with (
             stop_on_signals(),
             data_folder_session(
-                loaded, env, exclusive=exclusive, needed=runnable, progress=ctx.progress
+                loaded,
+                env,
+                exclusive=exclusive,
+                needed=runnable,
+                selected=selected,
+                progress=ctx.progress,
             ) as upload,
         ):
             if exclusive:
@@ -265,6 +273,7 @@ def data_folder_session(
     *,
     exclusive: bool,
     needed: bool,
+    selected: Sequence[SelectedJob] = (),
     progress: Progress | None = None,
 ) -> contextlib.AbstractContextManager[Callable[[], None] | None]:
     """The data folder held for the run: a local one locked (``exclusive``); an
@@ -273,8 +282,23 @@ def data_folder_session(
     Yields what uploads the work done so far (None: nothing to upload)."""
     remote = loaded.remote
     if remote is not None and needed:
-        return remote_session(remote, env, exclusive=exclusive, progress=progress)
+        return remote_session(
+            remote, env, exclusive=exclusive, progress=progress, only=run_folders(selected)
+        )
     return run_lock(loaded.data_dir) if exclusive else contextlib.nullcontext()
+
+
+def run_folders(selected: Sequence[SelectedJob]) -> tuple[str, ...]:
+    """What a run of ``selected`` reads in its data folder (relative to it): the raw files
+    of their sources (shared by a source's jobs, with its ledger), their jobs' outputs,
+    and the snapshot records. An object-store data folder's copy fetches only these."""
+    store = f"{STORE_NAME}/"
+    folders = {f"{store}runs/", f"{store}heads.json"}
+    for item in selected:
+        if not item.skip_reason:
+            folders.add(f"{raw_root(Path(), item.source).as_posix()}/")
+            folders.add(f"{ingested_root(Path(), item.source, item.job.name).as_posix()}/")
+    return tuple(sorted(folders))
 
 
 def strict_quality(data_dir: Path, outcomes: Sequence[JobOutcome]) -> ExitCode:

@@ -404,3 +404,34 @@ def test_a_lock_taken_over_stays_when_the_run_fails_before_uploading(
     assert LOCK in aws_env.objects(bucket, "lake")
     other = run_cli("--config", write_config(s3_config(bucket, "other-machine")))
     assert other.code == ExitCode.LOCKED, other.err
+
+
+def test_a_run_of_some_jobs_fetches_only_what_they_read(tmp_path, write_config, run_cli, aws_env):
+    """A fresh copy running one job of a lake fetches that job's folder (and the snapshot
+    records), not the other jobs' outputs; nothing is taken for deleted, nothing written."""
+    write_many_symbols(tmp_path / "in", symbols=2, days=200)
+    write_many_symbols(tmp_path / "more", symbols=3, days=200)
+    bucket = aws_env.new_bucket()
+    two_jobs = "      - name: more\n        mode: offline\n        path: more/*/*.csv\n"
+    first = run_cli("--config", write_config(s3_config(bucket) + two_jobs))
+    assert first.code == ExitCode.OK, first.err
+    stored = aws_env.objects(bucket, "lake")
+    assert any(name.startswith("ingested/vix/more/") for name in stored)
+
+    start = len(aws_env.requests)
+    config = write_config(s3_config(bucket, "one-job-copy") + two_jobs)
+    one = run_cli("--config", config, "--job", "many")
+    assert one.code == ExitCode.OK, one.err
+    assert "up to date" in one.out
+    fetched = local_files(tmp_path / "one-job-copy")
+    assert any(name.startswith(f"{OUT}/") for name in fetched)
+    assert not any(name.startswith("ingested/vix/more/") for name in fetched)
+    gets = [path for method, path in aws_env.requests[start:] if method == "GET"]
+    assert not [path for path in gets if "/ingested/vix/more/" in path]
+    assert S3Server(aws_env.endpoint, aws_env.requests[start:]).writes(bucket, ignore=(LOCK,)) == []
+
+    both = run_cli("--config", config)
+    assert both.code == ExitCode.OK, both.err
+    assert aws_env.objects(bucket, "lake") == stored  # nothing deleted, nothing rewritten
+    fetched = local_files(tmp_path / "one-job-copy")
+    assert {name: fetched[name] for name in stored} == stored

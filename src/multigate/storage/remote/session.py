@@ -34,6 +34,7 @@ def remote_session(
     exclusive: bool,
     purpose: str = "ingest",
     progress: Progress | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> Iterator[Callable[[], None] | None]:
     """For the block, ``remote.cache_dir`` is an up-to-date copy of ``remote``.
 
@@ -45,10 +46,11 @@ def remote_session(
     The block receives a function that uploads what changed so far (the dispatcher calls
     it after each job, so that a job's downloads and outputs reach the bucket before the
     next job starts; a failure there is logged and left for the final upload), or None
-    when not ``exclusive``.
+    when not ``exclusive``. ``only``: the folders of the data folder the block reads (the
+    rest of the bucket is not fetched; see ``pull``).
     """
     if not exclusive:
-        refresh_working_copy(remote, env, progress)
+        refresh_working_copy(remote, env, progress, only)
         yield None
         return
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
@@ -62,7 +64,7 @@ def remote_session(
         try:
             stack.enter_context(run_lock(remote.cache_dir))
             _reach(remote, "clean", lambda: _remove_staging_leftovers(fs, remote))
-            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote, progress)))
+            _log_pull(remote, _reach(remote, "read", lambda: pull(fs, remote, progress, only)))
             ran = True
             try:
                 yield lambda: _push_after_job(fs, remote, progress)
@@ -100,14 +102,17 @@ def _paid_downloads_left(root: Path) -> list[Path]:
 
 
 def refresh_working_copy(
-    remote: RemoteDataDir, env: Mapping[str, str], progress: Progress | None = None
+    remote: RemoteDataDir,
+    env: Mapping[str, str],
+    progress: Progress | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> None:
     """Bring ``remote``'s working copy up to date for reading (no lock in the bucket: a
     reader never stops a run). A run of this machine at work in the copy is left alone."""
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     try:
         with run_lock(remote.cache_dir):
-            pulled = _reach(remote, "read", lambda: pull(fs, remote, progress))
+            pulled = _reach(remote, "read", lambda: pull(fs, remote, progress, only))
             _log_pull(remote, pulled, reader=True)
     except RunLocked:
         log.warning(

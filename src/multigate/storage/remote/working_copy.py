@@ -203,9 +203,17 @@ def remote_listing(fs: Any, remote: RemoteDataDir) -> dict[str, dict[str, Any]]:
     return listing
 
 
-def pull(fs: Any, remote: RemoteDataDir, progress: Progress | None = None) -> SyncReport:
+def pull(
+    fs: Any,
+    remote: RemoteDataDir,
+    progress: Progress | None = None,
+    only: tuple[str, ...] | None = None,
+) -> SyncReport:
     """Bring the working copy up to date with the bucket (files fetched are counted on
-    ``progress``)."""
+    ``progress``). With ``only`` (folders and files relative to the data folder, ``/``
+    ending a folder), what the bucket holds elsewhere is not fetched: a run of one job
+    does not fetch the whole lake. What is not fetched is not in the manifest (or stays
+    as it was there), so a push never takes it for deleted here."""
     root = remote.cache_dir
     root.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(remote, store_of(fs))
@@ -213,6 +221,8 @@ def pull(fs: Any, remote: RemoteDataDir, progress: Progress | None = None) -> Sy
     report = SyncReport()
     wanted = []
     for relative, info in sorted(listing.items()):
+        if only is not None and not relative.startswith(only):
+            continue
         local = root / relative
         entry = manifest.files.get(relative)
         same_object = entry is not None and entry.get("etag") == _etag(info)
