@@ -42,7 +42,7 @@ from multigate.engine.tasks import (
 from multigate.errors import DataError, IngestError
 from multigate.storage.remote.filesystem import filesystem_options, open_filesystem
 from multigate.storage.remote.location import STAGING_AREA, RemoteDataDir, RemoteDataDirError
-from multigate.storage.remote.working_copy import Manifest, store_of
+from multigate.storage.remote.sync_manifest import Manifest, store_of
 
 _WORKER_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
 """What the workers learn of the run's environment: where the bucket is, never a secret."""

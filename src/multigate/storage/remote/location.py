@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from multigate.errors import IngestError
 
 LOCAL_SCHEMES = ("", "file", "local")
+MANIFEST_NAME = ".multigate-sync.json"
+"""A working copy's record of what it shares with the bucket (``sync_manifest.py``)."""
 STAGING_AREA = ".multigate-staging"
 """Where convert tasks of remote workers exchange files (``engine/bucket_staging.py``)."""
 

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from multigate.storage.atomic import process_start_time
-from multigate.storage.remote.location import RemoteDataDir
-from multigate.storage.remote.working_copy import MANIFEST_NAME
+from multigate.storage.remote.location import MANIFEST_NAME, RemoteDataDir
 from multigate.storage.run_lock import LOCK_NAME, RunLocked
 
 log = logging.getLogger(__name__)
