@@ -66,6 +66,18 @@ def leftover_paid_temps(path: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime_ns)
 
 
+def is_temporary_name(name: str) -> bool:
+    """Whether a file name is one of this module's temporary names (a publish's or a paid
+    download's), never a finished file."""
+    return name.startswith(".") and (_TMP_MARK in name or _PAID_MARK in name)
+
+
+def own_paid_temps(root: Path) -> list[Path]:
+    """The paid downloads this process was receiving under ``root`` (kept when a run
+    stops; the next run verifies them)."""
+    return sorted(root.rglob(f".*{_PAID_MARK}{os.getpid()}-*"))
+
+
 def dead_paid_temps(root: Path) -> dict[Path, list[Path]]:
     """Every paid download under ``root`` that a run no longer alive left, by the final
     path it was received for."""

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from multigate.storage.atomic import is_temporary_name
 from multigate.storage.remote.location import (
     MANIFEST_NAME,
     STAGING_AREA,
@@ -14,8 +15,6 @@ from multigate.storage.remote.location import (
     RemoteDataDirError,
 )
 from multigate.storage.run_lock import LOCK_NAME
-
-_TEMP_MARKS = (".tmp-", ".paid-")
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,7 @@ def synced_name(relative: str) -> bool:
     until it is verified and published)."""
     if relative in (LOCK_NAME, MANIFEST_NAME) or relative.startswith(LOCAL_ONLY_FOLDERS):
         return False
-    name = relative.rsplit("/", 1)[-1]
-    return not (name.startswith(".") and any(mark in name for mark in _TEMP_MARKS))
+    return not is_temporary_name(relative.rsplit("/", 1)[-1])
 
 
 def inside_folder(relative: str) -> bool:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from multigate.errors import IngestError
 from multigate.progress import Progress
+from multigate.storage.atomic import own_paid_temps
 from multigate.storage.remote.filesystem import open_filesystem
 from multigate.storage.remote.location import (
     STAGING_AREA,
@@ -70,7 +69,7 @@ def remote_session(
                 yield lambda: _push_after_job(fs, remote, progress)
             except BaseException:
                 if _push_after_failure(fs, remote, progress):
-                    paid = _paid_downloads_left(remote.cache_dir)
+                    paid = own_paid_temps(remote.cache_dir)
                     left = (
                         f"{len(paid)} paid download(s) to verify, such as {paid[0]}"
                         if paid
@@ -92,13 +91,6 @@ def _remove_staging_leftovers(fs: Any, remote: RemoteDataDir) -> None:
         if fs.find(remote.key(STAGING_AREA)):
             fs.rm(remote.key(STAGING_AREA), recursive=True)
             log.info("removed the files a stopped run left in %s/%s", remote.url, STAGING_AREA)
-
-
-def _paid_downloads_left(root: Path) -> list[Path]:
-    """The paid downloads this run was receiving when it stopped (kept, never uploaded,
-    named as ``storage.atomic.paid_temp_name_for`` names them): the next run with this
-    working copy verifies and keeps them instead of buying them again."""
-    return sorted(root.rglob(f".*.paid-{os.getpid()}-*"))
 
 
 def refresh_working_copy(

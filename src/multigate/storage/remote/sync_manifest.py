@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
+from multigate.storage.atomic import write_bytes_atomic
 from multigate.storage.remote.bucket_listing import inside_folder
 from multigate.storage.remote.location import MANIFEST_NAME, RemoteDataDir, RemoteDataDirError
 
@@ -87,16 +87,13 @@ class Manifest:
         self.files[relative] = {"etag": etag, "size": size, "local_size": None, "mtime_ns": None}
 
     def save(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_name(f"{MANIFEST_NAME}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
         record = {
             "version": 1,
             "url": self._remote.url,
             "store": self._store,
             "files": self.files,
         }
-        tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self._path)
+        write_bytes_atomic(self._path, json.dumps(record, sort_keys=True).encode())
 
 
 def _stat(path: Path) -> os.stat_result | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from multigate.progress import Progress
+from multigate.storage.atomic import temp_name_for
 from multigate.storage.layout import SIDECAR_SUFFIX
 from multigate.storage.remote.bucket_listing import (
     etag_of,
@@ -260,7 +260,7 @@ class _TempNames:
 
     def beside(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        tmp = temp_name_for(path)
         self.made.append(tmp)
         return tmp
 
