@@ -26,7 +26,7 @@ import functools
 import hashlib
 import secrets
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,22 +103,30 @@ class BucketStager:
         self._staged: dict[str, str] = {}
         self._tasks = 0
 
+    def plans(self, tasks: Sequence[ConvertTask]) -> list[StagingPlan]:
+        """Upload what of the ``tasks``' inputs the bucket lacks; say where everything is
+        (the working copy's manifest is read once for them all)."""
+        manifest = Manifest(self._remote, store_of(self._fs))
+        return [self._plan(task, manifest) for task in tasks]
+
     def plan(self, task: ConvertTask) -> StagingPlan:
-        """Upload what of ``task``'s inputs the bucket lacks; say where everything is."""
+        return self.plans([task])[0]
+
+    def _plan(self, task: ConvertTask, manifest: Manifest) -> StagingPlan:
         self._tasks += 1
         return StagingPlan(
             protocol=self._remote.protocol,
             options=self._options,
-            inputs={str(path): self._input_key(path) for path in task.inputs},
+            inputs={str(path): self._input_key(path, manifest) for path in task.inputs},
             outputs=f"{self._area}/out/{self._tasks}",
             coordinator_root=str(self._remote.cache_dir),
         )
 
-    def _input_key(self, path: Path) -> str:
+    def _input_key(self, path: Path, manifest: Manifest) -> str:
         text = str(path)
         if text in self._staged:
             return self._staged[text]
-        key = self._own_key(path)
+        key = self._own_key(path, manifest)
         if key is None:
             name = hashlib.sha256(text.encode()).hexdigest()[:16]
             key = f"{self._area}/in/{name}/{path.name}"
@@ -126,13 +134,13 @@ class BucketStager:
         self._staged[text] = key
         return key
 
-    def _own_key(self, path: Path) -> str | None:
+    def _own_key(self, path: Path, manifest: Manifest) -> str | None:
         """The input's own object, when the bucket holds exactly the working copy's file."""
         try:
             relative = path.relative_to(self._remote.cache_dir).as_posix()
         except ValueError:
             return None
-        if Manifest(self._remote, store_of(self._fs)).unchanged(relative, path):
+        if manifest.unchanged(relative, path):
             return self._remote.key(relative)
         return None
 

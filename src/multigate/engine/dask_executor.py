@@ -50,7 +50,7 @@ class DaskExecutor:
         if self.stager is None:
             futures = client.map(execute_convert, tasks, temps, pure=False, key=keys)
         else:
-            plans = [self.stager.plan(task) for task in tasks]
+            plans = self.stager.plans(tasks)
             futures = client.map(execute_staged, tasks, temps, plans, pure=False, key=keys)
         index_of = {future.key: index for index, future in enumerate(futures)}
         try:
