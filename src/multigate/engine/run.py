@@ -20,6 +20,7 @@ from multigate.engine.executors import Call, SerialExecutor
 from multigate.engine.tasks import (
     ConvertTask,
     FileStamp,
+    InputRead,
     WorkerResult,
     WrittenFile,
     read_input,
@@ -185,9 +186,10 @@ def _convert_modules(tasks: Sequence[ConvertTask]) -> list[str]:
     return sorted({function.__module__ for function in functions if function is not None})
 
 
-def _digest_input(path: Path, ctx: RunContext) -> FileDigest:
-    """An input's digest (as a worker reads it: :func:`read_input`)."""
-    read = read_input(path)
+def _digest_input(path: Path, ctx: RunContext, read: InputRead | None = None) -> FileDigest:
+    """An input's digest as its sidecar records it: from what a worker read of it, or (no
+    ``read``) by reading it here as a worker would (:func:`read_input`)."""
+    read = read or read_input(path)
     return FileDigest(digest_name(path, ctx.data_dir), read.sha256, read.bytes)
 
 
@@ -252,8 +254,7 @@ class _Made:
 
 def _made(task: ConvertTask, done: WorkerResult, ctx: RunContext) -> _Made:
     inputs = [
-        FileDigest(digest_name(path, ctx.data_dir), read.sha256, read.bytes)
-        for path, read in zip(task.inputs, done.inputs, strict=True)
+        _digest_input(path, ctx, read) for path, read in zip(task.inputs, done.inputs, strict=True)
     ]
     expected = fingerprint(task.fingerprint_params(), inputs)
     return _Made(task, inputs, expected, [_data_name(file.final, ctx) for file in done.files])
