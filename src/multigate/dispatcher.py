@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from multigate.config.loader import LoadedConfig
@@ -17,6 +18,7 @@ from multigate.context import RunContext
 from multigate.errors import ConfigError, GuardrailRefused, IngestError, JobKeyError
 from multigate.sources.base import JobFailedAfterWriting, JobPlan, JobResult, JobStatus, Source
 from multigate.sources.registry import source_class
+from multigate.storage.delta_tables import RunInfo, TableCommitError, commit_job, new_run_id
 from multigate.storage.layout import ingested_root
 from multigate.storage.publish import job_outputs, prune_stale_outputs
 from multigate.storage.snapshots import RunRecorder
@@ -157,9 +159,11 @@ def run_selected(
 ) -> list[JobOutcome]:
     """Plan (dry run) or run every selected job; one job's failure never stops the others.
     ``after_job`` is called after each job that ran (an object-store data folder uploads
-    there). At the end, one snapshot records every dataset the run changed."""
+    there). Each job that published outputs commits them to its datasets' Delta tables as it
+    ends; at the end, one snapshot records every dataset the run changed."""
     outcomes = []
     recorder: RunRecorder | None = None
+    run_id = new_run_id(datetime.now(UTC))
     for item in selected:
         outcome = JobOutcome(item.source, item.job.name, item.job.mode, JobStatus.SKIPPED)
         outcomes.append(outcome)
@@ -182,6 +186,7 @@ def run_selected(
                     recorder = recorder or RunRecorder(source.ctx.data_dir, source.ctx.now)
                     config = item.job.model_dump(mode="json")
                     recorder.add_job(source.name, item.job.name, config, result.outputs)
+                    _commit_tables(source, item.job, result.outputs, RunInfo(run_id, config))
         except GuardrailRefused as exc:
             outcome.status = JobStatus.REFUSED
             outcome.notes.append(str(exc))
@@ -191,12 +196,10 @@ def run_selected(
                 _record(outcome, exc.done)  # what it wrote before failing
                 if exc.done.outputs:  # published: readers of the catalog must see it too
                     recorder = recorder or RunRecorder(source.ctx.data_dir, source.ctx.now)
-                    recorder.add_job(
-                        source.name,
-                        item.job.name,
-                        item.job.model_dump(mode="json"),
-                        _outputs_on_disk(source, item.job, exc.done.outputs),
-                    )
+                    config = item.job.model_dump(mode="json")
+                    on_disk = _outputs_on_disk(source, item.job, exc.done.outputs)
+                    recorder.add_job(source.name, item.job.name, config, on_disk)
+                    _commit_tables(source, item.job, on_disk, RunInfo(run_id, config))
             outcome.status = JobStatus.FAILED
             outcome.notes.append(str(exc))
             log.error("%s/%s failed: %s", item.source, item.job.name, exc)
@@ -222,6 +225,15 @@ def _outputs_on_disk(source: Source, job: JobConfig, written: Sequence[Path]) ->
     folder = ingested_root(source.ctx.data_dir, source.name, job.name)
     kept = job_outputs(folder, source=source.name, job=job.name)
     return sorted(set(written) | set(kept))
+
+
+def _commit_tables(source: Source, job: JobConfig, outputs: Sequence[Path], run: RunInfo) -> None:
+    """Commit a job's outputs to its datasets' Delta tables; a failure here is logged and
+    never fails the job (its outputs are in place: the next run commits them)."""
+    try:
+        commit_job(source.ctx.data_dir, source.name, job.name, outputs, run)
+    except (OSError, TableCommitError) as exc:
+        log.error("%s/%s: could not commit to its Delta table: %s", source.name, job.name, exc)
 
 
 def _record_snapshot(recorder: RunRecorder | None) -> None:

@@ -20,7 +20,10 @@ from tests.fakes.alpaca_server import FakeAlpacaServer, make_bars
 
 # Real API bodies (group `vendor_samples`, see tests/conftest.py).
 TESTDATA = vendor_testdata_root() / "alpaca"
-REAL_BODIES = sorted(p for p in TESTDATA.glob("*.json") if p.name != "INDEX.json")
+# Only bodies of GET /v2/stocks/bars (the folder also holds other endpoints' answers).
+REAL_BODIES = sorted(
+    p for p in TESTDATA.glob("test_*.json") if p.name != "INDEX.json" and "bars" in p.name
+)
 T0 = datetime(2023, 9, 25, 4, 0, tzinfo=UTC)
 # Generated bodies in the same wire format: several symbols, a descending page, empty answers.
 GENERATED_BODIES = {

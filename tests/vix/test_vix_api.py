@@ -6,8 +6,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from multigate.exit_codes import ExitCode
+from multigate.storage.delta_tables import is_versioned_name
 from multigate.storage.provenance import read_sidecar
 from tests.conftest import snapshot
 from tests.fakes.cboe_server import CboeServer, Scripted, running_cboe_server
@@ -160,8 +162,16 @@ def test_dropping_a_symbol_removes_its_stale_output(tmp_path, write_config, run_
     result = run_cli("--config", config, "--job", "daily")
     assert result.code == ExitCode.OK
     folder = tmp_path / "data/ingested/vix/daily"
-    assert sorted(p.name for p in folder.iterdir()) == ["VIX.parquet", "VIX.parquet.source.json"]
+    outputs = [p.name for p in folder.iterdir() if p.name.endswith(".parquet")]
+    current = [p for p in outputs if not is_versioned_name(p)]
+    assert sorted(current) == ["VIX.parquet"]
+    assert not (folder / "VIX3M.parquet.source.json").exists()
     assert "removed 1 stale output" in result.out
+    # the table's current version holds VIX only; its first version still has VIX3M
+    table = DeltaTable(str(folder))
+    assert [Path(uri).name.split(".v-")[0] for uri in table.file_uris()] == ["VIX"]
+    first = DeltaTable(str(folder), version=0).file_uris()
+    assert sorted(Path(uri).name.split(".v-")[0] for uri in first) == ["VIX", "VIX3M"]
 
 
 def test_pruning_never_touches_files_multigate_did_not_write(tmp_path, write_config, run_cli, cboe):
