@@ -40,7 +40,6 @@ from multigate.storage.layout import ingested_root, raw_root
 from multigate.storage.remote.location import RemoteDataDirError, RemoteUploadError
 from multigate.storage.remote.session import remote_session
 from multigate.storage.run_lock import RunLocked, run_lock
-from multigate.storage.snapshot_records import STORE_NAME
 
 log = logging.getLogger("multigate")
 
@@ -290,10 +289,9 @@ def data_folder_session(
 
 def run_folders(selected: Sequence[SelectedJob]) -> tuple[str, ...]:
     """What a run of ``selected`` reads in its data folder (relative to it): the raw files
-    of their sources (shared by a source's jobs, with its ledger), their jobs' outputs,
-    and the snapshot records. An object-store data folder's copy fetches only these."""
-    store = f"{STORE_NAME}/"
-    folders = {f"{store}runs/", f"{store}heads.json"}
+    of their sources (shared by a source's jobs, with its ledger) and their jobs' outputs
+    with their tables. An object-store data folder's copy fetches only these."""
+    folders = set()
     for item in selected:
         if not item.skip_reason:
             folders.add(f"{raw_root(Path(), item.source).as_posix()}/")

@@ -174,8 +174,8 @@ def _held_for_writing(catalog: Catalog) -> AbstractContextManager[object]:
 
 
 def _prune(catalog: Catalog, args: argparse.Namespace) -> int:
+    from multigate.storage.delta_prune import prune_runs
     from multigate.storage.run_lock import RunLocked
-    from multigate.storage.snapshots import prune_snapshots
 
     if args.keep is None and args.before is None:
         raise CatalogError("snapshots prune: say what to remove with --keep N and/or --before DATE")
@@ -184,7 +184,7 @@ def _prune(catalog: Catalog, args: argparse.Namespace) -> int:
     before = ns_to_datetime(to_utc_ns(args.before, "--before")) if args.before else None
     try:
         with _held_for_writing(catalog):
-            removed, deleted = prune_snapshots(catalog.data_dir, keep=args.keep, before=before)
+            removed, deleted = prune_runs(catalog.data_dir, keep=args.keep, before=before)
     except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.LOCKED

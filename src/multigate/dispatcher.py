@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +18,15 @@ from multigate.context import RunContext
 from multigate.errors import ConfigError, GuardrailRefused, IngestError, JobKeyError
 from multigate.sources.base import JobFailedAfterWriting, JobPlan, JobResult, JobStatus, Source
 from multigate.sources.registry import source_class
-from multigate.storage.delta_tables import RunInfo, TableCommitError, commit_job, new_run_id
+from multigate.storage.delta_tables import (
+    RunInfo,
+    TableCommitError,
+    adopt_untabled,
+    commit_job,
+    new_run_id,
+)
 from multigate.storage.layout import ingested_root
 from multigate.storage.publish import job_outputs, prune_stale_outputs
-from multigate.storage.snapshots import RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +165,11 @@ def run_selected(
     """Plan (dry run) or run every selected job; one job's failure never stops the others.
     ``after_job`` is called after each job that ran (an object-store data folder uploads
     there). Each job that published outputs commits them to its datasets' Delta tables as it
-    ends; at the end, one snapshot records every dataset the run changed."""
+    ends (all of a run's commits carry its run id)."""
     outcomes = []
-    recorder: RunRecorder | None = None
     run_id = new_run_id(datetime.now(UTC))
+    if not dry_run:
+        _adopt_untabled(sources, RunInfo(run_id, {"adopted": True}))
     for item in selected:
         outcome = JobOutcome(item.source, item.job.name, item.job.mode, JobStatus.SKIPPED)
         outcomes.append(outcome)
@@ -183,9 +189,7 @@ def run_selected(
                 _record(outcome, result)
                 _prune(source, item.job, result, outcome)
                 if result.outputs:
-                    recorder = recorder or RunRecorder(source.ctx.data_dir, source.ctx.now)
                     config = item.job.model_dump(mode="json")
-                    recorder.add_job(source.name, item.job.name, config, result.outputs)
                     _commit_tables(source, item.job, result.outputs, RunInfo(run_id, config))
         except GuardrailRefused as exc:
             outcome.status = JobStatus.REFUSED
@@ -195,10 +199,8 @@ def run_selected(
             if isinstance(exc, JobFailedAfterWriting):
                 _record(outcome, exc.done)  # what it wrote before failing
                 if exc.done.outputs:  # published: readers of the catalog must see it too
-                    recorder = recorder or RunRecorder(source.ctx.data_dir, source.ctx.now)
                     config = item.job.model_dump(mode="json")
                     on_disk = _outputs_on_disk(source, item.job, exc.done.outputs)
-                    recorder.add_job(source.name, item.job.name, config, on_disk)
                     _commit_tables(source, item.job, on_disk, RunInfo(run_id, config))
             outcome.status = JobStatus.FAILED
             outcome.notes.append(str(exc))
@@ -215,7 +217,6 @@ def run_selected(
         outcome.seconds = time.monotonic() - started
         if after_job is not None and not dry_run:
             after_job()
-    _record_snapshot(recorder)
     return outcomes
 
 
@@ -236,15 +237,13 @@ def _commit_tables(source: Source, job: JobConfig, outputs: Sequence[Path], run:
         log.error("%s/%s: could not commit to its Delta table: %s", source.name, job.name, exc)
 
 
-def _record_snapshot(recorder: RunRecorder | None) -> None:
-    """Write the run's snapshot; a failure here is logged and never fails the jobs (the
-    next run records the datasets again)."""
-    if recorder is None:
-        return
-    try:
-        recorder.commit()
-    except (OSError, ValueError) as exc:
-        log.error("could not record the run's snapshot: %s", exc)
+def _adopt_untabled(sources: Mapping[str, Source], run: RunInfo) -> None:
+    """Give tables to the outputs of jobs that a run before Delta tables wrote (once)."""
+    for data_dir in sorted({source.ctx.data_dir for source in sources.values()}):
+        try:
+            adopt_untabled(data_dir, run)
+        except (OSError, TableCommitError) as exc:
+            log.error("could not make tables for earlier outputs in %s: %s", data_dir, exc)
 
 
 def _prune(source: Source, job: JobConfig, result: JobResult, outcome: JobOutcome) -> None:

@@ -161,32 +161,36 @@ def test_reading_imports_no_vendor_sdk(ingested):
     assert out.stdout.strip() == "[]"
 
 
-def test_files_changed_without_a_snapshot_are_described_again(ingested, run_cli):
-    from multigate.storage.snapshots import runs_dir, snapshot_ids
+def test_a_table_whose_record_missed_a_commit_is_described_from_its_log(ingested, run_cli):
+    from multigate.storage.table_record import TABLE_SIDECAR
     from tests.catalog.helpers import write_vix
 
     data_dir = ingested.parent / "data"
-    old_end = Catalog.open(data_dir).dataset("vix/vix_daily").end  # the index is saved
+    record = data_dir / "ingested/vix/vix_daily" / TABLE_SIDECAR
+    stale = record.read_bytes()
+    old_end = Catalog.open(data_dir).dataset("vix/vix_daily").end
     write_vix(ingested.parent, seed=42, days=400)  # a longer history
     assert run_cli("--config", ingested).code == 0
-    (runs_dir(data_dir) / f"{snapshot_ids(data_dir)[-1]}.json").unlink()  # as if never recorded
-    got = Catalog.open(data_dir).read("vix/vix_daily", start=old_end + timedelta(days=1))
+    record.write_bytes(stale)  # as if the run stopped between its commit and its record
+    catalog = Catalog.open(data_dir)
+    assert catalog.dataset("vix/vix_daily").version == 1
+    got = catalog.read("vix/vix_daily", start=old_end + timedelta(days=1))
     want = reference(stored_files(data_dir, "vix/vix_daily"), "date")
     want = want[want.date > old_end.date()]
     assert len(want) > 50
     assert_same_rows(got, want)
 
 
-def test_a_rebuilt_index_takes_snapshotted_jobs_from_their_snapshot(ingested):
-    from multigate.catalog.index import describe_folder, scan_outputs
-    from multigate.storage.snapshots import read_heads, write_heads
+def test_tables_without_records_read_the_same_from_their_logs(ingested):
+    from multigate.storage.table_record import TABLE_SIDECAR
 
     data_dir = ingested.parent / "data"
-    walked = sorted(describe_folder(data_dir / "ingested", data_dir), key=lambda e: e.path)
-    heads = read_heads(data_dir)
-    del heads["vix/vix_daily"]  # as if this job predates snapshots: its folder is walked
-    write_heads(data_dir, heads)
-    assert sorted(scan_outputs(data_dir), key=lambda e: e.path) == walked
-    assert {e.job for e in walked} == {"vix_daily", "eq_1m", "glbx", "es_trades"}
-    rebuilt = Catalog.open(data_dir, rebuild=True)
-    assert sorted(info.name for info in rebuilt.datasets()) == sorted(DATASETS)
+    recorded = Catalog.open(data_dir)
+    for record in (data_dir / "ingested").rglob(TABLE_SIDECAR):
+        record.write_text("{not json")  # hand-edited, or lost
+    described = Catalog.open(data_dir)
+    assert described.datasets() == recorded.datasets()
+    assert sorted(info.name for info in described.datasets()) == sorted(DATASETS)
+    for name in DATASETS:
+        assert_same_rows(described.read(name), recorded.read(name).to_pandas())
+    assert Catalog.open(data_dir, rebuild=True).datasets() == recorded.datasets()

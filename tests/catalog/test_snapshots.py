@@ -1,5 +1,6 @@
-"""Snapshots: a revised re-ingest keeps the old rows readable with ``as_of``, from the same
-bytes, while the dataset folder holds only current data; pruning old snapshots."""
+"""Snapshots (the runs in the datasets' Delta logs): a revised re-ingest keeps the old rows
+readable with ``as_of``, from the same bytes, while the table's current version holds only
+current data; pruning old runs."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
+from deltalake import DeltaTable
 
 from multigate import Catalog
 from multigate.catalog import CatalogError
 from multigate.exit_codes import ExitCode
 from multigate.storage.provenance import sha256_of
-from multigate.storage.snapshots import object_path, prune_snapshots
+from multigate.storage.delta_prune import prune_runs
+from multigate.storage.delta_tables import versioned_name
 from tests.catalog.helpers import (
     DATASETS,
     assert_same_rows,
@@ -62,16 +64,19 @@ def test_revised_vix_csv_keeps_the_old_rows_readable(ingested, run_cli, tmp_path
     assert_same_rows(
         catalog.read("vix/vix_daily", as_of=second.created_at), reference(new_files, "date")
     )
-    with pytest.raises(CatalogError, match="no snapshot"):
-        catalog.read("vix/vix_daily", as_of=first.created_at - timedelta(seconds=1))
+    # a run's time is its last commit; this table's own first commit may come earlier
+    committed = catalog.snapshots("vix/vix_daily")[0].created_at
+    assert committed <= first.created_at
+    with pytest.raises(CatalogError, match="no version of vix/vix_daily at or before"):
+        catalog.read("vix/vix_daily", as_of=committed - timedelta(milliseconds=1))
 
-    # the old bytes sit, content-addressed, outside the dataset folder
-    for sha in old_sha.values():
-        assert sha256_of(object_path(data_dir, sha)) == sha
-    plain = ds.dataset(
-        data_dir / "ingested/vix/vix_daily", format="parquet", exclude_invalid_files=True
-    )
-    assert plain.count_rows() == sum(len(reference([f], "date")) for f in new_files)
+    # the old bytes stay in the table under their content names; its current version
+    # (what any Delta reader sees) holds the new rows only
+    folder = data_dir / "ingested/vix/vix_daily"
+    for name, sha in old_sha.items():
+        assert sha256_of(folder / versioned_name(Path(name), sha)) == sha
+    current = DeltaTable(str(folder)).to_pyarrow_dataset()
+    assert current.count_rows() == sum(len(reference([f], "date")) for f in new_files)
 
 
 def test_a_pruned_output_stays_readable_by_its_snapshot(ingested, run_cli, tmp_path):
@@ -119,65 +124,37 @@ def test_revised_databento_and_alpaca_inputs_keep_the_old_rows(ingested, run_cli
 
 def test_an_up_to_date_run_records_nothing(ingested, run_cli):
     data_dir = ingested.parent / "data"
-    before = tree_state(data_dir / ".snapshots")
+    before = tree_state(data_dir / "ingested")
     assert run_cli("--config", ingested).code == ExitCode.OK
-    assert tree_state(data_dir / ".snapshots") == before
+    assert tree_state(data_dir / "ingested") == before  # no commit, no record rewritten
     assert len(Catalog.open(data_dir).snapshots()) == 1
 
 
 def test_prune_removes_old_snapshots_and_only_their_files(ingested, run_cli):
     data_dir = ingested.parent / "data"
+    folder = data_dir / "ingested/vix/vix_daily"
     for seed in (50, 60):
         write_vix(ingested.parent, seed=seed)
         assert run_cli("--config", ingested).code == ExitCode.OK
     catalog = Catalog.open(data_dir)
     first, second, third = catalog.snapshots()
-    second_only = {e.sha256 for e in _record_entries(data_dir, second.id)} - {
-        e.sha256 for e in _record_entries(data_dir, first.id)
+    files = {
+        version: {Path(uri).name for uri in DeltaTable(str(folder), version=version).file_uris()}
+        for version in (0, 1, 2)
     }
-    assert all(object_path(data_dir, sha).is_file() for sha in second_only)
+    second_only = files[1] - files[0] - files[2]
+    assert len(second_only) == 2 and all((folder / name).is_file() for name in second_only)
 
     with pytest.raises(ValueError, match="say what to prune"):
-        prune_snapshots(data_dir)
-    removed, deleted = prune_snapshots(data_dir, keep=1)
-    # the first snapshot is still the latest of alpaca and databento jobs: it stays
-    assert removed == [second.id] and deleted == len(second_only) == 2
-    assert not any(object_path(data_dir, sha).exists() for sha in second_only)
+        prune_runs(data_dir)
+    removed, deleted = prune_runs(data_dir, keep=1)
+    # the first run is still the latest of the alpaca and databento tables: it stays
+    assert removed == [second.id] and deleted == len(second_only)
+    assert not any((folder / name).exists() for name in second_only)
 
     catalog = Catalog.open(data_dir)
     assert [s.id for s in catalog.snapshots()] == [first.id, third.id]
     assert catalog.read("vix/vix_daily", as_of=first.id).num_rows > 0  # its files are kept
-    with pytest.raises(CatalogError, match="unknown snapshot"):
+    with pytest.raises(CatalogError, match="unknown run"):
         catalog.read("vix/vix_daily", as_of=second.id)
     assert catalog.read("alpaca/eq_1m").num_rows > 0
-
-
-def _record_entries(data_dir, snapshot_id):
-    """Every output the jobs recorded in ``snapshot_id`` held then."""
-    from multigate.storage.snapshots import job_manifest, read_snapshot
-
-    record = read_snapshot(data_dir, snapshot_id)
-    return [
-        entry
-        for job in record.jobs
-        for entry in job_manifest(data_dir, snapshot_id, job).entries.values()
-    ]
-
-
-def test_snapshot_ids_stay_ordered_when_the_clock_goes_back(ingested):
-    from datetime import UTC, datetime
-
-    from multigate.storage.snapshots import RunRecorder, snapshot_ids
-
-    data_dir = ingested.parent / "data"
-    (first,) = snapshot_ids(data_dir)
-    recorder = RunRecorder(data_dir, now=lambda: datetime(2001, 1, 1, tzinfo=UTC))
-    outputs = stored_files(data_dir, "vix/vix_daily")[:1]  # the job now holds one output
-    recorder.add_job("vix", "vix_daily", {"name": "vix_daily"}, outputs)
-    record = recorder.commit()
-    assert record is not None and record.id > first
-    assert snapshot_ids(data_dir) == [first, record.id]
-    (latest,) = [s for s in Catalog.open(data_dir).snapshots() if s.id == record.id]
-    assert latest.created_at > Catalog.open(data_dir).snapshots()[0].created_at
-    assert latest.datasets == ("vix/vix_daily",)
-    assert RunRecorder(data_dir, now=lambda: datetime.now(UTC)).commit() is None

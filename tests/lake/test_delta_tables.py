@@ -18,7 +18,8 @@ import pytest
 from deltalake import DeltaTable
 
 from multigate.exit_codes import ExitCode
-from multigate.storage.delta_tables import TABLE_SIDECAR, is_versioned_name
+from multigate.storage.delta_tables import is_versioned_name
+from multigate.storage.table_record import TABLE_SIDECAR
 from tests.catalog.helpers import CONFIG, write_all_inputs, write_vix
 
 deltalake.enable_nanosecond_timestamps()
@@ -101,7 +102,15 @@ def test_a_commit_records_the_run_and_each_added_files_provenance(lake):
         assert provenance["tools"] == sidecar["tools"]
     table_record = json.loads((root / TABLE_SIDECAR).read_text())
     assert table_record["version"] == 0 and table_record["run"] == meta["run"]
-    assert sorted(f["path"] for f in table_record["files"]) == sorted(meta["files"])
+    assert sorted(f["path"].rsplit("/", 1)[-1] for f in table_record["files"]) == sorted(
+        meta["files"]
+    )
+    for entry in table_record["files"]:  # the catalog's entry of each file, from the engine
+        output = data / entry["path"].split(".v-")[0]
+        sidecar = json.loads(output.with_name(output.name + ".parquet.source.json").read_text())
+        assert entry["sha256"] == sidecar["file"]["sha256"]
+        assert entry["rows"] == sidecar["rows"] == pq.read_metadata(data / entry["path"]).num_rows
+        assert entry["symbols"] == sidecar["symbols"]
 
 
 def test_a_run_that_changes_nothing_commits_nothing(lake, run_cli):

@@ -1,12 +1,15 @@
-"""``Catalog``: one read-side view over a data folder's ingested datasets and snapshots."""
+"""``Catalog``: one read-side view over a data folder's datasets (Delta tables) and the
+runs that changed them."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +17,6 @@ import pyarrow as pa
 
 from multigate.catalog.dataset_files import DatasetFiles
 from multigate.catalog.errors import CatalogError, UnknownDataset
-from multigate.catalog.index import OutputIndex
 from multigate.catalog.reader import (
     DEFAULT_BATCH_ROWS,
     ReadRequest,
@@ -23,27 +25,21 @@ from multigate.catalog.reader import (
     read_table,
     scan_batches,
 )
+from multigate.catalog.tables import Commit, Table, history, open_table, version_entries
 from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
 from multigate.progress import Progress
 from multigate.sources.registry import paid_raw_prefixes
+from multigate.storage.delta_tables import is_run_id, versioned_source
 from multigate.storage.outputs import OutputEntry
 from multigate.storage.remote.location import RemoteDataDir, is_remote_url, parse_remote
-from multigate.storage.snapshots import (
-    SnapshotChainBroken,
-    SnapshotRecord,
-    is_snapshot_id,
-    job_manifest,
-    object_path,
-    read_heads,
-    read_snapshot,
-    snapshot_created_at,
-    snapshot_ids,
-)
+from multigate.storage.table_paths import DatasetKey, find_tables, untabled_jobs
 
 if TYPE_CHECKING:
     import duckdb
 
-DatasetKey = tuple[str, str, str]  # source, job, part
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,9 @@ class DatasetInfo:
     files: int
     bytes: int
     snapshot: str | None
-    """Latest snapshot holding the dataset (None: ingested before snapshots were kept)."""
+    """The run that made the dataset's current version (its table's newest commit)."""
+    version: int = 0
+    """The dataset's Delta table version."""
     quality: dict[str, int] = field(default_factory=dict)
     """Quality summary: rows flagged by each row check that fails ``--strict``
     (``duplicate_timestamp``, ``ohlc_inconsistent``, ...), summed over the dataset's outputs
@@ -73,7 +71,8 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One run that changed datasets."""
+    """One run that changed datasets: its id (its start time) and when its last commit
+    landed (``read(as_of=<that time>)`` reads what it made)."""
 
     id: str
     created_at: datetime
@@ -84,14 +83,15 @@ class Snapshot:
 class Catalog:
     """Datasets of one data folder: ``Catalog.open("data")``."""
 
-    def __init__(self, data_dir: Path, index: OutputIndex) -> None:
+    def __init__(self, data_dir: Path, tables: Mapping[DatasetKey, Table]) -> None:
         self.data_dir = data_dir
         """The local folder read (of an object-store data folder: its working copy)."""
         self.remote: RemoteDataDir | None = None
         """The object-store data folder this catalog reads a copy of, if any."""
         self.env: Mapping[str, str] = os.environ
         """Where the object store's credentials come from."""
-        self._index = index
+        self._tables = dict(tables)
+        self._history: dict[DatasetKey, list[Commit]] = {}
         self._names: dict[str, DatasetKey] = {}
         self._aliases: dict[str, DatasetKey] = {}
         self._name_of: dict[DatasetKey, str] = {}
@@ -109,8 +109,8 @@ class Catalog:
         cache_dir: str | Path | None = None,
         progress: Progress | None = None,
     ) -> Catalog:
-        """The catalog of ``data_dir`` (what ingest.yaml's ``data_dir`` points at). The
-        index is brought up to date from newer snapshots; ``rebuild`` walks the folder.
+        """The catalog of ``data_dir`` (what ingest.yaml's ``data_dir`` points at): each
+        dataset's table, from its record (``rebuild``: from its log and files).
 
         An object-store URL (``s3://bucket/prefix``) is read through a local working copy
         (``cache_dir``; default under the user's cache folder), brought up to date first;
@@ -134,7 +134,20 @@ class Catalog:
         root = Path(data_dir).expanduser().resolve()
         if not root.is_dir():
             raise CatalogError(f"{root}: data folder not found")
-        return cls(root, OutputIndex.open(root, rebuild=rebuild))
+        older = untabled_jobs(root)
+        if older:
+            raise CatalogError(
+                f"{root}: {', '.join(older)} written before datasets were Delta tables; "
+                f"run 'multigate-ingest' once (or 'multigate upgrade --data-dir {root}') "
+                "to make their tables"
+            )
+        tables = {}
+        for key, table_root in find_tables(root):
+            try:
+                tables[key] = open_table(root, key, table_root, trust_record=not rebuild)
+            except CatalogError as exc:
+                log.warning("skipping %s: %s", table_root, exc)
+        return cls(root, tables)
 
     @classmethod
     def open_remote(
@@ -171,11 +184,10 @@ class Catalog:
         return cls.open_remote(remote, env, progress=progress)
 
     def datasets(self) -> list[DatasetInfo]:
-        heads = read_heads(self.data_dir)
-        return [self._info(name, key, heads) for name, key in sorted(self._names.items())]
+        return [self._info(name, key) for name, key in sorted(self._names.items())]
 
     def dataset(self, name: str) -> DatasetInfo:
-        return self._info(name, self._key(name), read_heads(self.data_dir))
+        return self._info(name, self._key(name))
 
     def schema(self, name: str) -> pa.Schema:
         """The columns of ``name`` and their stored types (read from one file's footer)."""
@@ -188,11 +200,11 @@ class Catalog:
         start: Any = None,
         end: Any = None,
         columns: Sequence[str] | None = None,
-        as_of: str | datetime | None = None,
+        as_of: str | datetime | int | None = None,
     ) -> pa.Table:
         """Rows of ``name`` with these symbols in ``[start, end)`` (UTC), sorted by time
-        then symbol, with their stored dtypes; ``as_of`` (a snapshot id or a time) reads
-        the dataset as it was then."""
+        then symbol, with their stored dtypes; ``as_of`` (a run id, a time, or a table
+        version as an int) reads the dataset as it was then."""
         return read_table(self._request(name, symbols, start, end, columns, as_of))
 
     def scan(
@@ -202,7 +214,7 @@ class Catalog:
         start: Any = None,
         end: Any = None,
         columns: Sequence[str] | None = None,
-        as_of: str | datetime | None = None,
+        as_of: str | datetime | int | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> pa.RecordBatchReader:
         """The rows of ``read`` as a stream of batches, in the same order, holding about
@@ -211,23 +223,41 @@ class Catalog:
         return scan_batches(request, batch_rows)
 
     def snapshots(self, name: str | None = None) -> list[Snapshot]:
-        """Snapshots, oldest first; with ``name``, only those that changed that dataset."""
-        key = self._key(name) if name is not None else None
+        """Runs that changed datasets, oldest first (from the tables' commits); with
+        ``name``, only those that changed that dataset."""
+        keys = [self._key(name)] if name is not None else sorted(self._tables)
+        runs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        committed: dict[str, datetime] = {}
+        for key in keys:
+            pruned = self._tables[key].pruned
+            for commit in self._commits(key):
+                if commit.version not in pruned and commit.run:
+                    runs[commit.run].append((self._key_name(key), commit.config_hash))
+                    committed[commit.run] = max(
+                        committed.get(commit.run, _EPOCH), commit.created_at
+                    )
         found = []
-        for sid in snapshot_ids(self.data_dir):
-            record = read_snapshot(self.data_dir, sid)
-            changed = tuple(self._display(dataset) for dataset in record.datasets)
-            if key is not None and self._key_name(key) not in changed:
-                continue
-            found.append(Snapshot(sid, record.created_at, record.config_hash, changed))
+        for run in sorted(runs):
+            changed = sorted(runs[run])
+            hashes = "\n".join(f"{dataset}={digest}" for dataset, digest in changed)
+            config_hash = hashlib.sha256(hashes.encode()).hexdigest()
+            datasets = tuple(dataset for dataset, _ in changed)
+            found.append(Snapshot(run, committed[run], config_hash, datasets))
         return found
 
     def sidecars(self, name: str) -> list[dict[str, Any]]:
         """The sidecar records of a dataset's current outputs (no Parquet is opened)."""
         from multigate.storage.provenance import read_sidecar
 
-        paths = self._by_key[self._key(name)].paths
-        return [record for path in paths if (record := read_sidecar(self.data_dir / path))]
+        key = self._key(name)
+        records = []
+        for entry in self._tables[key].entries:
+            record = read_sidecar(self.data_dir / versioned_source(entry.path))
+            if record is None or (record.get("file") or {}).get("sha256") != entry.sha256:
+                record = self._committed_provenance(key, entry)  # replaced since: the log's
+            if record:
+                records.append(record)
+        return records
 
     def quality(self, name: str) -> pa.Table:
         """``output, check, count, examples``: every output's row checks, then the session
@@ -274,11 +304,13 @@ class Catalog:
     # -- internals -------------------------------------------------------------------
 
     def _group(self) -> None:
-        by_key = self._index.datasets()
+        by_key = self._tables
         parts: dict[tuple[str, str], set[str]] = defaultdict(set)
         for source, job, part in by_key:
             parts[(source, job)].add(part)
-        self._by_key = {key: DatasetFiles(table) for key, table in by_key.items()}
+        self._by_key = {
+            key: DatasetFiles.from_entries(table.entries) for key, table in by_key.items()
+        }
         self._names, self._aliases = {}, {}
         for source, job, part in by_key:
             full = f"{source}/{job}/{part}" if part else f"{source}/{job}"
@@ -286,6 +318,19 @@ class Catalog:
             self._names[f"{source}/{job}" if single else full] = (source, job, part)
             self._aliases[full] = (source, job, part)
         self._name_of = {key: name for name, key in self._names.items()}
+
+    def _commits(self, key: DatasetKey) -> list[Commit]:
+        if key not in self._history:
+            self._history[key] = history(self._tables[key].root)
+        return self._history[key]
+
+    def _committed_provenance(self, key: DatasetKey, entry: OutputEntry) -> dict[str, Any]:
+        name = Path(entry.path).relative_to(self._tables[key].root.relative_to(self.data_dir))
+        for commit in reversed(self._commits(key)):
+            found = commit.files.get(name.as_posix())
+            if found is not None:
+                return {"kind": "ingested", "source": key[0], "job": key[1], **found}
+        return {}
 
     def _key(self, name: str) -> DatasetKey:
         key = self._names.get(name) or self._aliases.get(name)
@@ -300,9 +345,9 @@ class Catalog:
         key = self._aliases.get(full_name)
         return self._key_name(key) if key is not None else full_name
 
-    def _info(self, name: str, key: DatasetKey, heads: dict[str, dict[str, str]]) -> DatasetInfo:
+    def _info(self, name: str, key: DatasetKey) -> DatasetInfo:
         summary = self._by_key[key].summary()
-        head = heads.get(f"{key[0]}/{key[1]}", {}).get("id")
+        table = self._tables[key]
         return DatasetInfo(
             name=name,
             source=key[0],
@@ -314,7 +359,8 @@ class Catalog:
             rows=summary.rows,
             files=summary.files,
             bytes=summary.bytes,
-            snapshot=head,
+            snapshot=table.run or None,
+            version=table.version,
             quality=summary.flagged,
         )
 
@@ -325,7 +371,7 @@ class Catalog:
         start: Any,
         end: Any,
         columns: Sequence[str] | None,
-        as_of: str | datetime | None,
+        as_of: str | datetime | int | None,
     ) -> ReadRequest:
         key = self._key(name)
         wanted = None
@@ -338,9 +384,9 @@ class Catalog:
         if as_of is None:
             files = self._current(key, wanted, low, high)
         else:
-            snapshot = DatasetFiles.from_entries(self._entries_as_of(key, as_of))
-            chosen = snapshot.candidates(wanted, low, high) or snapshot.first()
-            files = self._stored(key, chosen)
+            past = DatasetFiles.from_entries(self._entries_as_of(key, as_of))
+            chosen = past.candidates(wanted, low, high) or past.first()
+            files = [StoredFile(entry, self.path_of(entry)) for entry in chosen]
         return ReadRequest(
             files=files,
             columns=list(columns) if columns is not None else None,
@@ -352,70 +398,41 @@ class Catalog:
     def _current(
         self, key: DatasetKey, symbols: frozenset[str] | None, start: int | None, end: int | None
     ) -> list[StoredFile]:
-        """The current files that may match (at least one, for the columns). A file whose
-        size differs from the index was changed without a snapshot (a run outside the
-        dispatcher): the job is described again from its folder, once."""
-        for _ in range(2):
-            dataset = self._by_key.get(key)
-            if dataset is None:
-                raise UnknownDataset("/".join(part for part in key if part), self._names)
-            entries = dataset.candidates(symbols, start, end) or dataset.first()
-            files = [StoredFile(entry, self.path_of(entry)) for entry in entries]
-            if all(_same_size(item) for item in files):
-                return files
-            self._index.refresh_job(self.data_dir, key[0], key[1])
-            self._group()
-        raise CatalogError(f"{'/'.join(key)}: its files keep changing; try again")
-
-    def _stored(self, key: DatasetKey, entries: Sequence[OutputEntry]) -> list[StoredFile]:
-        """Where each snapshot output's bytes are now: in place, or in the object store."""
+        """The current files that may match (at least one, for the columns). Each is a
+        content-named file of the table: never replaced, so never read half-written."""
         dataset = self._by_key.get(key)
-        files = []
-        for entry in entries:
-            path = self.path_of(entry)
-            current = dataset.sha256_of(entry.path) if dataset is not None else None
-            if current != entry.sha256 or not _same_size(StoredFile(entry, path)):
-                path = object_path(self.data_dir, entry.sha256)
-                if not path.is_file():
-                    raise CatalogError(
-                        f"{entry.path} (sha256 {entry.sha256[:12]}...) of that snapshot is "
-                        "no longer stored"
-                    )
-            files.append(StoredFile(entry, path))
-        return files
+        if dataset is None:
+            raise UnknownDataset("/".join(part for part in key if part), self._names)
+        entries = dataset.candidates(symbols, start, end) or dataset.first()
+        return [StoredFile(entry, self.path_of(entry)) for entry in entries]
 
-    def _entries_as_of(self, key: DatasetKey, as_of: str | datetime) -> list[OutputEntry]:
-        ids = snapshot_ids(self.data_dir)
-        if isinstance(as_of, str) and as_of in ids:
-            candidates = ids[: ids.index(as_of) + 1]
-        elif isinstance(as_of, str) and is_snapshot_id(as_of):
-            raise CatalogError(
-                f"unknown snapshot {as_of} (pruned?); snapshots: {', '.join(ids) or 'none'}"
-            )
+    def _entries_as_of(self, key: DatasetKey, as_of: str | datetime | int) -> list[OutputEntry]:
+        """The dataset's files at a table version, a run (its newest version made by that
+        run or an earlier one) or a time (its newest version committed by then)."""
+        table = self._tables[key]
+        commits = [c for c in self._commits(key) if c.version not in table.pruned]
+        if isinstance(as_of, int) and not isinstance(as_of, bool):
+            chosen = [c for c in commits if c.version == as_of]
+            if not chosen:
+                raise CatalogError(
+                    f"{self._key_name(key)} has no readable version {as_of} (its newest is "
+                    f"{table.version}; pruned: {sorted(table.pruned) or 'none'})"
+                )
+        elif isinstance(as_of, str) and is_run_id(as_of):
+            runs = {snap.id for snap in self.snapshots()}
+            if as_of not in runs:
+                known = ", ".join(sorted(runs)) or "none"
+                raise CatalogError(f"unknown run {as_of} (pruned?); runs: {known}")
+            chosen = [c for c in commits if c.run and c.run <= as_of]
         else:
             moment = to_utc_ns(as_of, "as_of")
-            candidates = [sid for sid in ids if _ns(snapshot_created_at(sid)) <= moment]
-        job_key = f"{key[0]}/{key[1]}"
-        records: dict[str, SnapshotRecord] = {}
-        for sid in reversed(candidates):
-            records[sid] = read_snapshot(self.data_dir, sid)
-            if job_key in records[sid].jobs:
-                try:
-                    manifest = job_manifest(self.data_dir, sid, job_key, records)
-                except SnapshotChainBroken as exc:
-                    raise CatalogError(str(exc)) from exc
-                return [e for e in manifest.sorted_entries() if e.part == key[2]]
-        first = ids[0] if ids else "none"
-        raise CatalogError(
-            f"no snapshot of {self._key_name(key)} at or before {as_of} (first snapshot: {first})"
-        )
-
-
-def _same_size(item: StoredFile) -> bool:
-    try:
-        return item.path.stat().st_size == item.entry.bytes
-    except OSError:
-        return False
+            chosen = [c for c in commits if _ns(c.created_at) <= moment]
+        if not chosen:
+            first = commits[0].run if commits else "none"
+            raise CatalogError(
+                f"no version of {self._key_name(key)} at or before {as_of} (first run: {first})"
+            )
+        return version_entries(self.data_dir, table, chosen[-1].version)
 
 
 def _ns(moment: datetime) -> int:

@@ -250,20 +250,14 @@ def atomic_path(path: Path, *, sidecar_written: bool = False) -> Iterator[Path]:
     left as it was. With ``sidecar_written`` the block has already put the new sidecar in
     place (see ``publish_file``): the file moves under it, and no reader sees ``path``
     without a sidecar. Without it, ``path``'s old sidecar (if any) is deleted just before
-    the move, so an old sidecar never describes new bytes. An ingested output that
-    snapshots may hold is first kept in the snapshot store (unless the new bytes are the
-    same: what its old sidecar recorded is read before the block, the choice made after).
+    the move, so an old sidecar never describes new bytes. (A dataset's past versions keep
+    their bytes under content-named links of their own: see ``delta_tables``.)
     """
-    from multigate.storage.snapshots import keep_replaced, recorded_output  # they use this
-
-    recorded = recorded_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
     tmp = temp_name_for(path)
     try:
         yield tmp
-        if recorded is not None:
-            keep_replaced(path, recorded, replacement=tmp)  # path still holds the old bytes
         publish(tmp, path, sidecar_written=sidecar_written)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -24,10 +24,11 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -42,16 +43,23 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 from multigate.storage.atomic import publish, temp_name_for
 from multigate.storage.delta_files import file_stats, table_schema
 from multigate.storage.layout import ingested_root
+from multigate.storage.outputs import describe_output
 from multigate.storage.provenance import read_sidecar
+from multigate.storage.publish import job_outputs
+from multigate.storage.table_paths import table_root, untabled_jobs
+from multigate.storage.table_record import (
+    LOG_DIR,
+    TableRecord,
+    latest_version,
+    read_table_record,
+    write_table_record,
+)
 
 # Databento's timestamps are nanoseconds: Delta's ``timestampNanos`` reader feature.
 deltalake.enable_nanosecond_timestamps()
 
 log = logging.getLogger(__name__)
 
-TABLE_SIDECAR = ".source.json"
-LOG_DIR = "_delta_log"
-_PART_KEY = "schema="
 _VERSION_MARK = ".v-"
 _PROVENANCE_KEYS = (
     *("file", "fingerprint", "inputs", "query", "vendor", "tools", "mode", "created_at"),
@@ -86,28 +94,37 @@ class TableCommit:
     removed: tuple[str, ...]
 
 
+_RUN_ID_FORMAT = "%Y%m%dT%H%M%S%fZ"
+_RUN_ID = re.compile(r"\d{8}T\d{12}Z")
+
+
 def new_run_id(now: datetime) -> str:
     """A run's id: its start time in UTC to the microsecond (ids sort by time)."""
-    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return now.astimezone(UTC).strftime(_RUN_ID_FORMAT)
+
+
+def is_run_id(text: str) -> bool:
+    return _RUN_ID.fullmatch(text) is not None
 
 
 def is_table(root: Path) -> bool:
     return (root / LOG_DIR).is_dir()
 
 
-def table_root(output: Path, job_root: Path) -> Path:
-    """The table an output belongs to: its job folder, or the ``schema=<name>`` folder under
-    it when the job writes several record types."""
-    inside = output.relative_to(job_root).parts[:-1]
-    for depth, part in enumerate(inside):
-        if part.startswith(_PART_KEY):
-            return job_root.joinpath(*inside[: depth + 1])
-    return job_root
-
-
 def versioned_name(output: Path, sha256: str) -> str:
     """``VIX.parquet`` with sha256 ``ab12...`` -> ``VIX.v-ab12<14 more>.parquet``."""
     return f"{output.stem}{_VERSION_MARK}{sha256[:16]}{output.suffix}"
+
+
+def versioned_source(path: str) -> str:
+    """The engine output a content-named file was linked from (its path with the
+    ``.v-<sha256[:16]>`` mark taken out); other paths are returned as they are."""
+    folder, _, name = path.rpartition("/")
+    if not is_versioned_name(name):
+        return path
+    stem, suffix = name.rsplit(".", 1)
+    original = f"{stem.rpartition(_VERSION_MARK)[0]}.{suffix}"
+    return f"{folder}/{original}" if folder else original
 
 
 def is_versioned_name(name: str) -> bool:
@@ -130,7 +147,7 @@ def commit_job(
     commits = []
     for root, files in sorted(tables.items()):
         try:
-            made = _commit_table(root, files, source=source, job=job, run=run)
+            made = _commit_table(root, files, data_dir=data_dir, source=source, job=job, run=run)
         except (DeltaError, ValueError, KeyError) as exc:
             raise TableCommitError(f"{root}: {exc}") from exc
         if made is not None:
@@ -139,7 +156,7 @@ def commit_job(
 
 
 def _commit_table(
-    root: Path, outputs: Sequence[Path], *, source: str, job: str, run: RunInfo
+    root: Path, outputs: Sequence[Path], *, data_dir: Path, source: str, job: str, run: RunInfo
 ) -> TableCommit | None:
     wanted: dict[str, tuple[Path, dict[str, Any]]] = {}
     for output in outputs:
@@ -147,13 +164,21 @@ def _commit_table(
         if record is None or record.get("kind") != "ingested":
             log.warning("%s: no sidecar; left out of the table's commit", output)
             continue
-        sha256 = str(record["file"]["sha256"])
         folder = PurePosixPath(output.relative_to(root).parent.as_posix())
-        wanted[str(folder / versioned_name(output, sha256)).removeprefix("./")] = (output, record)
+        name = str(folder / versioned_name(output, str(record["file"]["sha256"])))
+        wanted[name.removeprefix("./")] = (output, record)
     current = _current_files(root)
     added = sorted(set(wanted) - set(current))
     removed = sorted(set(current) - set(wanted))
+    overwrite = bool(added) and _columns_changed(root, wanted[added[0]][0])
+    if overwrite:  # another layout (a new column, a type): the new version is all new files
+        added, removed = sorted(wanted), []
+    recorded = read_table_record(root)
+    pruned = recorded.pruned if recorded is not None else frozenset()
+    previous = recorded if recorded and recorded.version == latest_version(root) else None
     if not added and not removed:
+        if previous is None and current:  # stopped between a commit and its record
+            _write_record(root, data_dir, wanted, None, pruned, source, job, run)
         return None
     adds = []
     for name in added:
@@ -171,39 +196,76 @@ def _commit_table(
         "job": job,
         "files": {name: _provenance(wanted[name][1], wanted[name][0], root) for name in added},
     }
-    schema = table_schema(pq.read_schema(root / added[0])) if added else None
     properties = CommitProperties(custom_metadata={"multigate": metadata})
-    if not is_table(root):
-        if schema is None:
-            return None
-        create_table_with_add_actions(
-            str(root), deltalake.Schema.from_arrow(schema), adds, commit_properties=properties
-        )
-    else:
-        table = DeltaTable(str(root))
-        now_ms = int(time.time() * 1000)
-        removes: list[AddAction | RemoveAction] = [
-            RemoveAction(name, True, now_ms, current[name], {}) for name in removed
-        ]
-        columns = pa.schema(table.schema().to_arrow())
-        if schema is not None and not _same_columns(schema, columns):
-            # a changed layout (a new column, another type): the new version holds only
-            # the new files, under the new schema
-            table.create_write_transaction(
-                [*adds], "overwrite", schema, commit_properties=properties
-            )
-        else:
-            table.create_write_transaction(
-                [*adds, *removes], "append", columns, commit_properties=properties
-            )
-    version = DeltaTable(str(root)).version()
-    write_table_sidecar(root, version, source=source, job=job, run=run)
+    _write_commit(root, adds, [(name, current[name]) for name in removed], properties, overwrite)
+    version = _write_record(root, data_dir, wanted, previous, pruned, source, job, run)
     log.info("%s: version %d (+%d -%d files)", root, version, len(added), len(removed))
     return TableCommit(root, version, tuple(added), tuple(removed))
 
 
-def _same_columns(new: Any, old: Any) -> bool:
-    return [(f.name, str(f.type)) for f in new] == [(f.name, str(f.type)) for f in old]
+def _write_commit(
+    root: Path,
+    adds: list[AddAction],
+    removed: list[tuple[str, int]],
+    properties: CommitProperties,
+    overwrite: bool,
+) -> None:
+    """One commit adding ``adds`` and removing ``removed`` (path, size); a first commit
+    creates the table, an ``overwrite`` replaces every file and the schema."""
+    if not is_table(root):
+        schema = table_schema(pq.read_schema(root / adds[0].path))
+        create_table_with_add_actions(
+            str(root), deltalake.Schema.from_arrow(schema), adds, commit_properties=properties
+        )
+        return
+    table = DeltaTable(str(root))
+    if overwrite:
+        schema = table_schema(pq.read_schema(root / adds[0].path))
+        table.create_write_transaction([*adds], "overwrite", schema, commit_properties=properties)
+        return
+    now_ms = int(time.time() * 1000)
+    removes = [RemoveAction(name, True, now_ms, size, {}) for name, size in removed]
+    columns = pa.schema(table.schema().to_arrow())
+    table.create_write_transaction(
+        [*adds, *removes], "append", columns, commit_properties=properties
+    )
+
+
+def _columns_changed(root: Path, output: Path) -> bool:
+    """Whether ``output``'s columns read as another schema than the table's."""
+    if not is_table(root):
+        return False
+    new = table_schema(pq.read_schema(output))
+    old = pa.schema(DeltaTable(str(root)).schema().to_arrow())
+    return [(f.name, str(f.type)) for f in new] != [(f.name, str(f.type)) for f in old]
+
+
+def _write_record(
+    root: Path,
+    data_dir: Path,
+    wanted: Mapping[str, tuple[Path, dict[str, Any]]],
+    previous: TableRecord | None,
+    pruned: frozenset[int],
+    source: str,
+    job: str,
+    run: RunInfo,
+) -> int:
+    """Write the table's record for its newest version; returns that version."""
+    version = DeltaTable(str(root)).version()
+    known = {entry.path: entry for entry in previous.entries} if previous else {}
+    entries = []
+    for name, (output, _) in sorted(wanted.items()):
+        physical = (root / name).relative_to(data_dir).as_posix()
+        entry = known.get(physical)
+        if entry is None:
+            described = describe_output(output, data_dir)
+            if described is None:
+                continue
+            entry = replace(described, path=physical)
+        entries.append(entry)
+    record = TableRecord(source, job, version, run.run_id, run.config_hash, tuple(entries), pruned)
+    write_table_record(root, record)
+    return version
 
 
 def _current_files(root: Path) -> dict[str, int]:
@@ -248,30 +310,14 @@ def _provenance(record: Mapping[str, Any], output: Path, root: Path) -> dict[str
     return kept
 
 
-def write_table_sidecar(root: Path, version: int, *, source: str, job: str, run: RunInfo) -> None:
-    """``<table>/.source.json``: the version the table is at and its files, for a reader
-    that does not open the log (and for people)."""
-    actions = _add_actions(DeltaTable(str(root)))
-    record = {
-        "format_version": 1,
-        "kind": "table",
-        "source": source,
-        "job": job,
-        "version": version,
-        "run": run.run_id,
-        "config_hash": run.config_hash,
-        "files": [
-            {"path": path, "bytes": size, "rows": rows}
-            for path, size, rows in zip(
-                actions["path"], actions["size_bytes"], actions["num_records"], strict=True
-            )
-        ],
-        "updated_at": datetime.now(UTC).isoformat(),
-    }
-    target = root / TABLE_SIDECAR
-    tmp = temp_name_for(target)
-    try:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        publish(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+def adopt_untabled(data_dir: Path, run: RunInfo) -> list[TableCommit]:
+    """Make tables for the jobs whose outputs were written before datasets were Delta
+    tables: their current outputs become each table's first version (nothing is moved or
+    rewritten; their history starts here). Call under the run lock."""
+    commits = []
+    for name in untabled_jobs(data_dir):
+        source, job = name.split("/", 1)
+        outputs = job_outputs(ingested_root(data_dir, source, job), source=source, job=job)
+        commits.extend(commit_job(data_dir, source, job, outputs, run))
+        log.info("%s: made its Delta table from %d existing output(s)", name, len(outputs))
+    return commits

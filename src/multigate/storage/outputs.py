@@ -103,23 +103,53 @@ def describe_output(path: Path, data_dir: Path) -> OutputEntry | None:
         return None
     relative = PurePosixPath(path.resolve().relative_to(data_dir.resolve()).as_posix())
     source, job = str(record.get("source")), str(record.get("job"))
-    metadata = pq.read_metadata(path)
+    return describe_parquet(
+        pq.read_metadata(path),
+        FileFacts(
+            path=str(relative),
+            source=source,
+            job=job,
+            part=part_of(relative, source, job),
+            sha256=str(recorded["sha256"]),
+            bytes=size,
+            symbols=tuple(str(symbol) for symbol in record.get("symbols") or ()),
+            flagged=flagged_checks(record.get("quality")),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What an entry takes from outside the file's footer."""
+
+    path: str
+    source: str
+    job: str
+    part: str
+    sha256: str
+    bytes: int
+    symbols: tuple[str, ...]
+    flagged: tuple[tuple[str, int], ...] = ()
+
+
+def describe_parquet(metadata: pq.FileMetaData, facts: FileFacts) -> OutputEntry:
+    """The entry of a file from its footer (rows, time range) and ``facts``."""
     schema = metadata.schema.to_arrow_schema()
     time_column = profile_of(schema).time_column
     tmin, tmax = _time_range(metadata, schema, time_column)
     return OutputEntry(
-        path=str(relative),
-        source=source,
-        job=job,
-        part=part_of(relative, source, job),
-        sha256=str(recorded["sha256"]),
-        bytes=size,
+        path=facts.path,
+        source=facts.source,
+        job=facts.job,
+        part=facts.part,
+        sha256=facts.sha256,
+        bytes=facts.bytes,
         rows=metadata.num_rows,
-        symbols=tuple(str(symbol) for symbol in record.get("symbols") or ()),
+        symbols=facts.symbols,
         time_column=time_column,
         tmin=tmin,
         tmax=tmax,
-        flagged=flagged_checks(record.get("quality")),
+        flagged=facts.flagged,
     )
 
 

@@ -21,7 +21,6 @@ from multigate.storage.provenance import (
     sidecar_owner,
     write_sidecar,
 )
-from multigate.storage.snapshots import keep_for_snapshots
 
 
 def publish_file(
@@ -96,8 +95,8 @@ def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job:
     """Remove Parquet files (and their sidecars) under ``folder`` that are not in ``keep``
     and that this job wrote (their sidecar says so): outputs of inputs, symbols or chunks
     the job no longer has. Files without such a sidecar are never touched; a sidecar of
-    this job whose file is missing (a run stopped between the two) goes too; bytes a snapshot
-    may hold are kept in the snapshot store first. Returns the data files removed."""
+    this job whose file is missing (a run stopped between the two) goes too. The table's
+    past versions keep their bytes under their own names. Returns the data files removed."""
     wanted = {path.resolve() for path in keep}
     removed = []
     if folder.is_dir():
@@ -119,11 +118,10 @@ def prune_stale_outputs(folder: Path, keep: Iterable[Path], *, source: str, job:
 
 def retract_output(path: Path, *, source: str, job: str) -> bool:
     """Remove the ingested output ``path`` and its sidecar if this job wrote it (its sidecar
-    says so); its bytes are kept for the snapshots first. Returns whether it was removed.
+    says so). Returns whether it was removed.
     The one rule for taking an output back, whether stale or made from failed inputs."""
     if not _written_by(path, source, job):
         return False
-    keep_for_snapshots(path)
     path.unlink(missing_ok=True)  # the file first: a sidecar without its file counts as absent
     remove_sidecar(path)
     return True
