@@ -299,7 +299,10 @@ class FakeDatabentoServer:
         served: list[str] = []
         missing: list[str] = []
         for sym in requested:
-            name = by_id.get(sym) if stype_in == "instrument_id" else sym.upper()
+            if stype_in == "instrument_id":  # read as an integer, as the vendor does
+                name = by_id.get(str(int(sym))) if sym.isdigit() else None
+            else:
+                name = sym.upper()
             if name in self.instrument_ids:
                 if name not in served:
                     served.append(name)
