@@ -440,7 +440,8 @@ def test_instrument_ids_are_read_as_the_vendor_reads_them_integers(
     assert "ingest.yaml:13:" in result.err and "symbols" in result.err
     assert "'1001' and '01001' both give the symbol '1001'" in result.err
 
-    result = run_cli("--config", instrument_id_config(write_config, server, '["01001"]'))
+    config = instrument_id_config(write_config, server, '["01001"]')
+    result = run_cli("--config", config, "--workers", "1")
     assert result.code == ExitCode.OK, result.err
     assert server.calls["get_range"] == 2  # 2 days, asked as the id the vendor reads
     assert {form["symbols"] for _, form in server.requests} == {"1001"}
