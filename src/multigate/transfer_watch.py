@@ -11,9 +11,13 @@ retry it under their usual rules. Two ways to feed it:
   so a trickle is seen as it happens, then hands requests the bytes it read.
 - :func:`watch_file_growth` / :func:`watch_progress`: for a client that reads on its own
   (Databento streams into a file; its quote is a small answer). A ``SIGALRM`` interval timer
-  checks the progress once per window and raises in the main thread, which interrupts the
-  blocking read. Off the main thread (or without ``setitimer``) it does nothing but log
-  that it cannot watch.
+  checks the progress :data:`TICKS_PER_WINDOW` times per window and raises in the main
+  thread, which interrupts the blocking read: a window under the floor ends the transfer
+  within 5% of the window's end, so an attempt lasts one window (not the two or three a
+  check once per window allowed). Off the main thread (or without ``setitimer``) it does
+  nothing but log that it cannot watch. What it measures must be the bytes received: a
+  file the client writes through a buffer shows 0 while bytes arrive (see
+  ``sources/databento/range_stream.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ log = logging.getLogger(__name__)
 READ_SIZE = 64 * 1024
 """Largest piece read at once; a read returns as soon as any bytes are there."""
 
+TICKS_PER_WINDOW = 20
+"""Progress checks per window of :func:`watch_progress`: a window that ended under the floor
+is noticed at most 1/20 of a window late."""
+
 
 class StalledTransfer(Exception):
     """A transfer stayed under the minimum rate for a whole window (a broken stream)."""
@@ -62,14 +70,17 @@ class RateFloor:
 
 
 class RateWatch:
-    """Counts one transfer's bytes in consecutive windows of ``floor.window_seconds``."""
+    """Counts one transfer's bytes in consecutive windows of ``floor.window_seconds``;
+    ``received`` is what had arrived before the first window began."""
 
-    def __init__(self, floor: RateFloor, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, floor: RateFloor, clock: Callable[[], float] = time.monotonic, *, received: int = 0
+    ) -> None:
         self._floor = floor
         self._clock = clock
         self._window_start = clock()
         self._window_bytes = 0
-        self.total = 0
+        self.total = received
 
     def add(self, count: int) -> None:
         """Record ``count`` more bytes; raise :class:`StalledTransfer` when a window ended
@@ -169,7 +180,7 @@ def watch_progress(
         yield
         return
     seen = measure()
-    watch = None if seen is None else RateWatch(floor)
+    watch = None if seen is None else RateWatch(floor, received=seen)
     active = True
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
@@ -180,13 +191,14 @@ def watch_progress(
         if received is None:  # not begun: no window yet
             return
         if watch is None or seen is None:  # begun since the last check: first window
-            watch, seen = RateWatch(floor), received
+            watch, seen = RateWatch(floor, received=received), received
             return
         grown, seen = max(received - seen, 0), max(received, seen)
-        watch.add(grown)
+        watch.add(grown)  # raises once a whole window ended under the floor
 
+    tick = floor.window_seconds / TICKS_PER_WINDOW
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, floor.window_seconds, floor.window_seconds)
+    signal.setitimer(signal.ITIMER_REAL, tick, tick)
     try:
         yield
     finally:

@@ -74,6 +74,20 @@ TEXT_FAULTS = {
     "lone surrogate symbol": '{"bars": {"\\udc00": [{' + f'"t": "{T}", {GOOD}' + "}]}}",
 }
 
+# Pages in a valid shape that answer something else than what was asked: alpaca-py takes
+# them as they are (the duplicated key: JSON keeps the last list, the first is lost), and
+# stored as they are they make a chunk that looks complete but is empty or wrong.
+WRONG_PAGES = {
+    "only another symbol's bars": '{"bars": {"TSLA": [{' + f'"t": "{T}", {GOOD}' + "}]}}",
+    "a bar years after the range": one_bar(f'"t": "2031-01-02T14:30:00Z", {GOOD}'),
+    "a bar years before the range": one_bar(f'"t": "2019-01-02T14:30:00Z", {GOOD}'),
+    "a symbol key twice": '{"bars": {"AAPL": [{'
+    + f'"t": "{T}", {GOOD}'
+    + '}], "AAPL": [{'
+    + f'"t": "2024-01-02T14:31:00Z", {GOOD}'
+    + "}]}}",
+}
+
 
 @pytest.fixture
 def server():
@@ -109,10 +123,17 @@ def test_alpaca_py_itself_passes_these_values_through(server, body):
     assert isinstance(bars, dict) and list(bars) == ["AAPL"]
 
 
+@pytest.mark.parametrize("body", WRONG_PAGES.values(), ids=WRONG_PAGES.keys())
+def test_alpaca_py_itself_takes_these_wrong_pages_as_they_are(server, body):
+    server.script(200, body, path=STOCK_PATH)
+    bars = alpaca_py_bars(server)
+    assert isinstance(bars, dict) and sum(len(b) for b in bars.values()) == 1
+
+
 @pytest.mark.parametrize(
     "body",
-    [*SHAPE_FAULTS.values(), *VALUE_FAULTS.values(), *TEXT_FAULTS.values()],
-    ids=[*SHAPE_FAULTS.keys(), *VALUE_FAULTS.keys(), *TEXT_FAULTS.keys()],
+    [*SHAPE_FAULTS.values(), *VALUE_FAULTS.values(), *TEXT_FAULTS.values(), *WRONG_PAGES.values()],
+    ids=[*SHAPE_FAULTS.keys(), *VALUE_FAULTS.keys(), *TEXT_FAULTS.keys(), *WRONG_PAGES.keys()],
 )
 def test_every_bad_answer_is_a_clean_error_naming_symbol_and_range(server, body):
     server.script(200, body, path=STOCK_PATH)
@@ -182,14 +203,15 @@ def keys(monkeypatch):
 
 @pytest.mark.parametrize(
     "fault",
-    ["two bars at one t", "o null", "bars null", "NaN value", *TEXT_FAULTS],
+    ["two bars at one t", "o null", "bars null", "NaN value", *TEXT_FAULTS, *WRONG_PAGES],
 )
 def test_job_fails_cleanly_stores_nothing_and_the_next_run_asks_again(
     tmp_path, write_config, run_cli, server, keys, fault
 ):
     server.add_bars("AAPL", make_bars(T0, 50))
     config = write_config(CONFIG.format(url=server.url, start="2024-01-02", end="end: 2024-01-02"))
-    body = VALUE_FAULTS.get(fault) or SHAPE_FAULTS.get(fault) or TEXT_FAULTS[fault]
+    faults = {**VALUE_FAULTS, **SHAPE_FAULTS, **TEXT_FAULTS, **WRONG_PAGES}
+    body = faults[fault]
     server.script(200, body, path=STOCK_PATH)
     failed = run_cli("--config", config)
     assert failed.code == ExitCode.JOB_FAILED

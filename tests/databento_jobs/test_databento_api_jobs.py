@@ -418,3 +418,43 @@ def test_instrument_id_requests_convert_with_the_ids_as_symbols(
         out = tmp_path / f"data/ingested/databento/trades/schema=trades/{stem}.parquet"
         want = db.DBNStore.from_file(raw).to_df().reset_index()
         pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), want, check_dtype=False)
+
+
+def instrument_id_config(write_config, server, symbols: str) -> Path:
+    text = (
+        config(write_config, server, end="2024-01-03")
+        .read_text()
+        .replace("symbols: [AAPL, MSFT]", f"symbols: {symbols}\n        stype_in: instrument_id")
+    )
+    return write_config(text)
+
+
+def test_instrument_ids_are_read_as_the_vendor_reads_them_integers(
+    tmp_path, write_config, run_cli, server
+):
+    """ "1001" and "01001" are one instrument to Databento: listing both would buy it
+    twice (4 paid calls for 2 chunks), so it is the config error any duplicate is."""
+    result = run_cli("--config", instrument_id_config(write_config, server, '[1001, "01001"]'))
+    assert server.calls["get_range"] == 0 and server.calls["get_cost"] == 0  # money first
+    assert result.code == ExitCode.CONFIG_ERROR, result.err
+    assert "ingest.yaml:13:" in result.err and "symbols" in result.err
+    assert "'1001' and '01001' both give the symbol '1001'" in result.err
+
+    config = instrument_id_config(write_config, server, '["01001"]')
+    result = run_cli("--config", config, "--workers", "1")
+    assert result.code == ExitCode.OK, result.err
+    assert server.calls["get_range"] == 2  # 2 days, asked as the id the vendor reads
+    assert {form["symbols"] for _, form in server.requests} == {"1001"}
+    raws = raw_files(tmp_path)
+    assert len(raws) == 2 and all("symbol=1001" in str(p) for p in raws)
+
+
+@pytest.mark.parametrize("bad", ["AAPL", "-5", "12.0", "4294967296"])
+def test_an_instrument_id_that_is_not_one_is_a_config_error_at_its_line(
+    tmp_path, write_config, run_cli, server, bad
+):
+    result = run_cli("--config", instrument_id_config(write_config, server, f'["{bad}"]'))
+    assert result.code == ExitCode.CONFIG_ERROR, result.err
+    assert "ingest.yaml:13:" in result.err and f"'{bad}' is not an instrument id" in result.err
+    assert "Traceback" not in result.err
+    assert sum(server.calls.values()) == 0

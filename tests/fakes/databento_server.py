@@ -143,7 +143,8 @@ class FakeDatabentoServer:
     """Background HTTPS server on 127.0.0.1 answering like Databento's historical API.
 
     Public attributes: `gateway`, `ca_bundle`, `calls` (Counter by endpoint name),
-    `requests` (list of (endpoint, form dict), without the key), `key`, `symbols`,
+    `requests` (list of (endpoint, form dict), without the key), `trickled_bytes` (body
+    bytes each trickled answer sent before it ended or the client hung up), `key`, `symbols`,
     `records_per_day`, `usd_per_record`.
     """
 
@@ -169,6 +170,7 @@ class FakeDatabentoServer:
         self.available_end = available_end
         self.calls: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.trickled_bytes: list[int] = []  # body bytes each trickled answer got out
         self._scripts: dict[str, deque[Scripted]] = {}
         self._lock = threading.Lock()
         self._request_seq = 0
@@ -297,7 +299,10 @@ class FakeDatabentoServer:
         served: list[str] = []
         missing: list[str] = []
         for sym in requested:
-            name = by_id.get(sym) if stype_in == "instrument_id" else sym.upper()
+            if stype_in == "instrument_id":  # read as an integer, as the vendor does
+                name = by_id.get(str(int(sym))) if sym.isdigit() else None
+            else:
+                name = sym.upper()
             if name in self.instrument_ids:
                 if name not in served:
                     served.append(name)
@@ -571,7 +576,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        write_slowly(self.wfile, body, *trickle)
+        sent = write_slowly(self.wfile, body, *trickle)
+        with self.fake._lock:
+            self.fake.trickled_bytes.append(sent)
         self.close_connection = True
 
     def _authorised(self) -> bool:

@@ -7,16 +7,20 @@ import time
 from typing import BinaryIO
 
 
-def write_slowly(out: BinaryIO, body: bytes, step_bytes: int, interval: float) -> None:
+def write_slowly(out: BinaryIO, body: bytes, step_bytes: int, interval: float) -> int:
     """Write ``body`` ``step_bytes`` at a time, ``interval`` seconds apart; stop quietly
-    when the client hangs up."""
+    when the client hangs up. Return how many bytes were written (and flushed)."""
     if step_bytes < 1 or interval < 0:
         raise ValueError("trickle needs step_bytes >= 1 and interval >= 0")
+    written = 0
     try:
         for offset in range(0, len(body), step_bytes):
             if offset:
                 time.sleep(interval)
-            out.write(body[offset : offset + step_bytes])
+            piece = body[offset : offset + step_bytes]
+            out.write(piece)
             out.flush()
+            written += len(piece)
     except OSError:  # BrokenPipe / ConnectionReset / SSL EOF: the client gave up
-        return
+        pass
+    return written

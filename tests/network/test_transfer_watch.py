@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from databento.common.error import BentoError
 from pydantic import ValidationError
 
 from multigate.config.models import HttpSettings
@@ -188,7 +189,7 @@ def test_databento_always_trickled_fails_with_the_stall_as_cause(databento, slee
     attempts = Attempts()
     with pytest.raises(VendorError, match="stalled") as info:
         api.download(REQUEST, target, verify_dbn_file, after_attempt=attempts)
-    assert isinstance(info.value.__cause__, BentoError)
+    assert isinstance(info.value.__cause__, StalledTransfer)
     assert attempts.seen == [(True, False), (True, False)]
     assert not target.exists()
 
@@ -244,3 +245,35 @@ def test_databento_run_retries_a_trickle_and_ledgers_it_as_billed(
     failed = [e for e in ledger if e["event"] == "attempt_failed"]
     assert [e["billable"] for e in failed] == [True]
     assert [e["event"] for e in ledger].count("download") == 1
+
+
+def test_databento_trickle_ends_each_attempt_within_one_window_with_a_true_count(
+    databento, sleeps, tmp_path
+):
+    """A body trickled far under the floor (about 100 bytes/s against 1000) ends each
+    attempt one window after its bytes begin (+10%), not two or three windows later, and
+    the message counts the bytes that did arrive (the server's own count is the reference),
+    not the 0 a 4 KiB read buffer shows."""
+    window, attempts = 0.5, 2
+    databento.script("get_range", trickle=(1, 0.01), times=attempts)
+    http = HttpSettings(
+        max_attempts=attempts, min_rate_bytes_per_second=1000, min_rate_window_seconds=window
+    )
+    api = DatabentoApi(DATABENTO_KEY, databento.gateway, http, sleeps)
+    started = time.monotonic()
+    with pytest.raises(VendorError, match="stalled") as info:
+        api.download(REQUEST, tmp_path / "chunk.dbn.zst", verify_dbn_file)
+    elapsed = time.monotonic() - started
+    assert databento.calls["get_range"] == attempts
+    connect_slack = 0.2 * attempts  # TLS handshake and headers, before the bytes begin
+    assert elapsed <= attempts * window * 1.1 + connect_slack
+    found = re.search(r"(\d+) bytes in ([\d.]+)s.*\((\d+) bytes received in all\)", str(info.value))
+    assert found, str(info.value)
+    in_window, seconds, in_all = int(found[1]), float(found[2]), int(found[3])
+    assert window <= seconds <= window * 1.1
+    deadline = time.monotonic() + 2  # the server sees the hang-up at its next write
+    while len(databento.trickled_bytes) < attempts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sent = databento.trickled_bytes[-1]  # what the server got out before the client hung up
+    assert 0 < in_window <= in_all <= sent
+    assert in_all >= sent - 10  # at most a few bytes were still in flight

@@ -1,6 +1,6 @@
 """Config symbols, read the way the vendors' clients send them: split on commas, stripped,
-case normalised; a symbol given twice in any spelling would be bought twice, so it is an
-error."""
+case normalised (instrument ids read as integers); a symbol given twice in any spelling
+would be bought twice, so it is an error."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def normalise_symbols(values: list[str], case: Callable[[str], str]) -> list[str
             else:
                 same = f"'{a}' and '{b}' both give"
             raise ValueError(
-                f"{same} the symbol '{symbol}' twice (as the vendor's client sends it: split "
-                "on commas, stripped, case normalised); list each symbol once"
+                f"{same} the symbol '{symbol}' twice (as the vendor reads it: split on "
+                "commas, stripped, case normalised, ids as integers); list each symbol once"
             )
         first[symbol] = index
         result.append(symbol)

@@ -4,10 +4,12 @@ Every page is checked as it arrives (:class:`PageGuard`, called by the client fo
 HTTP answer, before alpaca-py reads it): a JSON object whose `bars` maps each symbol to a
 list of bar objects, each with a string `t` and finite numbers `o h l c v` (`n`, `vw` may
 be absent or null); a `next_page_token` never seen before in the same request; no more
-pages and bars than the requested range can hold. :func:`bar_times` then checks a
-symbol's bars of the whole request: every `t` an instant with a zone (parsed exactly as
-the converter parses it) and no two bars at one time. Failures raise
-:class:`AlpacaBadAnswer`.
+pages and bars than the requested range can hold; bars only of the symbols asked for.
+:func:`bar_times` then checks a symbol's bars of the whole request: every `t` an instant
+with a zone (parsed exactly as the converter parses it) and no two bars at one time, and
+:func:`check_near_window` that none lies farther than one bar outside the range asked for.
+Failures raise :class:`AlpacaBadAnswer`: nothing of the chunk is stored, and the next run
+asks again. (A JSON object holding a key twice is refused where the body is parsed.)
 """
 
 from __future__ import annotations
@@ -110,14 +112,22 @@ class PageGuard:
 
     max_bars: int | None = None
     max_pages: int | None = None
+    symbols: frozenset[str] | None = None
+    """The symbols asked for (None: any); bars of another symbol are a wrong answer."""
     pages: int = 0
     bars: int = 0
     tokens: set[str] = field(default_factory=set)
 
     @classmethod
-    def for_range(cls, symbols: int, start: datetime, end: datetime, span: timedelta) -> PageGuard:
-        capacity = range_capacity(symbols, start, end, span)
-        return cls(max_bars=capacity, max_pages=math.ceil(capacity / PAGE_LIMIT) + PAGE_SLACK)
+    def for_range(
+        cls, symbols: list[str], start: datetime, end: datetime, span: timedelta
+    ) -> PageGuard:
+        capacity = range_capacity(len(symbols), start, end, span)
+        return cls(
+            max_bars=capacity,
+            max_pages=math.ceil(capacity / PAGE_LIMIT) + PAGE_SLACK,
+            symbols=frozenset(symbols),
+        )
 
     def accept(self, body: object) -> None:
         """Check one page as it arrives (raises AlpacaBadAnswer)."""
@@ -127,12 +137,19 @@ class PageGuard:
             count = check_page(body)
         except AlpacaBadAnswer as exc:
             raise AlpacaBadAnswer(f"{where}: {exc}") from None
+        assert isinstance(body, dict)
+        if self.symbols is not None:
+            others = sorted(str(symbol) for symbol in body["bars"] if symbol not in self.symbols)
+            if others:
+                raise AlpacaBadAnswer(
+                    f"{where} holds bars of {', '.join(others)}, not asked for "
+                    f"(asked: {', '.join(sorted(self.symbols))})"
+                )
         self.bars += count
         if self.max_bars is not None and self.bars > self.max_bars:
             raise AlpacaBadAnswer(
                 f"{where}: {self.bars} bars served, more than the range can hold ({self.max_bars})"
             )
-        assert isinstance(body, dict)
         token = body.get("next_page_token")
         if token is None:
             return
@@ -170,3 +187,20 @@ def in_window(stamps: pa.Array | pa.ChunkedArray, window: Chunk) -> pa.Array:
         pc.greater_equal(stamps, pa.scalar(window.start, stamps.type)),
         pc.less(stamps, pa.scalar(window.end, stamps.type)),
     )
+
+
+def check_near_window(stamps: pa.Array, window: Chunk, slack: timedelta, symbol: str) -> None:
+    """No bar lies more than ``slack`` (one bar's longest span) outside ``window``: Alpaca
+    may answer a bar stamped at the (inclusive) end, or at the start of a period holding
+    the window's start, which are dropped as outside it; a bar farther out (years away)
+    is a wrong answer, not one to drop in silence."""
+    if len(stamps) == 0:
+        return
+    low = pa.scalar(window.start - slack, stamps.type)
+    high = pa.scalar(window.end + slack, stamps.type)
+    far = pc.or_(pc.less(stamps, low), pc.greater(stamps, high))
+    if pc.any(far).as_py():
+        first = pc.filter(stamps, far)[0].as_py()
+        raise AlpacaBadAnswer(
+            f"{symbol}: a bar at {first.isoformat()} lies outside the range asked for"
+        )

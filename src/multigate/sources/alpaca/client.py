@@ -96,7 +96,12 @@ class _RetryingMixin:
         body = None
         if response.text != "":
             try:
-                body = response.json()
+                body = response.json(object_pairs_hook=_unique_keys)
+            except _KeyTwice as exc:
+                raise AlpacaBadAnswer(
+                    f"Alpaca answered {path} with an object holding the key {exc.key!r} twice "
+                    "(JSON readers keep only the last, losing the first)"
+                ) from None
             except (ValueError, RecursionError):
                 raise AlpacaBadAnswer(
                     f"Alpaca answered {path} with a body that is not readable JSON "
@@ -108,6 +113,24 @@ class _RetryingMixin:
                 raise AlpacaBadAnswer(f"Alpaca answered {path} with bad text: {exc}") from None
         self.pages.accept(body)  # before alpaca-py reads it: a bad page raises here
         return body
+
+
+class _KeyTwice(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing one that holds a key twice (a symbol's bars)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):  # rare: find the key
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _KeyTwice(key)
+            seen.add(key)
+    return result
 
 
 class RetryingStockClient(_RetryingMixin, StockHistoricalDataClient):

@@ -10,11 +10,20 @@ from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
-from multigate.sources.alpaca.bars_check import PageGuard, bar_times, in_window
+from multigate.sources.alpaca.bars_check import (
+    PageGuard,
+    bar_times,
+    check_near_window,
+    in_window,
+)
 from multigate.sources.alpaca.bars_convert import bars_to_table
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
 from multigate.sources.alpaca.errors import AlpacaBadAnswer, AlpacaError
-from multigate.sources.alpaca.timeframe import parse_timeframe, shortest_bar_span
+from multigate.sources.alpaca.timeframe import (
+    longest_bar_span,
+    parse_timeframe,
+    shortest_bar_span,
+)
 from multigate.time_chunks import Chunk, as_utc
 
 BarDict = dict[str, Any]
@@ -66,8 +75,10 @@ def fetch_bars(
 
     alpaca-py follows `next_page_token`; every page is checked before alpaca-py reads it
     (see bars_check: shape, values, no repeated token, no more pages or bars than the range
-    can hold), and the bars returned must equal the sum of the bars on every page served.
-    Two bars of a symbol at one time, or a time without a zone, fail the whole request.
+    can hold, only symbols asked for, no key twice in one object), and the bars returned
+    must equal the sum of the bars on every page served. Two bars of a symbol at one time,
+    a time without a zone, or a bar more than one bar's span outside [start, end] fail the
+    whole request.
     Alpaca treats `end` as inclusive, so a bar stamped exactly `end` is dropped here:
     adjacent chunks [a, b) and [b, c) never share a bar. Symbols without bars are absent
     from the result (keys spelt as the vendor does). Naive datetimes are taken as UTC.
@@ -86,9 +97,9 @@ def fetch_bars(
         "start": start_utc,
         "end": end_utc,
     }
-    client.pages = PageGuard.for_range(len(wanted), start_utc, end_utc, shortest_bar_span(tf))
+    client.pages = PageGuard.for_range(wanted, start_utc, end_utc, shortest_bar_span(tf))
     try:
-        return _request_bars(client, fields, adjustment, feed, start_utc, end_utc)
+        return _request_bars(client, fields, adjustment, feed, start_utc, end_utc, tf)
     except AlpacaBadAnswer as exc:
         raise AlpacaBadAnswer(
             f"Alpaca bars for {','.join(wanted)} "
@@ -104,6 +115,7 @@ def _request_bars(
     feed: str | None,
     start_utc: datetime,
     end_utc: datetime,
+    tf: TimeFrame,
 ) -> BarsBySymbol:
     if isinstance(client, RetryingStockClient):
         if adjustment is not None:
@@ -129,7 +141,9 @@ def _request_bars(
     result: BarsBySymbol = {}
     for symbol, bars in raw.items():
         stamps = bar_times(bars, symbol)
-        inside = in_window(stamps, Chunk(start_utc, end_utc)).to_pylist()
+        window = Chunk(start_utc, end_utc)
+        check_near_window(stamps, window, longest_bar_span(tf), symbol)
+        inside = in_window(stamps, window).to_pylist()
         kept = [bar for bar, keep in zip(bars, inside, strict=True) if keep]
         if kept:
             try:  # what is stored must convert: prove it before it is stored

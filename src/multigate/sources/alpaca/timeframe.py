@@ -141,6 +141,12 @@ _LONGEST_UNIT_SPAN: dict[str, timedelta] = {
 }
 
 
+def longest_bar_span(timeframe: object) -> timedelta:
+    """The most time one bar can cover (a month: 31 days and an hour)."""
+    parsed = parse_bar_timeframe(timeframe)
+    return parsed.amount * _LONGEST_UNIT_SPAN[parsed.unit]
+
+
 def completed_bars_end(now: datetime, timeframe: object) -> datetime:
     """An end (exclusive) such that every bar stamped before it has ended by `now`.
 

@@ -43,10 +43,14 @@ class DatabentoApi:
     ) -> None:
         import databento
 
+        from multigate.sources.databento.range_stream import PieceTimeseries  # loads the SDK
+
         options: dict[str, Any] = {"key": key}
         if gateway:
             options["gateway"] = gateway
         self._client = databento.Historical(**options)
+        # Same endpoint, but its file grows as bytes arrive: a trickle is seen, and counted.
+        self._client.timeseries = PieceTimeseries(key=key, gateway=self._client.gateway)
         # The client reads its per-request timeout (connect and between bytes) from TIMEOUT.
         for endpoint in (self._client.metadata, self._client.timeseries):
             # (Declared ``int`` by the SDK; requests takes any number of seconds.)

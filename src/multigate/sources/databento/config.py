@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -57,7 +58,8 @@ class DatabentoApiJob(JobConfig, CostGuardrails):
     symbols: SymbolEntries | Literal["ALL_SYMBOLS"]
     """A list of symbols, or ALL_SYMBOLS (alone, not inside a list). Compared and stored as
     the databento client sends them: split on commas, stripped, raw symbols upper-cased,
-    smart symbols (parent, continuous) as ``ROOT[.ASSET]`` / ``ROOT.rule.RANK``."""
+    smart symbols (parent, continuous) as ``ROOT[.ASSET]`` / ``ROOT.rule.RANK``, instrument
+    ids as the vendor reads them (integers: ``0123`` is ``123``)."""
     start: DateOrTime
     """Inclusive: a date (00:00 UTC) or an ISO time."""
     end: DateOrTime
@@ -74,7 +76,7 @@ class DatabentoApiJob(JobConfig, CostGuardrails):
         if isinstance(symbols, str):
             return symbols
         stype = info.data.get("stype_in", "raw_symbol")
-        rule = _smart_symbol if stype in ("parent", "continuous") else str.upper
+        rule = _SPELLING.get(stype, str.upper)
         return normalise_symbols(symbols, rule)
 
     @model_validator(mode="after")
@@ -113,6 +115,30 @@ def _smart_symbol(symbol: str) -> str:
     if len(tokens) == 3:
         tokens[1] = tokens[1].lower()
     return ".".join(tokens)
+
+
+INSTRUMENT_ID_MAX = 2**32 - 1
+"""Instrument ids are unsigned 32-bit integers in DBN."""
+
+
+def _instrument_id(symbol: str) -> str:
+    """``0123`` -> ``123``: Databento reads an instrument id as an integer, so ids are
+    compared (and duplicates found) as integers, and what is not one is refused here rather
+    than paid for as a request that finds nothing."""
+    if not (symbol.isascii() and symbol.isdigit()) or int(symbol) > INSTRUMENT_ID_MAX:
+        raise ValueError(
+            f"'{symbol}' is not an instrument id: with stype_in instrument_id each symbol is "
+            f"a whole number from 0 to {INSTRUMENT_ID_MAX} (e.g. 4916)"
+        )
+    return str(int(symbol))
+
+
+_SPELLING: dict[str, Callable[[str], str]] = {
+    "parent": _smart_symbol,
+    "continuous": _smart_symbol,
+    "instrument_id": _instrument_id,
+}
+"""How the vendor reads a symbol of each stype_in (raw symbols: upper-cased)."""
 
 
 DatabentoJob = Annotated[DatabentoApiJob | DatabentoOfflineJob, Field(discriminator="mode")]

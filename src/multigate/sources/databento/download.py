@@ -32,12 +32,14 @@ from multigate.sources.databento.errors import DbnFileError
 from multigate.stop import raise_if_stopped
 from multigate.storage.atomic import leftover_paid_temps, paid_temp_name_for, publish
 from multigate.storage.chunks_on_disk import FETCHED_AT
+from multigate.storage.hashing import sha256_of
 from multigate.storage.ledger import append_ledger
 from multigate.storage.provenance import (
     FileDigest,
     Provenance,
     digest_file,
     digest_file_as,
+    digest_name,
     package_versions,
     read_sidecar,
     write_sidecar,
@@ -251,7 +253,7 @@ class ChunkDownloader:
         that reached its name but not its sidecar, or a dead run's leftover download that
         decodes completely and answers ``request``. Incomplete leftovers are deleted.
         Return whether the chunk is now stored."""
-        stored = self._record_unrecorded(path, request)
+        stored = self._record_unrecorded(path, request) or self._repair_record(path, request)
         for leftover in leftover_paid_temps(path):
             if not stored and self._answers(leftover, request):
                 fetched_at = datetime.fromtimestamp(leftover.stat().st_mtime, UTC)
@@ -278,21 +280,78 @@ class ChunkDownloader:
         log.info("recorded %s, downloaded earlier but left without its sidecar", path)
         return True
 
+    def _repair_record(self, path: Path, request: dict[str, str]) -> bool:
+        """A paid chunk whose sidecar's sha256 does not match its bytes (a hand edit, a
+        bit flip in either): bytes that decode completely as the answer to ``request`` are
+        kept and the sidecar re-recorded for them; anything else is bought again. Either
+        way the run's warnings say so. Return whether the chunk is now stored."""
+        record = read_sidecar(path)
+        if record is None or not path.is_file():
+            return False
+        recorded = (record.get("file") or {}).get("sha256")
+        actual = sha256_of(path)
+        if recorded == actual:
+            return False  # matching (a chunk fetched too early is bought again, by design)
+        name = digest_name(path, self._ctx.data_dir)
+        problem = self._problem(path, request)
+        if problem is not None:
+            self._warn(
+                f"{name} does not match the sha256 its sidecar records and its bytes are "
+                f"broken ({problem}), so it is bought again"
+            )
+            return False
+        fetched_at = _fetched_at(record) or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        digest = digest_file(path, relative_to=self._ctx.data_dir)
+        write_sidecar(
+            path, self.describe(request, digest, path, fetched_at), created_at=self._ctx.now()
+        )
+        self._warn(
+            f"{name} did not match the sha256 its sidecar records ({str(recorded)[:12]}…), "
+            f"but its bytes decode completely as this chunk: the sidecar was re-recorded "
+            f"with sha256 {actual[:12]}…, and nothing was bought again"
+        )
+        return True
+
+    def _warn(self, warning: str) -> None:
+        self.warnings.append(warning)
+        log.warning("%s: %s", self._job.name, warning)
+
     def _answers(self, file: Path, request: dict[str, str]) -> bool:
-        """Whether ``file`` decodes completely (as a fresh download is checked) and its
-        header is the answer to ``request``: same dataset, schema and start."""
+        return self._problem(file, request) is None
+
+    def _problem(self, file: Path, request: dict[str, str]) -> str | None:
+        """None when ``file`` decodes completely (as a fresh download is checked) and its
+        header is the answer to ``request`` (same dataset, schema and start), else why not."""
         try:
             verify_dbn_file(file)
             info = read_dbn_metadata(file)
         except DbnFileError as exc:
             log.debug("%s does not verify: %s", file, exc)
-            return False
+            return f"it does not decode: {exc.reason}"
         start = (datetime.fromisoformat(request["start"]) - EPOCH) // timedelta(microseconds=1)
-        return (info.dataset, info.schema, info.start) == (
-            self._job.dataset,
-            self._job.schema_,
-            start * 1000,
-        )
+        header = (info.dataset, info.schema, info.start)
+        if header != (self._job.dataset, self._job.schema_, start * 1000):
+            return f"its header is not this chunk's: {header}"
+        return None
+
+
+def sidecar_disagrees(path: Path) -> bool:
+    """Whether ``path`` and its sidecar both exist but the recorded sha256 is not the
+    bytes' (the run checks the bytes before buying such a chunk again)."""
+    record = read_sidecar(path)
+    if record is None or not path.is_file():
+        return False
+    return (record.get("file") or {}).get("sha256") != sha256_of(path)
+
+
+def _fetched_at(record: dict[str, object]) -> datetime | None:
+    """When the sidecar says the chunk was fetched, if it says so readably."""
+    extra = record.get("extra")
+    value = extra.get(FETCHED_AT) if isinstance(extra, dict) else None
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _verify_download(path: Path) -> None:

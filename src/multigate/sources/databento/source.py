@@ -43,6 +43,7 @@ from multigate.sources.databento.download import (
     TOOLS,
     ChunkDownloader,
     PlannedChunk,
+    sidecar_disagrees,
     total_quote,
     unknown_quote_notes,
 )
@@ -209,6 +210,13 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 f"{len(received)} chunk(s) have a download left by an interrupted run: the "
                 "next run verifies it and keeps it if complete (quoted here in case it is not)"
             )
+        disagree = [(s, c) for s, c in missing if sidecar_disagrees(self._raw_path(job, s, c))]
+        if disagree:
+            plan.notes.append(
+                f"{len(disagree)} chunk(s) do not match the sha256 their sidecar records: the "
+                "run decodes each, re-records the sidecar of those complete and buys again "
+                "only those broken (quoted here in case)"
+            )
         if missing:
             if not self.ctx.env.get(API_KEY):
                 plan.cost_usd = None
@@ -241,6 +249,7 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
                 self._raw_path(job, symbol, chunk), self._request(job, symbol, chunk)
             )
         ]
+        result.warnings.extend(recorder.warnings)
         if missing:
             if self._write_refused is not None:
                 raise LocalWriteError(
