@@ -196,12 +196,15 @@ def run_selected(
             outcome.notes.append(str(exc))
             log.error("%s/%s refused: %s", item.source, item.job.name, exc)
         except IngestError as exc:
+            written: Sequence[Path] = ()
             if isinstance(exc, JobFailedAfterWriting):
                 _record(outcome, exc.done)  # what it wrote before failing
-                if exc.done.outputs:  # published: readers of the catalog must see it too
-                    config = item.job.model_dump(mode="json")
-                    on_disk = _outputs_on_disk(source, item.job, exc.done.outputs)
-                    _commit_tables(source, item.job, on_disk, RunInfo(run_id, config))
+                written = exc.done.outputs
+            # what it published, and outputs it took back (their inputs went bad): readers
+            # of the catalog see the job's folder as it now is
+            on_disk = _outputs_on_disk(source, item.job, written)
+            config = item.job.model_dump(mode="json")
+            _commit_tables(source, item.job, on_disk, RunInfo(run_id, config))
             outcome.status = JobStatus.FAILED
             outcome.notes.append(str(exc))
             log.error("%s/%s failed: %s", item.source, item.job.name, exc)

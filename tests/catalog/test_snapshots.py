@@ -14,9 +14,9 @@ from deltalake import DeltaTable
 from multigate import Catalog
 from multigate.catalog import CatalogError
 from multigate.exit_codes import ExitCode
-from multigate.storage.provenance import sha256_of
 from multigate.storage.delta_prune import prune_runs
 from multigate.storage.delta_tables import versioned_name
+from multigate.storage.provenance import sha256_of
 from tests.catalog.helpers import (
     DATASETS,
     assert_same_rows,

@@ -5,6 +5,7 @@ readable after its outputs were replaced."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import deltalake
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
+from multigate import Catalog
 from multigate.exit_codes import ExitCode
 from multigate.storage.delta_tables import is_versioned_name
 from multigate.storage.table_record import TABLE_SIDECAR
@@ -219,3 +221,35 @@ def test_unsigned_vendor_values_read_whole_through_the_table(tmp_path):
     assert [int(v) for v in read["order_id"].to_pylist()] == rows["order_id"].to_pylist()
     for name in ("flags", "publisher_id", "size"):
         assert read[name].to_pylist() == rows[name].to_pylist()
+
+
+def _as_before_tables(data: Path) -> None:
+    """The folder as a release before Delta tables left it: outputs and sidecars only."""
+    for log in list((data / "ingested").rglob("_delta_log")):
+        shutil.rmtree(log)
+    for path in (data / "ingested").rglob("*"):
+        if path.name == TABLE_SIDECAR or is_versioned_name(path.name):
+            path.unlink()
+
+
+def test_a_folder_from_before_tables_is_converted_once_by_its_first_reader(lake):
+    data, _ = lake
+    expected = {root: _sorted(DeltaTable(str(root)).to_pyarrow_table()) for root in _tables(data)}
+    _as_before_tables(data)
+    outputs = {p: p.read_bytes() for p in (data / "ingested").rglob("*.parquet")}
+    catalog = Catalog.open(data)
+    assert sorted(_tables(data)) == sorted(expected)
+    for root, rows in expected.items():
+        table = DeltaTable(str(root))
+        assert table.version() == 0  # its history starts here
+        _assert_same(_sorted(table.to_pyarrow_table()), rows)
+    assert len(catalog.snapshots()) == 1
+    # nothing the old release wrote was moved or rewritten
+    assert all(path.read_bytes() == data for path, data in outputs.items())
+
+
+def test_a_run_converts_the_jobs_it_does_not_run(lake, run_cli):
+    data, config = lake
+    _as_before_tables(data)
+    assert run_cli("--config", config, "--job", "vix_daily").code == ExitCode.OK
+    assert len(_tables(data)) == 5  # every job's outputs got their table

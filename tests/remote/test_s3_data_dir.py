@@ -80,6 +80,8 @@ def assert_same_outputs(objects: dict[str, bytes], local: dict[str, bytes]) -> N
     assert outputs
     for name in outputs:
         assert objects[name] == local[name], name
+        if ".v-" in name:
+            continue  # a table's content-named file: the same bytes, no sidecar of its own
         sidecar = name + SIDECAR_SUFFIX
         assert without_created_at(objects[sidecar]) == without_created_at(local[sidecar])
 

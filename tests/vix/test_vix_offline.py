@@ -7,10 +7,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from multigate.exit_codes import ExitCode
+from multigate.storage.delta_tables import versioned_name
 from multigate.storage.provenance import read_sidecar, sha256_of
-from multigate.storage.snapshots import object_path
 from tests.conftest import snapshot
 from tests.vix.helpers import assert_matches_reference, cboe_bytes, fred_bytes, read_output
 
@@ -122,8 +123,9 @@ def test_a_read_error_fails_the_job_and_keeps_the_output(tmp_path, write_config,
 
 
 def test_a_retracted_output_stays_readable_from_its_snapshot(tmp_path, write_config, run_cli):
-    """Taking back an output whose input went bad keeps its bytes for the snapshots that
-    recorded it, as pruning a stale output does (one rule for both)."""
+    """Taking back an output whose input went bad leaves the table's current version
+    without it, and its bytes readable in the version before, as pruning a stale output
+    does (one rule for both)."""
     source = place(tmp_path, "VIX_History.csv", cboe_bytes())
     config = write_config(CONFIG.format(path="in/*.csv"))
     assert run_cli("--config", config).code == ExitCode.OK
@@ -134,8 +136,11 @@ def test_a_retracted_output_stays_readable_from_its_snapshot(tmp_path, write_con
     source.write_bytes(b"not,a,vix,file\n1,2,3,4\n")
     assert run_cli("--config", config).code != ExitCode.OK
     assert not output.exists()
-    kept = object_path(tmp_path / "data", sha)
+    table = tmp_path / "data/ingested/vix/local"
+    kept = table / versioned_name(output, sha)
     assert kept.is_file() and sha256_of(kept) == sha
+    assert DeltaTable(str(table)).file_uris() == []  # the failed run's commit took it back
+    assert DeltaTable(str(table), version=0).to_pyarrow_table().num_rows > 0
 
 
 def test_no_matching_files_is_a_config_error(tmp_path, write_config, run_cli):

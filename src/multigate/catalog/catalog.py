@@ -134,13 +134,8 @@ class Catalog:
         root = Path(data_dir).expanduser().resolve()
         if not root.is_dir():
             raise CatalogError(f"{root}: data folder not found")
-        older = untabled_jobs(root)
-        if older:
-            raise CatalogError(
-                f"{root}: {', '.join(older)} written before datasets were Delta tables; "
-                f"run 'multigate-ingest' once (or 'multigate upgrade --data-dir {root}') "
-                "to make their tables"
-            )
+        if untabled_jobs(root):
+            _make_tables(root)
         tables = {}
         for key, table_root in find_tables(root):
             try:
@@ -433,6 +428,25 @@ class Catalog:
                 f"no version of {self._key_name(key)} at or before {as_of} (first run: {first})"
             )
         return version_entries(self.data_dir, table, chosen[-1].version)
+
+
+def _make_tables(data_dir: Path) -> None:
+    """Convert a data folder written before datasets were Delta tables, once, under the
+    folder's run lock: each job's current outputs become its table's first version."""
+    from multigate.storage.delta_tables import RunInfo, TableCommitError, adopt_untabled, new_run_id
+    from multigate.storage.run_lock import RunLocked, run_lock
+
+    older = ", ".join(untabled_jobs(data_dir))
+    try:
+        with run_lock(data_dir):
+            adopt_untabled(data_dir, RunInfo(new_run_id(datetime.now(UTC)), {"adopted": True}))
+    except RunLocked as exc:
+        raise CatalogError(f"{older}: not yet Delta tables, and {exc}") from None
+    except (OSError, TableCommitError) as exc:
+        raise CatalogError(
+            f"{data_dir}: {older} written before datasets were Delta tables, and their tables "
+            f"cannot be made here ({exc}); run multigate-ingest once with write access"
+        ) from None
 
 
 def _ns(moment: datetime) -> int:

@@ -46,7 +46,7 @@ from multigate.storage.layout import ingested_root
 from multigate.storage.outputs import describe_output
 from multigate.storage.provenance import read_sidecar
 from multigate.storage.publish import job_outputs
-from multigate.storage.table_paths import table_root, untabled_jobs
+from multigate.storage.table_paths import job_tables, table_root, untabled_jobs
 from multigate.storage.table_record import (
     LOG_DIR,
     TableRecord,
@@ -139,9 +139,10 @@ def commit_job(
     """Commit the job's current ``outputs`` (published, each with its sidecar) to the tables
     of its datasets: files that are new or changed are added, files of the table's current
     version that are no longer among them are removed. A table whose files did not change
-    gets no commit. Returns the commits made."""
+    gets no commit; a table of the job that none of ``outputs`` belongs to any more gets a
+    commit removing its files. Returns the commits made."""
     job_root = ingested_root(data_dir, source, job)
-    tables: dict[Path, list[Path]] = {}
+    tables: dict[Path, list[Path]] = {root: [] for root in job_tables(job_root)}
     for output in sorted(outputs):
         tables.setdefault(table_root(output, job_root), []).append(output)
     commits = []

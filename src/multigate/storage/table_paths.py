@@ -27,6 +27,15 @@ def table_root(output: Path, job_root: Path) -> Path:
     return job_root
 
 
+def job_tables(job_root: Path) -> list[Path]:
+    """The tables of one job's folder: the folder itself, or its ``schema=`` folders."""
+    found = [job_root] if (job_root / LOG_DIR).is_dir() else []
+    for part in _subfolders(job_root):
+        if part.startswith(PART_KEY) and (job_root / part / LOG_DIR).is_dir():
+            found.append(job_root / part)
+    return found
+
+
 def find_tables(data_dir: Path) -> Iterator[tuple[DatasetKey, Path]]:
     """Every dataset table under ``data_dir``, by (source, job, part)."""
     ingested = data_dir / "ingested"
