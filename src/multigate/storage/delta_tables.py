@@ -43,7 +43,12 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 from multigate.storage.atomic import publish, temp_name_for
 from multigate.storage.delta_files import file_stats, table_schema
 from multigate.storage.layout import ingested_root
-from multigate.storage.outputs import describe_output
+from multigate.storage.outputs import (
+    OutputEntry,
+    describe_output,
+    describe_parquet,
+    sidecar_facts,
+)
 from multigate.storage.provenance import read_sidecar
 from multigate.storage.publish import job_outputs
 from multigate.storage.table_paths import job_tables, table_root, untabled_jobs
@@ -179,16 +184,21 @@ def _commit_table(
     previous = recorded if recorded and recorded.version == latest_version(root) else None
     if not added and not removed:
         if previous is None and current:  # stopped between a commit and its record
-            _write_record(root, data_dir, wanted, None, pruned, source, job, run)
+            _write_record(root, data_dir, wanted, {}, pruned, source, job, run)
         return None
     adds = []
+    fresh: dict[str, OutputEntry] = {}
     for name in added:
         output, record = wanted[name]
         physical = root / name
         _link_versioned(output, physical, int(record["file"]["bytes"]))
-        stats = file_stats(pq.read_metadata(physical))
+        footer = pq.read_metadata(physical)
+        relative = PurePosixPath(physical.relative_to(data_dir).as_posix())
+        fresh[name] = describe_parquet(footer, sidecar_facts(record, relative))
         adds.append(
-            AddAction(name, physical.stat().st_size, {}, int(time.time() * 1000), True, stats)
+            AddAction(
+                name, fresh[name].bytes, {}, int(time.time() * 1000), True, file_stats(footer)
+            )
         )
     metadata = {
         "run": run.run_id,
@@ -199,7 +209,9 @@ def _commit_table(
     }
     properties = CommitProperties(custom_metadata={"multigate": metadata})
     _write_commit(root, adds, [(name, current[name]) for name in removed], properties, overwrite)
-    version = _write_record(root, data_dir, wanted, previous, pruned, source, job, run)
+    known = {entry.path: entry for entry in previous.entries} if previous else {}
+    known.update({entry.path: entry for entry in fresh.values()})
+    version = _write_record(root, data_dir, wanted, known, pruned, source, job, run)
     log.info("%s: version %d (+%d -%d files)", root, version, len(added), len(removed))
     return TableCommit(root, version, tuple(added), tuple(removed))
 
@@ -245,15 +257,15 @@ def _write_record(
     root: Path,
     data_dir: Path,
     wanted: Mapping[str, tuple[Path, dict[str, Any]]],
-    previous: TableRecord | None,
+    known: Mapping[str, OutputEntry],
     pruned: frozenset[int],
     source: str,
     job: str,
     run: RunInfo,
 ) -> int:
-    """Write the table's record for its newest version; returns that version."""
+    """Write the table's record for its newest version (``known``: entries already made,
+    by path in the data folder); returns that version."""
     version = DeltaTable(str(root)).version()
-    known = {entry.path: entry for entry in previous.entries} if previous else {}
     entries = []
     for name, (output, _) in sorted(wanted.items()):
         physical = (root / name).relative_to(data_dir).as_posix()

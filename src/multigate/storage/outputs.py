@@ -102,19 +102,22 @@ def describe_output(path: Path, data_dir: Path) -> OutputEntry | None:
     if recorded.get("bytes") != size or not recorded.get("sha256"):
         return None
     relative = PurePosixPath(path.resolve().relative_to(data_dir.resolve()).as_posix())
+    return describe_parquet(pq.read_metadata(path), sidecar_facts(record, relative))
+
+
+def sidecar_facts(record: Mapping[str, Any], relative: PurePosixPath) -> FileFacts:
+    """What an output's sidecar says for its entry; ``relative`` is where the file is,
+    relative to the data folder."""
     source, job = str(record.get("source")), str(record.get("job"))
-    return describe_parquet(
-        pq.read_metadata(path),
-        FileFacts(
-            path=str(relative),
-            source=source,
-            job=job,
-            part=part_of(relative, source, job),
-            sha256=str(recorded["sha256"]),
-            bytes=size,
-            symbols=tuple(str(symbol) for symbol in record.get("symbols") or ()),
-            flagged=flagged_checks(record.get("quality")),
-        ),
+    return FileFacts(
+        path=str(relative),
+        source=source,
+        job=job,
+        part=part_of(relative, source, job),
+        sha256=str(record["file"]["sha256"]),
+        bytes=int(record["file"]["bytes"]),
+        symbols=tuple(str(symbol) for symbol in record.get("symbols") or ()),
+        flagged=flagged_checks(record.get("quality")),
     )
 
 
