@@ -138,3 +138,24 @@ def dask_scheduler() -> Iterator[str]:
         ) as cluster,
     ):
         yield cluster.scheduler_address
+
+
+def engine_outputs(folder: Path, recursive: bool = False) -> list[Path]:
+    """The engine's Parquet outputs under ``folder``, sorted (not the content-named links
+    their Delta tables keep of each version)."""
+    from multigate.storage.delta_tables import is_versioned_name
+
+    found = folder.rglob("*.parquet") if recursive else folder.glob("*.parquet")
+    return sorted(path for path in found if not is_versioned_name(path.name))
+
+
+def engine_files(folder: Path) -> list[str]:
+    """Names in ``folder`` but for its Delta table's own (the log, the table's record and
+    the content-named links): what the engine itself put there, sorted."""
+    from multigate.storage.delta_tables import is_versioned_name
+    from multigate.storage.table_record import LOG_DIR, TABLE_SIDECAR
+
+    table = {LOG_DIR, TABLE_SIDECAR}
+    return sorted(
+        p.name for p in folder.iterdir() if p.name not in table and not is_versioned_name(p.name)
+    )

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from multigate.exit_codes import ExitCode
+from tests.conftest import engine_outputs
 
 HEADER = "timestamp,open,high,low,close,volume,symbol\n"
 
@@ -43,7 +44,9 @@ def test_na_and_nan_in_a_symbol_column_are_tickers(tmp_path, write_config, run_c
     bars_csv(tmp_path, "bars.csv", ["NA", "nan", "AAPL"])
     result = run_cli("--config", config_for(write_config, tmp_path / "bars.csv"))
     assert result.code == ExitCode.OK, result.err
-    outputs = sorted((tmp_path / "data" / "ingested" / "alpaca" / "bars").rglob("*.parquet"))
+    outputs = sorted(
+        engine_outputs(tmp_path / "data" / "ingested" / "alpaca" / "bars", recursive=True)
+    )
     assert sorted(p.stem for p in outputs) == ["AAPL", "NA", "nan"]
     for output in outputs:
         assert pq.read_table(output).column("symbol").to_pylist() == [output.stem]
@@ -54,7 +57,7 @@ def test_missing_words_still_mean_missing_in_number_columns(tmp_path, write_conf
     path.write_text(HEADER + "2024-01-02T14:30:00Z,1,2,0.5,1.5,NA,NA\n")
     result = run_cli("--config", config_for(write_config, path))
     assert result.code == ExitCode.OK, result.err
-    (output,) = (tmp_path / "data" / "ingested").rglob("*.parquet")
+    (output,) = engine_outputs(tmp_path / "data" / "ingested", recursive=True)
     table = pq.read_table(output)
     assert table.column("symbol").to_pylist() == ["NA"]
     assert table.column("volume").to_pylist() == [None]
@@ -94,7 +97,7 @@ def test_dry_run_tells_current_outputs_apart(tmp_path, write_config, run_cli, mo
     assert before.code == ExitCode.OK, before.err
     assert _plan_lines(before.out, "current") == []
     assert run_cli("--config", config).code == ExitCode.OK
-    outputs = sorted(str(p) for p in folder.rglob("*.parquet"))
+    outputs = sorted(str(p) for p in engine_outputs(folder, recursive=True))
     assert [Path(p).stem for p in outputs] == ["AAPL", "MSFT"]
     assert sorted(_plan_lines(before.out, "write")) == outputs  # the files the run wrote
 

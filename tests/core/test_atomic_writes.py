@@ -14,6 +14,7 @@ from multigate.sample.vix import cboe_csv, synthetic_history
 from multigate.storage.atomic import atomic_path
 from multigate.storage.layout import sidecar_path
 from multigate.storage.provenance import is_current, read_sidecar, sha256_of
+from tests.conftest import engine_files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +79,7 @@ def test_killed_conversion_leaves_no_complete_looking_file_and_rerun_recovers(
 
     recovered = run_ingest(config)
     assert recovered.returncode == 0, recovered.stderr
-    assert [p.name for p in sorted(output.parent.iterdir())] == [
+    assert engine_files(output.parent) == [
         "VIX.parquet",
         "VIX.parquet.source.json",
     ]

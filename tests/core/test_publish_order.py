@@ -16,6 +16,7 @@ import pytest
 from multigate.sample.vix import cboe_csv, synthetic_history
 from multigate.storage.layout import SIDECAR_SUFFIX, sidecar_path
 from multigate.storage.provenance import is_current, read_sidecar, sha256_of
+from tests.conftest import engine_files
 from tests.fakes.databento_server import FakeDatabentoServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +87,7 @@ def test_killed_at_either_move_no_output_without_sidecar_and_rerun_recovers(
 
     rerun = ingest(config)
     assert rerun.returncode == 0, rerun.stderr
-    assert sorted(p.name for p in output.parent.iterdir()) == [
+    assert engine_files(output.parent) == [
         "VIX.parquet",
         "VIX.parquet.source.json",
     ]
@@ -208,7 +209,7 @@ def test_a_sidecar_without_its_file_is_absent_and_pruned(tmp_path, write_config)
 
     source.write_bytes(cboe_csv(synthetic_history(days=60)))  # new input: the job runs
     assert ingest(config).returncode == 0
-    assert sorted(p.name for p in output.parent.iterdir()) == [
+    assert engine_files(output.parent) == [
         "VIX.parquet",
         "VIX.parquet.source.json",
     ]

@@ -13,6 +13,7 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.storage.layout import sidecar_path
 from multigate.storage.provenance import read_sidecar, sha256_of
+from tests.conftest import engine_outputs
 from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
 KEY = "db-test-key-0123456789"
@@ -84,7 +85,7 @@ def test_hand_edited_sidecar_is_reverified_never_bought_again(
     assert run_cli("--config", config).code == ExitCode.OK
     assert server.calls["get_range"] == 1
     (chunk,) = (tmp_path / "data/raw/databento").rglob("*.dbn.zst")
-    (output,) = (tmp_path / "data/ingested/databento/trades").rglob("*.parquet")
+    (output,) = engine_outputs(tmp_path / "data/ingested/databento/trades", recursive=True)
 
     for path in (chunk, output):
         EDITS[name](sidecar_path(path))

@@ -16,6 +16,7 @@ from dbn_helpers import assert_matches_vendor, read_parquet_df
 from multigate.sources.databento.dbn_convert import convert_dbn_file
 from multigate.sources.databento.errors import DbnFileError
 from multigate.storage.provenance import read_sidecar
+from tests.conftest import engine_outputs
 
 T0 = 1_700_006_400_000_000_000  # 2023-11-15T00:00:00Z
 DAY = 86_400_000_000_000
@@ -135,7 +136,7 @@ def test_live_capture_through_a_job_counts_control_records(tmp_path, write_confi
     result = run_cli("--config", config)
     assert result.code == 0, result.err
     assert "gateway lagging" in result.out + result.err
-    outs = sorted((tmp_path / "data/ingested/databento/live").rglob("*.parquet"))
+    outs = sorted(engine_outputs(tmp_path / "data/ingested/databento/live", recursive=True))
     assert [p.parent.name for p in outs] == ["schema=mbp-1", "schema=ohlcv-1m", "schema=trades"]
     for out in outs:
         sidecar = read_sidecar(out)
@@ -165,7 +166,7 @@ def test_capture_of_only_an_error_fails_by_name(tmp_path: Path) -> None:
     control_only_capture(src, "auth failed: invalid API key")
     with pytest.raises(DbnFileError, match=r"auth\.dbn.*auth failed: invalid API key"):
         convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
-    assert list(tmp_path.glob("*.parquet")) == []
+    assert list(engine_outputs(tmp_path)) == []
 
 
 def test_capture_without_data_reports_its_control_records(tmp_path: Path) -> None:

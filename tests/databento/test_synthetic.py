@@ -14,6 +14,7 @@ from dbn_helpers import assert_matches_vendor, read_parquet_df
 
 from multigate.sources.databento.dbn_convert import convert_dbn_file
 from multigate.sources.databento.dbn_synthetic import encode_metadata, write_synthetic_file
+from tests.conftest import engine_outputs
 
 DAY = 86_400_000_000_000
 T0 = 1_700_006_400_000_000_000  # 2023-11-15T00:00:00Z
@@ -115,7 +116,7 @@ def test_mixed_schema_file_is_split(tmp_path: Path) -> None:
 def test_mixed_schema_file_without_records(tmp_path: Path) -> None:
     src = _write(tmp_path / "empty-mixed.dbn", encode_metadata(None, T0, T0 + DAY, {}), [])
     assert convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet") == []
-    assert not list(tmp_path.glob("*.parquet"))
+    assert not list(engine_outputs(tmp_path))
 
 
 def test_zero_record_file_gives_empty_output_with_schema(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.storage.ledger import read_ledger
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.conftest import snapshot
+from tests.conftest import engine_outputs, snapshot
 from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
@@ -205,8 +205,10 @@ def test_offline_job_over_downloaded_files_gives_identical_parquet(
     assert run_cli("--config", config(write_config, server)).code == ExitCode.OK
     result = run_cli("--config", config(write_config, server, mode="offline"))
     assert result.code == ExitCode.OK, result.err
-    api_files = sorted((tmp_path / "data/ingested/databento/trades").rglob("*.parquet"))
-    offline_files = sorted((tmp_path / "data/ingested/databento/local").rglob("*.parquet"))
+    api_files = sorted(engine_outputs(tmp_path / "data/ingested/databento/trades", recursive=True))
+    offline_files = sorted(
+        engine_outputs(tmp_path / "data/ingested/databento/local", recursive=True)
+    )
     assert len(api_files) == len(offline_files) == 6
     # AAPL_<start>_<end> vs dataset=XNAS.ITCH~schema=trades~...~symbol=AAPL~<start>_<end>
     for api_file in api_files:
@@ -311,7 +313,7 @@ def test_month_chunks_extend_without_paying_again(tmp_path, write_config, run_cl
     february = write_config(text.replace("end: 2024-01-04", "end: 2024-02-29"))
     assert run_cli("--config", february).code == ExitCode.OK
     assert server.calls["get_range"] == 4  # only February was fetched
-    outputs = sorted((tmp_path / "data/ingested/databento/trades").rglob("*.parquet"))
+    outputs = sorted(engine_outputs(tmp_path / "data/ingested/databento/trades", recursive=True))
     rows = sum(pq.read_metadata(p).num_rows for p in outputs)
     assert rows == 2 * 50 * (31 + 29)  # no duplicated rows
 
@@ -393,7 +395,7 @@ def test_force_reconverts_but_never_buys_again(tmp_path, write_config, run_cli, 
     path = config(write_config, server)
     assert run_cli("--config", path).code == ExitCode.OK
     calls = dict(server.calls)
-    out = next((tmp_path / "data/ingested/databento/trades").rglob("*.parquet"))
+    out = engine_outputs(tmp_path / "data/ingested/databento/trades", recursive=True)[0]
     before = out.stat().st_mtime_ns
     result = run_cli("--config", path, "--force")
     assert result.code == ExitCode.OK, result.err

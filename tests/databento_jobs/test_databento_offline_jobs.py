@@ -15,7 +15,7 @@ from multigate.exit_codes import ExitCode
 from multigate.sample.databento import INSTRUMENTS, write_databento_samples
 from multigate.sources.databento.dbn_legacy import LEGACY_DEFINITION_FIELDS
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.conftest import snapshot
+from tests.conftest import engine_outputs, snapshot
 from tests.databento.dbn_helpers import assert_matches_vendor_any_version
 from tests.databento.dbn_versions import all_version_schemas, write_version_file
 
@@ -42,7 +42,7 @@ def link_files(folder: Path, files: list[Path]) -> None:
 
 
 def _outputs(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "data/ingested/databento/local").rglob("*.parquet"))
+    return sorted(engine_outputs(tmp_path / "data/ingested/databento/local", recursive=True))
 
 
 def _vendor_df(source: Path, price_type: str = "float") -> pd.DataFrame:
@@ -79,7 +79,7 @@ def test_definitions_of_every_version_share_one_schema(tmp_path, write_config, r
     made = [write_version_file(tmp_path / "dbn", v, "definition") for v in (1, 2, 3)]
     assert run_cli("--config", write_config(CONFIG.format(price_type="float"))).code == 0
     folder = tmp_path / "data/ingested/databento/local/schema=definition"
-    schemas = {p.name: pq.read_schema(p).remove_metadata() for p in folder.glob("*.parquet")}
+    schemas = {p.name: pq.read_schema(p).remove_metadata() for p in engine_outputs(folder)}
     assert len(schemas) == len(made) and len(set(map(str, schemas.values()))) == 1
     rows = duckdb.sql(f"SELECT count(*) FROM '{folder}/*.parquet'").fetchall()
     assert rows == [(36,)]
@@ -136,7 +136,7 @@ def test_inputs_with_one_stem_each_get_their_own_stable_output(tmp_path, write_c
         "a_x.parquet": "a_x.dbn.zst",
         "symbol=ES~x.dbn.parquet": "symbol=ES/x.dbn",
     }
-    assert sorted(p.name for p in folder.glob("*.parquet")) == sorted(want)
+    assert sorted(p.name for p in engine_outputs(folder)) == sorted(want)
     for name, source in want.items():
         sidecar = read_sidecar(folder / name)
         assert sidecar is not None
@@ -170,7 +170,7 @@ def test_odd_names_each_get_their_own_output(tmp_path, write_config, run_cli):
     result = run_cli("--config", config)
     assert result.code == ExitCode.OK, result.err
     folder = tmp_path / "data/ingested/databento/local/schema=trades"
-    assert sorted(p.name for p in folder.glob("*.parquet")) == sorted(want)
+    assert sorted(p.name for p in engine_outputs(folder)) == sorted(want)
     for name, source in want.items():
         sidecar = read_sidecar(folder / name)
         assert sidecar is not None and sidecar["inputs"][0]["sha256"] == sha256_of(dbn_dir / source)
@@ -210,7 +210,7 @@ def test_real_files_ingest_and_a_corrupt_one_fails_alone(tmp_path, write_config,
     result = run_cli("--config", write_config(CONFIG.format(price_type="float")))
     assert result.code == ExitCode.JOB_FAILED
     assert "broken.trades.dbn.zst" in result.err and "1 of" in result.err
-    outputs = sorted((tmp_path / "data/ingested/databento/local").rglob("*.parquet"))
+    outputs = sorted(engine_outputs(tmp_path / "data/ingested/databento/local", recursive=True))
     assert not [p for p in outputs if "broken" in p.name]
     assert len(outputs) == len(real)
     for source in real:

@@ -13,7 +13,7 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.sample.alpaca import write_alpaca_samples
 from multigate.storage.layout import sidecar_path
-from tests.conftest import snapshot
+from tests.conftest import engine_outputs, snapshot
 from tests.fakes.alpaca_server import FakeAlpacaServer, make_bars
 
 KEY, SECRET = "test-key-id", "test-secret-key"
@@ -90,7 +90,7 @@ def server(monkeypatch):
 def published(folder: Path) -> dict[str, tuple[bytes, dict[str, object]]]:
     """Every output's bytes, and its sidecar without ``created_at``, by path."""
     found: dict[str, tuple[bytes, dict[str, object]]] = {}
-    for path in sorted(folder.rglob("*.parquet")):
+    for path in sorted(engine_outputs(folder, recursive=True)):
         record = json.loads(sidecar_path(path).read_text())
         record.pop("created_at")
         found[str(path.relative_to(folder))] = (path.read_bytes(), record)

@@ -13,7 +13,7 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.sources.databento.dbn_synthetic import write_synthetic_file
 from multigate.storage.layout import sidecar_path
-from tests.conftest import snapshot
+from tests.conftest import engine_outputs, snapshot
 from tests.engine.helpers import leftovers
 
 CONFIG = """\
@@ -79,7 +79,7 @@ def write_dbn_files(folder: Path) -> list[str]:
 def published(data_dir: Path) -> dict[str, object]:
     """Every output's bytes, and its sidecar without ``created_at``."""
     found: dict[str, object] = {}
-    for path in sorted((data_dir / OUT).rglob("*.parquet")):
+    for path in sorted(engine_outputs(data_dir / OUT, recursive=True)):
         record = json.loads(sidecar_path(path).read_text())
         record.pop("created_at")
         found[str(path.relative_to(data_dir / OUT))] = (path.read_bytes(), record)
@@ -165,7 +165,7 @@ def test_a_missing_output_of_a_split_capture_is_made_again(tmp_path, write_confi
     mixed_capture(tmp_path / "dbn/capture.dbn")
     config = write_config(CONFIG.format(data="data"))
     assert run_cli("--config", config).code == ExitCode.OK
-    outputs = sorted((tmp_path / "data" / OUT).rglob("*.parquet"))
+    outputs = sorted(engine_outputs(tmp_path / "data" / OUT, recursive=True))
     assert len(outputs) >= 2
     before = published(tmp_path / "data")
     lost = outputs[-1]

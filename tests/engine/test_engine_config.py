@@ -12,6 +12,7 @@ from multigate.engine.choose import check_data_dir_reachable, make_executor, sch
 from multigate.engine.executors import ProcessExecutor, SerialExecutor
 from multigate.errors import ConfigError
 from multigate.exit_codes import ExitCode
+from tests.conftest import engine_outputs
 from tests.engine.helpers import CONFIG, write_many_symbols
 
 
@@ -81,7 +82,7 @@ def test_engine_block_sets_the_workers(tmp_path, write_config, run_cli):
     write_many_symbols(tmp_path / "in", symbols=3, days=100)
     result = run_cli("--config", config_with_engine(write_config, "engine:\n  workers: 1\n"))
     assert result.code == ExitCode.OK, result.err
-    assert len(list((tmp_path / "data").rglob("*.parquet"))) == 3
+    assert len(list(engine_outputs(tmp_path / "data", recursive=True))) == 3
 
 
 def closed_port() -> int:
@@ -107,4 +108,4 @@ def test_an_unreachable_scheduler_stops_the_run_at_start(tmp_path, write_config,
     assert result.code == ExitCode.CONFIG_ERROR, result.err
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and f"Dask scheduler at {address}" in lines[0], result.err
-    assert not list((tmp_path / "data").rglob("*.parquet"))
+    assert not list(engine_outputs(tmp_path / "data", recursive=True))

@@ -19,7 +19,7 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.guardrails import spend_from_ledger
 from multigate.storage.ledger import read_ledger
-from tests.conftest import REPO_ROOT, CliRun
+from tests.conftest import REPO_ROOT, CliRun, engine_outputs
 from tests.engine.helpers import leftovers, published, write_many_symbols
 from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
@@ -285,7 +285,7 @@ def test_several_paid_jobs_each_stay_within_their_own_cap(
     assert all(usd <= cap + 1e-9 for usd, cap in zip(spend.values(), (0.2, 0.2, 0.1), strict=True))
 
     data = tmp_path / "data"
-    first = sorted((data / "ingested/databento/first").rglob("*.parquet"))
+    first = sorted(engine_outputs(data / "ingested/databento/first", recursive=True))
     assert len(first) == 3  # converted on the workers
     assert not (data / "ingested/databento/second").exists()  # stopped before converting
     assert not (data / "ingested/databento/third").exists()
@@ -297,5 +297,5 @@ def test_several_paid_jobs_each_stay_within_their_own_cap(
     assert again.code == ExitCode.GUARDRAIL_REFUSED, again.err  # the third, again
     calls_after = billable_calls(server)
     assert calls_after - calls == Counter({("trades", "MSFT", later[1]): 1})
-    assert len(list((data / "ingested/databento/second").rglob("*.parquet"))) == 3
+    assert len(list(engine_outputs(data / "ingested/databento/second", recursive=True))) == 3
     assert job_spend(data) == pytest.approx({"first": 0.15, "second": 0.25, "third": 0.0})

@@ -28,7 +28,7 @@ from multigate.sources.databento.dbn_synthetic import encode_metadata, synthetic
 from multigate.storage.layout import sidecar_path
 from multigate.storage.ledger import read_ledger
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.conftest import REPO_ROOT, CliRun
+from tests.conftest import REPO_ROOT, CliRun, engine_outputs
 from tests.engine.helpers import leftovers
 from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
 
@@ -106,7 +106,9 @@ def billable_calls(server: FakeDatabentoServer) -> Counter[tuple[str, str]]:
 def published(data: Path) -> dict[str, object]:
     """Every raw chunk and output: its bytes, and its sidecar without its run's times."""
     found: dict[str, object] = {}
-    for path in sorted([*(data / RAW).rglob("*.dbn.zst"), *(data / OUT).rglob("*.parquet")]):
+    for path in sorted(
+        [*(data / RAW).rglob("*.dbn.zst"), *engine_outputs(data / OUT, recursive=True)]
+    ):
         record = json.loads(sidecar_path(path).read_text())
         record.pop("created_at")
         record.get("extra", {}).pop("fetched_at", None)

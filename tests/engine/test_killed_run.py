@@ -15,7 +15,7 @@ import psutil
 from multigate.exit_codes import ExitCode
 from multigate.storage.layout import sidecar_path
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.conftest import REPO_ROOT, snapshot
+from tests.conftest import REPO_ROOT, engine_outputs, snapshot
 from tests.engine.helpers import CONFIG, OUT, leftovers, published, write_many_symbols
 
 
@@ -54,13 +54,13 @@ def test_a_killed_parallel_run_heals_on_rerun(tmp_path, write_config, run_cli):
                 process.kill()
 
     assert leftovers(data), "the kill came after the run, not while workers converted"
-    outputs = list((data / OUT).glob("*.parquet"))
+    outputs = list(engine_outputs(data / OUT))
     assert all(_complete_and_described(path) for path in outputs)  # all or nothing
 
     healed = run_cli("--config", config, "--workers", "2")
     assert healed.code == ExitCode.OK, healed.err
     assert leftovers(data) == []
-    assert all(sidecar_path(path).exists() for path in (data / OUT).glob("*.parquet"))
+    assert all(sidecar_path(path).exists() for path in engine_outputs(data / OUT))
     reference = write_config(CONFIG.format(data="serial"))
     assert run_cli("--config", reference, "--workers", "1").code == ExitCode.OK
     assert published(data) == published(tmp_path / "serial")

@@ -7,7 +7,7 @@ import pytest
 
 from multigate.exit_codes import ExitCode
 from multigate.storage.layout import sidecar_path
-from tests.conftest import snapshot
+from tests.conftest import engine_outputs, snapshot
 from tests.engine.helpers import CONFIG, OUT, leftovers, published, write_many_symbols
 
 
@@ -72,7 +72,7 @@ def test_a_bad_input_fails_the_job_cleanly_and_publishes_nothing(
     assert result.code == ExitCode.JOB_FAILED
     assert "IDX05_History.csv:2: bad number 'x'" in result.err
     assert "Traceback" not in result.err and "Traceback" not in result.out
-    assert not list((tmp_path / "data").rglob("*.parquet"))
+    assert not list(engine_outputs(tmp_path / "data", recursive=True))
     assert leftovers(tmp_path / "data") == []
 
 

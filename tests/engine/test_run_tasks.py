@@ -14,6 +14,7 @@ from multigate.errors import DataError, IngestError
 from multigate.progress import ProgressTask
 from multigate.sources.vix.convert import convert_symbol
 from multigate.storage.provenance import read_sidecar, sha256_of
+from tests.conftest import engine_outputs
 from tests.engine.crashing_convert import die_in_worker
 from tests.vix.helpers import cboe_bytes
 
@@ -106,7 +107,7 @@ def test_all_or_nothing_publishes_none_when_one_fails(tmp_path):
     ctx = RunContext(tmp_path / "data", tmp_path, executor=SerialExecutor())
     with pytest.raises(DataError, match=r"S1_History\.csv"):
         run_convert_tasks(make_tasks(tmp_path, 3, bad=1), ctx, all_or_nothing=True)
-    assert not list((tmp_path / "data").rglob("*.parquet"))
+    assert not list(engine_outputs(tmp_path / "data", recursive=True))
     assert not [path for path in (tmp_path / "data").rglob("*") if path.is_file()]
 
 

@@ -10,6 +10,7 @@ import pytest
 from multigate.cli import main
 from multigate.sample import write_samples
 from multigate.storage.provenance import read_sidecar
+from tests.conftest import engine_outputs
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example.ingest.yaml"
 
@@ -28,7 +29,7 @@ def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ingested_records(data_dir: Path) -> dict[str, dict]:
     """Every ingested output's sidecar, by the output's path relative to ``data_dir``."""
     out = {}
-    for path in sorted((data_dir / "ingested").rglob("*.parquet")):
+    for path in sorted(engine_outputs(data_dir / "ingested", recursive=True)):
         record = read_sidecar(path)
         assert record is not None, path
         out[str(path.relative_to(data_dir))] = record

@@ -14,6 +14,7 @@ from multigate.html_report.render import MAX_COLUMNS, heatmap_period
 from multigate.quality.coverage import coverage
 from multigate.quality.job_outputs import job_datasets
 from multigate.storage.ledger import append_ledger, read_ledger
+from tests.conftest import engine_outputs
 from tests.quality.browser import chromium_path, open_page
 
 needs_chromium = pytest.mark.skipif(
@@ -121,7 +122,7 @@ def test_write_report_reads_sidecars_only_and_the_ledger(sample_data, tmp_path):
         handle.write('{"event": "attempt", "job": "es", "us')  # a torn last line is skipped
     gone = data / "ingested/alpaca/alpaca_sample_csv/timeframe=1Min/feed=unknown"
     shutil.rmtree(gone.parent.parent)  # an output and its sidecar both removed
-    for parquet in data.rglob("*.parquet"):
+    for parquet in engine_outputs(data, recursive=True):
         parquet.write_bytes(b"")  # no Parquet is read: they could be anything
 
     names = [name for name, _ in collect_datasets(data)]

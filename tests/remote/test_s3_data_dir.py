@@ -19,6 +19,7 @@ import pytest
 
 from multigate.exit_codes import ExitCode
 from multigate.storage.layout import SIDECAR_SUFFIX
+from tests.conftest import engine_outputs
 from tests.engine.helpers import CONFIG, OUT, write_many_symbols
 from tests.fakes.s3_server import S3Server, running_s3_server
 
@@ -251,12 +252,12 @@ def test_a_run_stopped_by_sigterm_uploads_what_it_finished(
     )
     child = start_ingest(config)
     first = tmp_path / "cache" / OUT
-    wait_for(child, lambda: len(list(first.glob("*.parquet"))) == 2, "the first job's outputs")
+    wait_for(child, lambda: len(list(engine_outputs(first))) == 2, "the first job's outputs")
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=60) == ExitCode.TERMINATED
     objects = aws_env.objects(bucket, "lake")
     assert LOCK not in objects
-    published = sorted(path.name for path in first.glob("*.parquet"))
+    published = sorted(path.name for path in engine_outputs(first))
     assert published == ["IDX01.parquet", "VIX.parquet"]
     for name in published:
         assert objects[f"{OUT}/{name}"] == (first / name).read_bytes()

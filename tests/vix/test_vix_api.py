@@ -11,7 +11,7 @@ from deltalake import DeltaTable
 from multigate.exit_codes import ExitCode
 from multigate.storage.delta_tables import is_versioned_name
 from multigate.storage.provenance import read_sidecar
-from tests.conftest import snapshot
+from tests.conftest import engine_outputs, snapshot
 from tests.fakes.cboe_server import CboeServer, Scripted, running_cboe_server
 from tests.vix.helpers import assert_matches_reference, cboe_bytes
 
@@ -202,7 +202,9 @@ def test_a_failed_download_publishes_no_output_of_the_job(tmp_path, write_config
     result = run_cli("--config", api_config(write_config, cboe), "--job", "daily")
     assert result.code == ExitCode.JOB_FAILED
     assert (tmp_path / "data/raw/vix/cboe/VIX_History.csv").read_bytes() == cboe.files["VIX"]
-    assert not list((tmp_path / "data").rglob("*.parquet"))  # VIX's output waits for VIX3M
+    assert not list(
+        engine_outputs(tmp_path / "data", recursive=True)
+    )  # VIX's output waits for VIX3M
     assert run_cli("--config", api_config(write_config, cboe), "--job", "daily").code == 0
     assert_matches_reference(
         tmp_path / "data/ingested/vix/daily/VIX.parquet", cboe.files["VIX"], "VIX"

@@ -11,7 +11,7 @@ from multigate.exit_codes import ExitCode
 from multigate.sample.vix import SEED, cboe_csv, fred_csv, synthetic_history
 from multigate.storage.layout import sidecar_path
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.conftest import snapshot
+from tests.conftest import engine_outputs, snapshot
 from tests.vix.helpers import cboe_bytes, read_output, reference_frame
 
 CONFIG = """\
@@ -128,7 +128,7 @@ def test_a_bad_file_stops_every_output_of_the_job(tmp_path, write_config, run_cl
     result = run_cli("--config", config(write_config))
     assert result.code == ExitCode.JOB_FAILED
     assert "VIX_History.csv:2: expected 5 fields" in result.err
-    assert not list((tmp_path / "data").rglob("*.parquet"))
+    assert not list(engine_outputs(tmp_path / "data", recursive=True))
 
 
 def test_dry_run_foresees_conflicting_files_and_writes_nothing(tmp_path, write_config, run_cli):
