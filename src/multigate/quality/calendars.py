@@ -133,3 +133,23 @@ def _ns(column: Any) -> np.ndarray:
 
 def calendar_timezone(name: str) -> str:
     return str(_calendar(name, 2006).tz)
+
+
+def calendar_hours(name: str | None) -> str:
+    """How calendar ``name`` judges a session, in words: its regular hours in the exchange's
+    time zone (the latest rule; holidays and early closes are the calendar's own), e.g.
+    ``CMES: 17:00 (day before) to 16:00 America/Chicago``; None: UTC days, every day open."""
+    if name is None or name == NO_CALENDAR:
+        return "none: UTC days, every day open"
+    try:
+        cal = _calendar(name, 2006)
+    except Exception:  # an unknown name: say so rather than fail a report
+        return f"{name}: hours unknown"
+    opens, closes = cal.open_times[-1][1], cal.close_times[-1][1]
+    before = " (day before)" if getattr(cal, "open_offset", 0) == -1 else ""
+    text = f"{name}: {opens:%H:%M}{before} to {closes:%H:%M} {cal.tz}"
+    breaks = getattr(cal, "break_start_times", None)
+    if breaks:
+        ends = cal.break_end_times
+        text += f", break {breaks[-1][1]:%H:%M}-{ends[-1][1]:%H:%M}"
+    return text
