@@ -22,7 +22,7 @@ from multigate.html_report.assets import PAGE_CSS, PAGE_JS
 from multigate.html_report.gaps import gap_list, shown_gaps
 from multigate.html_report.heatmap import heatmap_data, script_json
 from multigate.html_report.pictures import gaps_section, values_section
-from multigate.html_report.series import Pictures, dataset_pictures
+from multigate.html_report.series import ROW_BUDGET, Pictures, dataset_pictures
 from multigate.html_report.spend import spend_by_job
 from multigate.quality.calendars import calendar_hours
 from multigate.quality.checks import CHECKS
@@ -40,9 +40,11 @@ def render_report(
     title: str = "Multigate data report",
     generated_at: datetime | None = None,
     data_dir: Path | None = None,
+    row_budget: int = ROW_BUDGET,
 ) -> str:
     """The whole report as one HTML document (see the module doc). ``data_dir``: where the
-    outputs are, for the pictures of their values (None: from the sidecars alone)."""
+    outputs are, for the pictures of their values (None: from the sidecars alone), read
+    within ``row_budget`` rows per dataset."""
     when = (generated_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sections, summary = [], []
     for index, (name, records, snapshots) in enumerate(datasets):
@@ -51,7 +53,9 @@ def render_report(
         pictures = None
         if data_dir is not None:
             merged = merge_sessions(records)
-            pictures = dataset_pictures(data_dir, records, merged.calendars.get)
+            pictures = dataset_pictures(
+                data_dir, records, merged.calendars.get, row_budget=row_budget
+            )
         summary.append(_summary_row(index, name, records, covered, findings, snapshots))
         sections.append(
             _dataset_section(index, name, records, covered, findings, snapshots, pictures)
