@@ -256,7 +256,7 @@ def _dataset_section(
         f'<section id="ds-{index}"><h2>{_e(name)}</h2>',
         f'<p class="meta">{_e(span)}; judged by {_e(judged_by(covered, records))}{_e(density)}</p>',
         _rules(covered, records),
-        f'<p class="counts">Sessions with data: {counts.with_data:,} of {counts.expected:,} '
+        f'<p class="counts">Symbol-sessions with data: {counts.with_data:,} of {counts.expected:,} '
         f"({_share(counts.with_data, counts.expected)}); complete sessions (open to close): "
         f"{counts.complete:,} ({_share(counts.complete, counts.expected)}); partial "
         f"{counts.partial:,}; missing {counts.missing:,}; closed days (not expected) "
