@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from multigate.html_report.series import Hole
 from multigate.quality.calendars import sessions_between
-from multigate.quality.coverage import Coverage, merge_sessions
+from multigate.quality.coverage import Coverage, DatasetSessions, merge_sessions
 
 MAX_GAPS = 200
 """Lines shown per dataset; the rest are counted."""
@@ -29,51 +32,66 @@ def _clock(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _rows_with(covered: Coverage, statuses: set[str]) -> list[dict[str, Any]]:
+    """The coverage rows whose status is one of ``statuses`` (filtered before any Python
+    object is made: a big lake's table has a row per symbol-session)."""
+    table = covered.table
+    mask = pc.is_in(table.column("status"), value_set=pa.array(sorted(statuses), pa.string()))
+    return table.filter(mask).to_pylist()
+
+
 def _missing_runs(covered: Coverage) -> list[Gap]:
     """Consecutive missing sessions of a symbol as one line (closed days between them do
-    not break a run)."""
+    not break a run, a session with data does)."""
+    table = covered.table.filter(pc.not_equal(covered.table.column("status"), "holiday"))
+    statuses = table.column("status").to_pylist()
+    wanted = [i for i, status in enumerate(statuses) if status == "missing"]
+    if not wanted:
+        return []
+    symbols = table.column("symbol").to_pylist()
+    sessions = table.column("session").to_pylist()
     gaps: list[Gap] = []
-    run: list[date] = []
-    current = ""
-
-    def close() -> None:
-        if run:
-            when = str(run[0]) if len(run) == 1 else f"{run[0]} .. {run[-1]}"
-            count = f"{len(run)} session{'s' if len(run) > 1 else ''} without data"
-            gaps.append(Gap(current, "missing", when, count))
-        run.clear()
-
-    for row in covered.table.to_pylist():
-        if row["symbol"] != current:
-            close()
-            current = row["symbol"]
-        if row["status"] == "missing":
-            run.append(row["session"])
-        elif row["status"] != "holiday":
-            close()
-    close()
+    start = previous = wanted[0]
+    for index in [*wanted[1:], None]:
+        if index is not None and index == previous + 1 and symbols[index] == symbols[start]:
+            previous = index
+            continue
+        count = previous - start + 1
+        when = str(sessions[start]) if count == 1 else f"{sessions[start]} .. {sessions[previous]}"
+        detail = f"{count} session{'s' if count > 1 else ''} without data"
+        gaps.append(Gap(symbols[start], "missing", when, detail))
+        if index is not None:
+            start = previous = index
     return gaps
 
 
-def _partial(covered: Coverage, records: Sequence[Mapping[str, Any]]) -> list[Gap]:
-    partial = [r for r in covered.table.to_pylist() if r["status"] == "partial"]
+def _partial(
+    covered: Coverage, records: Sequence[Mapping[str, Any]], merged: DatasetSessions | None
+) -> list[Gap]:
+    partial = _rows_with(covered, {"partial"})
     if not partial:
         return []
-    merged = merge_sessions(records)
+    merged = merged or merge_sessions(records)
+    first = min(r["session"] for r in partial)
+    last = max(r["session"] for r in partial)
+    hours: dict[str, dict[int, tuple[int, int]]] = {}
+    for calendar in {c for c in merged.calendars.values() if c}:
+        found = sessions_between(calendar, first, last)  # once per calendar, not per gap
+        hours[calendar] = {
+            int(label): (int(o), int(c))
+            for label, o, c in zip(found.labels, found.opens, found.closes, strict=True)
+        }
     gaps = []
     for row in partial:
         symbol, day = row["symbol"], row["session"]
         label = (day - _EPOCH).days
         cell = merged.cells.get(symbol, {}).get(label)
-        calendar = merged.calendars.get(symbol)
+        session = hours.get(merged.calendars.get(symbol) or "", {}).get(label)
         detail = ""
         if cell is not None:
             detail = f"data {_clock(cell.first)} .. {_clock(cell.last)} UTC"
-            if calendar:
-                hours = sessions_between(calendar, day, day)
-                if len(hours.labels):
-                    opens, closes = int(hours.opens[0]), int(hours.closes[0])
-                    detail += f"; session {_clock(opens)} .. {_clock(closes)} UTC"
+            if session is not None:
+                detail += f"; session {_clock(session[0])} .. {_clock(session[1])} UTC"
         gaps.append(Gap(symbol, "partial", str(day), detail))
     return gaps
 
@@ -81,8 +99,7 @@ def _partial(covered: Coverage, records: Sequence[Mapping[str, Any]]) -> list[Ga
 def _closed(covered: Coverage) -> list[Gap]:
     return [
         Gap(r["symbol"], "closed day", str(r["session"]), f"{r['rows']:,} rows on a closed day")
-        for r in covered.table.to_pylist()
-        if r["status"] == "closed_data"
+        for r in _rows_with(covered, {"closed_data"})
     ]
 
 
@@ -102,10 +119,14 @@ def _holes(holes: Sequence[Hole]) -> list[Gap]:
 
 
 def gap_list(
-    covered: Coverage, records: Sequence[Mapping[str, Any]], holes: Sequence[Hole] = ()
+    covered: Coverage,
+    records: Sequence[Mapping[str, Any]],
+    holes: Sequence[Hole] = (),
+    merged: DatasetSessions | None = None,
 ) -> list[Gap]:
-    """Every gap of a dataset, by symbol then time (see the module doc)."""
-    found = _missing_runs(covered) + _partial(covered, records) + _closed(covered)
+    """Every gap of a dataset, by symbol then time (see the module doc); ``merged``: its
+    sessions when already merged."""
+    found = _missing_runs(covered) + _partial(covered, records, merged) + _closed(covered)
     found += _holes(holes)
     return sorted(found, key=lambda g: (g.symbol, g.when, g.kind))
 

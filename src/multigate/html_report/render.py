@@ -24,9 +24,9 @@ from multigate.html_report.heatmap import heatmap_data, script_json
 from multigate.html_report.pictures import gaps_section, values_section
 from multigate.html_report.series import ROW_BUDGET, Pictures, dataset_pictures
 from multigate.html_report.spend import spend_by_job
-from multigate.quality.calendars import calendar_hours
+from multigate.quality.calendars import NO_CALENDAR, calendar_hours, default_calendar
 from multigate.quality.checks import CHECKS
-from multigate.quality.coverage import Coverage, coverage, merge_sessions
+from multigate.quality.coverage import Coverage, coverage
 from multigate.quality.results import DATASET_OUTPUT, quality_rows
 
 DatasetInput = tuple[str, Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]
@@ -52,9 +52,8 @@ def render_report(
         findings = quality_rows(records, covered=covered)
         pictures = None
         if data_dir is not None:
-            merged = merge_sessions(records)
             pictures = dataset_pictures(
-                data_dir, records, merged.calendars.get, row_budget=row_budget
+                data_dir, records, symbol_calendars(records).get, row_budget=row_budget
             )
         summary.append(_summary_row(index, name, records, covered, findings, snapshots))
         sections.append(
@@ -138,6 +137,17 @@ def _failing_total(findings: Sequence[Mapping[str, Any]]) -> int:
         if row["count"] and (info is None or info.fails_strict):
             total += int(row["count"])
     return total
+
+
+def symbol_calendars(records: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Each symbol's calendar as its sidecars say (as coverage merges them; None: UTC days)."""
+    out: dict[str, str | None] = {}
+    for record in records:
+        quality = record.get("quality") or {}
+        own = quality["calendar"] if "calendar" in quality else default_calendar(record)
+        for symbol in quality.get("sessions") or {}:
+            out.setdefault(symbol, None if own in (None, NO_CALENDAR) else own)
+    return out
 
 
 def _share(part: int, whole: int) -> str:
@@ -275,7 +285,8 @@ def _dataset_section(
         parts.append("<p>No sessions: the outputs hold no rows (or no quality data).</p>")
     if pictures is not None:
         parts.append(values_section(index, pictures))
-    gaps, more = shown_gaps(gap_list(covered, records, pictures.holes if pictures else ()))
+    holes = pictures.holes if pictures else ()
+    gaps, more = shown_gaps(gap_list(covered, records, holes))
     parts.append(gaps_section(gaps, more, pictures))
     parts.append("<h3>Quality findings</h3>")
     found = [row for row in findings if row["count"]]
