@@ -4,7 +4,7 @@ PAGE_CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2430}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #d8dde4}
 h3{font-size:15px;margin:18px 0 6px}
-table{border-collapse:collapse;margin:6px 0}th,td{padding:3px 10px;border-bottom:1px solid #e6e9ee;
+table{border-collapse:collapse;margin:6px 0}th,td{padding:3px 7px;border-bottom:1px solid #e6e9ee;
 text-align:left;vertical-align:top}th{background:#f3f5f8}
 .meta{color:#5a6473}.fail{color:#b3261e;font-weight:600}.info{color:#5a6473}
 .chart{position:relative;overflow-x:auto;max-width:100%}
