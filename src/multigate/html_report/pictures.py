@@ -95,6 +95,8 @@ def gaps_section(gaps: Sequence[Gap], more: int, pictures: Pictures | None) -> s
         searched = "intraday holes: no row for over 15 minutes (plus one bar) inside a session"
         if pictures.sampled:
             searched += ", searched in the rows read"
+        if pictures.hole_count > len(pictures.holes):
+            searched += f" ({pictures.hole_count:,} found, the first {len(pictures.holes):,} kept)"
     else:
         searched = "intraday holes: none to search (daily rows, or nothing read)"
     parts.append(f'<p class="meta">Sessions from the sidecars; {_e(searched)}.</p>')
