@@ -154,9 +154,11 @@ def test_sample_outputs_of_every_source_have_coverage_from_their_sidecars(sample
     assert {status[day] for day in holidays} == {"holiday"}
     assert vix.checks["closed_day_data"].count == 0
     assert vix.checks["missing_session"].count == 0
-    # FRED's '.' rows carry no close: their sessions are missing, not present
+    # FRED lists every weekday, '.' (no close) where NYSE was closed: those are holidays
     fred = coverage(by_dataset["vix/vix_fred_sample/"])
-    assert fred.checks["missing_session"].count == 28
+    assert fred.checks["missing_session"].count == fred.checks["closed_day_data"].count == 0
+    fred_status = {r["session"].isoformat(): r["status"] for r in fred.table.to_pylist()}
+    assert {fred_status[day] for day in holidays} == {"holiday"}
     # Globex: ES and NQ trade the whole CME session (17:00-16:00 Chicago): complete
     globex = coverage(by_dataset["databento/databento_sample/schema=trades"])
     assert globex.calendar == "CMES"
