@@ -85,14 +85,16 @@ def test_sessions_with_data_and_complete_sessions_are_counted_apart(thanksgiving
 def test_the_gap_list_names_missing_partial_sessions_and_intraday_holes(thanksgiving):
     folder, records = thanksgiving
     pictures = _pictures(folder, records)
-    gaps = [(g.symbol, g.kind, g.when) for g in gap_list(coverage(records), records,
-                                                         pictures.holes)]  # fmt: skip
-    assert gaps == [
+    found, more = gap_list(coverage(records), records, pictures.holes)
+    assert [(g.symbol, g.kind, g.when) for g in found] == [
         ("AAA", "intraday hole", "2024-11-25 15:59 .. 16:46 UTC"),  # 10:59 -> 11:46 New York
         ("AAA", "missing", "2024-11-26"),
         ("BBB", "partial", "2024-11-27"),
     ]
-    (partial,) = [g for g in gap_list(coverage(records), records) if g.kind == "partial"]
+    assert more == 0
+    first, more = gap_list(coverage(records), records, pictures.holes, limit=1)
+    assert (first, more) == (found[:1], 2)
+    partial = found[2]
     assert partial.detail == (
         "data 2024-11-27 14:30 .. 2024-11-27 18:59 UTC; session 2024-11-27 14:30 .. "
         "2024-11-27 21:00 UTC"

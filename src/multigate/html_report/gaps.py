@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from multigate.html_report.series import Hole
-from multigate.quality.calendars import sessions_between
-from multigate.quality.coverage import Coverage, DatasetSessions, merge_sessions
+from multigate.quality.calendars import sessions_between, symbol_calendars
+from multigate.quality.coverage import Coverage
+from multigate.quality.session_format import decode_sessions
 
 MAX_GAPS = 200
 """Lines shown per dataset; the rest are counted."""
@@ -65,35 +66,59 @@ def _missing_runs(covered: Coverage) -> list[Gap]:
     return gaps
 
 
-def _partial(
-    covered: Coverage, records: Sequence[Mapping[str, Any]], merged: DatasetSessions | None
-) -> list[Gap]:
-    partial = _rows_with(covered, {"partial"})
+def _partial(covered: Coverage) -> list[Gap]:
+    """Partial sessions, their hours not yet filled in (see :func:`_with_hours`)."""
+    return [Gap(r["symbol"], "partial", str(r["session"]), "")
+            for r in _rows_with(covered, {"partial"})]  # fmt: skip
+
+
+def _first_last(
+    records: Sequence[Mapping[str, Any]], wanted: set[tuple[str, int]]
+) -> dict[tuple[str, int], list[int]]:
+    """``(symbol, label) -> [first_ns, last_ns]`` of the wanted symbol-sessions, decoding only
+    the wanted symbols' session strings."""
+    symbols = {symbol for symbol, _ in wanted}
+    found: dict[tuple[str, int], list[int]] = {}
+    for record in records:
+        sessions = (record.get("quality") or {}).get("sessions") or {}
+        for symbol in symbols & sessions.keys():
+            for _day, label, entry in decode_sessions(str(sessions[symbol])):
+                if (symbol, label) not in wanted:
+                    continue
+                span = found.setdefault((symbol, label), [entry[1], entry[2]])
+                span[0], span[1] = min(span[0], entry[1]), max(span[1], entry[2])
+    return found
+
+
+def _with_hours(gaps: list[Gap], records: Sequence[Mapping[str, Any]]) -> list[Gap]:
+    """The partial ones of ``gaps`` with the hours their data covers and the session's."""
+    partial = [(g.symbol, date.fromisoformat(g.when)) for g in gaps if g.kind == "partial"]
     if not partial:
-        return []
-    merged = merged or merge_sessions(records)
-    first = min(r["session"] for r in partial)
-    last = max(r["session"] for r in partial)
+        return gaps
+    spans = _first_last(records, {(s, (day - _EPOCH).days) for s, day in partial})
+    calendars = symbol_calendars(records)
+    first, last = min(d for _, d in partial), max(d for _, d in partial)
     hours: dict[str, dict[int, tuple[int, int]]] = {}
-    for calendar in {c for c in merged.calendars.values() if c}:
+    for calendar in {c for c in calendars.values() if c}:
         found = sessions_between(calendar, first, last)  # once per calendar, not per gap
         hours[calendar] = {
             int(label): (int(o), int(c))
             for label, o, c in zip(found.labels, found.opens, found.closes, strict=True)
         }
-    gaps = []
-    for row in partial:
-        symbol, day = row["symbol"], row["session"]
-        label = (day - _EPOCH).days
-        cell = merged.cells.get(symbol, {}).get(label)
-        session = hours.get(merged.calendars.get(symbol) or "", {}).get(label)
-        detail = ""
-        if cell is not None:
-            detail = f"data {_clock(cell.first)} .. {_clock(cell.last)} UTC"
-            if session is not None:
-                detail += f"; session {_clock(session[0])} .. {_clock(session[1])} UTC"
-        gaps.append(Gap(symbol, "partial", str(day), detail))
-    return gaps
+    out = []
+    for gap in gaps:
+        if gap.kind == "partial":
+            label = (date.fromisoformat(gap.when) - _EPOCH).days
+            span = spans.get((gap.symbol, label))
+            session = hours.get(calendars.get(gap.symbol) or "", {}).get(label)
+            detail = ""
+            if span is not None:
+                detail = f"data {_clock(span[0])} .. {_clock(span[1])} UTC"
+                if session is not None:
+                    detail += f"; session {_clock(session[0])} .. {_clock(session[1])} UTC"
+            gap = Gap(gap.symbol, gap.kind, gap.when, detail)
+        out.append(gap)
+    return out
 
 
 def _closed(covered: Coverage) -> list[Gap]:
@@ -122,15 +147,14 @@ def gap_list(
     covered: Coverage,
     records: Sequence[Mapping[str, Any]],
     holes: Sequence[Hole] = (),
-    merged: DatasetSessions | None = None,
-) -> list[Gap]:
-    """Every gap of a dataset, by symbol then time (see the module doc); ``merged``: its
-    sessions when already merged."""
-    found = _missing_runs(covered) + _partial(covered, records, merged) + _closed(covered)
-    found += _holes(holes)
-    return sorted(found, key=lambda g: (g.symbol, g.when, g.kind))
+    limit: int = MAX_GAPS,
+) -> tuple[list[Gap], int]:
+    """The first ``limit`` gaps of a dataset, by symbol then time (see the module doc), and
+    how many more there are."""
+    found = _missing_runs(covered) + _partial(covered) + _closed(covered) + _holes(holes)
+    found.sort(key=_order)
+    return _with_hours(found[:limit], records), max(0, len(found) - limit)
 
 
-def shown_gaps(gaps: Sequence[Gap]) -> tuple[list[Gap], int]:
-    """The first MAX_GAPS gaps and how many more there are."""
-    return list(gaps[:MAX_GAPS]), max(0, len(gaps) - MAX_GAPS)
+def _order(gap: Gap) -> tuple[str, str, str]:
+    return gap.symbol, gap.when, gap.kind

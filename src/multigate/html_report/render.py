@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from multigate.html_report.assets import PAGE_CSS, PAGE_JS
-from multigate.html_report.gaps import gap_list, shown_gaps
+from multigate.html_report.gaps import gap_list
 from multigate.html_report.heatmap import heatmap_data, script_json
 from multigate.html_report.pictures import gaps_section, values_section
 from multigate.html_report.series import ROW_BUDGET, Pictures, dataset_pictures
 from multigate.html_report.spend import spend_by_job
-from multigate.quality.calendars import NO_CALENDAR, calendar_hours, default_calendar
+from multigate.quality.calendars import calendar_hours, symbol_calendars
 from multigate.quality.checks import CHECKS
 from multigate.quality.coverage import Coverage, coverage
 from multigate.quality.results import DATASET_OUTPUT, quality_rows
@@ -137,17 +137,6 @@ def _failing_total(findings: Sequence[Mapping[str, Any]]) -> int:
         if row["count"] and (info is None or info.fails_strict):
             total += int(row["count"])
     return total
-
-
-def symbol_calendars(records: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
-    """Each symbol's calendar as its sidecars say (as coverage merges them; None: UTC days)."""
-    out: dict[str, str | None] = {}
-    for record in records:
-        quality = record.get("quality") or {}
-        own = quality["calendar"] if "calendar" in quality else default_calendar(record)
-        for symbol in quality.get("sessions") or {}:
-            out.setdefault(symbol, None if own in (None, NO_CALENDAR) else own)
-    return out
 
 
 def _share(part: int, whole: int) -> str:
@@ -286,7 +275,7 @@ def _dataset_section(
     if pictures is not None:
         parts.append(values_section(index, pictures))
     holes = pictures.holes if pictures else ()
-    gaps, more = shown_gaps(gap_list(covered, records, holes))
+    gaps, more = gap_list(covered, records, holes)
     parts.append(gaps_section(gaps, more, pictures))
     parts.append("<h3>Quality findings</h3>")
     found = [row for row in findings if row["count"]]

@@ -8,7 +8,7 @@ check needs no config; a job's ``calendar:`` key overrides it (``none`` turns it
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -73,6 +73,18 @@ def default_calendar(record: Mapping[str, Any]) -> str | None:
             return "XNYS"
         return _VENUE_CALENDARS.get(venue)
     return None
+
+
+def symbol_calendars(records: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Each symbol's calendar as its sidecars say (as coverage merges them, the first
+    record naming a symbol wins; None: UTC days)."""
+    out: dict[str, str | None] = {}
+    for record in records:
+        quality = record.get("quality") or {}
+        own = quality["calendar"] if "calendar" in quality else default_calendar(record)
+        for symbol in quality.get("sessions") or {}:
+            out.setdefault(symbol, None if own in (None, NO_CALENDAR) else own)
+    return out
 
 
 @dataclass(frozen=True)
