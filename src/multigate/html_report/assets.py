@@ -32,6 +32,10 @@ PAGE_JS = r"""
     while ((m = re.exec(cell)) !== null) out[m[1]] = m[2] ? parseInt(m[2], 10) : 1;
     return out;
   }
+  function cell(d, r, c) {  // a row is a list of cells, or a string of one-day cells
+    var line = d.cells[r], value = typeof line === "string" ? line.charAt(c) : line[c];
+    return value === "." ? "" : (value || "");
+  }
   function layout(d) {
     var cols = Math.max(d.sessions.length, 1), m = Math.max(d.symbols.length, 1);
     var few = cols <= 16;
@@ -111,7 +115,7 @@ PAGE_JS = r"""
         ctx.fillText(d.symbols[r].slice(0, 16), 0, y + g.ch - 3);
       }
       for (var c = 0; c < g.cols; c++) {
-        var counts = parse(d.cells[r][c] || "");
+        var counts = parse(cell(d, r, c));
         line.push(counts);
         if (paint(ctx, counts, g.label + c * g.cw, y, inner(g.cw), inner(g.ch))) drawn++;
       }
@@ -124,7 +128,7 @@ PAGE_JS = r"""
       var c = Math.floor((e.clientX - box.left - g.label) / g.cw);
       var r = Math.floor((e.clientY - box.top - g.top) / g.ch);
       var outside = c < 0 || r < 0 || r >= d.symbols.length || c >= g.cols;
-      if (outside || !d.cells[r][c]) { tip.style.display = "none"; return; }
+      if (outside || !cell(d, r, c)) { tip.style.display = "none"; return; }
       var when = (d.period !== "day" ? d.period + " of " : "") + d.sessions[c];
       tip.textContent = d.symbols[r] + " " + when + ": " + describe(parsed[r][c]) + "; " +
         d.rows[r][c].toLocaleString() + " rows";

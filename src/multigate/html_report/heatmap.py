@@ -63,9 +63,18 @@ def encode_cell(counts: dict[str, int]) -> str:
     )
 
 
+def _row(line: list[dict[str, int]]) -> str | list[str]:
+    """A symbol's cells: one string when every cell is one day (``.``: none), else a list."""
+    cells = [encode_cell(cell) for cell in line]
+    if all(len(cell) <= 1 for cell in cells):
+        return "".join(cell or "." for cell in cells)
+    return cells
+
+
 def heatmap_data(covered: Coverage) -> dict[str, Any]:
     """``symbols``, ``sessions`` (each column's first day), ``period``, ``cells`` (per
-    symbol, per column: :func:`encode_cell`), ``rows`` per symbol and column, ``totals``."""
+    symbol, per column: :func:`encode_cell`; a string of letters when each cell is one day
+    or none, ``.``), ``rows`` per symbol and column, ``totals``."""
     table = covered.table
     sessions_of = table.column("session").to_pylist()
     period = heatmap_period(sessions_of)
@@ -92,7 +101,7 @@ def heatmap_data(covered: Coverage) -> dict[str, Any]:
         "symbols": names,
         "sessions": columns,
         "period": period,
-        "cells": [[encode_cell(cell) for cell in line] for line in grid],
+        "cells": [_row(line) for line in grid],
         "rows": counts,
         "totals": totals,
     }
