@@ -262,12 +262,14 @@ def _dataset_section(
         f"{counts.holidays:,}; data on a closed day {counts.closed_data:,}.</p>",
     ]
     if covered.table.num_rows:
+        data = heatmap_data(covered)
+        column = "session" if data["period"] == "day" else data["period"]
         parts += [
-            "<h3>Coverage (symbol x session)</h3>",
-            _json_script(f"data-{index}", heatmap_data(covered)),
+            f"<h3>Coverage (symbol x {column})</h3>",
+            _json_script(f"data-{index}", data),
             f'<div class="chart"><canvas class="heatmap" data-source="data-{index}"></canvas>'
             '<div class="tip"></div></div>',
-            "<h3>Rows per session</h3>",
+            f"<h3>Rows per {column}</h3>",
             f'<div class="chart"><canvas class="rows" data-source="data-{index}"></canvas></div>',
         ]
     else:
