@@ -195,6 +195,8 @@ DRAWN = """(() => {
     heatmaps: [...document.querySelectorAll("canvas.heatmap")].map((c) => ({
       id: c.dataset.source, width: c.width, colors: colors(c)})),
     prices: [...document.querySelectorAll("canvas.price")].map((c) => Number(c.dataset.drawn)),
+    segments: [...document.querySelectorAll("canvas.price")].map(
+      (c) => Number(c.dataset.segments)),
     captions: [...document.querySelectorAll("figcaption")].map((f) => f.textContent),
     gaps: [...document.querySelectorAll("table.gaps td:first-child")].map((t) => t.textContent),
   };
@@ -235,7 +237,10 @@ def test_the_demo_report_draws_complete_sessions_and_prices_in_chromium(sample_d
     assert trades["width"] >= 110 + 2 * 40  # two sessions: wide, readable cells
     assert not {RED, AMBER, GREY} & set(trades["colors"])  # every session complete
     assert trades["colors"][GREEN] >= 2 * 2 * 40 * 12
-    assert len(page.value["prices"]) >= 8 and all(n > 10 for n in page.value["prices"])
+    points, segments = page.value["prices"], page.value["segments"]
+    assert len(points) >= 8 and all(n > 10 for n in points)
+    # lines, not scattered dots: only a closed market (nights, Globex's daily hour) breaks one
+    assert all(s > 0.9 * n for n, s in zip(points, segments, strict=True)), (points, segments)
 
 
 @needs_chromium

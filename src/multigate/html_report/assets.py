@@ -178,15 +178,19 @@ PAGE_JS = r"""
     var end = stamp(t1);
     ctx.fillText(end, W - 8 - ctx.measureText(end).width, canvas.height - 3);
     ctx.strokeStyle = "#d8dde4"; ctx.strokeRect(left, top, plot, ph);
-    var step = Infinity, i;
-    for (i = 1; i < d.t.length; i++) step = Math.min(step, d.t[i] - d.t[i - 1]);
-    var points = 0;
+    var step = d.w || span, i;  // the bucket's width: a longer gap breaks the line
+    var points = 0, segments = 0;
     ctx.strokeStyle = "#1d4f91"; ctx.lineWidth = 1.2; ctx.beginPath();
     var open = false;
     for (i = 0; i < d.t.length; i++) {
       if (d.c[i] === null) { open = false; continue; }
-      var broken = i > 0 && d.t[i] - d.t[i - 1] > 3 * step;  // a closed market: no line
-      if (!open || broken) ctx.moveTo(x(d.t[i]), y(d.c[i])); else ctx.lineTo(x(d.t[i]), y(d.c[i]));
+      var broken = i > 0 && d.t[i] - d.t[i - 1] > 3 * step;  // the market closed: no line
+      if (!open || broken) {
+        ctx.moveTo(x(d.t[i]), y(d.c[i]));
+      } else {
+        ctx.lineTo(x(d.t[i]), y(d.c[i]));
+        segments++;
+      }
       if (!open && (i + 1 >= d.t.length || d.c[i + 1] === null)) {
         ctx.fillStyle = "#1d4f91"; ctx.fillRect(x(d.t[i]) - 1, y(d.c[i]) - 1, 2, 2);
       }
@@ -203,6 +207,7 @@ PAGE_JS = r"""
       ctx.fillStyle = "#5a6473"; ctx.fillText("vol " + short(vmax), 2, base);
     }
     canvas.dataset.drawn = String(points);
+    canvas.dataset.segments = String(segments);
     var tip = canvas.parentNode.querySelector(".tip");
     canvas.addEventListener("mousemove", function (e) {
       var box = canvas.getBoundingClientRect();

@@ -65,8 +65,10 @@ class ColumnNulls:
 
 @dataclass
 class Pictures:
-    """One dataset's pictures (see the module doc); ``series`` by symbol: bucket start
-    (ms since the epoch), last price, summed volume (None without a volume column)."""
+    """One dataset's pictures (see the module doc); ``series`` by symbol: ``t`` the time of
+    each bucket's last price (ms since the epoch; the bucket's start when it has none),
+    ``c`` that price, ``v`` the bucket's summed volume (None without a volume column), ``w``
+    the bucket's width in ms."""
 
     price_label: str | None = None
     volume_label: str | None = None
@@ -364,7 +366,7 @@ def _series(
     sums = np.add.reduceat(np.nan_to_num(volumes), keys) if volumes is not None else None
     for k, start in enumerate(keys):
         symbol = names[int(codes[start])]
-        line = pictures.series.setdefault(symbol, {"t": [], "c": [], "v": []})
+        line = pictures.series.setdefault(symbol, {"t": [], "c": [], "v": [], "w": width // 10**6})
         at = times[picked[k]] if defined[k] else buckets[start] * width
         line["t"].append(int(at // 10**6))
         line["c"].append(float(prices[picked[k]]) if defined[k] else None)
