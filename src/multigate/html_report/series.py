@@ -73,7 +73,7 @@ class Pictures:
     price_label: str | None = None
     volume_label: str | None = None
     bucket: str = ""
-    series: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    series: dict[str, dict[str, Any]] = field(default_factory=dict)
     nulls: list[ColumnNulls] = field(default_factory=list)
     rows_total: int = 0
     rows_read: int = 0
