@@ -65,10 +65,9 @@ def encode_cell(counts: dict[str, int]) -> str:
 
 def _row(line: list[dict[str, int]]) -> str | list[str]:
     """A symbol's cells: one string when every cell is one day (``.``: none), else a list."""
-    cells = [encode_cell(cell) for cell in line]
-    if all(len(cell) <= 1 for cell in cells):
-        return "".join(cell or "." for cell in cells)
-    return cells
+    if all(sum(cell.values()) <= 1 for cell in line):
+        return "".join(next(iter(cell), ".") for cell in line)
+    return [encode_cell(cell) for cell in line]
 
 
 def heatmap_data(covered: Coverage) -> dict[str, Any]:
@@ -78,7 +77,8 @@ def heatmap_data(covered: Coverage) -> dict[str, Any]:
     table = covered.table
     sessions_of = table.column("session").to_pylist()
     period = heatmap_period(sessions_of)
-    days = [_period_start(d, period).isoformat() for d in sessions_of]
+    starts = {d: _period_start(d, period).isoformat() for d in set(sessions_of)}
+    days = [starts[d] for d in sessions_of]
     symbols = table.column("symbol").to_pylist()
     statuses = table.column("status").to_pylist()
     rows = table.column("rows").to_pylist()

@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from multigate.html_report.assets import PAGE_CSS, PAGE_JS
 from multigate.html_report.gaps import gap_list
 from multigate.html_report.heatmap import heatmap_data, script_json
@@ -189,15 +192,10 @@ def _rules(covered: Coverage, records: Sequence[Mapping[str, Any]]) -> str:
 def _open_sessions(covered: Coverage) -> int:
     """Distinct days some symbol's exchange was open (closed days are not counted)."""
     table = covered.table
-    return len(
-        {
-            day
-            for day, status in zip(
-                table.column("session").to_pylist(), table.column("status").to_pylist(), strict=True
-            )
-            if status in ("present", "partial", "missing")
-        }
+    expected = pc.is_in(
+        table.column("status"), value_set=pa.array(["present", "partial", "missing"])
     )
+    return len(pc.unique(table.filter(expected).column("session")))
 
 
 def _summary_row(

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from multigate.quality.calendars import (
     NO_CALENDAR,
@@ -271,8 +272,8 @@ class Coverage:
     def counts(self) -> SessionCounts:
         """The table's symbol-sessions by status (see :class:`SessionCounts`)."""
         found = dict.fromkeys(STATUSES, 0)
-        for status in self.table.column("status").to_pylist():
-            found[status] = found.get(status, 0) + 1
+        for item in pc.value_counts(self.table.column("status")).to_pylist():
+            found[item["values"]] = int(item["counts"])
         present, partial, missing = found["present"], found["partial"], found["missing"]
         return SessionCounts(
             expected=present + partial + missing,
