@@ -1,12 +1,13 @@
-"""Benchmark: coverage + quality + the HTML report over >= 20,000 outputs, from sidecars only.
+"""Benchmark: coverage + quality + the HTML report over >= 20,000 outputs.
 
 Writes sidecars the way the ingest writes them (``Provenance`` with a ``quality`` field made
 by ``assess_parquet`` on small real Parquet files, then re-dated per output) for:
 - Databento API-shaped daily chunks: SYMBOLS x DAYS outputs of one symbol-day each (CMES);
 - Alpaca-shaped per-symbol outputs over a month of minute bars (XNYS);
-and NO Parquet file beside them is ever opened (each output path is a 0-byte placeholder, so
-reading one would fail). Times the whole report in a fresh subprocess and prints seconds
-and peak RSS.
+each output a hard link to its template Parquet file (the same rows in every output: the
+bytes to read are real, their times are the template's). Times, in a fresh subprocess, the
+report from sidecars alone (no Parquet opened) and the report with its pictures (prices,
+volume, null counts, holes: footers and a row budget), and prints seconds and peak RSS.
 
 Usage (from the repo root, in .venv):
     python bench/bench_report.py [--databento-symbols 66] [--days 250] [--alpaca-symbols 4000]
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -55,9 +57,9 @@ def _quality_template(folder: Path, kind: str) -> dict[str, Any]:
     return assess_parquet(path, calendar=calendar)
 
 
-def _write(path: Path, record: dict[str, Any]) -> None:
+def _write(path: Path, record: dict[str, Any], template: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"")  # a placeholder: opening it as Parquet would fail
+    os.link(template, path)  # real Parquet bytes, no extra disk
     Path(f"{path}.source.json").write_text(json.dumps(record, indent=2, sort_keys=True))
 
 
@@ -67,6 +69,7 @@ def _make(data: Path, db_symbols: int, days: int, alpaca_symbols: int) -> int:
     data.mkdir(parents=True, exist_ok=True)
     trades = _quality_template(data.parent, "trades")
     bars = _quality_template(data.parent, "bars")
+    templates = {kind: data.parent / f"template-{kind}.parquet" for kind in ("trades", "bars")}
     first = date(2023, 1, 3)
     sessions = [
         first + timedelta(days=i)
@@ -101,7 +104,7 @@ def _make(data: Path, db_symbols: int, days: int, alpaca_symbols: int) -> int:
                 symbols=[symbol],
                 quality=quality,
             )
-            _write(data / name, json.loads(record.to_json(created)))
+            _write(data / name, json.loads(record.to_json(created)), templates["trades"])
             count += 1
     for s in range(alpaca_symbols):
         symbol = f"A{s:04d}"
@@ -128,7 +131,7 @@ def _make(data: Path, db_symbols: int, days: int, alpaca_symbols: int) -> int:
             symbols=[symbol],
             quality=quality,
         )
-        _write(data / name, json.loads(record.to_json(created)))
+        _write(data / name, json.loads(record.to_json(created)), templates["bars"])
         count += 1
     return count
 
@@ -143,15 +146,17 @@ def _child(data: Path, out: Path) -> None:
     loaded = time.perf_counter()
     cells = sum(coverage(records).table.num_rows for _, records in datasets)
     covered = time.perf_counter()
-    page = render_report(
-        [(name, records, []) for name, records in datasets], read_databento_ledger(data)
-    )
-    out.write_text(page)
+    shown = [(name, records, []) for name, records in datasets]
+    page = render_report(shown, read_databento_ledger(data))
     done = time.perf_counter()
+    full = render_report(shown, read_databento_ledger(data), data_dir=data)
+    out.write_text(full)
+    pictured = time.perf_counter()
     print(json.dumps({
         "outputs": sum(len(r) for _, r in datasets), "cells": cells, "load": loaded - start,
         "coverage": covered - loaded, "report": done - covered, "total": done - start,
-        "html_mb": len(page) / 1e6, "rss_mb": peak_rss_mb(),
+        "pictures": pictured - done, "html_mb": len(page) / 1e6, "full_mb": len(full) / 1e6,
+        "rss_mb": peak_rss_mb(),
     }))  # fmt: skip
 
 
@@ -166,18 +171,19 @@ def main() -> None:
     if args.child:
         _child(Path(args.child[0]), Path(args.child[1]))
         return
-    data = args.out_dir / "report" / "data"
+    data = args.out_dir / "report_linked" / "data"
     if not data.is_dir():
         made = _make(data, args.databento_symbols, args.days, args.alpaca_symbols)
         print(f"wrote {made:,} sidecars under {data}")
-    result = run_child(__file__, str(data), str(args.out_dir / "report" / "report.html"))
+    result = run_child(__file__, str(data), str(data.parent / "report.html"))
     print(
         f"{int(result['outputs']):,} outputs, {int(result['cells']):,} symbol-sessions: "
         f"read sidecars {result['load']:.2f} s; coverage of every dataset "
         f"{result['coverage']:.2f} s (with the read: {result['load'] + result['coverage']:.2f} s); "
         f"report incl. its coverage {result['report']:.2f} s (with the read: "
         f"{result['load'] + result['report']:.2f} s); HTML {result['html_mb']:.1f} MB; "
-        f"peak RSS {result['rss_mb']:.0f} MB"
+        f"the report with its pictures (prices, nulls, holes) {result['pictures']:.2f} s, "
+        f"HTML {result['full_mb']:.1f} MB; peak RSS {result['rss_mb']:.0f} MB"
     )
 
 

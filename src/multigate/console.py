@@ -236,7 +236,9 @@ def run_report(args: argparse.Namespace) -> int:
         )
         for info in catalog.datasets()
     ]
-    page = render_report(datasets, read_databento_ledger(catalog.data_dir))
+    page = render_report(
+        datasets, read_databento_ledger(catalog.data_dir), data_dir=catalog.data_dir
+    )
     write_bytes_atomic(args.out, page.encode("utf-8"))
     print(f"wrote {args.out} ({len(datasets)} dataset(s))")
     return ExitCode.OK

@@ -154,13 +154,17 @@ def test_sample_outputs_of_every_source_have_coverage_from_their_sidecars(sample
     assert {status[day] for day in holidays} == {"holiday"}
     assert vix.checks["closed_day_data"].count == 0
     assert vix.checks["missing_session"].count == 0
-    # FRED's '.' rows carry no close: their sessions are missing, not present
+    # FRED lists every weekday, '.' (no close) where NYSE was closed: those are holidays
     fred = coverage(by_dataset["vix/vix_fred_sample/"])
-    assert fred.checks["missing_session"].count == 28
-    # Globex: ES and NQ have data only 13:30-20:00 UTC: partial against the CME session
+    assert fred.checks["missing_session"].count == fred.checks["closed_day_data"].count == 0
+    fred_status = {r["session"].isoformat(): r["status"] for r in fred.table.to_pylist()}
+    assert {fred_status[day] for day in holidays} == {"holiday"}
+    # Globex: ES and NQ trade the whole CME session (17:00-16:00 Chicago): complete
     globex = coverage(by_dataset["databento/databento_sample/schema=trades"])
     assert globex.calendar == "CMES"
-    assert set(globex.table.column("status").to_pylist()) == {"partial"}
+    assert globex.table.column("status").to_pylist() == ["present"] * 4
+    bars = coverage(by_dataset["databento/databento_sample/schema=ohlcv-1m"])
+    assert bars.density == 1.0 and bars.checks["missing_interval"].count == 0
 
 
 def test_default_calendars_come_from_the_sidecars(sample_data):

@@ -10,11 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from multigate.html_report import collect_datasets, render_report, spend_by_job, write_report
-from multigate.html_report.render import MAX_COLUMNS, heatmap_period
+from multigate.html_report.heatmap import MAX_COLUMNS, heatmap_period
 from multigate.quality.coverage import coverage
 from multigate.quality.job_outputs import job_datasets
 from multigate.storage.ledger import append_ledger, read_ledger
-from tests.conftest import engine_outputs
 from tests.quality.browser import chromium_path, open_page
 
 needs_chromium = pytest.mark.skipif(
@@ -114,7 +113,9 @@ def test_the_browser_check_does_see_a_broken_page(tmp_path):
     assert page.value == [{"drawn": 0, "painted": 0}]
 
 
-def test_write_report_reads_sidecars_only_and_the_ledger(sample_data, tmp_path):
+def test_write_report_takes_coverage_from_sidecars_and_names_unreadable_outputs(
+    sample_data, tmp_path
+):
     data = tmp_path / "data"
     shutil.copytree(sample_data, data)
     _ledger(data / "raw" / "databento" / "ledger.jsonl")
@@ -122,8 +123,8 @@ def test_write_report_reads_sidecars_only_and_the_ledger(sample_data, tmp_path):
         handle.write('{"event": "attempt", "job": "es", "us')  # a torn last line is skipped
     gone = data / "ingested/alpaca/alpaca_sample_csv/timeframe=1Min/feed=unknown"
     shutil.rmtree(gone.parent.parent)  # an output and its sidecar both removed
-    for parquet in engine_outputs(data, recursive=True):
-        parquet.write_bytes(b"")  # no Parquet is read: they could be anything
+    for parquet in data.rglob("*.parquet"):
+        parquet.write_bytes(b"")  # coverage comes from sidecars; pictures say what failed
 
     names = [name for name, _ in collect_datasets(data)]
     assert names == [
@@ -140,6 +141,8 @@ def test_write_report_reads_sidecars_only_and_the_ledger(sample_data, tmp_path):
     page = out.read_text()
     assert shown == 7 and "snap-of-vix/vix_sample" in page
     assert "<td>es</td><td>$3.50</td><td>$3.00</td>" in page
+    assert page.count("file(s) could not be read") == 7
+    assert page.count("<td>100.0%</td><td>100.0%</td>") == 7  # every dataset: complete
 
 
 def _summary(page: str) -> dict[str, dict[str, str]]:
@@ -154,18 +157,30 @@ def _summary(page: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def test_coverage_counts_present_sessions_and_shows_partial_and_closed_apart(sample_data):
+def test_the_summary_counts_complete_sessions_and_sessions_with_data(sample_data):
     datasets = _datasets(sample_data)
     summary = _summary(render_report(datasets))
-    trades = summary["databento/databento_sample/trades"]  # its 4 sessions are all partial
-    assert (trades["coverage"], trades["partial"], trades["closed-day data"]) == ("0.0%", "4", "0")
+    trades = summary["databento/databento_sample/trades"]  # whole Globex sessions
+    assert (trades["complete sessions"], trades["sessions with data"]) == ("100.0%", "100.0%")
+    assert trades["judged by"] == "CMES: 17:00 (day before) to 16:00 America/Chicago"
+    assert summary["vix/vix_sample"]["judged by"].startswith("XNYS trading days")
     assert "failing rows" in trades and "failing checks" not in trades
     for name, records, _ in datasets:
         statuses = coverage(records).table.column("status").to_pylist()
         expected = [s for s in statuses if s in ("present", "partial", "missing")]
-        share = 100 * expected.count("present") / len(expected)
-        assert summary[name]["coverage"] == f"{share:.1f}%", name
+        complete = 100 * expected.count("present") / len(expected)
+        with_data = 100 * (len(expected) - expected.count("missing")) / len(expected)
+        assert summary[name]["complete sessions"] == f"{complete:.1f}%", name
+        assert summary[name]["sessions with data"] == f"{with_data:.1f}%", name
         assert summary[name]["closed-day data"] == f"{statuses.count('closed_data'):,}", name
+        assert summary[name]["sessions"] == _open(records), name
+
+
+def _open(records) -> str:
+    """Distinct days some symbol was expected to trade, from the coverage table."""
+    table = coverage(records).table.to_pylist()
+    days = {r["session"] for r in table if r["status"] in ("present", "partial", "missing")}
+    return f"{len(days):,}"
 
 
 def test_a_dataset_shows_only_its_own_snapshot_changes(sample_data):
@@ -211,5 +226,6 @@ def test_the_vix_heatmap_is_monthly_and_keeps_closed_day_marks(sample_data):
     assert data["period"] == "month" and len(data["sessions"]) <= MAX_COLUMNS
     assert all(date.fromisoformat(day).day == 1 for day in data["sessions"])
     assert sum(data["totals"]) == sum(int(r["rows"]) for r in datasets[0][1])
+    cells = "".join("".join(line) for line in data["cells"])
     for code, status in (("C", "closed_data"), ("M", "missing")):
-        assert (code in "".join(data["cells"])) == (status in statuses), status
+        assert (code in cells) == (status in statuses), status

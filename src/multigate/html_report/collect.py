@@ -34,12 +34,13 @@ def write_report(
     out: Path,
     snapshots: Callable[[str], Sequence[Mapping[str, Any]]] | None = None,
 ) -> int:
-    """Write the report of every dataset under ``data_dir`` to ``out`` (atomically);
+    """Write the report of every dataset under ``data_dir`` to ``out`` (atomically), with
+    pictures of the values read from its outputs within a budget;
     ``snapshots(name)`` gives a dataset's snapshots. Returns how many datasets it shows."""
     datasets = [
         (name, records, list(snapshots(name)) if snapshots else [])
         for name, records in collect_datasets(data_dir)
     ]
-    page = render_report(datasets, read_databento_ledger(data_dir))
+    page = render_report(datasets, read_databento_ledger(data_dir), data_dir=data_dir)
     write_bytes_atomic(out, page.encode("utf-8"))
     return len(datasets)

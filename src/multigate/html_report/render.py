@@ -1,31 +1,36 @@
-"""``multigate report``: one self-contained HTML page built from sidecars (no Parquet read).
+"""``multigate report``: one self-contained HTML page built from sidecars, with pictures of
+the values read within a budget (:mod:`multigate.html_report.series`).
 
-Per dataset: a symbol x session coverage heatmap (present / partial / missing / holiday /
-data on a closed day), rows per session, the quality findings and the snapshots; then the
-Databento spend per job (quoted vs paid) from the ledger. Everything is inline (CSS, JS,
-data as JSON; drawn on <canvas>): the file opens from disk with no network.
+Per dataset: which calendar and hours judge it; sessions with data and complete sessions; a
+symbol x session coverage heatmap (present / partial / missing / holiday / data on a closed
+day) and rows per session; per symbol a price line with volume bars; the gaps (missing
+sessions, partial sessions, intraday holes); null counts per column; the quality findings
+and the snapshots. Then the Databento spend per job (quoted vs paid) from the ledger.
+Everything is inline (CSS, JS, data as JSON; drawn on <canvas>): the file opens from disk
+with no network.
 """
 
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from multigate.html_report.assets import PAGE_CSS, PAGE_JS
+from multigate.html_report.gaps import gap_list
+from multigate.html_report.heatmap import heatmap_data, script_json
+from multigate.html_report.pictures import gaps_section, values_section
+from multigate.html_report.series import ROW_BUDGET, Pictures, dataset_pictures
 from multigate.html_report.spend import spend_by_job
+from multigate.quality.calendars import calendar_hours, symbol_calendars
 from multigate.quality.checks import CHECKS
 from multigate.quality.coverage import Coverage, coverage
 from multigate.quality.results import DATASET_OUTPUT, quality_rows
-
-STATUS_CODES = {"present": "P", "partial": "p", "missing": "M", "holiday": "H", "closed_data": "C"}
-"""One letter per heatmap cell; ``.`` marks a day that is not shown for that symbol."""
-RANK = {".": 0, "P": 1, "H": 2, "p": 3, "C": 4, "M": 5}
-"""A week's or month's cell shows its worst day (the page's script ranks the same way)."""
-MAX_COLUMNS = 250
-"""More sessions than this: the heatmap shows weeks, or months, so each cell stays visible."""
 
 DatasetInput = tuple[str, Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]
 """(dataset name, its outputs' sidecar records, its snapshots as dicts)."""
@@ -37,31 +42,50 @@ def render_report(
     *,
     title: str = "Multigate data report",
     generated_at: datetime | None = None,
+    data_dir: Path | None = None,
+    row_budget: int = ROW_BUDGET,
 ) -> str:
-    """The whole report as one HTML document (see the module doc)."""
+    """The whole report as one HTML document (see the module doc). ``data_dir``: where the
+    outputs are, for the pictures of their values (None: from the sidecars alone), read
+    within ``row_budget`` rows per dataset."""
     when = (generated_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sections, summary = [], []
     for index, (name, records, snapshots) in enumerate(datasets):
         covered = coverage(records)
         findings = quality_rows(records, covered=covered)
+        pictures = None
+        if data_dir is not None:
+            pictures = dataset_pictures(
+                data_dir, records, symbol_calendars(records).get, row_budget=row_budget
+            )
         summary.append(_summary_row(index, name, records, covered, findings, snapshots))
-        sections.append(_dataset_section(index, name, records, covered, findings, snapshots))
+        sections.append(
+            _dataset_section(index, name, records, covered, findings, snapshots, pictures)
+        )
     body = [
         f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">Generated {_e(when)} from sidecars; no data file was read.</p>',
+        f'<p class="meta">Generated {_e(when)} from sidecars'
+        + (
+            "; pictures of values read from the outputs within a row budget."
+            if data_dir
+            else "; no data file was read."
+        )
+        + "</p>",
         _legend(),
         "<h2>Datasets</h2>",
         _table(
             [
                 "dataset",
-                "calendar",
+                "judged by",
                 "symbols",
                 "sessions",
                 "rows",
                 "files",
                 "size",
-                "coverage",
+                "sessions with data",
+                "complete sessions",
                 "partial",
+                "missing",
                 "closed-day data",
                 "failing rows",
                 "snapshots",
@@ -118,18 +142,60 @@ def _failing_total(findings: Sequence[Mapping[str, Any]]) -> int:
     return total
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
 def coverage_share(covered: Coverage) -> str:
-    """Present sessions / expected (open) sessions, over every symbol: a partial session
-    or a missing one does not count as covered; data on a closed day is not expected."""
-    statuses = covered.table.column("status").to_pylist()
-    expected = [s for s in statuses if s in ("present", "partial", "missing")]
-    if not expected:
-        return "-"
-    return f"{100 * expected.count('present') / len(expected):.1f}%"
+    """Complete sessions / expected (open) sessions, over every symbol: a partial or a
+    missing session is not complete; holidays and data on a closed day are not expected."""
+    counts = covered.counts()
+    return _share(counts.complete, counts.expected)
 
 
-def _status_count(covered: Coverage, status: str) -> str:
-    return f"{covered.table.column('status').to_pylist().count(status):,}"
+def with_data_share(covered: Coverage) -> str:
+    """Sessions holding any data (complete or partial) / expected sessions."""
+    counts = covered.counts()
+    return _share(counts.with_data, counts.expected)
+
+
+def judged_by(covered: Coverage, records: Sequence[Mapping[str, Any]]) -> str:
+    """Which calendar and hours judge a dataset's sessions, in words."""
+    kind = next(((r.get("quality") or {}).get("kind") for r in records), None)
+    names: list[str | None] = [n.strip() for n in (covered.calendar or "").split(",") if n.strip()]
+    names = names or [None]
+    if any((r.get("quality") or {}).get("market_data") is False for r in records):
+        return "none: reference records follow no sessions"
+    if kind == "daily":
+        return "; ".join(
+            f"{name} trading days (daily rows: one per session)" if name else "every UTC day"
+            for name in names
+        )
+    return "; ".join(calendar_hours(name) for name in names)
+
+
+def _rules(covered: Coverage, records: Sequence[Mapping[str, Any]]) -> str:
+    """How sessions are judged, in one line (none for UTC days or reference records)."""
+    if not covered.calendar or any(
+        (r.get("quality") or {}).get("market_data") is False for r in records
+    ):
+        return ""
+    text = "Sessions, holidays and early closes come from the exchange calendar"
+    if not any((r.get("quality") or {}).get("kind") == "daily" for r in records):
+        text += (
+            "; a session whose data starts more than 15 minutes after its open or ends more"
+            " than 15 minutes before its close is partial"
+        )
+    return f'<p class="meta">{_e(text)}.</p>'
+
+
+def _open_sessions(covered: Coverage) -> int:
+    """Distinct days some symbol's exchange was open (closed days are not counted)."""
+    table = covered.table
+    expected = pc.is_in(
+        table.column("status"), value_set=pa.array(["present", "partial", "missing"])
+    )
+    return len(pc.unique(table.filter(expected).column("session")))
 
 
 def _summary_row(
@@ -140,77 +206,31 @@ def _summary_row(
     findings: Sequence[Mapping[str, Any]],
     snapshots: Sequence[Mapping[str, Any]],
 ) -> list[str]:
-    sessions = len(set(covered.table.column("session").to_pylist()))
+    sessions = _open_sessions(covered)
     symbols = {str(s) for r in records for s in r.get("symbols") or ()}
     rows = sum(int(r.get("rows") or 0) for r in records)
     size = sum(int((r.get("file") or {}).get("bytes") or 0) for r in records)
+    counts = covered.counts()
     return [
         f'<a href="#ds-{index}">{_e(name)}</a>',
-        covered.calendar or "none (UTC days)",
+        judged_by(covered, records),
         f"{len(symbols):,}",
         f"{sessions:,}",
         f"{rows:,}",
         f"{len(records):,}",
         _size(size),
+        with_data_share(covered),
         coverage_share(covered),
-        _status_count(covered, "partial"),
-        _status_count(covered, "closed_data"),
+        f"{counts.partial:,}",
+        f"{counts.missing:,}",
+        f"{counts.closed_data:,}",
         f"{_failing_total(findings):,}",
         f"{len(snapshots):,}",
     ]
 
 
-def _period_start(day: date, period: str) -> date:
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    return day
-
-
-def heatmap_period(days: Iterable[date]) -> str:
-    """The finest of day, week and month that keeps the heatmap within MAX_COLUMNS."""
-    unique = set(days)
-    for period in ("day", "week"):
-        if len({_period_start(d, period) for d in unique}) <= MAX_COLUMNS:
-            return period
-    return "month"
-
-
-def _heatmap_data(covered: Coverage) -> dict[str, Any]:
-    table = covered.table
-    symbols = table.column("symbol").to_pylist()
-    period = heatmap_period(table.column("session").to_pylist())
-    days = [_period_start(d, period).isoformat() for d in table.column("session").to_pylist()]
-    statuses = table.column("status").to_pylist()
-    rows = table.column("rows").to_pylist()
-    sessions = sorted(set(days))
-    position = {day: i for i, day in enumerate(sessions)}
-    names = sorted(set(symbols))
-    row_of = {name: i for i, name in enumerate(names)}
-    grid = [["."] * len(sessions) for _ in names]
-    counts = [[0] * len(sessions) for _ in names]
-    totals = [0] * len(sessions)
-    for symbol, day, status, count in zip(symbols, days, statuses, rows, strict=True):
-        col, line = position[day], row_of[symbol]
-        code = STATUS_CODES.get(status, ".")
-        if RANK[code] > RANK[grid[line][col]]:
-            grid[line][col] = code
-        counts[line][col] += count
-        totals[col] += count
-    return {
-        "symbols": names,
-        "sessions": sessions,
-        "period": period,
-        "cells": ["".join(line) for line in grid],
-        "rows": counts,
-        "totals": totals,
-    }
-
-
 def _json_script(element_id: str, data: object) -> str:
-    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    return f'<script type="application/json" id="{element_id}">{text}</script>'
+    return f'<script type="application/json" id="{element_id}">{script_json(data)}</script>'
 
 
 def _dataset_section(
@@ -220,6 +240,7 @@ def _dataset_section(
     covered: Coverage,
     findings: Sequence[Mapping[str, Any]],
     snapshots: Sequence[Mapping[str, Any]],
+    pictures: Pictures | None = None,
 ) -> str:
     starts = [t for r in records if (t := _moment(r.get("first_ts"))) is not None]
     ends = [t for r in records if (t := _moment(r.get("last_ts"))) is not None]
@@ -227,22 +248,35 @@ def _dataset_section(
     density = (
         "" if covered.density is None else f"; bar density in session hours {covered.density:.1%}"
     )
+    counts = covered.counts()
     parts = [
         f'<section id="ds-{index}"><h2>{_e(name)}</h2>',
-        f'<p class="meta">{_e(span)}; calendar {_e(covered.calendar or "none (UTC days)")}'
-        f"{_e(density)}</p>",
+        f'<p class="meta">{_e(span)}; judged by {_e(judged_by(covered, records))}{_e(density)}</p>',
+        _rules(covered, records),
+        f'<p class="counts">Symbol-sessions with data: {counts.with_data:,} of {counts.expected:,} '
+        f"({_share(counts.with_data, counts.expected)}); complete sessions (open to close): "
+        f"{counts.complete:,} ({_share(counts.complete, counts.expected)}); partial "
+        f"{counts.partial:,}; missing {counts.missing:,}; closed days (not expected) "
+        f"{counts.holidays:,}; data on a closed day {counts.closed_data:,}.</p>",
     ]
     if covered.table.num_rows:
+        data = heatmap_data(covered)
+        column = "session" if data["period"] == "day" else data["period"]
         parts += [
-            "<h3>Coverage (symbol x session)</h3>",
-            _json_script(f"data-{index}", _heatmap_data(covered)),
+            f"<h3>Coverage (symbol x {column})</h3>",
+            _json_script(f"data-{index}", data),
             f'<div class="chart"><canvas class="heatmap" data-source="data-{index}"></canvas>'
             '<div class="tip"></div></div>',
-            "<h3>Rows per session</h3>",
+            f"<h3>Rows per {column}</h3>",
             f'<div class="chart"><canvas class="rows" data-source="data-{index}"></canvas></div>',
         ]
     else:
         parts.append("<p>No sessions: the outputs hold no rows (or no quality data).</p>")
+    if pictures is not None:
+        parts.append(values_section(index, pictures))
+    holes = pictures.holes if pictures else ()
+    gaps, more = gap_list(covered, records, holes)
+    parts.append(gaps_section(gaps, more, pictures))
     parts.append("<h3>Quality findings</h3>")
     found = [row for row in findings if row["count"]]
     if found:
@@ -355,4 +389,8 @@ def _legend() -> str:
         ("closed_data", "data on a closed day"),
     ]
     spans = "".join(f'<span><i class="sw {key}"></i>{_e(label)}</span>' for key, label in items)
-    return f'<p class="legend">{spans}</p>'
+    note = (
+        " A week's or month's column is split into bands by its days' statuses; a closed day"
+        " takes no room unless the whole column is closed."
+    )
+    return f'<p class="legend">{spans}<span class="meta">{_e(note)}</span></p>'

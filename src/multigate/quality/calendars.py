@@ -8,7 +8,7 @@ check needs no config; a job's ``calendar:`` key overrides it (``none`` turns it
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -75,6 +75,18 @@ def default_calendar(record: Mapping[str, Any]) -> str | None:
     return None
 
 
+def symbol_calendars(records: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Each symbol's calendar as its sidecars say (as coverage merges them, the first
+    record naming a symbol wins; None: UTC days)."""
+    out: dict[str, str | None] = {}
+    for record in records:
+        quality = record.get("quality") or {}
+        own = quality["calendar"] if "calendar" in quality else default_calendar(record)
+        for symbol in quality.get("sessions") or {}:
+            out.setdefault(symbol, None if own in (None, NO_CALENDAR) else own)
+    return out
+
+
 @dataclass(frozen=True)
 class Sessions:
     """A calendar's sessions between two dates: labels (days since epoch) with their open and
@@ -133,3 +145,23 @@ def _ns(column: Any) -> np.ndarray:
 
 def calendar_timezone(name: str) -> str:
     return str(_calendar(name, 2006).tz)
+
+
+def calendar_hours(name: str | None) -> str:
+    """How calendar ``name`` judges a session, in words: its regular hours in the exchange's
+    time zone (the latest rule; holidays and early closes are the calendar's own), e.g.
+    ``CMES: 17:00 (day before) to 16:00 America/Chicago``; None: UTC days, every day open."""
+    if name is None or name == NO_CALENDAR:
+        return "none: UTC days, every day open"
+    try:
+        cal = _calendar(name, 2006)
+    except Exception:  # an unknown name: say so rather than fail a report
+        return f"{name}: hours unknown"
+    opens, closes = cal.open_times[-1][1], cal.close_times[-1][1]
+    before = " (day before)" if getattr(cal, "open_offset", 0) == -1 else ""
+    text = f"{name}: {opens:%H:%M}{before} to {closes:%H:%M} {cal.tz}"
+    breaks = getattr(cal, "break_start_times", None)
+    if breaks:
+        ends = cal.break_end_times
+        text += f", break {breaks[-1][1]:%H:%M}-{ends[-1][1]:%H:%M}"
+    return text

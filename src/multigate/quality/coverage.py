@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from multigate.quality.calendars import (
     NO_CALENDAR,
@@ -239,6 +240,26 @@ def _label(value: date | datetime | str | None) -> int | None:
     return (value - _EPOCH).days
 
 
+@dataclass(frozen=True)
+class SessionCounts:
+    """Symbol-sessions of a coverage table by what they hold. ``expected``: the sessions
+    the exchange was open (present, partial or missing); holidays are not expected, and
+    data on a closed day is counted apart."""
+
+    expected: int
+    with_data: int
+    """Expected sessions holding any data (present or partial)."""
+    complete: int
+    """Expected sessions with data from open to close (present)."""
+    partial: int
+    missing: int
+    holidays: int
+    closed_data: int
+
+    def share(self, part: int) -> float | None:
+        return part / self.expected if self.expected else None
+
+
 @dataclass
 class Coverage:
     """Coverage rows plus the session checks they imply."""
@@ -247,6 +268,22 @@ class Coverage:
     checks: dict[str, CheckCounter]
     density: float | None
     calendar: str | None
+
+    def counts(self) -> SessionCounts:
+        """The table's symbol-sessions by status (see :class:`SessionCounts`)."""
+        found = dict.fromkeys(STATUSES, 0)
+        for item in pc.value_counts(self.table.column("status")).to_pylist():
+            found[item["values"]] = int(item["counts"])
+        present, partial, missing = found["present"], found["partial"], found["missing"]
+        return SessionCounts(
+            expected=present + partial + missing,
+            with_data=present + partial,
+            complete=present,
+            partial=partial,
+            missing=missing,
+            holidays=found["holiday"],
+            closed_data=found["closed_data"],
+        )
 
 
 def coverage(
@@ -392,4 +429,11 @@ def coverage_table(
     return coverage(records, calendar, start, end).table
 
 
-__all__ = ["MAX_EXAMPLES", "Coverage", "coverage", "coverage_table", "merge_sessions"]
+__all__ = [
+    "MAX_EXAMPLES",
+    "Coverage",
+    "SessionCounts",
+    "coverage",
+    "coverage_table",
+    "merge_sessions",
+]

@@ -1,5 +1,6 @@
 """Synthetic VIX-like daily history in CBOE's and FRED's CSV formats, with their quirks:
-close-only early years, a few rows with OPEN outside [LOW, HIGH], FRED holidays as '.'.
+close-only early years, a few rows with OPEN outside [LOW, HIGH], FRED's every weekday with
+'.' on holidays.
 Its days are NYSE (XNYS) sessions, as the real index's are."""
 
 from __future__ import annotations
@@ -79,9 +80,24 @@ def cboe_csv(rows: list[tuple[date, float, float, float, float]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def fred_csv(rows: list[tuple[date, float, float, float, float]], seed: int = SEED) -> bytes:
+def fred_csv(
+    rows: list[tuple[date, float, float, float, float]],
+    seed: int = SEED,
+    *,
+    holidays: bool = False,
+) -> bytes:
+    """FRED's ``observation_date,VIXCLS`` CSV of ``rows``' closes. ``holidays``: as FRED
+    publishes it, every weekday from the first row to the last, ``.`` where there is no row
+    (the exchange was closed); otherwise one row per session, ``.`` on 1% of them at random
+    (values missing on open days, for tests of gaps)."""
     rng = random.Random(seed + 1)
     lines = ["observation_date,VIXCLS"]
+    if holidays and rows:
+        closes = {day: close for day, _, _, _, close in rows}
+        for day in _weekdays(rows[0][0], rows[-1][0]):
+            close = closes.get(day)
+            lines.append(f"{day:%Y-%m-%d},{'.' if close is None else f'{close:.2f}'}")
+        return ("\n".join(lines) + "\n").encode()
     for day, _, _, _, close in rows:
         lines.append(f"{day:%Y-%m-%d},{'.' if rng.random() < 0.01 else f'{close:.2f}'}")
     return ("\n".join(lines) + "\n").encode()
@@ -93,7 +109,7 @@ def write_vix_samples(folder: Path) -> list[Path]:
     files = {
         folder / "VIX_History.csv": cboe_csv(rows),
         folder / "VIX3M_History.csv": cboe_csv(vix3m),
-        folder / "fred" / "VIXCLS.csv": fred_csv(rows),
+        folder / "fred" / "VIXCLS.csv": fred_csv(rows, holidays=True),
     }
     for path, data in files.items():
         write_bytes_atomic(path, data)
