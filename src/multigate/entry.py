@@ -3,18 +3,35 @@ the CLI's dependencies are being imported, ends the run with status 130 and one 
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
+
+from multigate.stop import Terminated  # standard library only
 
 INTERRUPTED = 130  # ExitCode.INTERRUPTED, without importing anything before the guard
+TERMINATED = 143  # ExitCode.TERMINATED
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
 
 
 def start(argv: Sequence[str] | None = None) -> int:
-    """Import the CLI and run it; a KeyboardInterrupt anywhere is a quiet exit 130."""
+    """Import the CLI and run it; a KeyboardInterrupt anywhere is a quiet exit 130, and
+    SIGTERM before the run's own handlers are set a quiet exit 143 (not a kill, -15)."""
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: the caller owns the signals
+        pass
     try:
         from multigate.cli import main
 
         return main(argv)
+    except Terminated:
+        print("terminated while starting: nothing ran", file=sys.stderr)
+        return TERMINATED
     except KeyboardInterrupt:
         print("interrupted while starting: nothing ran", file=sys.stderr)
         return INTERRUPTED

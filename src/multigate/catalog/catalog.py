@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from multigate.catalog.dataset_files import DatasetFiles
-from multigate.catalog.errors import CatalogError, UnknownDataset
+from multigate.catalog.errors import CatalogError, UnknownDataset, UnknownSymbols
 from multigate.catalog.index import OutputIndex
 from multigate.catalog.reader import (
     DEFAULT_BATCH_ROWS,
@@ -189,11 +189,15 @@ class Catalog:
         end: Any = None,
         columns: Sequence[str] | None = None,
         as_of: str | datetime | None = None,
+        *,
+        allow_missing: bool = False,
     ) -> pa.Table:
         """Rows of ``name`` with these symbols in ``[start, end)`` (UTC), sorted by time
         then symbol, with their stored dtypes; ``as_of`` (a snapshot id or a time) reads
-        the dataset as it was then."""
-        return read_table(self._request(name, symbols, start, end, columns, as_of))
+        the dataset as it was then. A symbol the dataset does not hold raises
+        UnknownSymbols naming it, unless ``allow_missing``."""
+        request = self._request(name, symbols, start, end, columns, as_of, allow_missing)
+        return read_table(request)
 
     def scan(
         self,
@@ -204,10 +208,12 @@ class Catalog:
         columns: Sequence[str] | None = None,
         as_of: str | datetime | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        *,
+        allow_missing: bool = False,
     ) -> pa.RecordBatchReader:
         """The rows of ``read`` as a stream of batches, in the same order, holding about
         ``batch_rows`` rows in memory at a time."""
-        request = self._request(name, symbols, start, end, columns, as_of)
+        request = self._request(name, symbols, start, end, columns, as_of, allow_missing)
         return scan_batches(request, batch_rows)
 
     def snapshots(self, name: str | None = None) -> list[Snapshot]:
@@ -221,6 +227,10 @@ class Catalog:
                 continue
             found.append(Snapshot(sid, record.created_at, record.config_hash, changed))
         return found
+
+    def files(self, name: str) -> list[Path]:
+        """The current Parquet files of ``name`` (for tools that read footers)."""
+        return [self.data_dir / path for path in self._by_key[self._key(name)].paths]
 
     def sidecars(self, name: str) -> list[dict[str, Any]]:
         """The sidecar records of a dataset's current outputs (no Parquet is opened)."""
@@ -326,6 +336,7 @@ class Catalog:
         end: Any,
         columns: Sequence[str] | None,
         as_of: str | datetime | None,
+        allow_missing: bool = False,
     ) -> ReadRequest:
         key = self._key(name)
         wanted = None
@@ -335,12 +346,18 @@ class Catalog:
         high = None if end is None else to_utc_ns(end, "end")
         if low is not None and high is not None and high < low:
             raise CatalogError(f"end ({end}) is before start ({start})")
+        check = wanted is not None and not allow_missing
         if as_of is None:
             files = self._current(key, wanted, low, high)
+            held = self._by_key[key].symbols() if check else set()
         else:
-            snapshot = DatasetFiles.from_entries(self._entries_as_of(key, as_of))
+            entries = self._entries_as_of(key, as_of)
+            held = {symbol for entry in entries for symbol in entry.symbols}
+            snapshot = DatasetFiles.from_entries(entries)
             chosen = snapshot.candidates(wanted, low, high) or snapshot.first()
             files = self._stored(key, chosen)
+        if check and wanted is not None and not wanted <= held:
+            raise UnknownSymbols(self._key_name(key), wanted - held, held)
         return ReadRequest(
             files=files,
             columns=list(columns) if columns is not None else None,
@@ -393,7 +410,14 @@ class Catalog:
                 f"unknown snapshot {as_of} (pruned?); snapshots: {', '.join(ids) or 'none'}"
             )
         else:
-            moment = to_utc_ns(as_of, "as_of")
+            try:
+                moment = to_utc_ns(as_of, "as_of")
+            except CatalogError:
+                raise CatalogError(
+                    f"as_of: {as_of!r} is neither a snapshot id (like 20261126T075820810834Z: "
+                    "`multigate snapshots` lists them) nor a date (YYYY-MM-DD) or an ISO "
+                    "time (YYYY-MM-DDTHH:MM[:SS][Z])"
+                ) from None
             candidates = [sid for sid in ids if _ns(snapshot_created_at(sid)) <= moment]
         job_key = f"{key[0]}/{key[1]}"
         records: dict[str, SnapshotRecord] = {}

@@ -40,6 +40,12 @@ def index_path(data_dir: Path) -> Path:
     return data_dir / "catalog" / "index.parquet"
 
 
+def is_data_folder(data_dir: Path) -> bool:
+    """A folder some run wrote in (a reader never writes its index into any other: a
+    mistyped ``--data-dir /etc`` must leave /etc as it was)."""
+    return any((data_dir / name).is_dir() for name in ("ingested", "raw", ".snapshots"))
+
+
 class OutputIndex:
     """Current outputs (one row each, see ``ENTRY_SCHEMA``) and the last snapshot they
     reflect."""
@@ -62,7 +68,7 @@ class OutputIndex:
             for snapshot_id in (sid for sid in ids if sid > index.head):
                 index.apply_snapshot(data_dir, snapshot_id)
                 changed = True
-        if changed:
+        if changed and is_data_folder(data_dir):
             index.save(data_dir)
         return index
 

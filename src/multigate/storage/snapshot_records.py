@@ -36,6 +36,10 @@ class SnapshotChainBroken(ValueError):
     """A delta's base record is missing: the manifest it describes cannot be rebuilt."""
 
 
+class SnapshotRecordUnreadable(SnapshotChainBroken):
+    """A snapshot record that is not valid JSON of the expected shape (edited, damaged)."""
+
+
 @dataclass(frozen=True)
 class JobChanges:
     """One job's part of a record: a checkpoint (``base`` None: ``outputs`` is every
@@ -136,8 +140,17 @@ def record_path(data_dir: Path, snapshot_id: str) -> Path:
 
 
 def read_snapshot(data_dir: Path, snapshot_id: str) -> SnapshotRecord:
-    """The record as stored (checkpoints and deltas; see ``job_manifest``)."""
-    return SnapshotRecord.from_json(record_path(data_dir, snapshot_id).read_text())
+    """The record as stored (checkpoints and deltas; see ``job_manifest``); a damaged one
+    raises SnapshotRecordUnreadable naming its file."""
+    path = record_path(data_dir, snapshot_id)
+    text = path.read_text()
+    try:
+        return SnapshotRecord.from_json(text)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SnapshotRecordUnreadable(
+            f"{path}: snapshot record unreadable ({type(exc).__name__}: {exc}); restore it "
+            "from a backup, or move it aside to read without that snapshot"
+        ) from exc
 
 
 @dataclass

@@ -41,6 +41,7 @@ from multigate.storage.snapshot_records import (
     Manifest,
     SnapshotChainBroken,
     SnapshotRecord,
+    SnapshotRecordUnreadable,
     job_manifest,
     object_path,
     read_snapshot,
@@ -63,6 +64,7 @@ __all__ = [
     "RunRecorder",
     "SnapshotChainBroken",
     "SnapshotRecord",
+    "SnapshotRecordUnreadable",
     "dataset_name",
     "is_snapshot_id",
     "job_manifest",
@@ -126,7 +128,14 @@ def read_heads(data_dir: Path) -> dict[str, dict[str, str]]:
         heads = json.loads(_heads_path(data_dir).read_text())
     except (OSError, ValueError):
         return {}
-    return heads if isinstance(heads, dict) else {}
+    if not isinstance(heads, dict):
+        return {}
+    # a damaged entry counts as absent: the job's next record is then a checkpoint
+    return {
+        str(job): {str(k): str(v) for k, v in head.items()}
+        for job, head in heads.items()
+        if isinstance(head, dict)
+    }
 
 
 def write_heads(data_dir: Path, heads: Mapping[str, Mapping[str, str]]) -> None:
