@@ -207,7 +207,10 @@ def scheduler_address(address: str) -> str:
     """``address`` when it names a Dask scheduler a run can reach (``tcp://HOST[:PORT]``,
     ``tls://...``, or ``HOST:PORT``); ValueError saying what is wrong otherwise."""
     text = address.strip()
-    parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    try:
+        parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    except ValueError as exc:  # 'tcp://[::1': an unclosed IPv6 bracket
+        raise ValueError(f"{address!r} is not a scheduler address ({exc})") from None
     if parts.scheme == "inproc":
         raise ValueError(
             f"{address!r} names a scheduler inside one Python process, which a run cannot "
