@@ -109,9 +109,7 @@ def test_out_inside_the_data_folder_is_refused(data, multigate):
     assert Catalog.open(data).dataset(VIX).rows == 5200
 
 
-def test_a_read_command_never_writes_into_a_folder_that_is_not_a_data_folder(
-    tmp_path, multigate
-):
+def test_a_read_command_never_writes_into_a_folder_that_is_not_a_data_folder(tmp_path, multigate):
     folder = tmp_path / "etc"
     folder.mkdir()
     (folder / "passwd").write_text("root:x:0:0\n")
