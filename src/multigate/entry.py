@@ -18,14 +18,19 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
 
-def start(argv: Sequence[str] | None = None) -> int:
+def start(argv: Sequence[str] | None = None, *, console: bool = False) -> int:
     """Import the CLI and run it; a KeyboardInterrupt anywhere is a quiet exit 130, and
-    SIGTERM before the run's own handlers are set a quiet exit 143 (not a kill, -15)."""
+    SIGTERM before the run's own handlers are set a quiet exit 143 (not a kill, -15).
+    ``console``: the ``multigate`` command (else ``python -m scripts.ingest``)."""
     try:
         signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread: the caller owns the signals
         pass
     try:
+        if console:
+            from multigate.console import main as console_main
+
+            return console_main(argv)
         from multigate.cli import main
 
         return main(argv)
@@ -40,3 +45,8 @@ def start(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Console entry point (``multigate-ingest``), the same as ``python -m scripts.ingest``."""
     sys.exit(start())
+
+
+def run_console() -> None:
+    """Console entry point ``multigate``, guarded as ``run`` is while it starts."""
+    sys.exit(start(console=True))

@@ -91,7 +91,9 @@ def print_summary(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) 
     table = Table(
         title="multigate ingest summary",
         title_justify="left",
-        **({} if inline else {"box": box.SIMPLE_HEAD, "pad_edge": False, "collapse_padding": True}),
+        box=box.HEAVY_HEAD if inline else box.SIMPLE_HEAD,
+        pad_edge=inline,
+        collapse_padding=not inline,
     )
     columns: list[tuple[str, JustifyMethod]] = [
         *((("source", "left"), ("job", "left")) if inline else (("source/job", "left"),)),

@@ -214,3 +214,25 @@ def test_sigterm_during_start_up_exits_143(vix_config, tmp_path, event, needle):
     assert "Traceback" not in result.stderr
     assert "terminated" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_sigterm_while_multigate_starts_exits_143(tmp_path):
+    """The ``multigate`` entry point (``multigate.entry:run_console``) while it imports the
+    catalog's dependencies."""
+    script = TERMINATED_AT.replace(
+        'sys.argv = ["scripts/ingest.py", *sys.argv[1:]]\n'
+        'runpy.run_module("scripts.ingest", run_name="__main__")\n',
+        "from multigate.entry import start\nsys.exit(start(sys.argv[1:], console=True))\n",
+    )
+    assert "console=True" in script
+    env = {**os.environ, "STOP_EVENT": "import", "STOP_ARG": "pyarrow"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, "ls", "--data-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == ExitCode.TERMINATED, result.stderr
+    assert "Traceback" not in result.stderr and "terminated" in result.stderr
