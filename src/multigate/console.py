@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multigate.catalog import Catalog, CatalogError
+from multigate.catalog.index import is_data_folder
 from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
 from multigate.closed_stdout import stop_quietly
 from multigate.console_reads import (
@@ -99,6 +100,11 @@ def _prune(catalog: Catalog, args: argparse.Namespace) -> int:
     if args.keep is not None and args.keep < 0:
         raise CatalogError("--keep must be 0 or more")
     before = ns_to_datetime(to_utc_ns(args.before, "--before")) if args.before else None
+    if catalog.remote is None and not is_data_folder(catalog.data_dir):
+        raise CatalogError(  # its lock file would be the first thing written there
+            f"{catalog.data_dir} is not a data folder (it holds no ingested/, raw/ or "
+            ".snapshots/): nothing to prune"
+        )
     try:
         with _held_for_writing(catalog):
             removed, deleted = prune_snapshots(catalog.data_dir, keep=args.keep, before=before)

@@ -116,6 +116,9 @@ def test_a_read_command_never_writes_into_a_folder_that_is_not_a_data_folder(tmp
     for command in (["ls"], ["snapshots"], ["check"], ["check", "--verify"]):
         result = multigate(*command, "--data-dir", folder)
         assert result.code == ExitCode.OK, (command, result.err)
+    pruned = multigate("snapshots", "prune", "--keep", "1", "--data-dir", folder)
+    assert pruned.code == ExitCode.CONFIG_ERROR
+    assert "is not a data folder" in pruned.err
     assert sorted(path.name for path in folder.rglob("*")) == ["passwd"]
 
 
