@@ -221,9 +221,23 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+EXIT_STATUS = """\
+exit status (multigate ingest: see its --help):
+  0    done; check: no FAIL (info lines never fail)
+  1    a file could not be read or written; check --verify: a file differs from its record
+  2    the command line or the config is invalid, or names what does not exist
+  4    snapshots prune: a run is using the data folder
+  5    check: a quality check printed FAIL (rows are kept)
+  130  interrupted (Ctrl-C); 141 standard output closed early; 143 terminated (SIGTERM)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="multigate", description="Ingest vendor market data, and read it back."
+        prog="multigate",
+        description="Ingest vendor market data, and read it back.",
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("ingest", help="run the ingest jobs (see multigate ingest --help)")
