@@ -14,6 +14,7 @@ from pathlib import Path
 
 from multigate.closed_stdout import stop_quietly
 from multigate.config.loader import LoadedConfig, load_config
+from multigate.config.models import scheduler_address
 from multigate.context import RunContext
 from multigate.dispatcher import (
     JobOutcome,
@@ -25,7 +26,7 @@ from multigate.dispatcher import (
 )
 from multigate.engine.choose import make_executor
 from multigate.env import RedactSecrets, load_environment, redact, secret_values
-from multigate.errors import ConfigError
+from multigate.errors import ConfigError, IngestError
 from multigate.exit_codes import ExitCode
 from multigate.progress import NullProgress, Progress, RichProgress
 from multigate.quality.job_outputs import jobs_datasets
@@ -39,7 +40,7 @@ from multigate.storage.data_dir import data_dir_problem
 from multigate.storage.layout import ingested_root, raw_root
 from multigate.storage.remote.location import RemoteDataDirError, RemoteUploadError
 from multigate.storage.remote.session import remote_session
-from multigate.storage.run_lock import RunLocked, run_lock
+from multigate.storage.run_lock import RunLocked, held_elsewhere, run_lock
 
 log = logging.getLogger("multigate")
 
@@ -64,9 +65,13 @@ API keys are read from the environment, or from .env beside the config
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+PROG = "python -m scripts.ingest"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The command line of a run; ``prog``: how the user called it (for usage lines)."""
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.ingest",
+        prog=prog,
         description="Turn vendor market data into clean, reproducible Parquet.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -124,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scheduler",
+        type=_scheduler_flag,
         default=None,
         metavar="ADDRESS",
         help="Dask scheduler, e.g. tcp://HOST:8786; implies --executor dask, checked at start "
@@ -155,6 +161,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _scheduler_flag(text: str) -> str:
+    try:
+        return scheduler_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def configure_logging(verbose: int, quiet: bool, secrets: Sequence[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)-7s %(message)s"))
@@ -175,21 +188,23 @@ def exit_code_for(outcomes: Sequence[JobOutcome]) -> ExitCode:
     return ExitCode.OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; Ctrl-C in any phase exits 130 with one line, never a traceback."""
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run the command; Ctrl-C in any phase exits 130 with one line, never a traceback
+    (SIGTERM: 143)."""
     try:
-        code = _main(argv)
+        code = _main(argv, prog)
         sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
         return code
     except BrokenPipeError:
         return stop_quietly()
-    except KeyboardInterrupt:
-        print("interrupted: nothing more was done", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{what}: nothing more was done", file=sys.stderr)
+        return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+def _main(argv: Sequence[str] | None, prog: str) -> int:
+    args = build_parser(prog).parse_args(argv)
     secrets: list[str] = []
     try:
         loaded = load_config(args.config)
@@ -258,6 +273,9 @@ def _main(argv: Sequence[str] | None) -> int:
         log.warning("no jobs selected in %s", loaded.path)
     if args.dry_run:
         print_plan(outcomes)
+        held = lock_holder_note(loaded, env) if runnable else None
+        if held:
+            print(held)
     else:
         print_summary(outcomes)
     code = exit_code_for(outcomes)
@@ -297,6 +315,30 @@ def run_folders(selected: Sequence[SelectedJob]) -> tuple[str, ...]:
             folders.add(f"{raw_root(Path(), item.source).as_posix()}/")
             folders.add(f"{ingested_root(Path(), item.source, item.job.name).as_posix()}/")
     return tuple(sorted(folders))
+
+
+def lock_holder_note(loaded: LoadedConfig, env: Mapping[str, str]) -> str | None:
+    """A dry run takes no lock, so it says when a run holds one: that run may buy or
+    write what this plan lists first, and a real run now would exit 4."""
+    remote = loaded.remote
+    if remote is None:
+        who = "another run" if held_elsewhere(loaded.data_dir) else None
+        where = str(loaded.data_dir)
+    else:
+        from multigate.storage.remote.filesystem import open_filesystem
+        from multigate.storage.remote.object_lock import lock_holder
+
+        try:
+            who = lock_holder(open_filesystem(remote, env), remote)
+        except (IngestError, OSError, ValueError):
+            return None
+        where = remote.url
+    if who is None:
+        return None
+    return (
+        f"note: {where} is locked by {who}: this plan is the folder as it was before "
+        "that run ends (it may buy or write some of it first); a real run now exits 4"
+    )
 
 
 def strict_quality(data_dir: Path, outcomes: Sequence[JobOutcome]) -> ExitCode:

@@ -5,9 +5,9 @@
     multigate ingest [...]                 the same as python -m scripts.ingest [...]
     multigate ls                           datasets with rows, files, time range, snapshot
     multigate show DATASET                 one dataset: columns, symbols, snapshots
-    multigate read DATASET --out FILE      rows to .parquet or .csv (filters, --as-of)
+    multigate read DATASET [--out FILE]    rows as a table, or to .parquet/.csv (filters, --as-of)
     multigate snapshots [prune ...]        list snapshots, or remove old ones
-    multigate check [DATASET ...]          quality findings (--strict: exit 5 on a failure)
+    multigate check [DATASET ...]          quality findings (a FAIL: exit 5; --verify: hashes)
     multigate report --out FILE.html       coverage report: one self-contained HTML file
 
 Every read command finds the data folder from ``--config FILE`` (default ingest.yaml) or
@@ -21,15 +21,29 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from multigate.catalog import Catalog, CatalogError
+from multigate.catalog.errors import DamagedTable
 from multigate.catalog.timebounds import ns_to_datetime, to_utc_ns
 from multigate.closed_stdout import stop_quietly
+from multigate.console_reads import (
+    CannotWrite,
+    dataset_argument,
+    describe_os_error,
+    no_arguments,
+    open_catalog,
+    read_arguments,
+    run_ls,
+    run_read,
+    run_show,
+)
 from multigate.errors import ConfigError
 from multigate.exit_codes import ExitCode
+from multigate.stop import Terminated
 from multigate.storage.remote.location import RemoteDataDirError, RemoteUploadError
+from multigate.storage.table_paths import is_data_folder
+from multigate.terminal_view import print_table, screen_width
 
 
 @dataclass(frozen=True)
@@ -37,102 +51,6 @@ class Command:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
-
-
-def open_catalog(args: argparse.Namespace) -> Catalog:
-    """The catalog the command names; an object-store data folder's working copy is
-    brought up to date first, with a progress bar on a terminal."""
-    from multigate.progress import RichProgress
-
-    progress = RichProgress() if sys.stderr.isatty() else None
-    if args.data_dir is not None:
-        return Catalog.open(args.data_dir, progress=progress)
-    return Catalog.from_config(args.config, progress=progress)
-
-
-# -- ls / show ------------------------------------------------------------------------
-
-
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
-
-
-def run_ls(args: argparse.Namespace) -> int:
-    rows = [("dataset", "time", "rows", "files", "symbols", "start", "end", "snapshot")]
-    for info in open_catalog(args).datasets():
-        rows.append(
-            (
-                info.name,
-                info.time_column,
-                f"{info.rows:,}",
-                str(info.files),
-                str(len(info.symbols)),
-                _when(info.start),
-                _when(info.end),
-                info.snapshot or "-",
-            )
-        )
-    if len(rows) == 1:
-        print("no datasets yet (run `multigate ingest` first)")
-        return ExitCode.OK
-    _print_table(rows)
-    return ExitCode.OK
-
-
-def _dataset_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help='"<source>/<job>" or "<source>/<job>/<schema>"')
-
-
-def run_show(args: argparse.Namespace) -> int:
-    catalog = open_catalog(args)
-    info = catalog.dataset(args.dataset)
-    print(f"dataset      {info.name}")
-    print(f"source/job   {info.source}/{info.job}")
-    print(f"time column  {info.time_column}")
-    print(f"range        {_when(info.start)} .. {_when(info.end)}")
-    print(f"rows         {info.rows:,} in {info.files} file(s), {info.bytes:,} bytes")
-    print(f"symbols      {', '.join(info.symbols) or '-'}")
-    print(f"snapshot     {info.snapshot or '-'}")
-    print("columns")
-    for field in catalog.schema(args.dataset):
-        print(f"  {field.name:<24} {field.type}")
-    snapshots = catalog.snapshots(args.dataset)
-    print(f"snapshots    {len(snapshots)}")
-    for snap in snapshots:
-        print(f"  {snap.id}  {snap.created_at:%Y-%m-%d %H:%M:%S}Z")
-    return ExitCode.OK
-
-
-# -- read -----------------------------------------------------------------------------
-
-
-def _read_arguments(parser: argparse.ArgumentParser) -> None:
-    _dataset_argument(parser)
-    parser.add_argument("--symbols", help="comma-separated symbols (default: all)")
-    parser.add_argument("--start", help="inclusive, UTC: 2024-01-02 or 2024-01-02T14:30Z")
-    parser.add_argument("--end", help="exclusive, UTC")
-    parser.add_argument("--as-of", help="a snapshot id or a time: the data as it was then")
-    parser.add_argument("--columns", help="comma-separated columns (default: all)")
-    parser.add_argument("--out", type=Path, required=True, help="FILE.parquet or FILE.csv")
-
-
-def run_read(args: argparse.Namespace) -> int:
-    from multigate.catalog.export import write_batches
-
-    suffix = args.out.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise CatalogError(f"--out {args.out}: the name must end in .parquet or .csv")
-    reader = open_catalog(args).scan(
-        args.dataset,
-        symbols=_split(args.symbols),
-        start=args.start,
-        end=args.end,
-        columns=_split(args.columns),
-        as_of=args.as_of,
-    )
-    rows = write_batches(reader, args.out)
-    print(f"wrote {rows:,} rows to {args.out}")
-    return ExitCode.OK
 
 
 # -- snapshots ------------------------------------------------------------------------
@@ -158,7 +76,7 @@ def run_snapshots(args: argparse.Namespace) -> int:
     if len(rows) == 1:
         print("no snapshots yet (each ingest run that changes a dataset records one)")
         return ExitCode.OK
-    _print_table(rows)
+    print_table(rows, sys.stdout, screen_width())
     return ExitCode.OK
 
 
@@ -182,6 +100,11 @@ def _prune(catalog: Catalog, args: argparse.Namespace) -> int:
     if args.keep is not None and args.keep < 0:
         raise CatalogError("--keep must be 0 or more")
     before = ns_to_datetime(to_utc_ns(args.before, "--before")) if args.before else None
+    if catalog.remote is None and not is_data_folder(catalog.data_dir):
+        raise CatalogError(  # its lock file would be the first thing written there
+            f"{catalog.data_dir} is not a data folder (it holds no ingested/ or raw/): "
+            "nothing to prune"
+        )
     try:
         with _held_for_writing(catalog):
             removed, deleted = prune_runs(catalog.data_dir, keep=args.keep, before=before)
@@ -198,17 +121,46 @@ def _prune(catalog: Catalog, args: argparse.Namespace) -> int:
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", nargs="*", help="datasets to check (default: all)")
     parser.add_argument(
-        "--strict", action="store_true", help="exit 5 when a quality check fails (rows are kept)"
+        "--strict",
+        action="store_true",
+        help="the default, kept for scripts: exit 5 whenever a FAIL is printed",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="also hash every raw and ingested file (and snapshot copy) against its record; "
+        "exit 1 when one differs",
     )
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """Quality findings (FAIL: exit 5; ``info`` lines never fail), then with ``--verify``
+    every file's bytes against its sidecar (a mismatch: exit 1, which wins)."""
     from multigate.quality.results import run_check as report_findings
 
     catalog = open_catalog(args)
     names = args.dataset or [info.name for info in catalog.datasets()]
     datasets = {name: catalog.sidecars(name) for name in names}
-    return report_findings(datasets, strict=args.strict)
+    code = report_findings(datasets, strict=True) if datasets else ExitCode.OK
+    if not datasets:
+        print("no datasets to check yet (run `multigate ingest` first)")
+    if args.verify:
+        return _verify(catalog.data_dir) or code
+    return code
+
+
+def _verify(data_dir: Path) -> int:
+    from multigate.storage.verify import verify_data_dir
+
+    verified = verify_data_dir(data_dir)
+    for item in verified.mismatches:
+        print(f"MISMATCH {item.path}: {item.problem}")
+    verdict = f"{len(verified.mismatches)} differ" if verified.mismatches else "all match"
+    print(
+        f"verified {verified.files:,} file(s), {verified.bytes:,} bytes, against their "
+        f"records: {verdict}"
+    )
+    return ExitCode.JOB_FAILED if verified.mismatches else ExitCode.OK
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -239,7 +191,10 @@ def run_report(args: argparse.Namespace) -> int:
     page = render_report(
         datasets, read_databento_ledger(catalog.data_dir), data_dir=catalog.data_dir
     )
-    write_bytes_atomic(args.out, page.encode("utf-8"))
+    try:
+        write_bytes_atomic(args.out, page.encode("utf-8"))
+    except OSError as exc:
+        raise CannotWrite(args.out, exc) from exc
     print(f"wrote {args.out} ({len(datasets)} dataset(s))")
     return ExitCode.OK
 
@@ -247,11 +202,13 @@ def run_report(args: argparse.Namespace) -> int:
 # -- the command table ----------------------------------------------------------------
 
 COMMANDS: dict[str, Command] = {
-    "ls": Command("list datasets", _no_arguments, run_ls),
-    "show": Command("describe one dataset", _dataset_argument, run_show),
-    "read": Command("write a dataset's rows to .parquet or .csv", _read_arguments, run_read),
+    "ls": Command("list datasets", no_arguments, run_ls),
+    "show": Command("describe one dataset", dataset_argument, run_show),
+    "read": Command(
+        "show a dataset's rows, or write them to .parquet or .csv", read_arguments, run_read
+    ),
     "check": Command(
-        "quality findings from the sidecars (--strict: exit 5 when a check fails)",
+        "quality findings from the sidecars (exit 5 when one FAILs); --verify: file hashes",
         _check_arguments,
         run_check,
     ),
@@ -266,9 +223,23 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+EXIT_STATUS = """\
+exit status (multigate ingest: see its --help):
+  0    done; check: no FAIL (info lines never fail)
+  1    a file could not be read or written; check --verify: a file differs from its record
+  2    the command line or the config is invalid, or names what does not exist
+  4    snapshots prune: a run is using the data folder
+  5    check: a quality check printed FAIL (rows are kept)
+  130  interrupted (Ctrl-C); 141 standard output closed early; 143 terminated (SIGTERM)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="multigate", description="Ingest vendor market data, and read it back."
+        prog="multigate",
+        description="Ingest vendor market data, and read it back.",
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("ingest", help="run the ingest jobs (see multigate ingest --help)")
@@ -292,13 +263,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments[:1] == ["ingest"]:
         from multigate.cli import main as ingest_main
 
-        return ingest_main(arguments[1:])
+        return ingest_main(arguments[1:], prog="multigate ingest")
     args = build_parser().parse_args(arguments)
     try:
         code: int = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
     except BrokenPipeError:
         return stop_quietly()
+    except DamagedTable as exc:  # a table's log or files cannot be read
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.JOB_FAILED
     except (CatalogError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR
@@ -307,29 +281,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         uploading = isinstance(exc, RemoteUploadError)
         return ExitCode.JOB_FAILED if uploading else ExitCode.CONFIG_ERROR
     except OSError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return ExitCode.JOB_FAILED
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through multigate.entry
+        stopped = isinstance(exc, Terminated)
+        print(f"{'terminated' if stopped else 'interrupted'}: stopped", file=sys.stderr)
+        return ExitCode.TERMINATED if stopped else ExitCode.INTERRUPTED
     return code
 
 
 def run() -> None:
-    """Console entry point ``multigate``."""
-    sys.exit(main())
+    """Console entry point ``multigate`` of earlier installs (now ``multigate.entry``)."""
+    from multigate.entry import run_console
 
-
-def _split(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _when(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _print_table(rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    run_console()

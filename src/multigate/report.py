@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TextIO
 
+from rich import box
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
@@ -28,10 +30,17 @@ class _Console(Console):
         raise BrokenPipeError
 
 
+PIPE_WIDTH = 120
+"""Width of what goes to a pipe or a file when ``COLUMNS`` does not say (a terminal: its own)."""
+NOTES_INLINE_WIDTH = 110
+"""Narrower than this, a summary's notes go below the table instead of in a column."""
+
+
 def _console(stream: TextIO | None) -> Console:
+    """A terminal's width, else ``COLUMNS``, else ``PIPE_WIDTH``."""
     console = _Console(file=stream, highlight=False)
-    if not console.is_terminal:
-        console.width = 160  # logs and CI: wide enough that rows stay on one line
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console.width = PIPE_WIDTH
     return console
 
 
@@ -76,18 +85,27 @@ def print_plan(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> 
 
 
 def print_summary(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) -> None:
-    table = Table(title="multigate ingest summary", title_justify="left")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("source", "left"),
-        ("job", "left"),
+    console = _console(stream)
+    inline = console.width >= NOTES_INLINE_WIDTH
+    # narrow: source/job in one column, no vertical rules, notes below the table
+    table = Table(
+        title="multigate ingest summary",
+        title_justify="left",
+        box=box.HEAVY_HEAD if inline else box.SIMPLE_HEAD,
+        pad_edge=inline,
+        collapse_padding=not inline,
+    )
+    columns: list[tuple[str, JustifyMethod]] = [
+        *((("source", "left"), ("job", "left")) if inline else (("source/job", "left"),)),
         ("mode", "left"),
         ("status", "left"),
         ("rows", "right"),
         ("new", "right"),  # files written by this run
         ("kept", "right"),  # files already current, left untouched
         ("time", "right"),
-        ("notes", "left"),
-    )
+    ]
+    if inline:
+        columns.append(("notes", "left"))
     for column, justify in columns:
         table.add_column(
             column,
@@ -97,15 +115,18 @@ def print_summary(outcomes: Sequence[JobOutcome], stream: TextIO | None = None) 
             min_width=24 if column == "notes" else None,
         )
     for outcome in outcomes:
-        table.add_row(
-            outcome.source,
-            outcome.job,
+        cells = [
+            *((outcome.source, outcome.job) if inline else (f"{outcome.source}/{outcome.job}",)),
             outcome.mode,
             f"[{_STATUS_STYLE[outcome.status]}]{outcome.status}[/]",
             f"{outcome.rows:,}",
             str(outcome.files_written),
             str(outcome.files_current),
             f"{outcome.seconds:.1f}s",
-            "; ".join(outcome.notes),
-        )
-    _console(stream).print(table)
+        ]
+        table.add_row(*cells, *(["; ".join(outcome.notes)] if inline else []))
+    console.print(table)
+    if not inline:  # a narrow terminal: each job's notes below, wrapped to its width
+        for outcome in outcomes:
+            if outcome.notes:
+                console.print(f"{outcome.source}/{outcome.job}: {'; '.join(outcome.notes)}")

@@ -1,4 +1,4 @@
-"""Every Python example in the README runs as written after the demo (`make demo`)."""
+"""Every Python example in the README and docs/ runs as written after the demo (`make demo`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from multigate.exit_codes import ExitCode
 from multigate.sample import write_samples
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BLOCKS = re.findall(r"```python\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S)
+PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+BLOCKS = [
+    block for page in PAGES for block in re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+]
 
 
 @pytest.fixture(scope="module")

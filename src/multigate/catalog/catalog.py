@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from multigate.catalog.dataset_files import DatasetFiles
-from multigate.catalog.errors import CatalogError, UnknownDataset
+from multigate.catalog.errors import CatalogError, UnknownDataset, UnknownSymbols
 from multigate.catalog.reader import (
     DEFAULT_BATCH_ROWS,
     ReadRequest,
@@ -196,11 +196,15 @@ class Catalog:
         end: Any = None,
         columns: Sequence[str] | None = None,
         as_of: str | datetime | int | None = None,
+        *,
+        allow_missing: bool = False,
     ) -> pa.Table:
         """Rows of ``name`` with these symbols in ``[start, end)`` (UTC), sorted by time
         then symbol, with their stored dtypes; ``as_of`` (a run id, a time, or a table
-        version as an int) reads the dataset as it was then."""
-        return read_table(self._request(name, symbols, start, end, columns, as_of))
+        version as an int) reads the dataset as it was then. A symbol the dataset does not
+        hold raises UnknownSymbols naming it, unless ``allow_missing``."""
+        request = self._request(name, symbols, start, end, columns, as_of, allow_missing)
+        return read_table(request)
 
     def scan(
         self,
@@ -211,10 +215,12 @@ class Catalog:
         columns: Sequence[str] | None = None,
         as_of: str | datetime | int | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        *,
+        allow_missing: bool = False,
     ) -> pa.RecordBatchReader:
         """The rows of ``read`` as a stream of batches, in the same order, holding about
         ``batch_rows`` rows in memory at a time."""
-        request = self._request(name, symbols, start, end, columns, as_of)
+        request = self._request(name, symbols, start, end, columns, as_of, allow_missing)
         return scan_batches(request, batch_rows)
 
     def snapshots(self, name: str | None = None) -> list[Snapshot]:
@@ -239,6 +245,10 @@ class Catalog:
             datasets = tuple(dataset for dataset, _ in changed)
             found.append(Snapshot(run, committed[run], config_hash, datasets))
         return found
+
+    def files(self, name: str) -> list[Path]:
+        """The current Parquet files of ``name`` (for tools that read footers)."""
+        return [self.data_dir / path for path in self._by_key[self._key(name)].paths]
 
     def sidecars(self, name: str) -> list[dict[str, Any]]:
         """The sidecar records of a dataset's current outputs (no Parquet is opened)."""
@@ -367,6 +377,7 @@ class Catalog:
         end: Any,
         columns: Sequence[str] | None,
         as_of: str | datetime | int | None,
+        allow_missing: bool = False,
     ) -> ReadRequest:
         key = self._key(name)
         wanted = None
@@ -376,12 +387,18 @@ class Catalog:
         high = None if end is None else to_utc_ns(end, "end")
         if low is not None and high is not None and high < low:
             raise CatalogError(f"end ({end}) is before start ({start})")
+        check = wanted is not None and not allow_missing
         if as_of is None:
             files = self._current(key, wanted, low, high)
+            held = self._by_key[key].symbols() if check else set()
         else:
-            past = DatasetFiles.from_entries(self._entries_as_of(key, as_of))
+            entries = self._entries_as_of(key, as_of)
+            held = {symbol for entry in entries for symbol in entry.symbols}
+            past = DatasetFiles.from_entries(entries)
             chosen = past.candidates(wanted, low, high) or past.first()
             files = [StoredFile(entry, self.path_of(entry)) for entry in chosen]
+        if check and wanted is not None and not wanted <= held:
+            raise UnknownSymbols(self._key_name(key), wanted - held, held)
         return ReadRequest(
             files=files,
             columns=list(columns) if columns is not None else None,
@@ -420,7 +437,14 @@ class Catalog:
                 raise CatalogError(f"unknown run {as_of} (pruned?); runs: {known}")
             chosen = [c for c in commits if c.run and c.run <= as_of]
         else:
-            moment = to_utc_ns(as_of, "as_of")
+            try:
+                moment = to_utc_ns(as_of, "as_of")
+            except CatalogError:
+                raise CatalogError(
+                    f"as_of: {as_of!r} is neither a run id (like 20261126T075820810834Z: "
+                    "`multigate snapshots` lists them), a table version (an int), nor a date "
+                    "(YYYY-MM-DD) or an ISO time (YYYY-MM-DDTHH:MM[:SS][Z])"
+                ) from None
             chosen = [c for c in commits if _ns(c.created_at) <= moment]
         if not chosen:
             first = commits[0].run if commits else "none"

@@ -75,6 +75,10 @@ class DatasetFiles:
             flagged=_sum_flagged(table["flagged"].to_pylist()),
         )
 
+    def symbols(self) -> set[str]:
+        """Every symbol the dataset's outputs hold."""
+        return set(pc.unique(pc.list_flatten(self.table["symbols"])).to_pylist())
+
     def candidates(
         self, symbols: Iterable[str] | None, start: int | None, end: int | None
     ) -> list[OutputEntry]:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from multigate.catalog.errors import CatalogError
+from multigate.catalog.errors import CatalogError, DamagedTable
 from multigate.storage.outputs import FileFacts, OutputEntry, describe_parquet, flagged_checks
 from multigate.storage.table_paths import DatasetKey
 from multigate.storage.table_record import latest_version, read_table_record
@@ -60,7 +60,7 @@ def open_table(data_dir: Path, key: DatasetKey, root: Path, *, trust_record: boo
     try:
         table = DeltaTable(str(root))
     except Exception as exc:  # delta-rs's own errors: a log it cannot read
-        raise CatalogError(f"{root}: not a readable Delta table ({exc})") from exc
+        raise DamagedTable(f"{root}: not a readable Delta table ({exc})") from exc
     pruned = record.pruned if record is not None else frozenset()
     commits = history(root)
     entries = describe_version(data_dir, key, table, commits)
@@ -73,7 +73,11 @@ def history(root: Path) -> list[Commit]:
     from deltalake import DeltaTable
 
     commits = []
-    for info in DeltaTable(str(root)).history():
+    try:
+        infos = DeltaTable(str(root)).history()
+    except Exception as exc:  # delta-rs's own errors: a commit it cannot read
+        raise DamagedTable(f"{root}: its Delta log cannot be read ({exc})") from exc
+    for info in infos:
         ours = info.get("multigate") or {}
         moment = datetime.fromtimestamp(int(info.get("timestamp", 0)) / 1000, UTC)
         commits.append(
@@ -99,7 +103,7 @@ def version_entries(data_dir: Path, table: Table, version: int) -> list[OutputEn
     try:
         past = DeltaTable(str(table.root), version=version)
     except Exception as exc:  # delta-rs raises its own errors for a missing version
-        raise CatalogError(f"{table.root}: version {version} cannot be read ({exc})") from exc
+        raise DamagedTable(f"{table.root}: version {version} cannot be read ({exc})") from exc
     return describe_version(data_dir, table.key, past, history(table.root))
 
 
@@ -118,7 +122,7 @@ def describe_version(
         try:
             metadata = pq.read_metadata(path)
         except OSError as exc:
-            raise CatalogError(f"{relative}: not readable ({exc}); was it pruned?") from exc
+            raise DamagedTable(f"{relative}: not readable ({exc}); was it pruned?") from exc
         known = provenance.get(name, {})
         symbols = known.get("symbols")
         if symbols is None:

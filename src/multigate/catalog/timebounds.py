@@ -12,10 +12,21 @@ from typing import Any
 from multigate.catalog.errors import CatalogError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_MIN, _NS_MAX = -(2**63) + 1, 2**63 - 1
 
 
 def to_utc_ns(value: Any, what: str) -> int:
     """``value`` as UTC nanoseconds since the epoch; CatalogError when it is not a time."""
+    try:
+        # before 1677 or after 2262 (outside what int64 nanoseconds hold) means "every row"
+        return min(max(_to_ns(value, what), _NS_MIN), _NS_MAX)
+    except (OverflowError, ArithmeticError):
+        raise CatalogError(
+            f"{what}: {value!r} is not a date (YYYY-MM-DD) or an ISO time in range"
+        ) from None
+
+
+def _to_ns(value: Any, what: str) -> int:
     if hasattr(value, "tz_localize") and hasattr(value, "value"):  # pandas.Timestamp
         stamp = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
         return int(stamp.value)
@@ -44,13 +55,13 @@ def _nanosecond_text(text: str, what: str) -> int:
 
     try:
         stamp = pd.Timestamp(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # pandas' OutOfBoundsDatetime is a ValueError
         stamp = None
     if stamp is None or stamp is pd.NaT:
         raise CatalogError(
             f"{what}: '{text}' is not a date (YYYY-MM-DD) or an ISO time (YYYY-MM-DDTHH:MM[:SS][Z])"
         )
-    return to_utc_ns(stamp, what)
+    return _to_ns(stamp, what)
 
 
 def ns_to_datetime(value: int) -> datetime:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from multigate.config.models import IngestConfig, SourceConfig
+from multigate.config.models import IngestConfig, JobConfig, SourceConfig
 from multigate.config.yaml_nodes import ParsedYaml, parse_yaml_file
 from multigate.errors import ConfigError
 from multigate.sources.registry import paid_raw_prefixes
@@ -76,9 +76,10 @@ def load_config(path: Path) -> LoadedConfig:
     if not path.exists():
         example = path.parent / EXAMPLE_CONFIG
         hint = (
-            f" Copy the template first: cp {example.name} {path.name}"
+            f" Copy the template first (cp {example.name} {path.name}), or pass "
+            f"--config {example.name}"
             if example.exists()
-            else f" Create it from {EXAMPLE_CONFIG} in the repository root."
+            else f" Create it from {EXAMPLE_CONFIG} in the repository root, or pass --config FILE"
         )
         raise ConfigError(f"{path}: config file not found.{hint}")
     parsed = parse_yaml_file(path)
@@ -184,7 +185,7 @@ def _describe(
         location = parsed.resolved(raw)
         if error["type"] == "extra_forbidden":
             key = str(raw[-1])
-            message = f"unknown key '{key}'{_suggest(key, _field_names(model))}"
+            message = f"unknown key '{key}'{_unknown_key_hint(key, model)}"
         elif error["type"] == "missing":
             location = (*parsed.resolved(raw[:-1]), raw[-1])
         elif error["type"] == "union_tag_invalid":
@@ -218,9 +219,29 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else " (check its spelling)"
 
 
-def _field_names(model: type[BaseModel]) -> set[str]:
-    """Every key any model reachable from ``model`` accepts (for spelling suggestions)."""
-    names: set[str] = set()
+def _unknown_key_hint(key: str, model: type[BaseModel]) -> str:
+    """A key that exists elsewhere (an api job's key on an offline job) says where it
+    belongs; any other gets a spelling suggestion that is never the key itself."""
+    owners = _models_by_key(model).get(key)
+    if owners:
+        kinds = sorted({_kind(owner) for owner in owners})
+        return f" here: it is a key of {' and '.join(kinds)}"
+    return _suggest(key, _models_by_key(model))
+
+
+def _kind(model: type[BaseModel]) -> str:
+    """``mode: api jobs``, ``the source``: what a reader of the config calls ``model``."""
+    if issubclass(model, JobConfig):
+        mode = get_args(model.model_fields["mode"].annotation)
+        return f"'mode: {mode[0]}' jobs" if len(mode) == 1 else "jobs"
+    if issubclass(model, SourceConfig):
+        return "the source itself"
+    return f"the {model.__name__} settings"
+
+
+def _models_by_key(model: type[BaseModel]) -> dict[str, list[type[BaseModel]]]:
+    """Every key any model reachable from ``model`` accepts, with the models that take it."""
+    owners: dict[str, list[type[BaseModel]]] = {}
     seen: set[type] = set()
 
     def visit(annotation: Any) -> None:
@@ -229,14 +250,14 @@ def _field_names(model: type[BaseModel]) -> set[str]:
                 return
             seen.add(annotation)
             for name, info in annotation.model_fields.items():
-                names.add(info.alias or name)
+                owners.setdefault(info.alias or name, []).append(annotation)
                 visit(info.annotation)
             return
         for argument in get_args(annotation):
             visit(argument)
 
     visit(model)
-    return names
+    return owners
 
 
 _MESSAGES = {
@@ -295,7 +316,10 @@ def load_storage(path: Path) -> LoadedConfig:
     vendor SDK."""
     path = path.resolve()
     if not path.exists():
-        raise ConfigError(f"{path}: config file not found (or pass the data folder instead)")
+        raise ConfigError(
+            f"{path}: config file not found; name the data folder with --data-dir DIR "
+            "(e.g. --data-dir data after make demo), or the config with --config FILE"
+        )
     parsed = parse_yaml_file(path)
     data = parsed.data if parsed.data is not None else {}
     if not isinstance(data, dict):

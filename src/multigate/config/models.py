@@ -200,6 +200,35 @@ class SourceConfig(StrictModel):
     """Job names must be unique across the whole file (checked by the loader)."""
 
 
+SCHEDULER_SCHEMES = ("tcp", "tls")
+
+
+def scheduler_address(address: str) -> str:
+    """``address`` when it names a Dask scheduler a run can reach (``tcp://HOST[:PORT]``,
+    ``tls://...``, or ``HOST:PORT``); ValueError saying what is wrong otherwise."""
+    text = address.strip()
+    try:
+        parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    except ValueError as exc:  # 'tcp://[::1': an unclosed IPv6 bracket
+        raise ValueError(f"{address!r} is not a scheduler address ({exc})") from None
+    if parts.scheme == "inproc":
+        raise ValueError(
+            f"{address!r} names a scheduler inside one Python process, which a run cannot "
+            "join: give tcp://HOST:PORT, or no scheduler (a local Dask cluster)"
+        )
+    if parts.scheme not in SCHEDULER_SCHEMES:
+        raise ValueError(f"{address!r}: a scheduler address is tcp://HOST:PORT or tls://HOST:PORT")
+    try:
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:  # '[::1' (an unclosed IPv6 bracket), a port out of range
+        raise ValueError(f"{address!r} is not a scheduler address ({exc})") from None
+    if not host:
+        raise ValueError(f"{address!r} names no host: give tcp://HOST:PORT")
+    del port
+    return text
+
+
 class EngineSettings(StrictModel):
     """Where convert tasks run. Command-line flags override these."""
 
@@ -207,7 +236,7 @@ class EngineSettings(StrictModel):
     """Convert tasks at once (``null``: the number of cores; 1: one after another)."""
     executor: Literal["local", "dask"] = "local"
     """``local``: a process pool on this machine; ``dask``: a Dask distributed cluster."""
-    scheduler: str | None = None
+    scheduler: Annotated[str, AfterValidator(scheduler_address)] | None = None
     """Dask scheduler address (``tcp://HOST:8786``); none starts a local Dask cluster."""
     shared_filesystem: bool = False
     """Say true when every Dask worker sees ``data_dir`` at the same path (NFS, ...);
@@ -234,6 +263,19 @@ class IngestConfig(StrictModel):
     def _data_dir_url(cls, value: str) -> str:
         if is_remote_url(value):
             parse_remote(value)  # ValueError: a clear config error at data_dir's line
+        return value
+
+    @field_validator("storage_options")
+    @classmethod
+    def _keyword_mappings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """``client_kwargs``, ``config_kwargs``...: the store's client takes them as keyword
+        arguments, so each must be a mapping (a list fails deep inside the client)."""
+        for key, item in value.items():
+            if str(key).endswith("kwargs") and not isinstance(item, dict):
+                raise ValueError(
+                    f"storage_options.{key} must be a mapping of names to values (e.g. "
+                    f"{{region_name: eu-central-1}}), not {type(item).__name__} {item!r}"
+                )
         return value
 
     @model_validator(mode="after")

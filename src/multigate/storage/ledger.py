@@ -33,10 +33,23 @@ def append_ledger(
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         _drop_torn_tail(fd, path)
-        _write_all(fd, line.encode())
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        try:
+            _write_all(fd, line.encode())
+            os.fsync(fd)
+        except OSError:
+            _cut_back(fd, size)  # a disk that filled mid-line leaves no torn line behind
+            raise
     finally:
         os.close(fd)
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Truncate to ``size`` (best effort: what fails here is left for the next append)."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass
 
 
 def read_ledger(path: Path) -> list[dict[str, Any]]:
@@ -96,5 +109,9 @@ def _drop_torn_tail(fd: int, path: Path) -> None:
             break
         end = start
     if end < size:
-        log.warning("%s: dropping a torn last line left by a killed run", path)
+        log.warning(
+            "%s: dropping a torn last line (a run stopped while writing it: killed, or "
+            "its disk full)",
+            path,
+        )
         os.ftruncate(fd, end)

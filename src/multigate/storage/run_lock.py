@@ -35,3 +35,21 @@ def run_lock(data_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def held_elsewhere(data_dir: Path) -> bool:
+    """Whether a run holds ``data_dir``'s lock now (asked without taking it or creating
+    the lock file: a dry run says so, since a real run would exit 4)."""
+    try:
+        fd = os.open(data_dir / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False

@@ -27,6 +27,12 @@ def table_root(output: Path, job_root: Path) -> Path:
     return job_root
 
 
+def is_data_folder(data_dir: Path) -> bool:
+    """A folder some run wrote in (a reader never writes into any other: a mistyped
+    ``--data-dir /etc`` must leave /etc as it was)."""
+    return any((data_dir / name).is_dir() for name in ("ingested", "raw"))
+
+
 def job_tables(job_root: Path) -> list[Path]:
     """The tables of one job's folder: the folder itself, or its ``schema=`` folders."""
     found = [job_root] if (job_root / LOG_DIR).is_dir() else []

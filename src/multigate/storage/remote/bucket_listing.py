@@ -41,6 +41,22 @@ def inside_folder(relative: str) -> bool:
     return all(part not in ("", ".", "..") for part in relative.split("/"))
 
 
+def raise_if_no_bucket(fs: Any, remote: RemoteDataDir) -> None:
+    """RemoteDataDirError when ``remote``'s bucket does not exist, worded one way for every
+    command (a reader's listing, a run's lock)."""
+    bucket = remote.root.split("/", 1)[0]
+    try:
+        fs.invalidate_cache(bucket)
+        exists = fs.exists(bucket)
+    except (OSError, ValueError):
+        return  # the store cannot say: the caller's own error stands
+    if not exists:
+        raise RemoteDataDirError(
+            f"{remote.url}: there is no bucket '{bucket}' (check its name, and the "
+            "endpoint and region: AWS_ENDPOINT_URL, storage_options)"
+        )
+
+
 def remote_listing(fs: Any, remote: RemoteDataDir) -> dict[str, dict[str, Any]]:
     """Every object of the data folder that belongs there, by path relative to it (none
     for an empty prefix). A missing bucket is an error, never an empty folder: a pull would
@@ -49,12 +65,7 @@ def remote_listing(fs: Any, remote: RemoteDataDir) -> dict[str, dict[str, Any]]:
     try:
         found = fs.find(remote.root, detail=True, withdirs=False)
     except FileNotFoundError:
-        bucket = remote.root.split("/", 1)[0]
-        if not fs.exists(bucket):
-            raise RemoteDataDirError(
-                f"{remote.url}: there is no bucket '{bucket}' (check its name, and the "
-                "endpoint and region: AWS_ENDPOINT_URL, storage_options)"
-            ) from None
+        raise_if_no_bucket(fs, remote)
         return {}
     prefix = remote.root + "/"
     listing = {}

@@ -153,6 +153,25 @@ def _read(fs: Any, key: str) -> tuple[dict[str, Any] | None, str | None]:
     return (held if isinstance(held, dict) else None), etag
 
 
+def lock_holder(fs: Any, remote: RemoteDataDir) -> str | None:
+    """Who holds the bucket's lock object now, in words (None: nobody), read without
+    taking it: a dry run on another machine says so, since a real run would exit 4."""
+    key = remote.key(LOCK_NAME)
+    try:
+        fs.invalidate_cache(key)
+        if not fs.exists(key):
+            return None
+    except (OSError, ValueError):
+        return None
+    held, _etag = _read(fs, key)
+    if held is None:
+        return "another run"
+    return (
+        f"run {held.get('pid')} on {held.get('host')} ({held.get('purpose', 'ingest')}, "
+        f"since {held.get('since')})"
+    )
+
+
 def pid_space() -> str | None:
     """Where this process's PID means something: the kernel's boot id and the PID
     namespace (Linux); None where that is unknown."""

@@ -11,6 +11,7 @@ from typing import Any
 from multigate.errors import IngestError
 from multigate.progress import Progress
 from multigate.storage.atomic import own_paid_temps
+from multigate.storage.remote.bucket_listing import raise_if_no_bucket
 from multigate.storage.remote.filesystem import open_filesystem
 from multigate.storage.remote.location import (
     STAGING_AREA,
@@ -55,7 +56,11 @@ def remote_session(
     fs = _reach(remote, "open", lambda: open_filesystem(remote, env))
     with contextlib.ExitStack() as stack:
         lock = object_lock(fs, remote, purpose=purpose)
-        held: HeldLock = _reach(remote, "lock", lambda: stack.enter_context(lock))
+        try:
+            held: HeldLock = _reach(remote, "lock", lambda: stack.enter_context(lock))
+        except RemoteDataDirError:
+            raise_if_no_bucket(fs, remote)  # said as a reader says it
+            raise
         # Why the lock stays if the block ends here: the bucket lacks files of the copy
         # (this run's, or those of the dead run whose lock it took over).
         left: str | None = "its upload did not complete"

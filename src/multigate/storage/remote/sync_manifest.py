@@ -50,8 +50,8 @@ class Manifest:
             )
         if "store" in record and record["store"] != store:
             raise RemoteDataDirError(
-                f"{remote.cache_dir} is the working copy of {url} at the endpoint "
-                f"{record['store'] or 'of AWS'}, not at {store or 'of AWS'}: check "
+                f"{remote.cache_dir} is the working copy of {url} at "
+                f"{_endpoint(record['store'])}, not at {_endpoint(store)}: check "
                 "AWS_ENDPOINT_URL, or give this store's data folder its own cache_dir"
             )
         files = record.get("files")
@@ -101,3 +101,8 @@ def _stat(path: Path) -> os.stat_result | None:
         return path.stat()
     except OSError:
         return None
+
+
+def _endpoint(store: object) -> str:
+    """A store as a sentence names it (none recorded: AWS's own endpoint)."""
+    return f"the endpoint {store}" if store else "AWS's default endpoint"
