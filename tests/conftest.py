@@ -146,16 +146,20 @@ def engine_outputs(folder: Path, recursive: bool = False) -> list[Path]:
     from multigate.storage.delta_tables import is_versioned_name
 
     found = folder.rglob("*.parquet") if recursive else folder.glob("*.parquet")
-    return sorted(path for path in found if not is_versioned_name(path.name))
+    return sorted(
+        path
+        for path in found
+        if not is_versioned_name(path.name) and not path.name.startswith(".")
+    )
 
 
 def engine_files(folder: Path) -> list[str]:
     """Names in ``folder`` but for its Delta table's own (the log, the table's record and
     the content-named links): what the engine itself put there, sorted."""
     from multigate.storage.delta_tables import is_versioned_name
-    from multigate.storage.table_record import LOG_DIR, TABLE_SIDECAR
+    from multigate.storage.table_record import ENTRIES_NAME, LOG_DIR, TABLE_SIDECAR
 
-    table = {LOG_DIR, TABLE_SIDECAR}
+    table = {LOG_DIR, TABLE_SIDECAR, ENTRIES_NAME}
     return sorted(
         p.name for p in folder.iterdir() if p.name not in table and not is_versioned_name(p.name)
     )

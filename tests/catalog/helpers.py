@@ -103,7 +103,7 @@ def stored_files(data_dir: Path, folder: str) -> list[Path]:
     return sorted(
         path
         for path in (data_dir / "ingested" / folder).rglob("*.parquet")
-        if not is_versioned_name(path.name)
+        if not is_versioned_name(path.name) and not path.name.startswith(".")
     )
 
 

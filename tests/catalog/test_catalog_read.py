@@ -162,16 +162,17 @@ def test_reading_imports_no_vendor_sdk(ingested):
 
 
 def test_a_table_whose_record_missed_a_commit_is_described_from_its_log(ingested, run_cli):
-    from multigate.storage.table_record import TABLE_SIDECAR
+    from multigate.storage.table_record import ENTRIES_NAME, TABLE_SIDECAR
     from tests.catalog.helpers import write_vix
 
     data_dir = ingested.parent / "data"
-    record = data_dir / "ingested/vix/vix_daily" / TABLE_SIDECAR
-    stale = record.read_bytes()
+    table = data_dir / "ingested/vix/vix_daily"
+    stale = {name: (table / name).read_bytes() for name in (TABLE_SIDECAR, ENTRIES_NAME)}
     old_end = Catalog.open(data_dir).dataset("vix/vix_daily").end
     write_vix(ingested.parent, seed=42, days=400)  # a longer history
     assert run_cli("--config", ingested).code == 0
-    record.write_bytes(stale)  # as if the run stopped between its commit and its record
+    for name, data in stale.items():  # as if the run stopped between its commit and record
+        (table / name).write_bytes(data)
     catalog = Catalog.open(data_dir)
     assert catalog.dataset("vix/vix_daily").version == 1
     got = catalog.read("vix/vix_daily", start=old_end + timedelta(days=1))

@@ -49,7 +49,7 @@ def published(data_dir: Path) -> dict[str, object]:
     not their table's content-named links)."""
     found: dict[str, object] = {}
     for path in sorted((data_dir / OUT).glob("*.parquet")):
-        if is_versioned_name(path.name):
+        if is_versioned_name(path.name) or path.name.startswith("."):
             continue  # the table's content-named link of an output
         record = json.loads(sidecar_path(path).read_text())
         record.pop("created_at")

@@ -21,7 +21,7 @@ from deltalake import DeltaTable
 from multigate import Catalog
 from multigate.exit_codes import ExitCode
 from multigate.storage.delta_tables import is_versioned_name
-from multigate.storage.table_record import TABLE_SIDECAR
+from multigate.storage.table_record import ENTRIES_NAME, TABLE_SIDECAR, read_table_record
 from tests.catalog.helpers import CONFIG, write_all_inputs, write_vix
 
 deltalake.enable_nanosecond_timestamps()
@@ -102,17 +102,19 @@ def test_a_commit_records_the_run_and_each_added_files_provenance(lake):
         assert name.endswith(f".v-{sidecar['file']['sha256'][:16]}.parquet")
         assert provenance["inputs"] == sidecar["inputs"]  # raw inputs with their sha256
         assert provenance["tools"] == sidecar["tools"]
-    table_record = json.loads((root / TABLE_SIDECAR).read_text())
-    assert table_record["version"] == 0 and table_record["run"] == meta["run"]
-    assert sorted(f["path"].rsplit("/", 1)[-1] for f in table_record["files"]) == sorted(
-        meta["files"]
-    )
-    for entry in table_record["files"]:  # the catalog's entry of each file, from the engine
-        output = data / entry["path"].split(".v-")[0]
-        sidecar = json.loads(output.with_name(output.name + ".parquet.source.json").read_text())
+    summary = json.loads((root / TABLE_SIDECAR).read_text())
+    assert summary["version"] == 0 and summary["run"] == meta["run"]
+    record = read_table_record(root)
+    assert record is not None and summary["files"] == record.entries.num_rows
+    entries = record.entries.to_pylist()
+    assert sorted(e["path"].rsplit("/", 1)[-1] for e in entries) == sorted(meta["files"])
+    for entry in entries:  # the catalog's entry of each file, from the engine
+        output = data / entry["output"]
+        sidecar = json.loads(output.with_name(output.name + ".source.json").read_text())
         assert entry["sha256"] == sidecar["file"]["sha256"]
         assert entry["rows"] == sidecar["rows"] == pq.read_metadata(data / entry["path"]).num_rows
         assert entry["symbols"] == sidecar["symbols"]
+        assert entry["ino"] == output.stat().st_ino
 
 
 def test_a_run_that_changes_nothing_commits_nothing(lake, run_cli):
@@ -228,7 +230,7 @@ def _as_before_tables(data: Path) -> None:
     for log in list((data / "ingested").rglob("_delta_log")):
         shutil.rmtree(log)
     for path in (data / "ingested").rglob("*"):
-        if path.name == TABLE_SIDECAR or is_versioned_name(path.name):
+        if path.name in (TABLE_SIDECAR, ENTRIES_NAME) or is_versioned_name(path.name):
             path.unlink()
 
 

@@ -313,9 +313,7 @@ class Catalog:
         parts: dict[tuple[str, str], set[str]] = defaultdict(set)
         for source, job, part in by_key:
             parts[(source, job)].add(part)
-        self._by_key = {
-            key: DatasetFiles.from_entries(table.entries) for key, table in by_key.items()
-        }
+        self._by_key = {key: DatasetFiles(table.files) for key, table in by_key.items()}
         self._names, self._aliases = {}, {}
         for source, job, part in by_key:
             full = f"{source}/{job}/{part}" if part else f"{source}/{job}"

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from multigate.catalog.entries_table import entries_table, table_entries
+from multigate.storage.entries import entries_table, table_entries
 from multigate.storage.outputs import OutputEntry
 
 _LOWEST = np.iinfo(np.int64).min

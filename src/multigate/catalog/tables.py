@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from multigate.catalog.errors import CatalogError, DamagedTable
+from multigate.storage.entries import entries_table, table_entries
 from multigate.storage.outputs import FileFacts, OutputEntry, describe_parquet, flagged_checks
 from multigate.storage.table_paths import DatasetKey
 from multigate.storage.table_record import latest_version, read_table_record
@@ -29,11 +30,16 @@ class Table:
     key: DatasetKey
     root: Path
     version: int
-    entries: tuple[OutputEntry, ...]
+    files: pa.Table
+    """One entry a row (``storage.entries.ENTRY_SCHEMA``, maybe with more columns)."""
     pruned: frozenset[int]
     """Versions ``snapshots prune`` removed."""
     run: str
     """The run that made this version."""
+
+    @property
+    def entries(self) -> list[OutputEntry]:
+        return table_entries(self.files)
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def open_table(data_dir: Path, key: DatasetKey, root: Path, *, trust_record: boo
     commits = history(root)
     entries = describe_version(data_dir, key, table, commits)
     run = commits[-1].run if commits else ""
-    return Table(key, root, table.version(), tuple(entries), pruned, run)
+    return Table(key, root, table.version(), entries_table(entries), pruned, run)
 
 
 def history(root: Path) -> list[Commit]:
@@ -95,7 +101,7 @@ def history(root: Path) -> list[Commit]:
 def version_entries(data_dir: Path, table: Table, version: int) -> list[OutputEntry]:
     """The table's files as they were at ``version``."""
     if version == table.version:
-        return list(table.entries)
+        return table.entries
     if version in table.pruned:
         raise CatalogError(f"version {version} of {table.root} was pruned")
     from deltalake import DeltaTable

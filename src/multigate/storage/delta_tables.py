@@ -44,7 +44,6 @@ from multigate.storage.atomic import publish, temp_name_for
 from multigate.storage.delta_files import file_stats, table_schema
 from multigate.storage.layout import ingested_root
 from multigate.storage.outputs import (
-    OutputEntry,
     describe_output,
     describe_parquet,
     sidecar_facts,
@@ -54,6 +53,7 @@ from multigate.storage.publish import job_outputs
 from multigate.storage.table_paths import job_tables, table_root, untabled_jobs
 from multigate.storage.table_record import (
     LOG_DIR,
+    RECORD_SCHEMA,
     TableRecord,
     latest_version,
     read_table_record,
@@ -164,56 +164,97 @@ def commit_job(
 def _commit_table(
     root: Path, outputs: Sequence[Path], *, data_dir: Path, source: str, job: str, run: RunInfo
 ) -> TableCommit | None:
-    wanted: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for output in outputs:
-        record = read_sidecar(output)
-        if record is None or record.get("kind") != "ingested":
-            log.warning("%s: no sidecar; left out of the table's commit", output)
-            continue
-        folder = PurePosixPath(output.relative_to(root).parent.as_posix())
-        name = str(folder / versioned_name(output, str(record["file"]["sha256"])))
-        wanted[name.removeprefix("./")] = (output, record)
-    current = _current_files(root)
-    added = sorted(set(wanted) - set(current))
-    removed = sorted(set(current) - set(wanted))
-    overwrite = bool(added) and _columns_changed(root, wanted[added[0]][0])
-    if overwrite:  # another layout (a new column, a type): the new version is all new files
-        added, removed = sorted(wanted), []
     recorded = read_table_record(root)
     pruned = recorded.pruned if recorded is not None else frozenset()
     previous = recorded if recorded and recorded.version == latest_version(root) else None
+    files = _table_files(root, data_dir, outputs, previous)
+    current = _current_files(root)
+    added = sorted(set(files) - set(current))
+    removed = sorted(set(current) - set(files))
+    overwrite = bool(added) and _columns_changed(root, files[added[0]].output)
+    if overwrite:  # another layout (a new column, a type): the new version is all new files
+        added, removed = sorted(files), []
     if not added and not removed:
         if previous is None and current:  # stopped between a commit and its record
-            _write_record(root, data_dir, wanted, {}, pruned, source, job, run)
+            _write_record(root, data_dir, files, pruned, source, job, run)
         return None
     adds = []
-    fresh: dict[str, OutputEntry] = {}
     for name in added:
-        output, record = wanted[name]
+        item = files[name]
+        sidecar = item.sidecar or read_sidecar(item.output) or {}
         physical = root / name
-        _link_versioned(output, physical, int(record["file"]["bytes"]))
+        _link_versioned(item.output, physical, int(sidecar["file"]["bytes"]))
         footer = pq.read_metadata(physical)
         relative = PurePosixPath(physical.relative_to(data_dir).as_posix())
-        fresh[name] = describe_parquet(footer, sidecar_facts(record, relative))
-        adds.append(
-            AddAction(
-                name, fresh[name].bytes, {}, int(time.time() * 1000), True, file_stats(footer)
-            )
-        )
+        entry = describe_parquet(footer, sidecar_facts(sidecar, relative))
+        item.row = {**entry.to_dict(), **item.signature}
+        stats = file_stats(footer)
+        adds.append(AddAction(name, entry.bytes, {}, int(time.time() * 1000), True, stats))
+        item.sidecar = sidecar
     metadata = {
         "run": run.run_id,
         "config_hash": run.config_hash,
         "source": source,
         "job": job,
-        "files": {name: _provenance(wanted[name][1], wanted[name][0], root) for name in added},
+        "files": {
+            name: _provenance(files[name].sidecar or {}, files[name].output, root) for name in added
+        },
     }
     properties = CommitProperties(custom_metadata={"multigate": metadata})
     _write_commit(root, adds, [(name, current[name]) for name in removed], properties, overwrite)
-    known = {entry.path: entry for entry in previous.entries} if previous else {}
-    known.update({entry.path: entry for entry in fresh.values()})
-    version = _write_record(root, data_dir, wanted, known, pruned, source, job, run)
+    version = _write_record(root, data_dir, files, pruned, source, job, run)
     log.info("%s: version %d (+%d -%d files)", root, version, len(added), len(removed))
     return TableCommit(root, version, tuple(added), tuple(removed))
+
+
+@dataclass
+class _TableFile:
+    """One output as a file of the table: the engine's output, its sidecar (None when its
+    recorded entry was reused), its stat signature, and its record row once known."""
+
+    output: Path
+    sidecar: dict[str, Any] | None
+    signature: dict[str, Any]
+    row: dict[str, Any] | None = None
+
+
+def _table_files(
+    root: Path, data_dir: Path, outputs: Sequence[Path], previous: TableRecord | None
+) -> dict[str, _TableFile]:
+    """The table's files for ``outputs``, by content-named path inside the table. An output
+    whose (inode, size, mtime) are those recorded keeps its entry unread: only outputs
+    that changed have their sidecars read."""
+    known: dict[str, dict[str, Any]] = {}
+    if previous is not None:
+        known = {row["output"]: row for row in previous.entries.to_pylist()}
+    prefix = root.relative_to(data_dir).as_posix() + "/"
+    files: dict[str, _TableFile] = {}
+    for output in outputs:
+        relative = output.relative_to(data_dir).as_posix()
+        try:
+            stat = output.stat()
+        except FileNotFoundError:
+            log.warning("%s: gone before its table's commit; left out", output)
+            continue
+        signature = {
+            "output": relative,
+            "ino": stat.st_ino,
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        }
+        prior = known.get(relative)
+        if prior is not None and all(prior[key] == value for key, value in signature.items()):
+            name = str(prior["path"]).removeprefix(prefix)
+            files[name] = _TableFile(output, None, signature, prior)
+            continue
+        sidecar = read_sidecar(output)
+        if sidecar is None or sidecar.get("kind") != "ingested":
+            log.warning("%s: no sidecar; left out of the table's commit", output)
+            continue
+        folder = PurePosixPath(output.relative_to(root).parent.as_posix())
+        name = str(folder / versioned_name(output, str(sidecar["file"]["sha256"])))
+        files[name.removeprefix("./")] = _TableFile(output, sidecar, signature)
+    return files
 
 
 def _write_commit(
@@ -256,27 +297,26 @@ def _columns_changed(root: Path, output: Path) -> bool:
 def _write_record(
     root: Path,
     data_dir: Path,
-    wanted: Mapping[str, tuple[Path, dict[str, Any]]],
-    known: Mapping[str, OutputEntry],
+    files: Mapping[str, _TableFile],
     pruned: frozenset[int],
     source: str,
     job: str,
     run: RunInfo,
 ) -> int:
-    """Write the table's record for its newest version (``known``: entries already made,
-    by path in the data folder); returns that version."""
+    """Write the table's record for its newest version (a file without a row yet is
+    described from its output); returns that version."""
     version = DeltaTable(str(root)).version()
-    entries = []
-    for name, (output, _) in sorted(wanted.items()):
-        physical = (root / name).relative_to(data_dir).as_posix()
-        entry = known.get(physical)
-        if entry is None:
-            described = describe_output(output, data_dir)
+    rows = []
+    for name, item in sorted(files.items()):
+        if item.row is None:
+            described = describe_output(item.output, data_dir)
             if described is None:
                 continue
-            entry = replace(described, path=physical)
-        entries.append(entry)
-    record = TableRecord(source, job, version, run.run_id, run.config_hash, tuple(entries), pruned)
+            physical = (root / name).relative_to(data_dir).as_posix()
+            item.row = {**replace(described, path=physical).to_dict(), **item.signature}
+        rows.append(item.row)
+    entries = pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
+    record = TableRecord(source, job, version, run.run_id, run.config_hash, entries, pruned)
     write_table_record(root, record)
     return version
 

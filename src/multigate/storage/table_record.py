@@ -1,10 +1,18 @@
-"""``<table>/.source.json``: the version a dataset's Delta table is at, the run that made
-it, and one catalog entry per current file (rows, symbols, time range, quality flags).
+"""A dataset table's record: the version its Delta log is at, the run that made it, and one
+catalog entry per current file (rows, symbols, time range, quality flags).
 
-Readers open a lake from these records without reading any Parquet footer or log commit;
-a record whose version is not the log's latest (a run stopped between its commit and the
-record, or a commit by another writer) is not trusted: the catalog then describes that
-table from its log and files.
+::
+
+    <table>/.source.json       the version, run, config hash, pruned versions, totals
+    <table>/.entries.parquet   one row per current file (``ENTRY_SCHEMA`` plus where the
+                               engine's output is and its stat signature)
+
+Readers open a lake from these without reading a Parquet footer or a log commit: 20,000
+entries load as one Arrow table. A record whose version is not the log's latest (a run
+stopped between its commit and its record, or a commit by another writer) is not trusted:
+the catalog then describes that table from its log and files. The next commit reuses the
+entry of every output whose file still has its recorded (inode, size, mtime), so a run
+reads the sidecars of the outputs it changed, not of all of them.
 """
 
 from __future__ import annotations
@@ -12,38 +20,56 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from multigate.storage.atomic import publish, temp_name_for
-from multigate.storage.outputs import OutputEntry
+from multigate.storage.entries import ENTRY_SCHEMA
 
 log = logging.getLogger(__name__)
 
 TABLE_SIDECAR = ".source.json"
+ENTRIES_NAME = ".entries.parquet"
 LOG_DIR = "_delta_log"
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 _COMMIT_NAME = re.compile(r"(\d{20})\.json")
+_VERSION_KEY = b"multigate.table_version"
+
+SIGNATURE_FIELDS = [
+    pa.field("output", pa.string()),
+    pa.field("ino", pa.int64()),
+    pa.field("size", pa.int64()),
+    pa.field("mtime_ns", pa.int64()),
+]
+RECORD_SCHEMA = pa.schema([*ENTRY_SCHEMA, *SIGNATURE_FIELDS])
+"""An entry, then the engine output it was linked from (relative to the data folder) and
+that output's stat signature when it was committed."""
 
 
 @dataclass(frozen=True)
 class TableRecord:
-    """What a table's ``.source.json`` says."""
+    """What a table's record says; ``entries`` has ``RECORD_SCHEMA``."""
 
     source: str
     job: str
     version: int
     run: str
     config_hash: str
-    entries: tuple[OutputEntry, ...]
+    entries: pa.Table
     pruned: frozenset[int] = frozenset()
     """Versions ``snapshots prune`` removed (their files may be gone)."""
 
     def with_pruned(self, versions: frozenset[int]) -> TableRecord:
         return replace(self, pruned=self.pruned | versions)
 
-    def to_json(self) -> str:
-        record = {
+    def summary(self) -> dict[str, object]:
+        entries = self.entries
+        return {
             "format_version": RECORD_FORMAT,
             "kind": "table",
             "source": self.source,
@@ -52,9 +78,11 @@ class TableRecord:
             "pruned": sorted(self.pruned),
             "run": self.run,
             "config_hash": self.config_hash,
-            "files": [entry.to_dict() for entry in self.entries],
+            "files": entries.num_rows,
+            "rows": int(pc.sum(entries["rows"]).as_py() or 0),
+            "bytes": int(pc.sum(entries["bytes"]).as_py() or 0),
+            "entries": ENTRIES_NAME,
         }
-        return json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
 
 
 def latest_version(root: Path) -> int | None:
@@ -62,8 +90,8 @@ def latest_version(root: Path) -> int | None:
     try:
         names = [
             match.group(1)
-            for p in (root / LOG_DIR).iterdir()
-            if (match := _COMMIT_NAME.fullmatch(p.name))
+            for path in (root / LOG_DIR).iterdir()
+            if (match := _COMMIT_NAME.fullmatch(path.name))
         ]
     except (FileNotFoundError, NotADirectoryError):
         return None
@@ -71,33 +99,46 @@ def latest_version(root: Path) -> int | None:
 
 
 def read_table_record(root: Path) -> TableRecord | None:
-    """The table's record, or None when it is missing, unreadable or not in our shape."""
+    """The table's record, or None when it is missing, unreadable, not in our shape, or its
+    two files disagree on the version."""
     try:
         record = json.loads((root / TABLE_SIDECAR).read_text(encoding="utf-8"))
         if record.get("format_version") != RECORD_FORMAT or record.get("kind") != "table":
             return None
+        entries = pq.read_table(root / ENTRIES_NAME, schema=RECORD_SCHEMA)
+        version = int(record["version"])
+        if (entries.schema.metadata or {}).get(_VERSION_KEY) != str(version).encode():
+            return None
         return TableRecord(
             source=str(record["source"]),
             job=str(record["job"]),
-            version=int(record["version"]),
+            version=version,
             run=str(record["run"]),
             config_hash=str(record["config_hash"]),
-            entries=tuple(OutputEntry.from_dict(item) for item in record["files"]),
-            pruned=frozenset(int(version) for version in record.get("pruned") or ()),
+            entries=entries.replace_schema_metadata(None),
+            pruned=frozenset(int(item) for item in record.get("pruned") or ()),
         )
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        log.warning("ignoring %s: %s", root / TABLE_SIDECAR, exc)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException) as exc:
+        log.warning("ignoring the record of %s: %s", root, exc)
         return None
 
 
 def write_table_record(root: Path, record: TableRecord) -> None:
-    """Replace the table's record atomically."""
-    target = root / TABLE_SIDECAR
+    """Replace the table's record atomically: its entries first, then ``.source.json``
+    (both name the version, so a reader never pairs two versions' halves)."""
+    metadata = {_VERSION_KEY: str(record.version).encode()}
+    entries = record.entries.cast(RECORD_SCHEMA).replace_schema_metadata(metadata)
+    _write_atomic(root / ENTRIES_NAME, lambda tmp: pq.write_table(entries, tmp))
+    text = json.dumps(record.summary(), sort_keys=True, indent=2) + "\n"
+    _write_atomic(root / TABLE_SIDECAR, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _write_atomic(target: Path, write: Callable[[Path], object]) -> None:
     tmp = temp_name_for(target)
     try:
-        tmp.write_text(record.to_json(), encoding="utf-8")
+        write(tmp)
         publish(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""Index entries <-> an Arrow table (how the catalog index stores and groups them)."""
+"""Catalog entries <-> an Arrow table (how table records store them and the catalog groups
+them)."""
 
 from __future__ import annotations
 
