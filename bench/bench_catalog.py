@@ -134,6 +134,11 @@ def median_ms(action: Callable[[], object], repeat: int = 20) -> float:
     return statistics.median(times) * 1000
 
 
+def _table_file(path: Path) -> bool:
+    """A table's own file (a content-named link, its entries), not an engine output."""
+    return ".v-" in path.name or path.name.startswith(".")
+
+
 def make_tables(data_dir: Path) -> float:
     """Commit every job's outputs to its table (a run does this as each job ends)."""
     from multigate.storage.delta_tables import RunInfo, commit_job, new_run_id
@@ -142,7 +147,7 @@ def make_tables(data_dir: Path) -> float:
     for job in ("bars", "trades"):
         folder = data_dir / "ingested/bench" / job
         if folder.is_dir() and not (folder / "_delta_log").is_dir():
-            outputs = [p for p in folder.rglob("*.parquet") if ".v-" not in p.name]
+            outputs = [p for p in folder.rglob("*.parquet") if not _table_file(p)]
             run = RunInfo(new_run_id(datetime.now(UTC)), {"name": job})
             commit_job(data_dir, "bench", job, sorted(outputs), run)
     return time.perf_counter() - started
@@ -212,7 +217,7 @@ def bench_snapshots(data_dir: Path, runs: int) -> dict[str, float]:
     from multigate.storage.delta_tables import RunInfo, commit_job, new_run_id
 
     folder = data_dir / "ingested/bench/bars"
-    outputs = sorted(p for p in folder.rglob("*.parquet") if ".v-" not in p.name)
+    outputs = sorted(p for p in folder.rglob("*.parquet") if not _table_file(p))
     added_dir = folder / "symbol=ADDED"
 
     def table_bytes() -> int:

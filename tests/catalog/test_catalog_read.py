@@ -182,6 +182,22 @@ def test_a_table_whose_record_missed_a_commit_is_described_from_its_log(ingested
     assert_same_rows(got, want)
 
 
+def test_a_catalog_opens_from_the_records_without_reading_a_footer(ingested, monkeypatch):
+    """Tables' records are trusted while they describe their logs' newest versions: no
+    Parquet footer and no commit is read to open the lake."""
+    import pyarrow.parquet as pq
+
+    data_dir = ingested.parent / "data"
+    opened: list[str] = []
+    real = pq.read_metadata
+    monkeypatch.setattr(
+        pq, "read_metadata", lambda path, *a, **k: opened.append(str(path)) or real(path, *a, **k)
+    )
+    catalog = Catalog.open(data_dir)
+    assert sorted(info.name for info in catalog.datasets()) == sorted(DATASETS)
+    assert opened == []
+
+
 def test_tables_without_records_read_the_same_from_their_logs(ingested):
     from multigate.storage.table_record import TABLE_SIDECAR
 

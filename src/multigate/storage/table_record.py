@@ -4,7 +4,7 @@ catalog entry per current file (rows, symbols, time range, quality flags).
 ::
 
     <table>/.source.json       the version, run, config hash, pruned versions, totals
-    <table>/.entries.parquet   one row per current file (``ENTRY_SCHEMA`` plus where the
+    <table>/.entries.arrow     one row per current file (Arrow IPC) (``ENTRY_SCHEMA`` plus where the
                                engine's output is and its stat signature)
 
 Readers open a lake from these without reading a Parquet footer or a log commit: 20,000
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import pyarrow.feather as feather
 
 from multigate.storage.atomic import publish, temp_name_for
 from multigate.storage.entries import ENTRY_SCHEMA
@@ -34,7 +34,7 @@ from multigate.storage.entries import ENTRY_SCHEMA
 log = logging.getLogger(__name__)
 
 TABLE_SIDECAR = ".source.json"
-ENTRIES_NAME = ".entries.parquet"
+ENTRIES_NAME = ".entries.arrow"
 LOG_DIR = "_delta_log"
 RECORD_FORMAT = 3
 _COMMIT_NAME = re.compile(r"(\d{20})\.json")
@@ -105,10 +105,11 @@ def read_table_record(root: Path) -> TableRecord | None:
         record = json.loads((root / TABLE_SIDECAR).read_text(encoding="utf-8"))
         if record.get("format_version") != RECORD_FORMAT or record.get("kind") != "table":
             return None
-        entries = pq.read_table(root / ENTRIES_NAME, schema=RECORD_SCHEMA)
+        entries = feather.read_table(root / ENTRIES_NAME)
         version = int(record["version"])
         if (entries.schema.metadata or {}).get(_VERSION_KEY) != str(version).encode():
-            return None
+            return None  # the halves of two versions (a run stopped between the two)
+        entries = entries.cast(RECORD_SCHEMA)
         return TableRecord(
             source=str(record["source"]),
             job=str(record["job"]),
@@ -130,7 +131,7 @@ def write_table_record(root: Path, record: TableRecord) -> None:
     (both name the version, so a reader never pairs two versions' halves)."""
     metadata = {_VERSION_KEY: str(record.version).encode()}
     entries = record.entries.cast(RECORD_SCHEMA).replace_schema_metadata(metadata)
-    _write_atomic(root / ENTRIES_NAME, lambda tmp: pq.write_table(entries, tmp))
+    _write_atomic(root / ENTRIES_NAME, lambda tmp: feather.write_feather(entries, tmp))
     text = json.dumps(record.summary(), sort_keys=True, indent=2) + "\n"
     _write_atomic(root / TABLE_SIDECAR, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
