@@ -210,6 +210,27 @@ class Catalog:
         request = self._request(name, symbols, start, end, columns, as_of)
         return scan_batches(request, batch_rows)
 
+    def bars(
+        self,
+        name: str,
+        every: str,
+        symbols: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        calendar: str | None = None,
+        as_of: str | datetime | None = None,
+    ) -> pa.Table:
+        """Bars of ``every`` (``"1min"``, ``"5min"``, ``"1h"``, ``"1d"``) from the bars or
+        trades of ``name`` in ``[start, end)``: first/max/min/last, volume summed, labelled
+        by interval start, empty intervals dropped. ``"1d"`` follows the exchange session of
+        ``calendar`` (default: the dataset's; ``"none"``: UTC days)."""
+        from multigate.backtest.reads import bars
+
+        try:
+            return bars(self, name, every, symbols, start, end, calendar, {"as_of": as_of})
+        except ValueError as exc:
+            raise CatalogError(f"{name}: {exc}") from None
+
     def snapshots(self, name: str | None = None) -> list[Snapshot]:
         """Snapshots, oldest first; with ``name``, only those that changed that dataset."""
         key = self._key(name) if name is not None else None

@@ -1,0 +1,66 @@
+"""What ``Catalog.bars`` does: read the rows a resampling needs, then resample them.
+
+Kept out of ``catalog.py`` so the catalog only forwards; errors are ``ValueError`` (the
+catalog reports them as CatalogError), so this package never imports the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from multigate.backtest.resample import columns_needed, daily, interval_ns, resample
+
+if TYPE_CHECKING:
+    from multigate.catalog.catalog import Catalog
+
+
+def bars(
+    catalog: Catalog,
+    name: str,
+    every: str,
+    symbols: str | Iterable[str] | None,
+    start: Any,
+    end: Any,
+    calendar: str | None,
+    read_options: Mapping[str, Any],
+) -> pa.Table:
+    """Bars of ``every`` from dataset ``name`` (its rows in ``[start, end)``)."""
+    step = interval_ns(every)
+    time_column = catalog.dataset(name).time_column
+    columns = columns_needed(catalog.schema(name).names, time_column)
+    table = catalog.read(name, symbols, start, end, columns=columns, **read_options)
+    metadata = table.schema.metadata or {}
+    if step is not None:
+        result = resample(table, time_column, step)
+    else:
+        chosen = calendar_of(catalog.sidecars(name)) if calendar is None else calendar
+        if chosen is not None:
+            from multigate.quality.calendars import NO_CALENDAR, check_calendar_name
+
+            chosen = None if check_calendar_name(chosen) == NO_CALENDAR else chosen
+        result, outside = daily(table, time_column, chosen)
+        metadata = {
+            **metadata,
+            b"multigate.calendar": (chosen or "none").encode(),
+            b"multigate.rows_outside_sessions": str(outside).encode(),
+        }
+    return result.replace_schema_metadata(metadata or None)
+
+
+def calendar_of(records: Iterable[Mapping[str, Any]]) -> str | None:
+    """The exchange calendar a dataset's outputs follow (their quality record, else the
+    default for their vendor dataset); ValueError when they disagree."""
+    from multigate.quality.calendars import NO_CALENDAR, default_calendar
+
+    found = set()
+    for record in records:
+        quality = record.get("quality") or {}
+        own = quality["calendar"] if "calendar" in quality else default_calendar(record)
+        found.add(None if own in (None, NO_CALENDAR) else str(own))
+    if len(found) > 1:
+        listed = ", ".join(sorted(name or "none" for name in found))
+        raise ValueError(f"its outputs follow different calendars ({listed}): pass calendar=")
+    return found.pop() if found else None
