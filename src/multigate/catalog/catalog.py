@@ -231,6 +231,31 @@ class Catalog:
         except ValueError as exc:
             raise CatalogError(f"{name}: {exc}") from None
 
+    def join_asof(
+        self,
+        left: pa.Table | str,
+        right: pa.Table | str,
+        by: str | None = "symbol",
+        tolerance: Any = None,
+        known_at: str | None = None,
+        delay: Any = None,
+        columns: Sequence[str] | None = None,
+        allow_exact: bool = True,
+    ) -> pa.Table:
+        """``left`` (a table, or a dataset read whole) with, on each row, the latest row of
+        ``right`` (same ``by``) already known at its time, never one known later, and when
+        it became known (``known_at`` column). A right row is known at its time + ``delay``;
+        rows keyed by dates at ``known_at`` (``"16:15 America/New_York"``). ``tolerance``:
+        the oldest a match may be (``"1D"``); ``columns``: the right columns to add."""
+        from multigate.backtest.asof_join import AsofRule, join_asof
+
+        rule = AsofRule(by, tolerance, known_at, delay, allow_exact)
+        tables = [self.read(side) if isinstance(side, str) else side for side in (left, right)]
+        try:
+            return join_asof(tables[0], tables[1], rule, columns)
+        except ValueError as exc:
+            raise CatalogError(f"join_asof: {exc}") from None
+
     def snapshots(self, name: str | None = None) -> list[Snapshot]:
         """Snapshots, oldest first; with ``name``, only those that changed that dataset."""
         key = self._key(name) if name is not None else None
