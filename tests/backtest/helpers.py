@@ -31,9 +31,10 @@ def write_records(
     times: dict[int, np.ndarray],
     seed: int,
     dataset: str = "GLBX.MDP3",
+    names: dict[int, str] | None = None,
 ) -> None:
     """A DBN v3 file of ``schema`` (ohlcv-1m or trades): for each instrument id, one record
-    at each of its times, random prices; symbols ``SYM<id>``."""
+    at each of its times, random prices; symbols ``names[id]`` or ``SYM<id>``."""
     dtype = record_dtype(schema)
     rng = np.random.default_rng(seed)
     parts = []
@@ -64,7 +65,8 @@ def write_records(
     last = int(records["ts_event"].max()) + NS_PER_MIN
     d0 = dt.datetime.fromtimestamp(first / 1e9, tz=dt.UTC).date()
     d1 = dt.datetime.fromtimestamp(last / 1e9, tz=dt.UTC).date() + dt.timedelta(days=1)
-    mappings = {f"SYM{iid}": [(d0, d1, str(iid))] for iid in times}
+    named = names or {}
+    mappings = {named.get(iid, f"SYM{iid}"): [(d0, d1, str(iid))] for iid in times}
     header = encode_metadata(schema, first, last, mappings, dataset=dataset)
     write_dbn(path, header, [records])
 

@@ -3,3 +3,7 @@ corporate-action adjustment, applied to Arrow tables the catalog has read (store
 stays raw). Vendor-free: vendor packages turn their reference files into the factor tables
 these functions take. Errors are ``ValueError``; the catalog turns them into CatalogError.
 """
+
+from multigate.backtest.adjust import applied_adjustments
+
+__all__ = ["applied_adjustments"]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from multigate.backtest.adjust import MODES, adjust
 from multigate.backtest.resample import columns_needed, daily, interval_ns, resample
 
 if TYPE_CHECKING:
@@ -64,3 +65,31 @@ def calendar_of(records: Iterable[Mapping[str, Any]]) -> str | None:
         listed = ", ".join(sorted(name or "none" for name in found))
         raise ValueError(f"its outputs follow different calendars ({listed}): pass calendar=")
     return found.pop() if found else None
+
+
+def adjusted(
+    catalog: Catalog, name: str, table: pa.Table, mode: str, adjustments: str | None
+) -> pa.Table:
+    """``table`` (read from ``name``) adjusted by the corporate actions of dataset
+    ``adjustments`` (read as it is now, for the symbols in ``table``)."""
+    if mode not in MODES:
+        raise ValueError(f"adjust='{mode}': use None, 'splits' or 'all'")
+    if adjustments is None:
+        raise ValueError(
+            "adjust needs adjustments='<dataset>': a dataset of corporate actions "
+            "(e.g. a Databento adjustment-factors job)"
+        )
+    from multigate.sources.registry import adjustment_events
+
+    source = catalog.dataset(adjustments).source
+    to_events = adjustment_events(source)
+    if to_events is None:
+        raise ValueError(f"{adjustments}: {source} datasets hold no corporate actions")
+    symbols = (
+        table["symbol"].unique().drop_null().to_pylist() if "symbol" in table.column_names else []
+    )
+    records = catalog.sidecars(adjustments)
+    vendor = records[0].get("vendor", {}) if records else {}
+    found = catalog.read(adjustments, symbols=symbols)
+    events = to_events(found, vendor)
+    return adjust(table, catalog.dataset(name).time_column, events, mode)

@@ -189,11 +189,23 @@ class Catalog:
         end: Any = None,
         columns: Sequence[str] | None = None,
         as_of: str | datetime | None = None,
+        adjust: str | None = None,
+        adjustments: str | None = None,
     ) -> pa.Table:
         """Rows of ``name`` with these symbols in ``[start, end)`` (UTC), sorted by time
         then symbol, with their stored dtypes; ``as_of`` (a snapshot id or a time) reads
-        the dataset as it was then."""
-        return read_table(self._request(name, symbols, start, end, columns, as_of))
+        the dataset as it was then. ``adjust="splits"|"all"`` multiplies prices (and divides
+        volumes by splits) with the corporate actions of dataset ``adjustments``; the
+        events applied: ``multigate.backtest.applied_adjustments(table)``."""
+        table = read_table(self._request(name, symbols, start, end, columns, as_of))
+        if adjust is None and adjustments is None:
+            return table
+        from multigate.backtest.reads import adjusted
+
+        try:
+            return adjusted(self, name, table, str(adjust), adjustments)
+        except ValueError as exc:
+            raise CatalogError(f"{name}: {exc}") from None
 
     def scan(
         self,
@@ -219,15 +231,19 @@ class Catalog:
         end: Any = None,
         calendar: str | None = None,
         as_of: str | datetime | None = None,
+        adjust: str | None = None,
+        adjustments: str | None = None,
     ) -> pa.Table:
         """Bars of ``every`` (``"1min"``, ``"5min"``, ``"1h"``, ``"1d"``) from the bars or
         trades of ``name`` in ``[start, end)``: first/max/min/last, volume summed, labelled
         by interval start, empty intervals dropped. ``"1d"`` follows the exchange session of
-        ``calendar`` (default: the dataset's; ``"none"``: UTC days)."""
+        ``calendar`` (default: the dataset's; ``"none"``: UTC days); ``adjust`` as in
+        ``read``, applied before resampling."""
         from multigate.backtest.reads import bars
 
+        options = {"as_of": as_of, "adjust": adjust, "adjustments": adjustments}
         try:
-            return bars(self, name, every, symbols, start, end, calendar, {"as_of": as_of})
+            return bars(self, name, every, symbols, start, end, calendar, options)
         except ValueError as exc:
             raise CatalogError(f"{name}: {exc}") from None
 

@@ -28,14 +28,22 @@ SType = Literal["raw_symbol", "parent", "continuous", "instrument_id"]
 PriceType = Literal["float", "fixed"]
 
 
+ReferenceSchema = Literal["adjustment-factors", "corporate-actions"]
+
+
 class DatabentoOfflineJob(JobConfig):
-    """Convert local DBN files (``.dbn`` or ``.dbn.zst``, DBN v1-v3, any schema)."""
+    """Convert local DBN files (``.dbn`` or ``.dbn.zst``, DBN v1-v3, any schema), or, with
+    ``schema``, reference data as the Reference API returns it (JSON lines)."""
 
     mode: Literal["offline"]
     path: str | None = None
     """A file or glob (``**`` allowed), relative to the config file's folder."""
     raw_dir: str | None = None
-    """A folder: every ``*.dbn`` and ``*.dbn.zst`` below it."""
+    """A folder: every ``*.dbn`` and ``*.dbn.zst`` below it (with ``schema``: every
+    ``*.jsonl`` and ``*.jsonl.zst``)."""
+    reference_schema: ReferenceSchema | None = Field(default=None, alias="schema")
+    """``adjustment-factors`` or ``corporate-actions``: the inputs are Databento reference
+    JSON lines (``.jsonl`` / ``.jsonl.zst``), not DBN files."""
     price_type: PriceType = "float"
     """float: prices as float64 (NaN for undefined); fixed: raw int64 in units of 1e-9."""
 
