@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from multigate.backtest.adjust import MODES, adjust
 from multigate.backtest.resample import columns_needed, daily, interval_ns, resample
+from multigate.datasets import profile_of
 
 if TYPE_CHECKING:
     from multigate.catalog.catalog import Catalog
@@ -92,4 +93,4 @@ def adjusted(
     vendor = records[0].get("vendor", {}) if records else {}
     found = catalog.read(adjustments, symbols=symbols)
     events = to_events(found, vendor)
-    return adjust(table, catalog.dataset(name).time_column, events, mode)
+    return adjust(table, profile_of(table.schema).time_column, events, mode)
