@@ -32,9 +32,11 @@ def write_records(
     seed: int,
     dataset: str = "GLBX.MDP3",
     names: dict[int, str] | None = None,
+    scale: float = 1.0,
 ) -> None:
     """A DBN v3 file of ``schema`` (ohlcv-1m or trades): for each instrument id, one record
-    at each of its times, random prices; symbols ``names[id]`` or ``SYM<id>``."""
+    at each of its times, random prices (near 4500, times ``scale``); symbols ``names[id]``
+    or ``SYM<id>``."""
     dtype = record_dtype(schema)
     rng = np.random.default_rng(seed)
     parts = []
@@ -46,6 +48,7 @@ def write_records(
         recs["instrument_id"] = iid
         recs["ts_event"] = ts
         mid = 4_500_000_000_000 + rng.integers(-(10**10), 10**10, len(ts))
+        mid = (mid * scale).astype(np.int64)
         if schema == "ohlcv-1m":
             recs["open"] = mid
             recs["close"] = mid + rng.integers(-(10**9), 10**9, len(ts))

@@ -13,7 +13,12 @@ from multigate.engine import ConvertTask, plan_convert_tasks, run_convert_tasks
 from multigate.errors import ConfigError, DataError
 from multigate.pacing import RequestPacer
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
-from multigate.sources.alpaca.config import AlpacaApiJob, AlpacaOfflineJob, AlpacaSourceConfig
+from multigate.sources.alpaca.config import (
+    VENDOR_ADJUSTED_UPDATES,
+    AlpacaApiJob,
+    AlpacaOfflineJob,
+    AlpacaSourceConfig,
+)
 from multigate.sources.alpaca.convert import (
     CONVERTER,
     CONVERTER_VERSION,
@@ -122,6 +127,12 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
                     f"(no {job.timeframe} bar has ended since, settle_minutes included); "
                     "nothing can be fetched yet"
                 )
+            if (
+                job.adjustment != "raw"
+                and job.end is not None
+                and range_end(job.end) > self.ctx.now()
+            ):
+                raise ConfigError(f"job {job.name}: {VENDOR_ADJUSTED_UPDATES}")
         if isinstance(job, AlpacaOfflineJob):
             found = self._offline_inputs(job)
             require_path_inputs(job.path, self.ctx.resolve(job.path), found, "bar file")

@@ -22,11 +22,23 @@ SPLIT_EVENTS = frozenset({"FSPLT", "RSPLT", "BON", "SD"})
 """Events that change the share count without paying cash: forward and reverse splits,
 bonus issues and stock dividends (volumes are divided by their factors)."""
 _CA_SPLITS = frozenset({"FSPLT", "RSPLT"})
+_EMPTY = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("ex_date", pa.date32()),
+        ("event_id", pa.string()),
+        ("event", pa.string()),
+        ("factor", pa.float64()),
+        ("split", pa.bool_()),
+    ]
+)
 
 
 def adjustment_events(table: pa.Table, vendor: Mapping[str, Any]) -> pa.Table:
     """``symbol, ex_date, event_id, event, factor, split`` from a reference dataset's rows."""
     schema = vendor.get("schema")
+    if table.num_rows == 0:  # an empty file has none of the vendor's columns
+        return _EMPTY.empty_table()
     if schema == "adjustment-factors":
         event = _column(table, "event", "event_type")
         status = _column(table, "status")
