@@ -191,3 +191,23 @@ def test_a_known_time_of_day_follows_daylight_saving():
         pd.Timestamp("2024-07-02T20:15Z").value,
     ]
     assert np.iinfo(np.int64).max not in got
+
+
+def test_daily_bars_join_by_their_session_date(tmp_path, write_config, run_cli):
+    """Yesterday's daily bar (known at the 16:00 New York close) onto today's minute bars."""
+    catalog = ingest_vix_and_bars(tmp_path, write_config, run_cli)
+    minute = catalog.read("alpaca/eq_1m")
+    daily = catalog.bars("alpaca/eq_1m", "1d").select(["symbol", "session", "close"])
+    joined = catalog.join_asof(
+        minute,
+        daily,
+        known_at="16:00 America/New_York",
+        right_on="session",
+        columns=["session", "close"],
+    )
+    closes = dict(zip(daily["session"].to_pylist(), daily["close"].to_pylist(), strict=True))
+    for row in joined.to_pylist():
+        today = pd.Timestamp(row["timestamp"]).tz_convert("America/New_York").date()
+        earlier = [day for day in closes if day < today]
+        assert row["session"] == (max(earlier) if earlier else None)
+        assert row["close_right"] == (closes[row["session"]] if earlier else None)

@@ -38,6 +38,10 @@ class AsofRule:
     delay: Any = None
     allow_exact: bool = True
     suffix: str = "_right"
+    left_on: str | None = None
+    """The left time column (default: its ``ts_event``, ``timestamp`` or ``date``)."""
+    right_on: str | None = None
+    """The right time column (default: as for the left)."""
 
 
 def join_asof(
@@ -48,8 +52,8 @@ def join_asof(
 ) -> pa.Table:
     """``left`` with the columns of the right row matched to each of its rows (null where
     none), plus ``known_at``: when that row became known. Left's rows and order are kept."""
-    left_time = time_column_of(left, "left")
-    right_time = time_column_of(right, "right")
+    left_time = time_column_of(left, "left", rule.left_on)
+    right_time = time_column_of(right, "right", rule.right_on)
     for side, table in (("left", left), ("right", right)):
         if rule.by is not None and rule.by not in table.column_names:
             raise ValueError(f"by='{rule.by}': the {side} table has no such column")
@@ -81,7 +85,11 @@ def join_asof(
     return result
 
 
-def time_column_of(table: pa.Table, side: str) -> str:
+def time_column_of(table: pa.Table, side: str, chosen: str | None = None) -> str:
+    if chosen is not None:
+        if chosen not in table.column_names:
+            raise ValueError(f"the {side} table has no column '{chosen}'")
+        return chosen
     found = next((name for name in TIME_COLUMNS if name in table.column_names), None)
     if found is None:
         raise ValueError(f"the {side} table has no time column ({', '.join(TIME_COLUMNS)})")

@@ -257,15 +257,20 @@ class Catalog:
         delay: Any = None,
         columns: Sequence[str] | None = None,
         allow_exact: bool = True,
+        left_on: str | None = None,
+        right_on: str | None = None,
     ) -> pa.Table:
         """``left`` (a table, or a dataset read whole) with, on each row, the latest row of
         ``right`` (same ``by``) already known at its time, never one known later, and when
         it became known (``known_at`` column). A right row is known at its time + ``delay``;
         rows keyed by dates at ``known_at`` (``"16:15 America/New_York"``). ``tolerance``:
-        the oldest a match may be (``"1D"``); ``columns``: the right columns to add."""
+        the oldest a match may be (``"1D"``); ``columns``: the right columns to add;
+        ``left_on``/``right_on``: time columns (default ``ts_event``, ``timestamp``, ``date``)."""
         from multigate.backtest.asof_join import AsofRule, join_asof
 
-        rule = AsofRule(by, tolerance, known_at, delay, allow_exact)
+        rule = AsofRule(
+            by, tolerance, known_at, delay, allow_exact, left_on=left_on, right_on=right_on
+        )
         tables = [self.read(side) if isinstance(side, str) else side for side in (left, right)]
         try:
             return join_asof(tables[0], tables[1], rule, columns)
