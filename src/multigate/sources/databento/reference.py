@@ -11,7 +11,6 @@ corporate action without one, its event date) and ``symbol`` (the vendor's ``sym
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -70,16 +69,19 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     try:
         raw = path.read_bytes()
         if path.name.endswith(".zst"):
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor().stream_reader(
-                io.BytesIO(raw), read_across_frames=True
-            )
-            raw = reader.read()
+            raw = _decompress(raw)
+    except DataError as exc:
+        raise DataError(f"{path.name}: cannot read: {exc}") from None
     except Exception as exc:  # OSError, or zstandard's error for a broken stream
         raise DataError(f"{path.name}: cannot read: {exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path.name}: not JSON lines (byte {exc.start} is not UTF-8 text)"
+        ) from None
     records = []
-    for number, line in enumerate(raw.decode("utf-8", errors="strict").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -90,6 +92,20 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
             raise DataError(f"{path.name} line {number}: not a JSON object")
         records.append(record)
     return records
+
+
+def _decompress(raw: bytes) -> bytes:
+    """Every zstd frame of ``raw``, decompressed; DataError when the last is cut short."""
+    import zstandard
+
+    parts, rest = [], raw
+    while rest:
+        frame = zstandard.ZstdDecompressor().decompressobj()
+        parts.append(frame.decompress(rest))
+        if not frame.eof:
+            raise DataError("the zstd stream ends inside a frame (a partial file?)")
+        rest = frame.unused_data
+    return b"".join(parts)
 
 
 def to_table(records: Sequence[Mapping[str, Any]], schema: str) -> pa.Table:
