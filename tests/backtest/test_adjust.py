@@ -154,6 +154,17 @@ def test_adjust_a_range_and_a_symbol(adjusted_catalog):
     assert [e["event_id"] for e in applied_adjustments(got)] == ["E-2"]
 
 
+def test_an_adjusted_read_of_some_columns(adjusted_catalog):
+    """The time and symbol columns are read for the adjustment, then left out."""
+    full = adjusted_catalog.read("databento/bars", adjust="all", adjustments="databento/factors")
+    got = adjusted_catalog.read(
+        "databento/bars", columns=["close"], adjust="all", adjustments="databento/factors"
+    )
+    assert got.column_names == ["close"]
+    assert got["close"].equals(full["close"])
+    assert applied_adjustments(got) == applied_adjustments(full)
+
+
 def test_bars_of_an_adjusted_read(adjusted_catalog):
     got = adjusted_catalog.bars(
         "databento/bars", "1h", adjust="splits", adjustments="databento/factors"
@@ -174,6 +185,8 @@ def test_adjust_errors_are_clear(adjusted_catalog):
         adjusted_catalog.read("databento/bars", adjust="splits")
     with pytest.raises(CatalogError, match="use None, 'splits' or 'all'"):
         adjusted_catalog.read("databento/bars", adjust="dividends", adjustments="databento/factors")
+    with pytest.raises(CatalogError, match="needs adjust='splits' or 'all'"):
+        adjusted_catalog.read("databento/bars", adjustments="databento/factors")
     with pytest.raises(CatalogError, match="holds no corporate actions"):
         adjusted_catalog.read("databento/bars", adjust="all", adjustments="databento/bars")
 

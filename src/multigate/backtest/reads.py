@@ -6,7 +6,7 @@ catalog reports them as CatalogError), so this package never imports the catalog
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -68,18 +68,38 @@ def calendar_of(records: Iterable[Mapping[str, Any]]) -> str | None:
     return found.pop() if found else None
 
 
-def adjusted(
-    catalog: Catalog, name: str, table: pa.Table, mode: str, adjustments: str | None
+def adjusted_read(
+    catalog: Catalog,
+    name: str,
+    selection: tuple[Any, Any, Any, Sequence[str] | None, Any],
+    mode: str | None,
+    adjustments: str | None,
 ) -> pa.Table:
-    """``table`` (read from ``name``) adjusted by the corporate actions of dataset
-    ``adjustments`` (read as it is now, for the symbols in ``table``)."""
+    """``catalog.read(name, *selection)`` adjusted by the corporate actions of dataset
+    ``adjustments`` (read as it is now, for the symbols read). The time and symbol columns
+    are read for the adjustment even when ``columns`` leaves them out."""
+    if mode is None:
+        raise ValueError(f"adjustments='{adjustments}' needs adjust='splits' or 'all'")
     if mode not in MODES:
-        raise ValueError(f"adjust='{mode}': use None, 'splits' or 'all'")
+        raise ValueError(f"adjust={mode!r}: use None, 'splits' or 'all'")
     if adjustments is None:
         raise ValueError(
             "adjust needs adjustments='<dataset>': a dataset of corporate actions "
             "(e.g. a Databento adjustment-factors job)"
         )
+    symbols, start, end, columns, as_of = selection
+    wanted = list(columns) if columns is not None else None
+    if wanted is not None:
+        keys = [catalog.dataset(name).time_column, "symbol"]
+        present = catalog.schema(name).names
+        columns = wanted + [key for key in keys if key in present and key not in wanted]
+    table = catalog.read(name, symbols, start, end, columns=columns, as_of=as_of)
+    result = adjusted(catalog, table, mode, adjustments)
+    return result if wanted is None else result.select(wanted)
+
+
+def adjusted(catalog: Catalog, table: pa.Table, mode: str, adjustments: str) -> pa.Table:
+    """``table`` adjusted by the corporate actions of dataset ``adjustments``."""
     from multigate.sources.registry import adjustment_events
 
     source = catalog.dataset(adjustments).source

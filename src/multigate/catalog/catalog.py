@@ -197,13 +197,14 @@ class Catalog:
         the dataset as it was then. ``adjust="splits"|"all"`` multiplies prices (and divides
         volumes by splits) with the corporate actions of dataset ``adjustments``; the
         events applied: ``multigate.backtest.applied_adjustments(table)``."""
-        table = read_table(self._request(name, symbols, start, end, columns, as_of))
         if adjust is None and adjustments is None:
-            return table
-        from multigate.backtest.reads import adjusted
+            return read_table(self._request(name, symbols, start, end, columns, as_of))
+        from multigate.backtest.reads import adjusted_read
 
         try:
-            return adjusted(self, name, table, str(adjust), adjustments)
+            return adjusted_read(
+                self, name, (symbols, start, end, columns, as_of), adjust, adjustments
+            )
         except ValueError as exc:
             raise CatalogError(f"{name}: {exc}") from None
 
