@@ -33,6 +33,7 @@ def write_records(
     dataset: str = "GLBX.MDP3",
     names: dict[int, str] | None = None,
     scale: float = 1.0,
+    volumes: tuple[int, int] = (1, 1_000),
 ) -> None:
     """A DBN v3 file of ``schema`` (ohlcv-1m or trades): for each instrument id, one record
     at each of its times, random prices (near 4500, times ``scale``); symbols ``names[id]``
@@ -54,7 +55,7 @@ def write_records(
             recs["close"] = mid + rng.integers(-(10**9), 10**9, len(ts))
             recs["high"] = np.maximum(recs["open"], recs["close"]) + rng.integers(0, 10**9, len(ts))
             recs["low"] = np.minimum(recs["open"], recs["close"]) - rng.integers(0, 10**9, len(ts))
-            recs["volume"] = rng.integers(1, 1_000, len(ts))
+            recs["volume"] = rng.integers(*volumes, len(ts))
         else:
             recs["price"] = mid
             recs["size"] = rng.integers(1, 50, len(ts))

@@ -5,5 +5,6 @@ these functions take. Errors are ``ValueError``; the catalog turns them into Cat
 """
 
 from multigate.backtest.adjust import applied_adjustments
+from multigate.backtest.continuous import rolls
 
-__all__ = ["applied_adjustments"]
+__all__ = ["applied_adjustments", "rolls"]

@@ -114,3 +114,46 @@ def adjusted(catalog: Catalog, table: pa.Table, mode: str, adjustments: str) -> 
     found = catalog.read(adjustments, symbols=symbols)
     events = to_events(found, vendor)
     return adjust(table, profile_of(table.schema).time_column, events, mode)
+
+
+MONTH_CODES = "FGHJKMNQUVXZ"
+
+
+def continuous_read(
+    catalog: Catalog,
+    name: str,
+    root: str,
+    options: Mapping[str, Any],
+) -> pa.Table:
+    """A continuous series of ``root``'s contracts in dataset ``name``."""
+    import re
+
+    from multigate.backtest.continuous import continuous
+
+    symbols = options.get("symbols")
+    if symbols is None:
+        pattern = re.compile(rf"^{re.escape(root)}[{MONTH_CODES}]\d{{1,2}}$")
+        symbols = [s for s in catalog.dataset(name).symbols if pattern.match(s)]
+        if not symbols:
+            raise ValueError(f"no contract of {root} (like {root}H4) in its symbols")
+    table = catalog.read(name, symbols, options.get("start"), options.get("end"))
+    calendar = options.get("calendar")
+    if calendar is None:
+        calendar = calendar_of(catalog.sidecars(name))
+    elif calendar == "none":
+        calendar = None
+    expirations = options.get("expirations")
+    if isinstance(expirations, str):  # a dataset of definitions: symbol and expiration
+        found = catalog.read(expirations, symbols, columns=["symbol", "expiration"])
+        names, stamps = found["symbol"].to_pylist(), found["expiration"].to_pylist()
+        expirations = dict(zip(names, stamps, strict=True))  # the latest definition wins
+    time_column = profile_of(table.schema).time_column
+    return continuous(
+        table,
+        time_column,
+        calendar,
+        options.get("roll", "volume"),
+        options.get("adjust"),
+        int(options.get("rank", 0)),
+        expirations,
+    )

@@ -71,25 +71,39 @@ def daily(table: pa.Table, time_column: str, calendar: str | None) -> tuple[pa.T
     open with its date in ``session``; rows outside every session (before or after hours,
     the CME maintenance hour) are left out. Returns the bars and how many rows were left out."""
     ts = _times(table, time_column)
-    if calendar is None:
+    inside, opens, labels = assign_sessions(ts, calendar)
+    kept = table if inside.all() else table.filter(pa.array(inside))
+    bars = _aggregate(kept, time_column, ts[inside], opens[inside], labels[inside])
+    return bars, int(len(ts) - int(inside.sum()))
+
+
+def session_of(table: pa.Table, time_column: str, calendar: str | None) -> pa.Array:
+    """Each row's session date (null outside every session)."""
+    inside, _, labels = assign_sessions(_times(table, time_column), calendar)
+    days = pa.array(labels.astype(np.int32), type=pa.int32(), mask=~inside)
+    return days.cast(pa.date32())
+
+
+def assign_sessions(
+    ts: np.ndarray, calendar: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each time (ns UTC): whether it is inside a session of ``calendar`` (None: UTC
+    days, always), and that session's open (ns) and label (days since 1970-01-01)."""
+    if calendar is None or not len(ts):
         starts = ts - ts % NS_PER_DAY
-        return _aggregate(table, time_column, ts, starts, starts // NS_PER_DAY), 0
-    if not len(ts):
-        return _aggregate(table, time_column, ts, ts, ts), 0
+        return np.ones(len(ts), dtype=bool), starts, starts // NS_PER_DAY
     from multigate.quality.calendars import sessions_between
 
     first = _day(int(ts.min())) - timedelta(days=1)
     last = _day(int(ts.max())) + timedelta(days=2)
     sessions = sessions_between(calendar, first, last)
+    if not len(sessions.opens):
+        empty = np.zeros(len(ts), dtype=np.int64)
+        return np.zeros(len(ts), dtype=bool), empty, empty
     index = np.searchsorted(sessions.opens, ts, side="right") - 1
     clipped = np.clip(index, 0, None)
-    inside = (index >= 0) & (ts < sessions.closes[clipped]) if len(sessions.opens) else index < -1
-    kept = table.filter(pa.array(inside))
-    chosen = clipped[inside]
-    bars = _aggregate(
-        kept, time_column, ts[inside], sessions.opens[chosen], sessions.labels[chosen]
-    )
-    return bars, int(len(ts) - int(inside.sum()))
+    inside = (index >= 0) & (ts < sessions.closes[clipped])
+    return inside, sessions.opens[clipped], sessions.labels[clipped]
 
 
 def _day(ns: int) -> date:

@@ -278,6 +278,29 @@ class Catalog:
         except ValueError as exc:
             raise CatalogError(f"join_asof: {exc}") from None
 
+    def continuous(
+        self,
+        name: str,
+        root: str,
+        roll: str = "volume",
+        adjust: str | None = None,
+        rank: int = 0,
+        **options: Any,
+    ) -> pa.Table:
+        """One series of ``root``'s contracts (``ESH4``, ``ESM4``, ... in ``name``): each
+        exchange session takes the contract ranked ``rank`` by the previous session's volume
+        (``roll="volume"``) or by expiration (``"calendar"``, with ``expirations=``: a
+        mapping or a definitions dataset); ``adjust="ratio"|"difference"`` back-adjusts
+        every roll's gap. Options: ``symbols``, ``start``, ``end``, ``calendar``. The rolls:
+        ``multigate.backtest.rolls(table)``."""
+        from multigate.backtest.reads import continuous_read
+
+        settings = {**options, "roll": roll, "adjust": adjust, "rank": rank}
+        try:
+            return continuous_read(self, name, root, settings)
+        except ValueError as exc:
+            raise CatalogError(f"{name}: {exc}") from None
+
     def snapshots(self, name: str | None = None) -> list[Snapshot]:
         """Snapshots, oldest first; with ``name``, only those that changed that dataset."""
         key = self._key(name) if name is not None else None
