@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import zstandard
 
@@ -163,6 +164,20 @@ def test_an_adjusted_read_of_some_columns(adjusted_catalog):
     assert got.column_names == ["close"]
     assert got["close"].equals(full["close"])
     assert applied_adjustments(got) == applied_adjustments(full)
+
+
+def test_an_adjusted_scan_streams_the_adjusted_read(adjusted_catalog):
+    options = {"adjust": "all", "adjustments": "databento/factors"}
+    whole = adjusted_catalog.read("databento/bars", **options)
+    reader = adjusted_catalog.scan("databento/bars", batch_rows=700, **options)
+    batches = list(reader)
+    assert len(batches) > 3 and max(batch.num_rows for batch in batches) <= 1_400
+    streamed = pa.Table.from_batches(batches, schema=reader.schema)
+    assert streamed.replace_schema_metadata(None).equals(whole.replace_schema_metadata(None))
+    some = adjusted_catalog.scan("databento/bars", "SYM2", columns=["close"], **options)
+    assert some.schema.names == ["close"]
+    want = adjusted_catalog.read("databento/bars", "SYM2", columns=["close"], **options)
+    assert some.read_all()["close"].equals(want["close"])
 
 
 def test_bars_of_an_adjusted_read(adjusted_catalog):

@@ -78,6 +78,71 @@ def adjusted_read(
     """``catalog.read(name, *selection)`` adjusted by the corporate actions of dataset
     ``adjustments`` (read as it is now, for the symbols read). The time and symbol columns
     are read for the adjustment even when ``columns`` leaves them out."""
+    _check_adjust(mode, adjustments)
+    assert mode is not None and adjustments is not None
+    symbols, start, end, columns, as_of = selection
+    wanted, columns = _with_keys(catalog, name, columns)
+    table = catalog.read(name, symbols, start, end, columns=columns, as_of=as_of)
+    result = adjusted(catalog, table, mode, adjustments)
+    return result if wanted is None else result.select(wanted)
+
+
+def adjusted(catalog: Catalog, table: pa.Table, mode: str, adjustments: str) -> pa.Table:
+    """``table`` adjusted by the corporate actions of dataset ``adjustments``."""
+    symbols = (
+        table["symbol"].unique().drop_null().to_pylist() if "symbol" in table.column_names else []
+    )
+    events = events_of(catalog, adjustments, symbols)
+    return adjust(table, profile_of(table.schema).time_column, events, mode)
+
+
+def events_of(catalog: Catalog, adjustments: str, symbols: Iterable[str] | None) -> pa.Table:
+    """The corporate-action events of dataset ``adjustments`` (for ``symbols``; None: all),
+    as its vendor package reads them."""
+    from multigate.sources.registry import adjustment_events
+
+    source = catalog.dataset(adjustments).source
+    to_events = adjustment_events(source)
+    if to_events is None:
+        raise ValueError(f"{adjustments}: {source} datasets hold no corporate actions")
+    records = catalog.sidecars(adjustments)
+    vendor = records[0].get("vendor", {}) if records else {}
+    return to_events(catalog.read(adjustments, symbols=symbols), vendor)
+
+
+def adjusted_scan(
+    catalog: Catalog,
+    name: str,
+    selection: tuple[Any, Any, Any, Sequence[str] | None, Any],
+    batch_rows: int,
+    mode: str | None,
+    adjustments: str | None,
+) -> pa.RecordBatchReader:
+    """``catalog.scan(...)`` with each batch adjusted as ``adjusted_read`` adjusts (the
+    events are read once, before the first batch)."""
+    _check_adjust(mode, adjustments)
+    assert mode is not None and adjustments is not None
+    symbols, start, end, columns, as_of = selection
+    wanted, columns = _with_keys(catalog, name, columns)
+    time_column = catalog.dataset(name).time_column
+    chosen = None if symbols is None else [symbols] if isinstance(symbols, str) else symbols
+    events = events_of(catalog, adjustments, chosen)
+    reader = catalog.scan(name, symbols, start, end, columns, as_of, batch_rows)
+
+    def adjusted_batch(table: pa.Table) -> pa.Table:
+        result = adjust(table, time_column, events, mode).replace_schema_metadata(None)
+        return result if wanted is None else result.select(wanted)
+
+    schema = adjusted_batch(reader.schema.empty_table()).schema
+    batches = (
+        batch
+        for raw in reader
+        for batch in adjusted_batch(pa.Table.from_batches([raw])).to_batches()
+    )
+    return pa.RecordBatchReader.from_batches(schema, batches)
+
+
+def _check_adjust(mode: str | None, adjustments: str | None) -> None:
     if mode is None:
         raise ValueError(f"adjustments='{adjustments}' needs adjust='splits' or 'all'")
     if mode not in MODES:
@@ -87,33 +152,18 @@ def adjusted_read(
             "adjust needs adjustments='<dataset>': a dataset of corporate actions "
             "(e.g. a Databento adjustment-factors job)"
         )
-    symbols, start, end, columns, as_of = selection
-    wanted = list(columns) if columns is not None else None
-    if wanted is not None:
-        keys = [catalog.dataset(name).time_column, "symbol"]
-        present = catalog.schema(name).names
-        columns = wanted + [key for key in keys if key in present and key not in wanted]
-    table = catalog.read(name, symbols, start, end, columns=columns, as_of=as_of)
-    result = adjusted(catalog, table, mode, adjustments)
-    return result if wanted is None else result.select(wanted)
 
 
-def adjusted(catalog: Catalog, table: pa.Table, mode: str, adjustments: str) -> pa.Table:
-    """``table`` adjusted by the corporate actions of dataset ``adjustments``."""
-    from multigate.sources.registry import adjustment_events
-
-    source = catalog.dataset(adjustments).source
-    to_events = adjustment_events(source)
-    if to_events is None:
-        raise ValueError(f"{adjustments}: {source} datasets hold no corporate actions")
-    symbols = (
-        table["symbol"].unique().drop_null().to_pylist() if "symbol" in table.column_names else []
-    )
-    records = catalog.sidecars(adjustments)
-    vendor = records[0].get("vendor", {}) if records else {}
-    found = catalog.read(adjustments, symbols=symbols)
-    events = to_events(found, vendor)
-    return adjust(table, profile_of(table.schema).time_column, events, mode)
+def _with_keys(
+    catalog: Catalog, name: str, columns: Sequence[str] | None
+) -> tuple[list[str] | None, list[str] | None]:
+    """The columns asked for, and those to read: with the time and symbol columns."""
+    if columns is None:
+        return None, None
+    wanted = list(columns)
+    keys = [catalog.dataset(name).time_column, "symbol"]
+    present = catalog.schema(name).names
+    return wanted, wanted + [key for key in keys if key in present and key not in wanted]
 
 
 MONTH_CODES = "FGHJKMNQUVXZ"

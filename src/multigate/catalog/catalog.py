@@ -217,9 +217,19 @@ class Catalog:
         columns: Sequence[str] | None = None,
         as_of: str | datetime | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        adjust: str | None = None,
+        adjustments: str | None = None,
     ) -> pa.RecordBatchReader:
         """The rows of ``read`` as a stream of batches, in the same order, holding about
-        ``batch_rows`` rows in memory at a time."""
+        ``batch_rows`` rows in memory at a time (adjusted as ``read`` adjusts)."""
+        if adjust is not None or adjustments is not None:
+            from multigate.backtest.reads import adjusted_scan
+
+            selection = (symbols, start, end, columns, as_of)
+            try:
+                return adjusted_scan(self, name, selection, batch_rows, adjust, adjustments)
+            except ValueError as exc:
+                raise CatalogError(f"{name}: {exc}") from None
         request = self._request(name, symbols, start, end, columns, as_of)
         return scan_batches(request, batch_rows)
 
