@@ -6,7 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from multigate.engine import ConvertTask
-from multigate.sources.databento.config import DatabentoOfflineJob, ReferenceSchema
+from multigate.sources.databento.config import (
+    DatabentoOfflineJob,
+    DatabentoReferenceJob,
+    ReferenceSchema,
+)
 from multigate.sources.databento.paths import output_path
 from multigate.sources.databento.reference import (
     CONVERTER,
@@ -19,7 +23,7 @@ TOOLS = ("multigate", "pyarrow", "databento")
 
 def reference_tasks(
     data_dir: Path,
-    job: DatabentoOfflineJob,
+    job: DatabentoOfflineJob | DatabentoReferenceJob,
     schema: ReferenceSchema,
     inputs: Sequence[tuple[Path, str]],
 ) -> list[ConvertTask]:

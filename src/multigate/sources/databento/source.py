@@ -30,6 +30,7 @@ from multigate.sources.databento.api import DatabentoApi, range_request
 from multigate.sources.databento.config import (
     DatabentoApiJob,
     DatabentoOfflineJob,
+    DatabentoReferenceJob,
     DatabentoSourceConfig,
 )
 from multigate.sources.databento.convert_task import (
@@ -58,6 +59,7 @@ from multigate.sources.databento.paths import (
     relative_stem,
 )
 from multigate.sources.databento.reference import JSONL_SUFFIXES, reference_stem
+from multigate.sources.databento.reference_api import plan_reference, run_reference
 from multigate.sources.databento.reference_tasks import reference_tasks
 from multigate.sources.local_inputs import (
     find_path_inputs,
@@ -86,6 +88,10 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def preflight(self, job: JobConfig) -> None:
         if isinstance(job, DatabentoOfflineJob):
             self._require_inputs(job)
+            return
+        if isinstance(job, DatabentoReferenceJob):
+            if not self.ctx.dry_run and not self.ctx.env.get(API_KEY):
+                raise ConfigError(f"set {API_KEY} in the environment or .env")
             return
         assert isinstance(job, DatabentoApiJob)
         if range_end(job.end) > self.ctx.now():
@@ -190,6 +196,8 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
             if failures:  # the run would fail on them: so does the dry run
                 raise DataError(_failure_message(failures, len(inputs)))
             return plan
+        if isinstance(job, DatabentoReferenceJob):
+            return plan_reference(self.ctx, job)
         assert isinstance(job, DatabentoApiJob)
         missing = self._missing(job)
         pieces = self._pieces(job)
@@ -228,6 +236,8 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         if isinstance(job, DatabentoOfflineJob):
             inputs = self._offline_inputs(job)  # never empty: preflight checked
             return self._convert_all(job, self._offline_pieces(job, inputs))
+        if isinstance(job, DatabentoReferenceJob):
+            return run_reference(self.ctx, job, self._api)
         assert isinstance(job, DatabentoApiJob)
         result = JobResult(JobStatus.OK)
         result.warnings.extend(self._unplanned_leftovers(job))
