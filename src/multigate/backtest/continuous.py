@@ -59,7 +59,7 @@ def continuous(
                 continue  # no session before it to rank by
             ranked = _by_volume(summary.get(days[index - 1], {}))
         else:
-            opened = summary_open(sessions, day)
+            opened = _session_open(sessions, day)
             ranked = _by_expiration(expirations or {}, opened)
         if len(ranked) > rank:
             picks[day] = ranked[rank]
@@ -95,7 +95,7 @@ def _per_session(sessions: pa.Table) -> dict[date, dict[str, tuple[float, float]
     return out
 
 
-def summary_open(sessions: pa.Table, day: date) -> int:
+def _session_open(sessions: pa.Table, day: date) -> int:
     """The open (ns UTC) of session ``day``, as the daily bars label it."""
     mask = pc.equal(sessions["session"], pa.scalar(day, pa.date32()))
     opens = sessions.filter(mask).column(0).cast(pa.int64())

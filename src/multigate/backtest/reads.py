@@ -1,4 +1,5 @@
-"""What ``Catalog.bars`` does: read the rows a resampling needs, then resample them.
+"""What ``Catalog.bars``, ``continuous`` and the adjusted ``read``/``scan`` do: read what
+they need through the catalog's public read path, then resample, roll or adjust it.
 
 Kept out of ``catalog.py`` so the catalog only forwards; errors are ``ValueError`` (the
 catalog reports them as CatalogError), so this package never imports the catalog.
@@ -38,11 +39,7 @@ def bars(
     if step is not None:
         result = resample(table, time_column, step)
     else:
-        chosen = calendar_of(catalog.sidecars(name)) if calendar is None else calendar
-        if chosen is not None:
-            from multigate.quality.calendars import NO_CALENDAR, check_calendar_name
-
-            chosen = None if check_calendar_name(chosen) == NO_CALENDAR else chosen
+        chosen = dataset_calendar(catalog, name, calendar)
         result, outside = daily(table, time_column, chosen)
         metadata = {
             **metadata,
@@ -50,6 +47,15 @@ def bars(
             b"multigate.rows_outside_sessions": str(outside).encode(),
         }
     return result.replace_schema_metadata(metadata or None)
+
+
+def dataset_calendar(catalog: Catalog, name: str, calendar: str | None) -> str | None:
+    """``calendar`` (checked; ``"none"``: None), or the one dataset ``name`` follows."""
+    if calendar is None:
+        return calendar_of(catalog.sidecars(name))
+    from multigate.quality.calendars import NO_CALENDAR, check_calendar_name
+
+    return None if check_calendar_name(calendar) == NO_CALENDAR else calendar
 
 
 def calendar_of(records: Iterable[Mapping[str, Any]]) -> str | None:
@@ -187,11 +193,7 @@ def continuous_read(
         if not symbols:
             raise ValueError(f"no contract of {root} (like {root}H4) in its symbols")
     table = catalog.read(name, symbols, options.get("start"), options.get("end"))
-    calendar = options.get("calendar")
-    if calendar is None:
-        calendar = calendar_of(catalog.sidecars(name))
-    elif calendar == "none":
-        calendar = None
+    calendar = dataset_calendar(catalog, name, options.get("calendar"))
     expirations = options.get("expirations")
     if isinstance(expirations, str):  # a dataset of definitions: symbol and expiration
         found = catalog.read(expirations, symbols, columns=["symbol", "expiration"])
