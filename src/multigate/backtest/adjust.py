@@ -27,10 +27,12 @@ EVENTS = pa.schema(
         ("event", pa.string()),
         ("factor", pa.float64()),
         ("split", pa.bool_()),
+        ("cash", pa.float64()),
     ]
 )
 """One row per event: the price factor for rows before ``ex_date``; ``split`` events also
-scale volumes."""
+scale volumes. A cash dividend may give ``cash`` (per share) instead of a factor: its
+factor is then 1 - cash / the symbol's last close before the ex-date in the rows read."""
 APPLIED_KEY = b"multigate.adjustments"
 MODE_KEY = b"multigate.adjust"
 PRICE_COLUMNS = re.compile(r"^(open|high|low|close|price|vwap|(bid|ask)_px_\d\d)$")
@@ -45,6 +47,8 @@ def adjust(table: pa.Table, time_column: str, events: pa.Table, mode: str) -> pa
         raise ValueError(f"adjust='{mode}': use None, 'splits' or 'all'")
     if "symbol" not in table.column_names:
         raise ValueError("adjusting needs a symbol column")
+    if "cash" not in events.column_names:
+        events = events.append_column("cash", pa.nulls(events.num_rows, pa.float64()))
     events = events.select(EVENTS.names).cast(EVENTS)
     if mode == "splits":
         events = events.filter(pc.fill_null(events["split"], False))
@@ -63,6 +67,7 @@ def adjust(table: pa.Table, time_column: str, events: pa.Table, mode: str) -> pa
             continue
         rows = np.flatnonzero(codes == code)
         ex_ns, factors, splits, records = found
+        _cash_factors(table, rows, times[rows], ex_ns, factors, records)
         after = np.searchsorted(ex_ns, times[rows], side="right")  # events still to come
         price[rows] = _suffix_products(factors)[after]
         volume[rows] = _suffix_products(np.where(splits, factors, 1.0))[after]
@@ -93,9 +98,43 @@ def applied_adjustments(table: pa.Table) -> list[dict[str, Any]] | None:
     return found
 
 
+def _cash_factors(
+    table: pa.Table,
+    rows: np.ndarray,
+    times: np.ndarray,
+    ex_ns: np.ndarray,
+    factors: np.ndarray,
+    records: list[dict[str, Any]],
+) -> None:
+    """Fill in the factor of each cash-only event from the last close before its ex-date
+    (1: no row before it, so it changes nothing)."""
+    pending = [i for i, record in enumerate(records) if record["factor"] is None]
+    if not pending:
+        return
+    name = "close" if "close" in table.column_names else "price"
+    if name not in table.column_names:
+        raise ValueError("a cash dividend needs a close (or price) column to be applied")
+    closes = table[name].cast(pa.float64()).to_numpy(zero_copy_only=False)[rows]
+    for i in pending:
+        earlier = np.flatnonzero(times < ex_ns[i])
+        if not len(earlier):
+            factors[i] = 1.0
+            continue
+        last = earlier[np.argmax(times[earlier])]  # a tie: the first of them, as read
+        close, cash = float(closes[last]), float(records[i]["cash"])
+        if not close > cash:
+            raise ValueError(
+                f"event {records[i]['event_id']} of {records[i]['symbol']}: a cash amount "
+                f"{cash} is not below the previous close {close}"
+            )
+        factors[i] = records[i]["factor"] = 1.0 - cash / close
+
+
 def _check_factors(events: pa.Table) -> None:
     factors = events["factor"].to_numpy(zero_copy_only=False)
-    bad = ~(np.isfinite(factors) & (factors > 0))
+    cash = events["cash"].to_numpy(zero_copy_only=False)
+    given = ~np.isnan(factors)
+    bad = (given & ~(factors > 0)) | (~given & ~(np.isfinite(cash) & (cash > 0)))
     if bad.any():
         row = events.slice(int(np.flatnonzero(bad)[0]), 1).to_pylist()[0]
         raise ValueError(
@@ -117,7 +156,10 @@ def _group(
         records.sort(key=lambda record: record["ex_date"])
         days = np.array([record["ex_date"].toordinal() for record in records], dtype=np.int64)
         ex_ns = (days - 719_163) * NS_PER_DAY  # 719163: date(1970, 1, 1).toordinal()
-        factors = np.array([record["factor"] for record in records], dtype=np.float64)
+        factors = np.array(
+            [np.nan if record["factor"] is None else record["factor"] for record in records],
+            dtype=np.float64,
+        )
         splits = np.array([bool(record["split"]) for record in records])
         out[symbol] = (ex_ns, factors, splits, records)
     return out

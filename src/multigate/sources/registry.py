@@ -39,6 +39,7 @@ _SOURCES: dict[str, _Entry] = {
         "multigate.sources.alpaca.config:AlpacaSourceConfig",
         "multigate.sources.alpaca.source:AlpacaSource",
         "multigate.sources.alpaca.convert",
+        adjustment_events="multigate.sources.alpaca.corporate_actions:adjustment_events",
     ),
     "databento": _Entry(
         "multigate.sources.databento.config:DatabentoSourceConfig",

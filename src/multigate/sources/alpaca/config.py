@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from multigate.config.models import (
     BaseUrl,
@@ -100,7 +100,32 @@ class AlpacaOfflineJob(JobConfig):
     asset_class: Literal["stocks", "crypto"] = "stocks"
 
 
-AlpacaJob = Annotated[AlpacaApiJob | AlpacaOfflineJob, Field(discriminator="mode")]
+class AlpacaCorporateActionsJob(JobConfig):
+    """Convert saved bodies of ``GET /v1/corporate-actions`` (``.json`` / ``.json.gz``) into a
+    dataset of corporate actions that ``Catalog.read(adjust=...)`` can apply."""
+
+    mode: Literal["offline"]
+    corporate_actions: str
+    """A file or glob (``**`` allowed), relative to the config file's folder."""
+
+
+def _job_kind(value: Any) -> str | None:
+    """Which job model a job is: an offline job naming ``corporate_actions`` is one."""
+    if isinstance(value, dict):
+        mode, actions = value.get("mode"), "corporate_actions" in value
+    else:
+        mode, actions = getattr(value, "mode", None), hasattr(value, "corporate_actions")
+    if mode == "offline" and actions:
+        return "actions"
+    return mode if isinstance(mode, str) else None
+
+
+AlpacaJob = Annotated[
+    Annotated[AlpacaApiJob, Tag("api")]
+    | Annotated[AlpacaOfflineJob, Tag("offline")]
+    | Annotated[AlpacaCorporateActionsJob, Tag("actions")],
+    Discriminator(_job_kind),
+]
 
 
 class AlpacaSourceConfig(SourceConfig):
