@@ -189,6 +189,24 @@ def approve_cost(
         raise GuardrailRefused("not confirmed; nothing was downloaded")
 
 
+def confirm_unpriced(job: str, require_confirm: bool, ctx: RunContext, *, what: str) -> None:
+    """Allow a request the vendor gives no quote for (reference data), or raise
+    GuardrailRefused: with ``require_confirm``, ask on a terminal (or accept ``--yes``)."""
+    if not require_confirm or ctx.assume_yes:
+        return
+    if not ctx.interactive:
+        raise GuardrailRefused(
+            f"require_confirm is set and there is no terminal to ask: re-run with --yes to "
+            f"request {what} (no quote is given for it); nothing was requested"
+        )
+    try:
+        answer = ctx.prompt(f"{job}: request {what} (no quote is given for it)? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in YES:
+        raise GuardrailRefused("not confirmed; nothing was requested")
+
+
 def check_budget(estimate_usd: float, budget_usd: float, spent: Spend) -> None:
     """Refuse unless what the job was billed so far plus ``estimate_usd`` fits ``budget_usd``."""
     if spent.unpriced_attempts:

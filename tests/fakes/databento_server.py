@@ -83,6 +83,8 @@ ENDPOINTS = {
     ("POST", "/v0/metadata.get_cost"): "get_cost",
     ("POST", "/v0/metadata.get_record_count"): "get_record_count",
     ("GET", "/v0/metadata.get_dataset_range"): "get_dataset_range",
+    ("POST", "/v0/adjustment_factors.get_range"): "adjustment_factors",
+    ("POST", "/v0/corporate_actions.get_range"): "corporate_actions",
 }
 
 
@@ -168,6 +170,11 @@ class FakeDatabentoServer:
         self.usd_per_record = usd_per_record
         self.available_start = available_start
         self.available_end = available_end
+        self.reference: dict[str, list[dict[str, Any]]] = {
+            "adjustment_factors": [],
+            "corporate_actions": [],
+        }
+        """Reference records each endpoint serves (filtered by symbols and ex_date range)."""
         self.calls: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.trickled_bytes: list[int] = []  # body bytes each trickled answer got out
@@ -490,6 +497,20 @@ class FakeDatabentoServer:
             return raw
         return zstandard.ZstdCompressor(level=3, write_content_size=True).compress(raw)
 
+    def reference_body(self, endpoint: str, form: dict[str, str]) -> bytes:
+        """The Reference API's answer: zstd-compressed JSON lines of the records whose
+        symbol is asked for (or all) and whose ex_date is in [start, end)."""
+        wanted = {s for s in form.get("symbols", "").split(",") if s} - {"ALL_SYMBOLS"}
+        start = form.get("start", "")[:10]
+        end = (form.get("end") or "9999-12-31")[:10]
+        lines = [
+            json.dumps(record) + "\n"
+            for record in self.reference[endpoint]
+            if (not wanted or record.get("symbol") in wanted)
+            and start <= str(record.get("ex_date") or record.get("event_date")) < end
+        ]
+        return zstandard.ZstdCompressor().compress("".join(lines).encode())
+
     def dataset_range(self, dataset: str) -> dict[str, Any]:
         start = pd.Timestamp(self.available_start, tz="UTC")
         end = pd.Timestamp(self.available_end or "2100-01-01", tz="UTC")
@@ -635,6 +656,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif endpoint == "get_cost":
                 body = json.dumps(fake.cost(form)).encode()
                 content_type = "application/json"
+            elif endpoint in ("adjustment_factors", "corporate_actions"):
+                body = fake.reference_body(endpoint, form)
+                content_type = "application/octet-stream"
             elif endpoint == "get_record_count":
                 body = json.dumps(fake.record_count(form)).encode()
                 content_type = "application/json"

@@ -174,6 +174,9 @@ def test_every_sample_output_carries_its_quality_in_its_sidecar(sample_data):
         == fred["rows"] - (fred["extra"]["missing_close_rows"])
     )
     databento = [r for r in records.values() if r["source"] == "databento"]
+    reference = [r for r in databento if r["vendor"].get("schema") == "adjustment-factors"]
+    assert [r["quality"]["calendar"] for r in reference] == [None]  # not market data
+    databento = [r for r in databento if r not in reference]
     assert {r["quality"]["calendar"] for r in databento} == {"CMES"}
     assert {r["quality"]["kind"] for r in databento} == {"bars", "book", "events"}
     raw = next((sample_data / "raw").rglob("*.source.json"), None)

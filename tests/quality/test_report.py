@@ -73,7 +73,7 @@ def test_spend_per_job_counts_quotes_and_billable_attempts(tmp_path):
 def test_report_lists_every_dataset_its_findings_spend_and_snapshots(sample_data, tmp_path):
     datasets = _datasets(sample_data)
     page = render_report(datasets, _ledger(tmp_path / "ledger.jsonl"))
-    assert page.count('<canvas class="heatmap"') == len(datasets) == 8
+    assert page.count('<canvas class="heatmap"') == len(datasets) == 9
     for name, _, _ in datasets:
         assert f">{name}</a>" in page
     assert "FAIL</span></td><td>ohlc_inconsistent</td><td>6</td>" in page
@@ -130,6 +130,7 @@ def test_write_report_takes_coverage_from_sidecars_and_names_unreadable_outputs(
     assert names == [
         "alpaca/alpaca_sample_json",
         "alpaca/alpaca_sample_parquet",
+        "databento/databento_factors_sample",
         "databento/databento_sample/mbp-1",
         "databento/databento_sample/ohlcv-1m",
         "databento/databento_sample/trades",
@@ -139,7 +140,7 @@ def test_write_report_takes_coverage_from_sidecars_and_names_unreadable_outputs(
     out = tmp_path / "report.html"
     shown = write_report(data, out, snapshots=lambda name: [{"id": f"snap-of-{name}"}])
     page = out.read_text()
-    assert shown == 7 and "snap-of-vix/vix_sample" in page
+    assert shown == 8 and "snap-of-vix/vix_sample" in page
     assert "<td>es</td><td>$3.50</td><td>$3.00</td>" in page
     assert page.count("file(s) could not be read") == 7
     assert page.count("<td>100.0%</td><td>100.0%</td>") == 7  # every dataset: complete
@@ -197,7 +198,7 @@ def test_a_dataset_shows_only_its_own_snapshot_changes(sample_data):
 def test_every_time_range_has_one_format(sample_data):
     page = render_report(_datasets(sample_data))
     spans = re.findall(r'<section id="ds-\d+"><h2>.*?</h2>\n<p class="meta">(.*?);', page)
-    assert len(spans) == 8 and "databento" in page
+    assert len(spans) == 9 and "databento" in page
     moment = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
     for span in spans:
         assert re.fullmatch(f"{moment} \\.\\. {moment}", span), span

@@ -198,13 +198,27 @@ class Catalog:
         as_of: str | datetime | int | None = None,
         *,
         allow_missing: bool = False,
+        adjust: str | None = None,
+        adjustments: str | None = None,
     ) -> pa.Table:
         """Rows of ``name`` with these symbols in ``[start, end)`` (UTC), sorted by time
         then symbol, with their stored dtypes; ``as_of`` (a run id, a time, or a table
         version as an int) reads the dataset as it was then. A symbol the dataset does not
-        hold raises UnknownSymbols naming it, unless ``allow_missing``."""
-        request = self._request(name, symbols, start, end, columns, as_of, allow_missing)
-        return read_table(request)
+        hold raises UnknownSymbols naming it, unless ``allow_missing``.
+        ``adjust="splits"|"all"`` multiplies prices (and divides volumes by splits) with the
+        corporate actions of dataset ``adjustments``; the events applied:
+        ``multigate.backtest.applied_adjustments(table)``."""
+        if adjust is None and adjustments is None:
+            request = self._request(name, symbols, start, end, columns, as_of, allow_missing)
+            return read_table(request)
+        from multigate.backtest.reads import adjusted_read
+
+        try:
+            return adjusted_read(
+                self, name, (symbols, start, end, columns, as_of), adjust, adjustments
+            )
+        except ValueError as exc:
+            raise CatalogError(f"{name}: {exc}") from None
 
     def scan(
         self,
@@ -217,11 +231,99 @@ class Catalog:
         batch_rows: int = DEFAULT_BATCH_ROWS,
         *,
         allow_missing: bool = False,
+        adjust: str | None = None,
+        adjustments: str | None = None,
     ) -> pa.RecordBatchReader:
         """The rows of ``read`` as a stream of batches, in the same order, holding about
-        ``batch_rows`` rows in memory at a time."""
+        ``batch_rows`` rows in memory at a time (adjusted as ``read`` adjusts)."""
+        if adjust is not None or adjustments is not None:
+            from multigate.backtest.reads import adjusted_scan
+
+            selection = (symbols, start, end, columns, as_of)
+            try:
+                return adjusted_scan(self, name, selection, batch_rows, adjust, adjustments)
+            except ValueError as exc:
+                raise CatalogError(f"{name}: {exc}") from None
         request = self._request(name, symbols, start, end, columns, as_of, allow_missing)
         return scan_batches(request, batch_rows)
+
+    def bars(
+        self,
+        name: str,
+        every: str,
+        symbols: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        calendar: str | None = None,
+        as_of: str | datetime | None = None,
+        adjust: str | None = None,
+        adjustments: str | None = None,
+    ) -> pa.Table:
+        """Bars of ``every`` (``"1min"``, ``"5min"``, ``"1h"``, ``"1d"``) from the bars or
+        trades of ``name`` in ``[start, end)``: first/max/min/last, volume summed, labelled
+        by interval start, empty intervals dropped. ``"1d"`` follows the exchange session of
+        ``calendar`` (default: the dataset's; ``"none"``: UTC days); ``adjust`` as in
+        ``read``, applied before resampling."""
+        from multigate.backtest.reads import bars
+
+        options = {"as_of": as_of, "adjust": adjust, "adjustments": adjustments}
+        try:
+            return bars(self, name, every, symbols, start, end, calendar, options)
+        except ValueError as exc:
+            raise CatalogError(f"{name}: {exc}") from None
+
+    def join_asof(
+        self,
+        left: pa.Table | str,
+        right: pa.Table | str,
+        by: str | None = "symbol",
+        tolerance: Any = None,
+        known_at: str | None = None,
+        delay: Any = None,
+        columns: Sequence[str] | None = None,
+        allow_exact: bool = True,
+        left_on: str | None = None,
+        right_on: str | None = None,
+    ) -> pa.Table:
+        """``left`` (a table, or a dataset read whole) with, on each row, the latest row of
+        ``right`` (same ``by``) already known at its time, never one known later, and when
+        it became known (``known_at`` column). A right row is known at its time + ``delay``;
+        rows keyed by dates at ``known_at`` (``"16:15 America/New_York"``). ``tolerance``:
+        the oldest a match may be (``"1D"``); ``columns``: the right columns to add;
+        ``left_on``/``right_on``: time columns (default ``ts_event``, ``timestamp``, ``date``)."""
+        from multigate.backtest.asof_join import AsofRule, join_asof
+
+        rule = AsofRule(
+            by, tolerance, known_at, delay, allow_exact, left_on=left_on, right_on=right_on
+        )
+        tables = [self.read(side) if isinstance(side, str) else side for side in (left, right)]
+        try:
+            return join_asof(tables[0], tables[1], rule, columns)
+        except ValueError as exc:
+            raise CatalogError(f"join_asof: {exc}") from None
+
+    def continuous(
+        self,
+        name: str,
+        root: str,
+        roll: str = "volume",
+        adjust: str | None = None,
+        rank: int = 0,
+        **options: Any,
+    ) -> pa.Table:
+        """One series of ``root``'s contracts (``ESH4``, ``ESM4``, ... in ``name``): each
+        exchange session takes the contract ranked ``rank`` by the previous session's volume
+        (``roll="volume"``) or by expiration (``"calendar"``, with ``expirations=``: a
+        mapping or a definitions dataset); ``adjust="ratio"|"difference"`` back-adjusts
+        every roll's gap. Options: ``symbols``, ``start``, ``end``, ``calendar``. The rolls:
+        ``multigate.backtest.rolls(table)``."""
+        from multigate.backtest.reads import continuous_read
+
+        settings = {**options, "roll": roll, "adjust": adjust, "rank": rank}
+        try:
+            return continuous_read(self, name, root, settings)
+        except ValueError as exc:
+            raise CatalogError(f"{name}: {exc}") from None
 
     def snapshots(self, name: str | None = None) -> list[Snapshot]:
         """Runs that changed datasets, oldest first (from the tables' commits); with

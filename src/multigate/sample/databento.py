@@ -2,11 +2,13 @@
 trades, mbp-1 and ohlcv-1m of two continuous futures (ES.c.0, NQ.c.0) over two whole CME
 Globex sessions (17:00 to 16:00 Chicago, about 23 hours), busier in the day session than
 overnight. ES rolls to a new instrument_id between the sessions' UTC dates, so the ``symbol``
-column must follow the file's own symbology mappings (by UTC date, as the vendor's are)."""
+column must follow the file's own symbology mappings (by UTC date, as the vendor's are).
+Also adjustment factors (the Reference API's JSON lines) for the Alpaca sample's symbols."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from multigate.sources.databento.dbn_synthetic import (
     synthetic_records,
     write_dbn,
 )
-from multigate.storage.atomic import atomic_path
+from multigate.storage.atomic import atomic_path, write_bytes_atomic
 
 SESSIONS = (dt.date(2024, 3, 11), dt.date(2024, 3, 12))
 """Two CME Globex sessions (Monday and Tuesday), each labelled by the day it closes."""
@@ -159,4 +161,43 @@ def write_databento_samples(folder: Path) -> list[Path]:
                 compress=name.endswith(".zst"),
             )
         written.append(path)
+    factors = folder / "xnas.adjustment-factors.jsonl"
+    write_bytes_atomic(factors, adjustment_factors_jsonl())
+    written.append(factors)
     return written
+
+
+def adjustment_factors_jsonl() -> bytes:
+    """Adjustment factors as the Reference API writes them, for the Alpaca sample's symbols:
+    an MSFT quarterly dividend going ex on 2024-01-03 (its row repeated, as the vendor does)
+    and a cancelled event that must not apply."""
+    common = {
+        "security_type": "EQS",
+        "operating_mic": "XNAS",
+        "currency": "USD",
+        "reason": 17,
+        "option": 1,
+        "ts_created": "2024-01-02T07:00:00.000000Z",
+    }
+    msft = {
+        **common,
+        "security_id": "S-39827",
+        "issuer_name": "Microsoft Corporation",
+        "symbol": "MSFT",
+        "nasdaq_symbol": "MSFT",
+        "local_code": "MSFT",
+    }
+    dividend = {
+        **msft,
+        "event_id": "E-DEMO-1",
+        "event": "DIV",
+        "status": "A",
+        "ex_date": "2024-01-03",
+        "factor": 0.998003992015968,  # 1 - 0.75 / 375.75
+        "close": 375.75,
+        "sentiment": 1.002,
+        "detail": "QTR Dividend (cash) of USD0.750000000/EQS",
+    }
+    cancelled = {**dividend, "event_id": "E-DEMO-2", "status": "D", "factor": 0.5}
+    lines = [dividend, dividend, cancelled]
+    return "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode()

@@ -8,9 +8,9 @@ sources it has jobs for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import import_module
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from multigate.config.models import SourceConfig
@@ -24,6 +24,9 @@ class _Entry(NamedTuple):
     """Where the source's convert functions live (a process pool's workers import it)."""
     paid: bool = False
     """Whether its downloads cost money (they and its ledger are never deleted by a run)."""
+    adjustment_events: str | None = None
+    """``module:function`` turning a dataset of its corporate actions into the events the
+    catalog adjusts prices with (``multigate.backtest.adjust``); None: it has none."""
 
 
 _SOURCES: dict[str, _Entry] = {
@@ -36,12 +39,14 @@ _SOURCES: dict[str, _Entry] = {
         "multigate.sources.alpaca.config:AlpacaSourceConfig",
         "multigate.sources.alpaca.source:AlpacaSource",
         "multigate.sources.alpaca.convert",
+        adjustment_events="multigate.sources.alpaca.corporate_actions:adjustment_events",
     ),
     "databento": _Entry(
         "multigate.sources.databento.config:DatabentoSourceConfig",
         "multigate.sources.databento.source:DatabentoSource",
         "multigate.sources.databento.convert_task",
         paid=True,
+        adjustment_events="multigate.sources.databento.reference_events:adjustment_events",
     ),
 }
 
@@ -76,3 +81,13 @@ def source_class(name: str) -> type[Source]:
 def convert_modules(names: Iterable[str]) -> list[str]:
     """The convert modules of sources ``names`` (not imported here)."""
     return sorted({_SOURCES[name].convert_module for name in names})
+
+
+def adjustment_events(name: str) -> Callable[..., Any] | None:
+    """The function turning source ``name``'s corporate-action datasets into adjustment
+    events, or None when the source has none (KeyError if unknown)."""
+    target = _SOURCES[name].adjustment_events
+    if target is None:
+        return None
+    function: Callable[..., Any] = _load(target)  # type: ignore[assignment]
+    return function

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from multigate.config.models import (
     BaseUrl,
@@ -25,6 +25,14 @@ Feed = Literal["iex", "sip", "delayed_sip", "otc", "boats", "overnight"]
 Adjustment = Literal["raw", "split", "dividend", "all"]
 RECENT_DATA_PAID_FEEDS = frozenset({"sip", "delayed_sip"})  # last 15 minutes: paid plans only
 DEFAULT_SETTLE_MINUTES = 5
+VENDOR_ADJUSTED_UPDATES = (
+    "adjustment other than raw cannot be updated: each run would store its new bars adjusted "
+    "as of the day they were fetched, so a later split leaves the stored history "
+    "discontinuous. Store raw bars (adjustment: raw) and adjust on read: "
+    "Catalog.read(..., adjust='splits' or 'all', adjustments='<corporate-actions dataset>'); "
+    "or give a fixed end in the past"
+)
+"""Why a vendor-adjusted job with no end (or an end still to come) is refused."""
 
 
 class AlpacaApiJob(JobConfig):
@@ -42,7 +50,9 @@ class AlpacaApiJob(JobConfig):
     end: DateOrTime | None = None
     """A date includes that whole day; a time is exclusive. Empty: up to now."""
     adjustment: Adjustment = "raw"
-    """Stocks only: raw, split, dividend or all. Part of the storage path."""
+    """Stocks only: raw, split, dividend or all. Part of the storage path. Other than raw
+    only with a fixed end in the past (adjusted history cannot be updated: adjust raw bars
+    on read instead)."""
     feed: Feed = "iex"
     """Stocks only: iex (free plan), sip, delayed_sip, otc, ... Part of the storage path."""
     chunk: ChunkPeriod | None = None
@@ -70,6 +80,8 @@ class AlpacaApiJob(JobConfig):
                 raise ValueError("adjustment and feed apply to stocks only, not crypto")
         elif any("/" in symbol for symbol in self.symbols):
             raise ValueError("stock symbols cannot contain '/'; use asset_class: crypto")
+        elif self.adjustment != "raw" and self.end is None:
+            raise ValueError(VENDOR_ADJUSTED_UPDATES)
         return self
 
 
@@ -88,7 +100,32 @@ class AlpacaOfflineJob(JobConfig):
     asset_class: Literal["stocks", "crypto"] = "stocks"
 
 
-AlpacaJob = Annotated[AlpacaApiJob | AlpacaOfflineJob, Field(discriminator="mode")]
+class AlpacaCorporateActionsJob(JobConfig):
+    """Convert saved bodies of ``GET /v1/corporate-actions`` (``.json`` / ``.json.gz``) into a
+    dataset of corporate actions that ``Catalog.read(adjust=...)`` can apply."""
+
+    mode: Literal["offline"]
+    corporate_actions: str
+    """A file or glob (``**`` allowed), relative to the config file's folder."""
+
+
+def _job_kind(value: Any) -> str | None:
+    """Which job model a job is: an offline job naming ``corporate_actions`` is one."""
+    if isinstance(value, dict):
+        mode, actions = value.get("mode"), "corporate_actions" in value
+    else:
+        mode, actions = getattr(value, "mode", None), hasattr(value, "corporate_actions")
+    if mode == "offline" and actions:
+        return "actions"
+    return mode if isinstance(mode, str) else None
+
+
+AlpacaJob = Annotated[
+    Annotated[AlpacaApiJob, Tag("api")]
+    | Annotated[AlpacaOfflineJob, Tag("offline")]
+    | Annotated[AlpacaCorporateActionsJob, Tag("actions")],
+    Discriminator(_job_kind),
+]
 
 
 class AlpacaSourceConfig(SourceConfig):

@@ -12,8 +12,15 @@ from multigate.config.models import JobConfig, range_end, range_start
 from multigate.engine import ConvertTask, plan_convert_tasks, run_convert_tasks
 from multigate.errors import ConfigError, DataError
 from multigate.pacing import RequestPacer
+from multigate.sources.alpaca.actions_task import actions_task
 from multigate.sources.alpaca.client import RetryingCryptoClient, RetryingStockClient
-from multigate.sources.alpaca.config import AlpacaApiJob, AlpacaOfflineJob, AlpacaSourceConfig
+from multigate.sources.alpaca.config import (
+    VENDOR_ADJUSTED_UPDATES,
+    AlpacaApiJob,
+    AlpacaCorporateActionsJob,
+    AlpacaOfflineJob,
+    AlpacaSourceConfig,
+)
 from multigate.sources.alpaca.convert import (
     CONVERTER,
     CONVERTER_VERSION,
@@ -122,9 +129,19 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
                     f"(no {job.timeframe} bar has ended since, settle_minutes included); "
                     "nothing can be fetched yet"
                 )
+            if (
+                job.adjustment != "raw"
+                and job.end is not None
+                and range_end(job.end) > self.ctx.now()
+            ):
+                raise ConfigError(f"job {job.name}: {VENDOR_ADJUSTED_UPDATES}")
         if isinstance(job, AlpacaOfflineJob):
             found = self._offline_inputs(job)
             require_path_inputs(job.path, self.ctx.resolve(job.path), found, "bar file")
+        if isinstance(job, AlpacaCorporateActionsJob):
+            where = job.corporate_actions
+            found = find_path_inputs(self.ctx.resolve(where))
+            require_path_inputs(where, self.ctx.resolve(where), found, "corporate-actions file")
         if isinstance(job, AlpacaApiJob) and job.asset_class == "stocks" and not self.ctx.dry_run:
             if not self.ctx.env.get(KEY_ID) or not self.ctx.env.get(SECRET_KEY):
                 raise ConfigError(f"set {KEY_ID} and {SECRET_KEY} in the environment or .env")
@@ -144,6 +161,11 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
             plan.notes.append(f"{stored} symbol-chunks already stored, {len(todo)} requests")
             plan.writes = [str(self._output(job, s)) for s in job.symbols]
             return plan
+        if isinstance(job, AlpacaCorporateActionsJob):
+            task = actions_task(self.ctx, job)
+            plan = JobPlan(reads=[str(p) for p in task.inputs], cost_usd=0.0)
+            plan_convert_tasks([task], self.ctx, plan)
+            return plan
         assert isinstance(job, AlpacaOfflineJob)
         plan = JobPlan(reads=[str(p) for p in self._offline_inputs(job)], cost_usd=0.0)
         plan_convert_tasks(self._offline_tasks(job), self.ctx, plan)  # reads what a run would
@@ -152,6 +174,8 @@ class AlpacaSource(Source[AlpacaSourceConfig]):
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, AlpacaApiJob):
             return self._run_api(job)
+        if isinstance(job, AlpacaCorporateActionsJob):
+            return run_convert_tasks([actions_task(self.ctx, job)], self.ctx)
         assert isinstance(job, AlpacaOfflineJob)
         return run_convert_tasks(self._offline_tasks(job), self.ctx)
 

@@ -1,4 +1,4 @@
-"""The two Databento calls we make, through the real client: quote and download.
+"""The Databento calls we make, through the real clients: quote, download, reference.
 
 The client does not retry; we do, on 429, 5xx and broken transfers, with exponential
 backoff. 401/403 become KeyRefused (the key is never shown); 400/422 show the vendor's
@@ -58,6 +58,23 @@ class DatabentoApi:
         self._http = http
         self._sleep = sleep
         self._min_rate = RateFloor.from_http(http)
+        self._options = options
+
+    def reference(self, endpoint: str, form: dict[str, Any]) -> bytes:
+        """The body of a Reference API ``<endpoint>.get_range`` request (``endpoint``:
+        ``adjustment_factors`` or ``corporate_actions``) as received: zstd JSON lines. Its
+        client decodes them into a DataFrame; the bytes are what is stored."""
+        import databento
+
+        api = getattr(databento.Reference(**self._options), endpoint)
+        api.TIMEOUT = self._http.timeout_seconds
+
+        def ask() -> bytes:
+            # the client's own POST (key, headers, error mapping); get_range would decode it
+            response = api._post(url=api._base_url + ".get_range", data=form, basic_auth=True)
+            return bytes(response.content)
+
+        return self._with_retries(f"{endpoint}.get_range", ask)
 
     def get_cost(self, request: dict[str, Any]) -> object:
         """The vendor's quote for ``request`` as it answered (free to ask): normally the USD

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from multigate.config.models import (
     BaseUrl,
@@ -29,14 +36,22 @@ SType = Literal["raw_symbol", "parent", "continuous", "instrument_id"]
 PriceType = Literal["float", "fixed"]
 
 
+ReferenceSchema = Literal["adjustment-factors", "corporate-actions"]
+
+
 class DatabentoOfflineJob(JobConfig):
-    """Convert local DBN files (``.dbn`` or ``.dbn.zst``, DBN v1-v3, any schema)."""
+    """Convert local DBN files (``.dbn`` or ``.dbn.zst``, DBN v1-v3, any schema), or, with
+    ``schema``, reference data as the Reference API returns it (JSON lines)."""
 
     mode: Literal["offline"]
     path: str | None = None
     """A file or glob (``**`` allowed), relative to the config file's folder."""
     raw_dir: str | None = None
-    """A folder: every ``*.dbn`` and ``*.dbn.zst`` below it."""
+    """A folder: every ``*.dbn`` and ``*.dbn.zst`` below it (with ``schema``: every
+    ``*.jsonl`` and ``*.jsonl.zst``)."""
+    reference_schema: ReferenceSchema | None = Field(default=None, alias="schema")
+    """``adjustment-factors`` or ``corporate-actions``: the inputs are Databento reference
+    JSON lines (``.jsonl`` / ``.jsonl.zst``), not DBN files."""
     price_type: PriceType = "float"
     """float: prices as float64 (NaN for undefined); fixed: raw int64 in units of 1e-9."""
 
@@ -141,7 +156,56 @@ _SPELLING: dict[str, Callable[[str], str]] = {
 """How the vendor reads a symbol of each stype_in (raw symbols: upper-cased)."""
 
 
-DatabentoJob = Annotated[DatabentoApiJob | DatabentoOfflineJob, Field(discriminator="mode")]
+class DatabentoReferenceJob(JobConfig):
+    """Download reference data through ``databento.Reference`` (``adjustment_factors`` or
+    ``corporate_actions.get_range``) as the JSON lines it returns, once per range."""
+
+    mode: Literal["api"]
+    reference_schema: ReferenceSchema = Field(alias="schema")
+    """``adjustment-factors`` or ``corporate-actions``."""
+    symbols: SymbolEntries | Literal["ALL_SYMBOLS"]
+    stype_in: Literal["raw_symbol", "nasdaq_symbol", "isin", "us_code"] = "raw_symbol"
+    start: DateOrTime
+    """Inclusive, by ex-date (corporate actions: by event date)."""
+    end: DateOrTime
+    """A date includes that whole day; a time is exclusive."""
+    countries: list[str] | None = None
+    """ISO country codes of the listings (default: every country)."""
+    require_confirm: bool = True
+    """Reference requests carry no quote: ask 'y/N' before the request (--yes accepts)."""
+
+    @model_validator(mode="after")
+    def _range(self) -> DatabentoReferenceJob:
+        if range_end(self.end) <= range_start(self.start):
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+    @property
+    def symbol_list(self) -> list[str]:
+        return [ALL_SYMBOLS] if self.symbols == ALL_SYMBOLS else list(self.symbols)
+
+
+REFERENCE_SCHEMAS = ("adjustment-factors", "corporate-actions")
+
+
+def _job_kind(value: Any) -> str | None:
+    """Which job model a job is: ``api`` with a reference schema is a reference job."""
+    if isinstance(value, dict):
+        mode, schema = value.get("mode"), value.get("schema")
+    else:
+        mode = getattr(value, "mode", None)
+        schema = getattr(value, "reference_schema", None) if mode == "api" else None
+    if mode == "api" and schema in REFERENCE_SCHEMAS:
+        return "reference"
+    return mode if isinstance(mode, str) else None
+
+
+DatabentoJob = Annotated[
+    Annotated[DatabentoApiJob, Tag("api")]
+    | Annotated[DatabentoOfflineJob, Tag("offline")]
+    | Annotated[DatabentoReferenceJob, Tag("reference")],
+    Discriminator(_job_kind),
+]
 
 
 class DatabentoSourceConfig(SourceConfig):

@@ -30,6 +30,7 @@ from multigate.sources.databento.api import DatabentoApi, range_request
 from multigate.sources.databento.config import (
     DatabentoApiJob,
     DatabentoOfflineJob,
+    DatabentoReferenceJob,
     DatabentoSourceConfig,
 )
 from multigate.sources.databento.convert_task import (
@@ -58,6 +59,9 @@ from multigate.sources.databento.paths import (
     raw_chunk_path,
     relative_stem,
 )
+from multigate.sources.databento.reference import JSONL_SUFFIXES, reference_stem
+from multigate.sources.databento.reference_api import plan_reference, run_reference
+from multigate.sources.databento.reference_tasks import reference_tasks
 from multigate.sources.local_inputs import (
     find_path_inputs,
     glob_base,
@@ -85,6 +89,10 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def preflight(self, job: JobConfig) -> None:
         if isinstance(job, DatabentoOfflineJob):
             self._require_inputs(job)
+            return
+        if isinstance(job, DatabentoReferenceJob):
+            if not self.ctx.dry_run and not self.ctx.env.get(API_KEY):
+                raise ConfigError(f"set {API_KEY} in the environment or .env")
             return
         assert isinstance(job, DatabentoApiJob)
         if range_end(job.end) > self.ctx.now():
@@ -184,12 +192,13 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         if isinstance(job, DatabentoOfflineJob):
             inputs = self._offline_inputs(job)
             plan = JobPlan(reads=[str(p) for p in inputs], cost_usd=0.0)
-            base = self._offline_base(job)
-            tasks, failures = self._tasks(job, [(p, relative_stem(p, base)) for p in inputs])
+            tasks, failures = self._tasks(job, self._offline_pieces(job, inputs))
             plan_convert_tasks(tasks, self.ctx, plan)
             if failures:  # the run would fail on them: so does the dry run
                 raise DataError(_failure_message(failures, len(inputs)))
             return plan
+        if isinstance(job, DatabentoReferenceJob):
+            return plan_reference(self.ctx, job)
         assert isinstance(job, DatabentoApiJob)
         missing = self._missing(job)
         pieces = self._pieces(job)
@@ -234,8 +243,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     def run(self, job: JobConfig) -> JobResult:
         if isinstance(job, DatabentoOfflineJob):
             inputs = self._offline_inputs(job)  # never empty: preflight checked
-            base = self._offline_base(job)
-            return self._convert_all(job, [(p, relative_stem(p, base)) for p in inputs])
+            return self._convert_all(job, self._offline_pieces(job, inputs))
+        if isinstance(job, DatabentoReferenceJob):
+            return run_reference(self.ctx, job, self._api)
         assert isinstance(job, DatabentoApiJob)
         result = JobResult(JobStatus.OK)
         result.warnings.extend(self._unplanned_leftovers(job))
@@ -300,7 +310,9 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         if job.raw_dir is not None:
             root = self.ctx.resolve(job.raw_dir)
             # legacy .dbz files are listed too, so that each fails by name
-            suffixes = DBN_SUFFIXES + LEGACY_SUFFIXES
+            suffixes: tuple[str, ...] = DBN_SUFFIXES + LEGACY_SUFFIXES
+            if job.reference_schema is not None:
+                suffixes = JSONL_SUFFIXES
             found = [p for p in root.rglob("*") if p.name.endswith(suffixes)]
         else:
             found = find_path_inputs(self.ctx.resolve(job.path or ""))
@@ -310,10 +322,22 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
         found = self._offline_inputs(job)
         if job.raw_dir is not None:
             folder = self.ctx.resolve(job.raw_dir)
-            require_folder_inputs(job.raw_dir, folder, found, ".dbn or .dbn.zst files")
+            kind = ".dbn or .dbn.zst files"
+            if job.reference_schema is not None:
+                kind = ".jsonl or .jsonl.zst files"
+            require_folder_inputs(job.raw_dir, folder, found, kind)
         else:
             path = job.path or ""
-            require_path_inputs(path, self.ctx.resolve(path), found, "DBN file")
+            kind = "DBN file" if job.reference_schema is None else "JSON-lines file"
+            require_path_inputs(path, self.ctx.resolve(path), found, kind)
+
+    def _offline_pieces(
+        self, job: DatabentoOfflineJob, inputs: Sequence[Path]
+    ) -> list[tuple[Path, str]]:
+        """Each input with the stem of its output's name."""
+        base = self._offline_base(job)
+        stem = relative_stem if job.reference_schema is None else reference_stem
+        return [(path, stem(path, base)) for path in inputs]
 
     def _offline_base(self, job: DatabentoOfflineJob) -> Path:
         if job.raw_dir is not None:
@@ -342,6 +366,8 @@ class DatabentoSource(Source[DatabentoSourceConfig]):
     ) -> tuple[list[ConvertTask], list[str]]:
         """One task per input file (its outputs: the file's schema, or, for a mixed file,
         the schema=*/ outputs it made before), and the files whose header cannot be read."""
+        if isinstance(job, DatabentoOfflineJob) and job.reference_schema is not None:
+            return reference_tasks(self.ctx.data_dir, job, job.reference_schema, inputs), []
         tasks, failures = [], []
         root = ingested_root(self.ctx.data_dir, self.name, job.name)
         for src, stem in inputs:
