@@ -14,6 +14,7 @@ import pytest
 from multigate import Catalog
 from multigate.exit_codes import ExitCode
 from tests.backtest.helpers import NS_PER_MIN, START, write_records
+from tests.conftest import engine_outputs
 
 ALPACA = """\
 data_dir: data
@@ -87,7 +88,7 @@ def test_a_split_in_a_later_update_leaves_no_discontinuity(tmp_path, write_confi
     before = catalog.read("databento/bars", **options)
     stored = {
         path: hashlib.sha256(path.read_bytes()).digest()
-        for path in (tmp_path / "data/ingested").rglob("*.parquet")
+        for path in engine_outputs(tmp_path / "data/ingested", recursive=True)
     }
     assert len(stored) == 2  # the bars and the factors
 

@@ -113,7 +113,8 @@ def events_of(catalog: Catalog, adjustments: str, symbols: Iterable[str] | None)
         raise ValueError(f"{adjustments}: {source} datasets hold no corporate actions")
     records = catalog.sidecars(adjustments)
     vendor = records[0].get("vendor", {}) if records else {}
-    return to_events(catalog.read(adjustments, symbols=symbols), vendor)
+    found = catalog.read(adjustments, symbols=symbols, allow_missing=True)  # no events: none
+    return to_events(found, vendor)
 
 
 def adjusted_scan(
