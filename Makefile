@@ -17,8 +17,10 @@ demo: $(VENV)/.installed
 	$(PY) -m multigate.sample --data-dir data
 	$(PY) -m scripts.ingest --config example.ingest.yaml
 
+# The suite runs on every core (pytest-xdist), one test file per worker at a time, so a
+# module's fixtures are made once; `--durations` names the slowest tests to work on.
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=15
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 

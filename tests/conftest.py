@@ -5,21 +5,52 @@ Real vendor sample files are used only by the tests of ONE group, marked
 builds its own inputs. The samples live in ``../shared/testdata`` beside the clone, or
 where ``MULTIGATE_TESTDATA`` points. When they are missing the group is skipped, except
 under CI (``CI=true``), where a missing sample folder fails the group instead.
+
+``make test`` runs the suite in parallel (pytest-xdist: ``-n auto --dist loadfile``, one
+test file per worker at a time, so module fixtures are made once). Every test must be safe
+beside another worker's: servers listen on port 0 of 127.0.0.1 (never a fixed port), files
+go under ``tmp_path``, a bucket is made per test (``aws_env.new_bucket()``), session
+fixtures (``dask_scheduler``, ``s3_server``, the quality tests' ``sample_data``) are per
+worker and only read or used, never changed, and nothing is written to the repository.
+A console line can fold where the worker's longer ``tmp_path`` makes it long: match text,
+not line layout. To stop a subprocess at a moment, have it stop itself at an event (an
+audit hook, see tests/databento_jobs/test_databento_stop.py) rather than racing it.
+
+What a new test can reuse from here:
+
+- ``write_config(text)``, ``run_cli(*args)``: a config in ``tmp_path``, the CLI in-process.
+- ``databento_server(**kwargs)``: a ``FakeDatabentoServer`` for this test, the real
+  ``databento.Historical`` client pointed at it (env through ``monkeypatch``).
+- ``paid_databento_yaml(gateway, ...)``: the usual paid Databento job (XNAS.ITCH trades,
+  AAPL and MSFT, 2024-01-02..04, capped at $10, no prompt) with every part overridable.
+- ``alpaca_server(**kwargs)``: a ``FakeAlpacaServer`` for this test, keys in the env.
+- ``executor_args(kind)``: the CLI flags for ``"1"``/``"2"`` workers or ``"dask"``
+  (the worker process's one LocalCluster, ``dask_scheduler``, started on first use).
+- ``closed_port()``: a port on 127.0.0.1 where a connection is refused, held for the
+  test (bound, never listening) so no other worker's server can take it meanwhile.
+- ``snapshot(folder)``: every file's mtime and sha256, to prove a run changed nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import socket
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from multigate.cli import main
+
+if TYPE_CHECKING:
+    from tests.fakes.alpaca_server import FakeAlpacaServer
+    from tests.fakes.databento_server import FakeDatabentoServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTDATA_ENV = "MULTIGATE_TESTDATA"
@@ -123,10 +154,12 @@ def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
     }
 
 
-# A Dask LocalCluster of two worker processes, shared by the tests (of a module) that use it.
-@pytest.fixture(scope="module")
+# One Dask LocalCluster of two worker processes per pytest process (per xdist worker),
+# shared by every test that runs on Dask: starting one costs seconds.
+@pytest.fixture(scope="session")
 def dask_scheduler() -> Iterator[str]:
-    """The address of a LocalCluster(n_workers=2, processes=True) on 127.0.0.1."""
+    """The address of a LocalCluster(n_workers=2, processes=True) on 127.0.0.1, on free
+    ports and without a dashboard."""
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
@@ -134,7 +167,10 @@ def dask_scheduler() -> Iterator[str]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
+            scheduler_port=0,
             dashboard_address=None,
+            # its HTTP routes on a free port too, not Dask's default 8787
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         ) as cluster,
     ):
         yield cluster.scheduler_address
@@ -147,9 +183,7 @@ def engine_outputs(folder: Path, recursive: bool = False) -> list[Path]:
 
     found = folder.rglob("*.parquet") if recursive else folder.glob("*.parquet")
     return sorted(
-        path
-        for path in found
-        if not is_versioned_name(path.name) and not path.name.startswith(".")
+        path for path in found if not is_versioned_name(path.name) and not path.name.startswith(".")
     )
 
 
@@ -163,3 +197,125 @@ def engine_files(folder: Path) -> list[str]:
     return sorted(
         p.name for p in folder.iterdir() if p.name not in table and not is_versioned_name(p.name)
     )
+
+
+@pytest.fixture
+def executor_args(request: pytest.FixtureRequest) -> Callable[[str], list[str]]:
+    """``executor_args(kind)``: the CLI flags that convert with ``kind`` -- ``"1"`` or
+    ``"2"`` (``--workers N``) or ``"dask"`` (``--scheduler`` of ``dask_scheduler``, which is
+    started only when a test asks for it)."""
+
+    def flags(kind: str) -> list[str]:
+        if kind == "dask":
+            scheduler = request.getfixturevalue("dask_scheduler")
+            return ["--executor", "dask", "--scheduler", scheduler]
+        return ["--workers", kind]
+
+    return flags
+
+
+@pytest.fixture
+def closed_port() -> Iterator[Callable[[], int]]:
+    """``closed_port()``: a port on 127.0.0.1 that refuses connections until the test
+    ends. Its socket stays bound (not listening): a port merely found free and released
+    could be taken by another xdist worker's server before the test connects to it."""
+    with ExitStack() as stack:
+
+        def reserve() -> int:
+            sock = stack.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+        yield reserve
+
+
+# ----------------------------------------------------------------- fake vendors
+DATABENTO_KEY = "db-test-key-0123456789"
+ALPACA_KEY, ALPACA_SECRET = "test-key-id", "test-secret-key"
+
+
+@pytest.fixture
+def databento_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., FakeDatabentoServer]]:
+    """``databento_server(key=DATABENTO_KEY, **kwargs)`` starts a ``FakeDatabentoServer``
+    (kwargs: symbols, records_per_day, usd_per_record, ...) for this test and points the
+    real client of an in-process run at it (its CA, no proxy, ``DATABENTO_API_KEY``); the
+    server stops and the environment is restored after the test."""
+    from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
+
+    with ExitStack() as stack:
+
+        def start(key: str = DATABENTO_KEY, **kwargs: Any) -> FakeDatabentoServer:
+            fake = stack.enter_context(FakeDatabentoServer(key=key, **kwargs))
+            point_client_at(fake, monkeypatch)
+            return fake
+
+        yield start
+
+
+@pytest.fixture
+def alpaca_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FakeAlpacaServer]]:
+    """``alpaca_server(**kwargs)`` starts a ``FakeAlpacaServer(ALPACA_KEY, ALPACA_SECRET)``
+    for this test with ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY`` set to its keys; it
+    stops after the test. Its URL is ``.url`` (a job's ``base_url``)."""
+    from tests.fakes.alpaca_server import FakeAlpacaServer
+
+    with ExitStack() as stack:
+
+        def start(**kwargs: Any) -> FakeAlpacaServer:
+            monkeypatch.setenv("APCA_API_KEY_ID", ALPACA_KEY)
+            monkeypatch.setenv("APCA_API_SECRET_KEY", ALPACA_SECRET)
+            return stack.enter_context(FakeAlpacaServer(ALPACA_KEY, ALPACA_SECRET, **kwargs))
+
+        yield start
+
+
+def paid_databento_yaml(
+    gateway: str,
+    *,
+    data_dir: str = "data",
+    symbols: Sequence[str] = ("AAPL", "MSFT"),
+    start: str = "2024-01-02",
+    end: str = "2024-01-04",
+    http: Mapping[str, object] | None = None,
+    rails: Mapping[str, object] | None = None,
+    source_mode: str = "api",
+    more_jobs: str = "",
+    more_sources: str = "",
+) -> str:
+    """A config with one paid Databento job, ``trades`` (XNAS.ITCH trades of ``symbols``
+    from ``start`` to ``end``, both inclusive) against the fake at ``gateway``.
+
+    ``http`` defaults to 3 attempts without backoff; ``rails`` (the job's guardrail keys,
+    values written as JSON, which is YAML's flow style) to ``require_confirm: false,
+    max_cost_usd: 10.0`` -- pass ``rails={}`` for none.
+    ``more_jobs`` (YAML list items) and ``more_sources`` (YAML mapping entries), written
+    unindented, are added under ``databento.jobs`` and ``sources``.
+    """
+    http = {"max_attempts": 3, "backoff_seconds": 0} if http is None else http
+    rails = {"require_confirm": False, "max_cost_usd": 10.0} if rails is None else rails
+    lines = [
+        f"data_dir: {data_dir}",
+        "sources:",
+        "  databento:",
+        "    enabled: true",
+        f"    mode: {source_mode}",
+        f"    base_url: {gateway}",
+        f"    http: {json.dumps(dict(http))}",
+        "    jobs:",
+        "      - name: trades",
+        "        mode: api",
+        "        dataset: XNAS.ITCH",
+        "        schema: trades",
+        f"        symbols: [{', '.join(symbols)}]",
+        f"        start: {start}",
+        f"        end: {end}",
+        *(f"        {key}: {json.dumps(value)}" for key, value in rails.items()),
+    ]
+    text = "\n".join(lines) + "\n"
+    if more_jobs:
+        text += textwrap.indent(textwrap.dedent(more_jobs), " " * 6)
+    if more_sources:
+        text += textwrap.indent(textwrap.dedent(more_sources), " " * 2)
+    return text

@@ -22,9 +22,10 @@ from multigate.sources.alpaca.bars_convert import bars_to_table
 from multigate.sources.alpaca.client import RetryingStockClient
 from multigate.sources.alpaca.errors import AlpacaBadAnswer, AlpacaError
 from multigate.sources.alpaca.fetch import fetch_bars
+from tests.conftest import ALPACA_KEY as KEY
+from tests.conftest import ALPACA_SECRET as SECRET
 from tests.fakes.alpaca_server import STOCK_PATH, FakeAlpacaServer, make_bars
 
-KEY, SECRET = "test-key-id", "test-secret-key"
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 T = "2024-01-02T14:30:00Z"
 GOOD = '"o":1,"h":2,"l":0.5,"c":1.5,"v":10'
@@ -90,9 +91,8 @@ WRONG_PAGES = {
 
 
 @pytest.fixture
-def server():
-    with FakeAlpacaServer(KEY, SECRET) as fake:
-        yield fake
+def server(alpaca_server) -> FakeAlpacaServer:
+    return alpaca_server()
 
 
 def our_client(server: FakeAlpacaServer) -> RetryingStockClient:
@@ -195,18 +195,12 @@ sources:
 """
 
 
-@pytest.fixture
-def keys(monkeypatch):
-    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
-    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
-
-
 @pytest.mark.parametrize(
     "fault",
     ["two bars at one t", "o null", "bars null", "NaN value", *TEXT_FAULTS, *WRONG_PAGES],
 )
 def test_job_fails_cleanly_stores_nothing_and_the_next_run_asks_again(
-    tmp_path, write_config, run_cli, server, keys, fault
+    tmp_path, write_config, run_cli, server, fault
 ):
     server.add_bars("AAPL", make_bars(T0, 50))
     config = write_config(CONFIG.format(url=server.url, start="2024-01-02", end="end: 2024-01-02"))
@@ -224,7 +218,7 @@ def test_job_fails_cleanly_stores_nothing_and_the_next_run_asks_again(
 
 
 def test_endless_job_starting_in_the_future_is_a_config_error(
-    tmp_path, write_config, run_cli, server, keys
+    tmp_path, write_config, run_cli, server
 ):
     future = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
     config = write_config(CONFIG.format(url=server.url, start=future, end=""))

@@ -17,9 +17,10 @@ from multigate.context import RunContext
 from multigate.dispatcher import open_sources, preflight, run_selected, select_jobs
 from multigate.sources.base import JobStatus
 from multigate.storage.provenance import read_sidecar, sha256_of
+from tests.conftest import ALPACA_KEY as KEY
+from tests.conftest import ALPACA_SECRET as SECRET
 from tests.fakes.alpaca_server import STOCK_PATH, FakeAlpacaServer, make_bars
 
-KEY, SECRET = "test-key-id", "test-secret-key"
 SYMBOLS = ("AAPL", "MSFT")
 FIRST_RUN = datetime(2024, 1, 16, tzinfo=UTC)  # then one run a day, 20 days in a row
 CONFIG = """\
@@ -44,12 +45,12 @@ sources:
 
 
 @pytest.fixture
-def server():
-    with FakeAlpacaServer(KEY, SECRET) as fake:
-        start = datetime(2024, 1, 1, tzinfo=UTC)
-        for i, symbol in enumerate(SYMBOLS):  # a bar every 20 minutes, Jan 1 .. Feb 29
-            fake.add_bars(symbol, make_bars(start, 60 * 24 * 3, timedelta(minutes=20), 50 * i))
-        yield fake
+def server(alpaca_server) -> FakeAlpacaServer:
+    fake = alpaca_server()
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    for i, symbol in enumerate(SYMBOLS):  # a bar every 20 minutes, Jan 1 .. Feb 29
+        fake.add_bars(symbol, make_bars(start, 60 * 24 * 3, timedelta(minutes=20), 50 * i))
+    return fake
 
 
 def run_at(config: Path, now: datetime) -> None:

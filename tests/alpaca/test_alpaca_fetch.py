@@ -17,6 +17,8 @@ from multigate.sources.alpaca.errors import (
 )
 from multigate.sources.alpaca.fetch import fetch_bars, parse_bar_time
 from multigate.time_chunks import plan_chunks
+from tests.conftest import ALPACA_KEY as KEY
+from tests.conftest import ALPACA_SECRET as SECRET
 from tests.fakes.alpaca_server import (
     CRYPTO_PATH,
     SIP_MESSAGE,
@@ -26,7 +28,6 @@ from tests.fakes.alpaca_server import (
 )
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
-KEY, SECRET = "test-key-id", "test-secret-key"
 
 
 class SleepRecorder:
@@ -38,9 +39,8 @@ class SleepRecorder:
 
 
 @pytest.fixture
-def server():
-    with FakeAlpacaServer(KEY, SECRET) as fake:
-        yield fake
+def server(alpaca_server) -> FakeAlpacaServer:
+    return alpaca_server()
 
 
 @pytest.fixture

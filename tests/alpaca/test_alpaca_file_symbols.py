@@ -29,7 +29,7 @@ def test_a_csv_is_read_for_its_symbol_column_only(tmp_path):
     path = tmp_path / "bars.csv"
     path.write_text(HEADER + "2024-01-02T14:30:00Z,1,2,0.5,x,100,NA\n")
     assert bars_file_symbols(path) == ["NA"]  # a ticker, not a missing value
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="column 'close' is not numeric"):
         read_bars_file(path)  # the bad close is found when the file is converted
 
 

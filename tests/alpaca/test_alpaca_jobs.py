@@ -11,6 +11,7 @@ import pytest
 from alpaca.data.models import BarSet
 
 from multigate.exit_codes import ExitCode
+from tests.conftest import ALPACA_KEY as KEY
 from tests.conftest import snapshot
 from tests.fakes.alpaca_server import (
     CRYPTO_PATH,
@@ -20,7 +21,6 @@ from tests.fakes.alpaca_server import (
     make_bars,
 )
 
-KEY, SECRET = "test-key-id", "test-secret-key"
 T0 = datetime(2024, 1, 30, 14, 30, tzinfo=UTC)  # bars run from late January into February
 
 CONFIG = """\
@@ -50,18 +50,13 @@ sources:
 
 
 @pytest.fixture
-def server():
-    with FakeAlpacaServer(KEY, SECRET) as fake:
-        fake.add_bars("AAPL", make_bars(T0, 4000, base=180.0))
-        fake.add_bars("MSFT", make_bars(T0, 3000, base=400.0))
-        fake.max_page_size = 1000
-        yield fake
-
-
-@pytest.fixture
-def keys(monkeypatch):
-    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
-    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+def server(alpaca_server) -> FakeAlpacaServer:
+    """AAPL and MSFT minute bars, 1,000 a page; the keys are in the environment."""
+    fake = alpaca_server()
+    fake.add_bars("AAPL", make_bars(T0, 4000, base=180.0))
+    fake.add_bars("MSFT", make_bars(T0, 3000, base=400.0))
+    fake.max_page_size = 1000
+    return fake
 
 
 def config_for(write_config, server, *, mode: str = "api", end: str = "2024-02-01") -> Path:
@@ -88,9 +83,7 @@ def expected_frame(server: FakeAlpacaServer, symbol: str, start: datetime, end: 
     return frame
 
 
-def test_api_job_downloads_all_pages_and_matches_alpaca_py(
-    tmp_path, write_config, run_cli, server, keys
-):
+def test_api_job_downloads_all_pages_and_matches_alpaca_py(tmp_path, write_config, run_cli, server):
     result = run_cli("--config", config_for(write_config, server), "--job", "bars")
     assert result.code == ExitCode.OK, result.err
     start, end = datetime(2024, 1, 29, tzinfo=UTC), datetime(2024, 2, 2, tzinfo=UTC)
@@ -110,7 +103,7 @@ def test_api_job_downloads_all_pages_and_matches_alpaca_py(
     assert len(server.bars_served(STOCK_PATH)) > 2  # it really paginated
 
 
-def test_rerun_makes_no_request_and_changes_no_file(tmp_path, write_config, run_cli, server, keys):
+def test_rerun_makes_no_request_and_changes_no_file(tmp_path, write_config, run_cli, server):
     config = config_for(write_config, server)
     assert run_cli("--config", config, "--job", "bars").code == ExitCode.OK
     requests, before = len(server.requests), snapshot(tmp_path / "data")
@@ -121,7 +114,7 @@ def test_rerun_makes_no_request_and_changes_no_file(tmp_path, write_config, run_
     assert "up to date" in result.out
 
 
-def test_longer_range_fetches_only_the_new_days(tmp_path, write_config, run_cli, server, keys):
+def test_longer_range_fetches_only_the_new_days(tmp_path, write_config, run_cli, server):
     assert run_cli("--config", config_for(write_config, server)).code == ExitCode.OK
     january = sorted((tmp_path / "data/raw/alpaca").rglob("20240129T000000Z_*.json.gz"))
     stamps = {p: p.stat().st_mtime_ns for p in january}
@@ -147,7 +140,7 @@ def test_longer_range_fetches_only_the_new_days(tmp_path, write_config, run_cli,
 
 
 def test_offline_job_over_the_raw_files_gives_identical_parquet(
-    tmp_path, write_config, run_cli, server, keys
+    tmp_path, write_config, run_cli, server
 ):
     assert run_cli("--config", config_for(write_config, server)).code == ExitCode.OK
     result = run_cli("--config", config_for(write_config, server, mode="offline"))
@@ -177,7 +170,7 @@ def test_missing_keys_say_which_variables(tmp_path, write_config, run_cli, serve
     assert "APCA_API_KEY_ID" in result.err and server.requests == []
 
 
-def test_recent_sip_refusal_suggests_iex(tmp_path, write_config, run_cli, server, keys):
+def test_recent_sip_refusal_suggests_iex(tmp_path, write_config, run_cli, server):
     server.script(403, {"message": SIP_MESSAGE}, path=STOCK_PATH)
     result = run_cli("--config", config_for(write_config, server), "--job", "bars")
     assert result.code == ExitCode.JOB_FAILED
@@ -213,7 +206,7 @@ def test_crypto_symbols_are_safe_in_paths(tmp_path, write_config, run_cli, serve
     assert not any("/" in p.name for p in (tmp_path / "data").rglob("*"))
 
 
-def test_dry_run_lists_chunks_and_sends_nothing(tmp_path, write_config, run_cli, server, keys):
+def test_dry_run_lists_chunks_and_sends_nothing(tmp_path, write_config, run_cli, server):
     result = run_cli("--config", config_for(write_config, server), "--dry-run")
     assert result.code == ExitCode.OK
     assert server.requests == []

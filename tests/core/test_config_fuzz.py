@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import copy
 import random
-import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,6 @@ SAMPLE_GLOBS = [
     "data/ingested/**/*.parquet", "ingest.yaml", "data", "*",
 ]  # fmt: skip
 JUNK_BYTES = [b"\xff", b"\x00", b"\x01", b"\t", b":", b"- ", b"[", b"{", b"&a", b"*a", b"!!", b"%"]
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def offline_safe_example(base_url: str) -> dict[str, Any]:
@@ -169,7 +161,7 @@ def strings_in(value: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> str:
+def no_network(monkeypatch: pytest.MonkeyPatch, closed_port: Callable[[], int]) -> str:
     """No API keys; any request not to 127.0.0.1 goes to a proxy nobody listens on."""
     for key in KEYS:
         monkeypatch.delenv(key, raising=False)

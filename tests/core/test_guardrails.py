@@ -47,8 +47,12 @@ def test_cap_refuses_even_with_yes():
 
 
 def test_at_the_cap_is_allowed():
-    ctx, _, _ = context(yes=True)
+    """The cap is inclusive: an estimate of exactly max_cost_usd passes it and goes on to
+    the confirmation (answered yes), where one a cent over stops before any question."""
+    ctx, said, asked = context(interactive=True, answer="y")
     approve_cost("job", 5.0, CostGuardrails(max_cost_usd=5.0), ctx, what="x")
+    assert said == ["job: estimated cost $5.0000 for x"]
+    assert len(asked) == 1 and "$5.0000" in asked[0]
 
 
 def test_no_terminal_and_no_yes_refuses():

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from multigate.sample.vix import cboe_csv, synthetic_history
 from multigate.storage.layout import SIDECAR_SUFFIX, sidecar_path
 from multigate.storage.provenance import is_current, read_sidecar, sha256_of
-from tests.conftest import engine_files
+from tests.conftest import engine_files, paid_databento_yaml
 from tests.fakes.databento_server import FakeDatabentoServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -96,42 +95,25 @@ def test_killed_at_either_move_no_output_without_sidecar_and_rerun_recovers(
     assert is_current(output, record["fingerprint"])
 
 
-DATABENTO_CONFIG = """\
-data_dir: data
-sources:
-  databento:
-    enabled: true
-    mode: api
-    base_url: {gateway}
-    http: {{max_attempts: 1, backoff_seconds: 0}}
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL]
-        start: 2024-01-02
-        end: 2024-01-02
-        require_confirm: false
-        max_cost_usd: 1.0
-"""
-KEY = "db-test-key-0123456789"
-
-
 @pytest.fixture
-def databento() -> Iterator[FakeDatabentoServer]:
-    with FakeDatabentoServer(
-        key=KEY, symbols=("AAPL",), records_per_day=50, usd_per_record=0.001
-    ) as fake:
-        yield fake
+def databento(databento_server) -> FakeDatabentoServer:
+    return databento_server(symbols=("AAPL",), records_per_day=50, usd_per_record=0.001)
 
 
 @pytest.mark.parametrize("kill_at", [".dbn.zst" + SIDECAR_SUFFIX, ".dbn.zst"])
 def test_paid_chunk_killed_at_either_move_is_kept_not_bought_again(
     tmp_path, write_config, databento, kill_at
 ):
-    config = write_config(DATABENTO_CONFIG.format(gateway=databento.gateway))
-    env = {**os.environ, **databento.client_env(), "DATABENTO_API_KEY": KEY}
+    config = write_config(
+        paid_databento_yaml(
+            databento.gateway,
+            symbols=["AAPL"],
+            end="2024-01-02",
+            http={"max_attempts": 1, "backoff_seconds": 0},
+            rails={"require_confirm": False, "max_cost_usd": 1.0},
+        )
+    )
+    env = {**os.environ, **databento.client_env(), "DATABENTO_API_KEY": databento.key}
     env["NO_PROXY"] = "127.0.0.1,localhost"
     raw_root = tmp_path / "data/raw/databento"
 

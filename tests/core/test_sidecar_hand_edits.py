@@ -4,7 +4,7 @@ gets a fresh sidecar; nothing is bought twice and no run fails because of them."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +13,8 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.storage.layout import sidecar_path
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.conftest import engine_outputs
-from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
-
-KEY = "db-test-key-0123456789"
-CONFIG = """\
-data_dir: data
-sources:
-  databento:
-    enabled: true
-    mode: api
-    base_url: {gateway}
-    http: {{max_attempts: 1, backoff_seconds: 0}}
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL]
-        start: 2024-01-02
-        end: 2024-01-02
-        require_confirm: false
-        max_cost_usd: 1.0
-"""
+from tests.conftest import engine_outputs, paid_databento_yaml
+from tests.fakes.databento_server import FakeDatabentoServer
 
 
 def edit(change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
@@ -69,19 +48,26 @@ EDITS: dict[str, Callable[[Path], None]] = {
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
-    with FakeDatabentoServer(
-        key=KEY, symbols=("AAPL",), records_per_day=50, usd_per_record=0.001
-    ) as fake:
-        point_client_at(fake, monkeypatch)
-        yield fake
+def server(databento_server) -> FakeDatabentoServer:
+    return databento_server(symbols=("AAPL",), records_per_day=50, usd_per_record=0.001)
+
+
+def job_yaml(server: FakeDatabentoServer) -> str:
+    """One paid chunk (AAPL, 2024-01-02), one attempt."""
+    return paid_databento_yaml(
+        server.gateway,
+        symbols=["AAPL"],
+        end="2024-01-02",
+        http={"max_attempts": 1, "backoff_seconds": 0},
+        rails={"require_confirm": False, "max_cost_usd": 1.0},
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EDITS))
 def test_hand_edited_sidecar_is_reverified_never_bought_again(
     tmp_path, write_config, run_cli, server, name
 ):
-    config = write_config(CONFIG.format(gateway=server.gateway))
+    config = write_config(job_yaml(server))
     assert run_cli("--config", config).code == ExitCode.OK
     assert server.calls["get_range"] == 1
     (chunk,) = (tmp_path / "data/raw/databento").rglob("*.dbn.zst")

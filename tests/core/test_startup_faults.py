@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from multigate.exit_codes import ExitCode
-from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
+from tests.fakes.databento_server import FakeDatabentoServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-KEY = "db-test-key-0123456789"
 VIX = """\
 sources:
   vix:
@@ -94,12 +92,8 @@ def test_ctrl_c_during_start_up_exits_130_without_a_traceback(
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
-    with FakeDatabentoServer(
-        key=KEY, symbols=("AAPL",), records_per_day=50, usd_per_record=0.001
-    ) as fake:
-        point_client_at(fake, monkeypatch)
-        yield fake
+def server(databento_server) -> FakeDatabentoServer:
+    return databento_server(symbols=("AAPL",), records_per_day=50, usd_per_record=0.001)
 
 
 def test_dry_run_whose_quote_failed_says_its_total_is_incomplete(

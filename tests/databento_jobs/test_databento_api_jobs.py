@@ -3,7 +3,6 @@ HTTPS server that speaks the vendor's protocol and counts every request."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import databento as db
@@ -14,53 +13,31 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.storage.ledger import read_ledger
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.conftest import engine_outputs, snapshot
-from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
+from tests.conftest import DATABENTO_KEY as KEY
+from tests.conftest import engine_outputs, paid_databento_yaml, snapshot
+from tests.fakes.databento_server import FakeDatabentoServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
-KEY = "db-test-key-0123456789"
-
-CONFIG = """\
-data_dir: data
-sources:
-  databento:
-    enabled: true
-    mode: {mode}
-    base_url: {gateway}
-    http: {{max_attempts: 3, backoff_seconds: 0}}
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL, MSFT]
-        start: 2024-01-02
-        end: {end}
-        print_cost: true
-        require_confirm: {confirm}
-        max_cost_usd: {cap}
-      - name: local
-        mode: offline
-        raw_dir: data/raw/databento
+LOCAL_JOB = """\
+- name: local
+  mode: offline
+  raw_dir: data/raw/databento
 """
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
-    with FakeDatabentoServer(
-        key=KEY, symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001
-    ) as fake:
-        point_client_at(fake, monkeypatch)
-        yield fake
+def server(databento_server) -> FakeDatabentoServer:
+    return databento_server(symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001)
 
 
-def config(
-    write_config, server, *, mode="api", end="2024-01-04", confirm="false", cap="10.0"
-) -> Path:
-    return write_config(
-        CONFIG.format(mode=mode, gateway=server.gateway, end=end, confirm=confirm, cap=cap)
+def config(write_config, server, *, mode="api", end="2024-01-04", confirm=False, cap=10.0) -> Path:
+    """The paid job (with ``print_cost``) and an offline job over what it downloads."""
+    rails = {"print_cost": True, "require_confirm": confirm, "max_cost_usd": cap}
+    text = paid_databento_yaml(
+        server.gateway, source_mode=mode, end=end, rails=rails, more_jobs=LOCAL_JOB
     )
+    return write_config(text)
 
 
 def raw_files(tmp_path: Path) -> list[Path]:
@@ -91,7 +68,7 @@ def test_downloads_each_day_and_symbol_once_and_matches_vendor_decoding(
 
 
 def test_over_the_cap_downloads_nothing_and_exits_refused(tmp_path, write_config, run_cli, server):
-    result = run_cli("--config", config(write_config, server, cap="0.05"), "--yes")
+    result = run_cli("--config", config(write_config, server, cap=0.05), "--yes")
     assert result.code == ExitCode.GUARDRAIL_REFUSED
     assert "over max_cost_usd" in result.out + result.err
     assert server.calls["get_range"] == 0
@@ -101,7 +78,7 @@ def test_over_the_cap_downloads_nothing_and_exits_refused(tmp_path, write_config
 def test_require_confirm_without_terminal_refuses_unless_yes(
     tmp_path, write_config, run_cli, server
 ):
-    path = config(write_config, server, confirm="true")
+    path = config(write_config, server, confirm=True)
     refused = run_cli("--config", path)
     assert refused.code == ExitCode.GUARDRAIL_REFUSED
     assert "--yes" in refused.out + refused.err
@@ -254,7 +231,7 @@ def test_require_confirm_asks_on_a_terminal(
 ):
     import os
 
-    path = config(write_config, server, confirm="true")
+    path = config(write_config, server, confirm=True)
     returncode, err = _run_on_a_terminal(path, answer, dict(os.environ))
     assert returncode == code, err
     assert "download 6 chunk(s) of XNAS.ITCH trades for $0.3000? [y/N]" in err
@@ -320,7 +297,7 @@ def test_month_chunks_extend_without_paying_again(tmp_path, write_config, run_cl
 
 def test_retries_never_take_the_spend_over_the_cap(tmp_path, write_config, run_cli, server):
     server.script("get_range", cut_after_bytes=100)  # a broken stream may be billed
-    result = run_cli("--config", config(write_config, server, cap="0.30"))
+    result = run_cli("--config", config(write_config, server, cap=0.30))
     assert result.code == ExitCode.GUARDRAIL_REFUSED, result.err
     assert "over max_cost_usd $0.3000" in result.out + result.err
     assert "Spent so far: $0.3000 on 5 chunk(s)" in result.out + result.err
@@ -344,7 +321,7 @@ def test_error_answers_cost_nothing_and_do_not_eat_the_budget(
     tmp_path, write_config, run_cli, server
 ):
     server.script("get_range", status=503, times=2)
-    result = run_cli("--config", config(write_config, server, cap="0.30"))
+    result = run_cli("--config", config(write_config, server, cap=0.30))
     assert result.code == ExitCode.OK, result.err
     ledger = read_ledger(tmp_path / "data/raw/databento/ledger.jsonl")
     failed = [e for e in ledger if e["event"] == "attempt_failed"]

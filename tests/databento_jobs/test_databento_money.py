@@ -10,7 +10,6 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,47 +17,23 @@ import zstandard
 
 from multigate.exit_codes import ExitCode
 from multigate.sources.databento.dbn_synthetic import encode_metadata, synthetic_records
-from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
+from tests.conftest import paid_databento_yaml
+from tests.fakes.databento_server import FakeDatabentoServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-KEY = "db-test-key-0123456789"
 LEDGER = "data/raw/databento/ledger.jsonl"
-
-CONFIG = """\
-data_dir: data
-sources:
-  databento:
-    enabled: true
-    mode: api
-    base_url: {gateway}
-    http: {{max_attempts: 3, backoff_seconds: 0}}
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL, MSFT]
-        start: 2024-01-02
-        end: 2024-01-04
-{rails}
-"""
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
+def server(databento_server) -> FakeDatabentoServer:
     """6 chunks (2 symbols x 3 days) quoted at $0.05 each."""
-    with FakeDatabentoServer(
-        key=KEY, symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001
-    ) as fake:
-        point_client_at(fake, monkeypatch)
-        yield fake
+    return databento_server(symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001)
 
 
 def write_job(write_config, server: FakeDatabentoServer, **rails: object) -> Path:
-    lines = "\n".join(f"        {key}: {json.dumps(value)}" for key, value in rails.items())
-    return write_config(CONFIG.format(gateway=server.gateway, rails=lines))
+    return write_config(paid_databento_yaml(server.gateway, rails=rails))
 
 
 def raw_files(tmp_path: Path) -> list[Path]:
@@ -246,27 +221,6 @@ def test_unpriced_attempts_are_named_and_an_adjustment_line_settles_them(
     assert server.calls["get_range"] == 6
 
 
-ONE_CHUNK = """\
-data_dir: data
-sources:
-  databento:
-    enabled: true
-    mode: api
-    base_url: {gateway}
-    http: {{max_attempts: 3, backoff_seconds: 0}}
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL]
-        start: 2024-01-02
-        end: 2024-01-02
-        require_confirm: false
-        max_cost_usd: 10.0
-"""
-
-
 def vendor_body(records: int) -> bytes:
     """A complete zstd DBN answer for AAPL on 2024-01-02 with ``records`` trades."""
     start = int(dt.datetime(2024, 1, 2, tzinfo=dt.UTC).timestamp()) * 10**9
@@ -304,7 +258,7 @@ def run_with_file_size_limit(config: Path, limit: int) -> subprocess.CompletedPr
 def test_a_local_write_error_fails_at_once_and_costs_one_attempt(tmp_path, write_config, server):
     body = vendor_body(200_000)  # a few MB, over the 1 MB file size limit
     server.script("get_range", body=body, times=6)
-    config = write_config(ONE_CHUNK.format(gateway=server.gateway))
+    config = write_config(paid_databento_yaml(server.gateway, symbols=["AAPL"], end="2024-01-02"))
     folder = tmp_path / "data/raw/databento/dataset=XNAS.ITCH/schema=trades/stype_in=raw_symbol"
     for run in (1, 2):
         result = run_with_file_size_limit(config, 1 << 20)
@@ -331,7 +285,7 @@ def ledger_lines(tmp_path: Path) -> list[tuple[str, int]]:
 def test_no_paid_call_without_its_whole_attempt_line(tmp_path, write_config, server, torn):
     """A ledger line cut short by a file size limit fails the job before get_range: the
     ledger never misses an attempt that was made."""
-    config = write_config(ONE_CHUNK.format(gateway=server.gateway))
+    config = write_config(paid_databento_yaml(server.gateway, symbols=["AAPL"], end="2024-01-02"))
     server.script("get_range", 422, message="free: an error status streams nothing")
     first = run_with_file_size_limit(config, 1 << 30)  # measure the lines one run writes
     assert first.returncode == ExitCode.JOB_FAILED and server.calls["get_range"] == 1
@@ -353,27 +307,26 @@ def test_no_paid_call_without_its_whole_attempt_line(tmp_path, write_config, ser
     assert events.count("attempt") == 2
 
 
-TWO_JOBS = (
-    ONE_CHUNK
-    + """\
-      - name: later
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL]
-        start: 2024-01-03
-        end: 2024-01-03
-        require_confirm: false
-        max_cost_usd: 10.0
+LATER_JOB = """\
+- name: later
+  mode: api
+  dataset: XNAS.ITCH
+  schema: trades
+  symbols: [AAPL]
+  start: 2024-01-03
+  end: 2024-01-03
+  require_confirm: false
+  max_cost_usd: 10.0
 """
-)
 
 
 def test_after_a_local_write_error_the_runs_later_paid_jobs_do_not_pay(
     tmp_path, write_config, server
 ):
     server.script("get_range", body=vendor_body(200_000), times=6)  # over the 1 MB limit
-    config = write_config(TWO_JOBS.format(gateway=server.gateway))
+    config = write_config(
+        paid_databento_yaml(server.gateway, symbols=["AAPL"], end="2024-01-02", more_jobs=LATER_JOB)
+    )
     result = run_with_file_size_limit(config, 1 << 20)
     assert result.returncode == ExitCode.JOB_FAILED, result.stderr
     assert server.calls["get_range"] == 1  # the first job's one attempt, nothing for `later`

@@ -11,11 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 import databento as db
+import psutil
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -24,36 +24,22 @@ from multigate.exit_codes import ExitCode
 from multigate.sources.databento.dbn_synthetic import encode_metadata, synthetic_records
 from multigate.storage.ledger import read_ledger
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
+from tests.conftest import paid_databento_yaml
+from tests.fakes.databento_server import FakeDatabentoServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-KEY = "db-test-key-0123456789"
-RECORDS = 1_000_000  # big enough that verifying takes a moment after the last byte lands
+RECORDS = 50_000
 CHUNK = "data/raw/databento/dataset=XNAS.ITCH/schema=trades/stype_in=raw_symbol/symbol=AAPL"
 NAME = "20240102T000000Z_20240103T000000Z.dbn.zst"
 OUTPUT = "data/ingested/databento/trades/schema=trades/AAPL_20240102T000000Z_20240103T000000Z"
 
-CONFIG = """\
-data_dir: data
-sources:
-  databento:
-    enabled: true
-    mode: api
-    base_url: {gateway}
-    http: {{max_attempts: 3, backoff_seconds: 0, timeout_seconds: 60}}
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL]
-        start: 2024-01-02
-        end: 2024-01-02
-        require_confirm: false
-        max_cost_usd: 10.0
-"""
+
+def job_yaml(server: FakeDatabentoServer) -> str:
+    """One paid chunk: AAPL trades on 2024-01-02."""
+    http = {"max_attempts": 3, "backoff_seconds": 0, "timeout_seconds": 60}
+    return paid_databento_yaml(server.gateway, symbols=["AAPL"], end="2024-01-02", http=http)
 
 
 @cache
@@ -71,15 +57,29 @@ def big_body() -> bytes:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
-    with FakeDatabentoServer(key=KEY, symbols=("AAPL",), records_per_day=50) as fake:
-        point_client_at(fake, monkeypatch)
-        yield fake
+def server(databento_server) -> FakeDatabentoServer:
+    return databento_server(symbols=("AAPL",), records_per_day=50)
+
+
+# The CLI, stopping itself (SIGSTOP) when it first opens a received paid download to read
+# it: the transfer is over and verification begins. A stop at an event, not a race.
+STOP_AT_VERIFY = """\
+import os, signal, sys
+stopped = []
+def hook(event, args):
+    if event == "open" and not stopped and ".paid-" in str(args[0]) and args[1] == "r":
+        stopped.append(args[0])
+        os.kill(os.getpid(), signal.SIGSTOP)
+sys.addaudithook(hook)
+from multigate.entry import start
+sys.exit(start())
+"""
 
 
 def start_run(config: Path) -> subprocess.Popen[str]:
+    """A run of ``config`` that stops itself once its download is received (see above)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "scripts.ingest", "--config", str(config)],
+        [sys.executable, "-c", STOP_AT_VERIFY, "--config", str(config)],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,22 +88,19 @@ def start_run(config: Path) -> subprocess.Popen[str]:
 
 
 def freeze_once_fully_received(process: subprocess.Popen[str], folder: Path, size: int) -> Path:
-    """Wait until a hidden file in ``folder`` holds all ``size`` bytes (the transfer is over,
-    verification is under way), then SIGSTOP the run there; return that file."""
+    """Wait until the run has stopped itself, its download received whole into a hidden
+    file in ``folder`` (all ``size`` bytes) and not yet verified; return that file."""
+    run = psutil.Process(process.pid)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if folder.is_dir():
-            for candidate in folder.glob(f".{NAME}*"):
-                try:
-                    if candidate.stat().st_size == size:
-                        os.kill(process.pid, signal.SIGSTOP)
-                        return candidate
-                except FileNotFoundError:
-                    continue
-        time.sleep(0.001)
+        if run.status() == psutil.STATUS_STOPPED:
+            (received,) = folder.glob(f".{NAME}.paid-*")
+            assert received.stat().st_size == size
+            return received
+        time.sleep(0.01)
     process.kill()
     _, err = process.communicate()
-    raise AssertionError(f"the download never completed (or finished too fast): {err}")
+    raise AssertionError(f"the run never stopped at its received download: {err}")
 
 
 def assert_kept_and_never_bought_again(tmp_path, run_cli, server, config):
@@ -126,7 +123,7 @@ def test_sigkill_while_a_received_download_is_verified_keeps_it(
     tmp_path, write_config, run_cli, server
 ):
     server.script("get_range", body=big_body())
-    config = write_config(CONFIG.format(gateway=server.gateway))
+    config = write_config(job_yaml(server))
     process = start_run(config)
     leftover = freeze_once_fully_received(process, tmp_path / CHUNK, len(big_body()))
     os.kill(process.pid, signal.SIGKILL)
@@ -145,7 +142,7 @@ def test_sigterm_stops_like_ctrl_c_and_keeps_the_paid_bytes(
     tmp_path, write_config, run_cli, server, stop, code, word
 ):
     server.script("get_range", body=big_body())
-    config = write_config(CONFIG.format(gateway=server.gateway))
+    config = write_config(job_yaml(server))
     process = start_run(config)
     freeze_once_fully_received(process, tmp_path / CHUNK, len(big_body()))
     os.kill(process.pid, stop)
@@ -161,7 +158,7 @@ def test_sigterm_stops_like_ctrl_c_and_keeps_the_paid_bytes(
 def test_an_incomplete_leftover_of_a_dead_run_is_deleted_and_bought_once(
     tmp_path, write_config, run_cli, server
 ):
-    config = write_config(CONFIG.format(gateway=server.gateway))
+    config = write_config(job_yaml(server))
     folder = tmp_path / CHUNK
     folder.mkdir(parents=True)
     cut = server.body_for_range(
@@ -188,7 +185,7 @@ def test_a_dead_runs_download_is_kept_when_its_pid_now_belongs_to_another_proces
 ):
     """PID reuse: the leftover names a PID that runs again, but that process started after
     the file was last written, so it is not the writer: the bytes are verified and kept."""
-    config = write_config(CONFIG.format(gateway=server.gateway))
+    config = write_config(job_yaml(server))
     folder = tmp_path / CHUNK
     folder.mkdir(parents=True)
     body = server.body_for_range(
@@ -218,7 +215,7 @@ def test_a_dead_runs_download_is_kept_when_its_pid_now_belongs_to_another_proces
 def test_paid_leftovers_of_chunks_no_job_plans_are_listed_and_kept(
     tmp_path, write_config, run_cli, server
 ):
-    config = write_config(CONFIG.format(gateway=server.gateway))
+    config = write_config(job_yaml(server))
     folder = tmp_path / CHUNK
     folder.mkdir(parents=True)
     orphan = folder / ".20230102T000000Z_20230103T000000Z.dbn.zst.paid-999999999-abcd"

@@ -5,6 +5,7 @@ twice, and every symbol's problem reported while the others are published."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from multigate.storage.layout import sidecar_path
 from tests.conftest import engine_outputs, snapshot
 from tests.fakes.alpaca_server import FakeAlpacaServer, make_bars
 
-KEY, SECRET = "test-key-id", "test-secret-key"
 SERIES = "timeframe=1Min/feed=iex/adjustment=raw"
 OFFLINE = """\
 data_dir: {data}
@@ -60,31 +60,14 @@ sources:
 """
 
 
-def executor_args(kind: str, scheduler: str | None) -> list[str]:
-    if kind == "dask":
-        assert scheduler is not None
-        return ["--executor", "dask", "--scheduler", scheduler]
-    return ["--workers", kind]
-
-
 @pytest.fixture
-def scheduler_for(request):
-    def get(kind: str) -> str | None:
-        return request.getfixturevalue("dask_scheduler") if kind == "dask" else None
-
-    return get
-
-
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
-    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+def server(alpaca_server) -> FakeAlpacaServer:
+    fake = alpaca_server()
     t0 = datetime(2024, 1, 30, 14, 30, tzinfo=UTC)
-    with FakeAlpacaServer(KEY, SECRET) as fake:
-        for index, symbol in enumerate(["AAPL", "MSFT", "SPY", "QQQ"]):
-            fake.add_bars(symbol, make_bars(t0, 3000 + 500 * index, base=100.0 + 50 * index))
-        fake.max_page_size = 1000
-        yield fake
+    for index, symbol in enumerate(["AAPL", "MSFT", "SPY", "QQQ"]):
+        fake.add_bars(symbol, make_bars(t0, 3000 + 500 * index, base=100.0 + 50 * index))
+    fake.max_page_size = 1000
+    return fake
 
 
 def published(folder: Path) -> dict[str, tuple[bytes, dict[str, object]]]:
@@ -98,13 +81,13 @@ def published(folder: Path) -> dict[str, tuple[bytes, dict[str, object]]]:
 
 
 def test_offline_outputs_are_identical_for_one_two_workers_and_dask(
-    tmp_path, write_config, run_cli, scheduler_for
+    tmp_path, write_config, run_cli, executor_args
 ):
     write_alpaca_samples(tmp_path / "in")
     results = {}
     for kind in ("1", "2", "dask"):
         config = write_config(OFFLINE.format(data=f"data-{kind}"))
-        run = run_cli("--config", config, *executor_args(kind, scheduler_for(kind)))
+        run = run_cli("--config", config, *executor_args(kind))
         assert run.code == ExitCode.OK, run.err
         results[kind] = published(tmp_path / f"data-{kind}/ingested/alpaca")
     assert sorted(Path(name).name for name in results["1"]) == [
@@ -128,12 +111,12 @@ def test_offline_outputs_are_identical_for_one_two_workers_and_dask(
 
 
 def test_api_outputs_are_identical_for_one_two_workers_and_dask_and_match_offline(
-    tmp_path, write_config, run_cli, scheduler_for, server
+    tmp_path, write_config, run_cli, executor_args, server
 ):
     results = {}
     for kind in ("1", "2", "dask"):
         config = write_config(API.format(data=f"data-{kind}", url=server.url))
-        run = run_cli("--config", config, *executor_args(kind, scheduler_for(kind)))
+        run = run_cli("--config", config, *executor_args(kind))
         assert run.code == ExitCode.OK, run.err
         results[kind] = published(tmp_path / f"data-{kind}/ingested/alpaca/bars/{SERIES}")
     assert len(results["1"]) == 4
@@ -152,9 +135,9 @@ def test_api_outputs_are_identical_for_one_two_workers_and_dask_and_match_offlin
 
 
 @pytest.mark.parametrize("kind", ["2", "dask"])
-def test_second_run_writes_nothing(tmp_path, write_config, run_cli, scheduler_for, server, kind):
+def test_second_run_writes_nothing(tmp_path, write_config, run_cli, executor_args, server, kind):
     write_alpaca_samples(tmp_path / "in")
-    args = executor_args(kind, scheduler_for(kind))
+    args = executor_args(kind)
     for text in (OFFLINE, API):
         config = write_config(text.format(data="data", url=server.url))
         first = run_cli("--config", config, *args)
@@ -187,13 +170,10 @@ def test_every_failing_symbol_is_named_and_the_others_are_published(
 
 
 def planned(out: str, label: str) -> list[str]:
-    """The symbols of the local job's outputs a dry run lists under ``label``."""
-    folder = f"/ingested/alpaca/local/{SERIES}/"
-    return sorted(
-        line.split(folder)[1].removesuffix(".parquet")
-        for line in out.splitlines()
-        if line.strip().startswith(f"{label} ") and folder in line
-    )
+    """The symbols of the local job's outputs a dry run lists under ``label`` (a path
+    longer than the console is folded onto the next line: the lines are joined first)."""
+    folder = re.escape(f"/ingested/alpaca/local/{SERIES}/")
+    return sorted(re.findall(rf" {label} +\S*?{folder}(\S+?)\.parquet", "".join(out.splitlines())))
 
 
 def test_offline_dry_run_names_each_output_and_which_are_current(tmp_path, write_config, run_cli):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import databento_dbn as dbn
 import pytest
@@ -86,33 +87,29 @@ def published(data_dir: Path) -> dict[str, object]:
     return found
 
 
-def executor_args(kind: str, scheduler: str | None) -> list[str]:
-    if kind == "dask":
-        assert scheduler is not None
-        return ["--executor", "dask", "--scheduler", scheduler]
-    return ["--workers", kind]
-
-
-def converted_on(scheduler: str) -> bool:
-    """Whether the cluster behind ``scheduler`` has run any convert task."""
+def converted_on(scheduler: str) -> int:
+    """How many convert tasks the cluster behind ``scheduler`` has finished so far. The
+    cluster serves every test of this process: compare the count before and after a run."""
     distributed = pytest.importorskip("distributed")
     with distributed.Client(scheduler, timeout="20s") as client:
-        return bool(client.run_on_scheduler(_has_convert_tasks))
+        return int(client.run_on_scheduler(_convert_tasks_finished))
 
 
-def _has_convert_tasks(dask_scheduler: object) -> bool:
-    return "convert" in getattr(dask_scheduler, "task_prefixes", {})
+def _convert_tasks_finished(dask_scheduler: Any) -> int:
+    prefix = dask_scheduler.task_prefixes.get("convert")
+    return 0 if prefix is None else int(prefix.state_counts["memory"])
 
 
 def test_bytes_and_sidecars_are_identical_for_one_two_workers_and_dask(
-    tmp_path, write_config, run_cli, dask_scheduler
+    tmp_path, write_config, run_cli, executor_args, dask_scheduler
 ):
     write_dbn_files(tmp_path / "dbn")
+    converted_before = converted_on(dask_scheduler)
     results = {}
     for kind in ("1", "2", "dask"):
         data = f"data-{kind}"
         config = write_config(CONFIG.format(data=data))
-        args = executor_args(kind, dask_scheduler if kind == "dask" else None)
+        args = executor_args(kind)
         run = run_cli("--config", config, *args)
         assert run.code == ExitCode.OK, run.err
         results[kind] = published(tmp_path / data)
@@ -122,7 +119,8 @@ def test_bytes_and_sidecars_are_identical_for_one_two_workers_and_dask(
         assert snapshot(tmp_path / data) == before
         assert "1 error message(s) from the gateway" in again.out + again.err  # read back
         assert not leftovers(tmp_path / data)
-    assert converted_on(dask_scheduler)  # the conversions ran on the cluster
+    # the Dask run's conversions (6 files, a capture split in 3) ran on the cluster
+    assert converted_on(dask_scheduler) - converted_before == 6
     names = sorted(results["1"])
     assert [name for name in names if name.endswith("/capture.dbn.parquet")] == [
         "schema=mbp-1/capture.dbn.parquet",
@@ -142,20 +140,23 @@ def test_bytes_and_sidecars_are_identical_for_one_two_workers_and_dask(
 
 
 @pytest.mark.parametrize("kind", ["2", "dask"])
-def test_a_corrupt_file_fails_alone_in_parallel(tmp_path, write_config, run_cli, request, kind):
+def test_a_corrupt_file_fails_alone_in_parallel(
+    tmp_path, write_config, run_cli, request, executor_args, kind
+):
     write_dbn_files(tmp_path / "dbn")
     good = (tmp_path / "dbn/f1.dbn.zst").read_bytes()
     (tmp_path / "dbn/f2.dbn.zst").write_bytes(good[: len(good) // 2])  # cut mid-stream
     scheduler = request.getfixturevalue("dask_scheduler") if kind == "dask" else None
+    converted_before = converted_on(scheduler) if scheduler else 0
     config = write_config(CONFIG.format(data="data"))
-    run = run_cli("--config", config, *executor_args(kind, scheduler))
+    run = run_cli("--config", config, *executor_args(kind))
     assert run.code == ExitCode.JOB_FAILED
     assert "1 of 6 files failed" in run.err and "f2.dbn.zst" in run.err
     names = sorted(published(tmp_path / "data"))
     assert len(names) == 7 and not [name for name in names if "f2" in name]
     assert not leftovers(tmp_path / "data")
-    if kind == "dask":
-        assert converted_on(scheduler)
+    if scheduler:  # the good files were converted on the cluster
+        assert converted_on(scheduler) - converted_before >= 5
 
 
 def test_a_missing_output_of_a_split_capture_is_made_again(tmp_path, write_config, run_cli):

@@ -85,17 +85,10 @@ def test_engine_block_sets_the_workers(tmp_path, write_config, run_cli):
     assert len(list(engine_outputs(tmp_path / "data", recursive=True))) == 3
 
 
-def closed_port() -> int:
-    """A port on this machine that nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize("flags", [[], ["--executor", "dask"]], ids=["implied", "explicit"])
-def test_an_unreachable_scheduler_stops_the_run_at_start(tmp_path, write_config, run_cli, flags):
+def test_an_unreachable_scheduler_stops_the_run_at_start(
+    tmp_path, write_config, run_cli, closed_port, flags
+):
     """--scheduler alone means Dask; a scheduler nobody answers at is one error line before
     any job runs (not one wait per job)."""
     write_many_symbols(tmp_path / "in", symbols=2, days=100)
@@ -109,3 +102,28 @@ def test_an_unreachable_scheduler_stops_the_run_at_start(tmp_path, write_config,
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and f"Dask scheduler at {address}" in lines[0], result.err
     assert not list(engine_outputs(tmp_path / "data", recursive=True))
+
+
+def test_the_runs_own_local_cluster_takes_no_fixed_port(recwarn):
+    """Without --scheduler the run starts a LocalCluster: no dashboard, and its scheduler's
+    HTTP routes on a free port, not Dask's default 8787 -- which another run, a notebook's
+    cluster or another test worker may hold (here, this test holds it when it can)."""
+    import socket
+
+    pytest.importorskip("distributed")
+    from multigate.engine.dask_executor import DaskExecutor
+
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", 8787))
+            holder.listen()
+        except OSError:
+            pass  # taken already: the same situation
+        executor = DaskExecutor(None, 1)
+        try:
+            executor._connect()
+            server = executor._cluster.scheduler.http_server
+            assert (server.address, server.port != 8787) == ("127.0.0.1", True)
+        finally:
+            executor.close()
+    assert not [w for w in recwarn if "8787" in str(w.message)]

@@ -11,7 +11,7 @@ import pty
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,44 +19,33 @@ import pytest
 from multigate.exit_codes import ExitCode
 from multigate.guardrails import spend_from_ledger
 from multigate.storage.ledger import read_ledger
-from tests.conftest import REPO_ROOT, CliRun, engine_outputs
+from tests.conftest import REPO_ROOT, CliRun, engine_outputs, paid_databento_yaml
 from tests.engine.helpers import leftovers, published, write_many_symbols
-from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
+from tests.fakes.databento_server import FakeDatabentoServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
-KEY = "db-test-key-0123456789"
 LEDGER = "raw/databento/ledger.jsonl"
 VIX_SYMBOLS = 6
 
 WriteConfig = Callable[[str], Path]
 RunCli = Callable[..., CliRun]
 
-PAID_AND_OFFLINE = """\
-data_dir: {data}
-sources:
-  databento:
-    enabled: true
-    mode: api
-    base_url: {gateway}
-    http: {{max_attempts: 3, backoff_seconds: 0}}
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL, MSFT]
-        start: 2024-01-02
-        end: 2024-01-04
-{rails}
-  vix:
-    enabled: true
-    mode: offline
-    jobs:
-      - name: many
-        mode: offline
-        path: in/*/*.csv
+VIX_JOB = """\
+vix:
+  enabled: true
+  mode: offline
+  jobs:
+    - name: many
+      mode: offline
+      path: in/*/*.csv
 """
+
+
+def paid_and_offline(server: FakeDatabentoServer, **rails: object) -> str:
+    """The paid Databento job with ``rails``, and an offline VIX job beside it."""
+    return paid_databento_yaml(server.gateway, rails=rails, more_sources=VIX_JOB)
+
 
 OFFLINE_ONLY = """\
 data_dir: {data}
@@ -72,29 +61,12 @@ sources:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
+def server(databento_server) -> FakeDatabentoServer:
     """2 symbols x 3 days of trades (6 chunks) at $0.05 a chunk."""
-    with FakeDatabentoServer(
-        key=KEY, symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001
-    ) as fake:
-        point_client_at(fake, monkeypatch)
-        yield fake
+    return databento_server(symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001)
 
 
-@pytest.fixture
-def executor_args(request: pytest.FixtureRequest) -> list[str]:
-    """The command-line flags of the parametrized executor (``2`` workers or ``dask``)."""
-    if request.param == "dask":
-        scheduler = request.getfixturevalue("dask_scheduler")
-        return ["--executor", "dask", "--scheduler", scheduler]
-    return ["--workers", request.param]
-
-
-PARALLEL = pytest.mark.parametrize("executor_args", ["2", "dask"], indirect=True)
-
-
-def rails_lines(**rails: object) -> str:
-    return "\n".join(f"        {key}: {str(value).lower()}" for key, value in rails.items())
+PARALLEL = pytest.mark.parametrize("kind", ["2", "dask"])
 
 
 def billable_calls(server: FakeDatabentoServer) -> Counter[tuple[str, str, str]]:
@@ -143,13 +115,14 @@ def test_a_quote_over_a_cap_spends_nothing_and_the_offline_job_converts(
     write_config: WriteConfig,
     run_cli: RunCli,
     server: FakeDatabentoServer,
-    executor_args: list[str],
+    executor_args: Callable[[str], list[str]],
+    kind: str,
     cap: str,
 ) -> None:
     write_many_symbols(tmp_path / "in", symbols=VIX_SYMBOLS, days=800)
-    rails = rails_lines(**{cap: 0.10}, require_confirm=False)  # the quote is $0.30
-    config = write_config(PAID_AND_OFFLINE.format(data="data", gateway=server.gateway, rails=rails))
-    result = run_cli("--config", config, "--yes", *executor_args)
+    rails = {cap: 0.10, "require_confirm": False}  # the quote is $0.30
+    config = write_config(paid_and_offline(server, **rails))
+    result = run_cli("--config", config, "--yes", *executor_args(kind))
     assert result.code == ExitCode.GUARDRAIL_REFUSED, result.err
     assert OVER_A_CAP[cap] in (result.out + result.err).replace("\n", " ")
     assert server.calls["get_cost"] == 6  # quoted (free), never bought
@@ -183,18 +156,18 @@ def test_an_unconfirmed_download_spends_nothing_and_the_offline_job_converts(
     write_config: WriteConfig,
     run_cli: RunCli,
     server: FakeDatabentoServer,
-    executor_args: list[str],
+    executor_args: Callable[[str], list[str]],
+    kind: str,
     how: str,
 ) -> None:
     write_many_symbols(tmp_path / "in", symbols=VIX_SYMBOLS, days=800)
-    rails = rails_lines(require_confirm=True)
-    config = write_config(PAID_AND_OFFLINE.format(data="data", gateway=server.gateway, rails=rails))
+    config = write_config(paid_and_offline(server, require_confirm=True))
     if how == "no-terminal":
-        result = run_cli("--config", config, *executor_args)
+        result = run_cli("--config", config, *executor_args(kind))
         code, err = result.code, result.out + result.err
         assert "there is no terminal to ask: re-run with --yes" in err
     else:
-        code, err = run_on_a_terminal(config, b"n\n", executor_args)
+        code, err = run_on_a_terminal(config, b"n\n", executor_args(kind))
         assert "download 6 chunk(s) of XNAS.ITCH trades for $0.3000? [y/N]" in err
         assert "not confirmed; nothing was downloaded" in err
     assert code == ExitCode.GUARDRAIL_REFUSED, err
@@ -254,7 +227,8 @@ def test_several_paid_jobs_each_stay_within_their_own_cap(
     write_config: WriteConfig,
     run_cli: RunCli,
     server: FakeDatabentoServer,
-    executor_args: list[str],
+    executor_args: Callable[[str], list[str]],
+    kind: str,
 ) -> None:
     """``max_cost_usd`` is a job's key and bounds that job's spend in one run (its quote and
     every billable retry). Three jobs quoted $0.15 each, capped at $0.20, $0.20 and $0.10:
@@ -264,7 +238,7 @@ def test_several_paid_jobs_each_stay_within_their_own_cap(
     server.script("get_range", status=200, times=3)  # first: three good answers
     server.script("get_range", cut_after_bytes=100, times=2)  # second, day 1: cut, cut
     config = write_config(SEVERAL_PAID_JOBS.format(gateway=server.gateway))
-    result = run_cli("--config", config, *executor_args)
+    result = run_cli("--config", config, *executor_args(kind))
     assert result.code == ExitCode.GUARDRAIL_REFUSED, result.err
     text = (result.out + result.err).replace("\n", " ")
     assert "over max_cost_usd $0.2000" in text  # second, stopped before its third chunk
@@ -293,7 +267,7 @@ def test_several_paid_jobs_each_stay_within_their_own_cap(
     assert not [path for path in data.rglob("*") if ".paid-" in path.name]
 
     # a re-run buys only what is missing: the second job's last chunk, nothing twice
-    again = run_cli("--config", config, *executor_args)
+    again = run_cli("--config", config, *executor_args(kind))
     assert again.code == ExitCode.GUARDRAIL_REFUSED, again.err  # the third, again
     calls_after = billable_calls(server)
     assert calls_after - calls == Counter({("trades", "MSFT", later[1]): 1})

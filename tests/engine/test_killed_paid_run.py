@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,48 +28,27 @@ from multigate.sources.databento.dbn_synthetic import encode_metadata, synthetic
 from multigate.storage.layout import sidecar_path
 from multigate.storage.ledger import read_ledger
 from multigate.storage.provenance import read_sidecar, sha256_of
-from tests.conftest import REPO_ROOT, CliRun, engine_outputs
+from tests.conftest import REPO_ROOT, CliRun, engine_outputs, paid_databento_yaml
 from tests.engine.helpers import leftovers
-from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
+from tests.fakes.databento_server import FakeDatabentoServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
-KEY = "db-test-key-0123456789"
 SYMBOLS = {"AAPL": 1001, "MSFT": 1002}  # the fake's instrument ids
 DAYS = (dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4))
 RECORDS = 600_000  # per chunk: verifying and converting one takes a moment
 RAW = "raw/databento/dataset=XNAS.ITCH/schema=trades/stype_in=raw_symbol"
 OUT = "ingested/databento/trades"
 
-CONFIG = """\
-data_dir: {data}
-sources:
-  databento:
-    enabled: true
-    mode: api
-    base_url: {gateway}
-    http: {{max_attempts: 3, backoff_seconds: 0, timeout_seconds: 60}}
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL, MSFT]
-        start: 2024-01-02
-        end: 2024-01-04
-        require_confirm: false
-        max_cost_usd: 10.0
-"""
+HTTP = {"max_attempts": 3, "backoff_seconds": 0, "timeout_seconds": 60}
 
 WriteConfig = Callable[[str], Path]
 RunCli = Callable[..., CliRun]
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
-    with FakeDatabentoServer(key=KEY, symbols=tuple(SYMBOLS), records_per_day=50) as fake:
-        point_client_at(fake, monkeypatch)
-        yield fake
+def server(databento_server) -> FakeDatabentoServer:
+    return databento_server(symbols=tuple(SYMBOLS), records_per_day=50)
 
 
 @cache
@@ -202,13 +181,14 @@ def test_a_killed_paid_parallel_run_heals_and_buys_no_chunk_twice(
     run_cli: RunCli,
     server: FakeDatabentoServer,
     request: pytest.FixtureRequest,
+    executor_args: Callable[[str], list[str]],
     executor: str,
     when: str,
 ) -> None:
+    args = executor_args(executor)
     scheduler = request.getfixturevalue("dask_scheduler") if executor == "dask" else ""
-    args = ["--executor", "dask", "--scheduler", scheduler] if scheduler else ["--workers", "2"]
     serve_every_chunk(server)
-    config = write_config(CONFIG.format(data="data", gateway=server.gateway))
+    config = write_config(paid_databento_yaml(server.gateway, http=HTTP))
     data = tmp_path / "data"
     kill_run(config, when, data, args)
     if scheduler:  # its workers finish what they were converting, for a run that is gone
@@ -237,7 +217,7 @@ def test_a_killed_paid_parallel_run_heals_and_buys_no_chunk_twice(
     assert not [path for path in data.rglob("*") if ".paid-" in path.name]
 
     serve_every_chunk(server)  # a clean run, for reference
-    clean = write_config(CONFIG.format(data="clean", gateway=server.gateway))
+    clean = write_config(paid_databento_yaml(server.gateway, data_dir="clean", http=HTTP))
     assert run_cli("--config", clean, "--workers", "1").code == ExitCode.OK
     result = published(data)
     assert len(result) == 12  # 6 raw chunks, 6 outputs

@@ -11,32 +11,15 @@ from tests.conftest import engine_outputs, snapshot
 from tests.engine.helpers import CONFIG, OUT, leftovers, published, write_many_symbols
 
 
-def executor_args(kind: str, scheduler: str | None) -> list[str]:
-    if kind == "dask":
-        assert scheduler is not None
-        return ["--executor", "dask", "--scheduler", scheduler]
-    return ["--workers", kind]
-
-
-@pytest.fixture
-def scheduler_for(request):
-    """The LocalCluster's address, started only for the tests that run on Dask."""
-
-    def get(kind: str) -> str | None:
-        return request.getfixturevalue("dask_scheduler") if kind == "dask" else None
-
-    return get
-
-
 def test_output_bytes_are_identical_for_one_two_workers_and_dask(
-    tmp_path, write_config, run_cli, scheduler_for
+    tmp_path, write_config, run_cli, executor_args
 ):
     symbols = write_many_symbols(tmp_path / "in")
     results = {}
     for kind in ("1", "2", "dask"):
         data = f"data-{kind}"
         config = write_config(CONFIG.format(data=data))
-        run = run_cli("--config", config, *executor_args(kind, scheduler_for(kind)))
+        run = run_cli("--config", config, *executor_args(kind))
         assert run.code == ExitCode.OK, run.err
         results[kind] = published(tmp_path / data)
     assert len(results["1"]) == len(symbols)
@@ -47,10 +30,10 @@ def test_output_bytes_are_identical_for_one_two_workers_and_dask(
 
 
 @pytest.mark.parametrize("kind", ["2", "dask"])
-def test_second_run_writes_nothing(tmp_path, write_config, run_cli, scheduler_for, kind):
+def test_second_run_writes_nothing(tmp_path, write_config, run_cli, executor_args, kind):
     write_many_symbols(tmp_path / "in", symbols=6, days=800)
     config = write_config(CONFIG.format(data="data"))
-    args = executor_args(kind, scheduler_for(kind))
+    args = executor_args(kind)
     first = run_cli("--config", config, *args)
     assert first.code == ExitCode.OK, first.err
     before = snapshot(tmp_path / "data")
@@ -62,13 +45,13 @@ def test_second_run_writes_nothing(tmp_path, write_config, run_cli, scheduler_fo
 
 @pytest.mark.parametrize("kind", ["1", "2", "dask"])
 def test_a_bad_input_fails_the_job_cleanly_and_publishes_nothing(
-    tmp_path, write_config, run_cli, scheduler_for, kind
+    tmp_path, write_config, run_cli, executor_args, kind
 ):
     write_many_symbols(tmp_path / "in", symbols=8, days=800)
     bad = tmp_path / "in/recent/IDX05_History.csv"
     bad.write_bytes(b"DATE,OPEN,HIGH,LOW,CLOSE\n01/02/2004,18.0,x,17.0,17.5\n")
     config = write_config(CONFIG.format(data="data"))
-    result = run_cli("--config", config, *executor_args(kind, scheduler_for(kind)))
+    result = run_cli("--config", config, *executor_args(kind))
     assert result.code == ExitCode.JOB_FAILED
     assert "IDX05_History.csv:2: bad number 'x'" in result.err
     assert "Traceback" not in result.err and "Traceback" not in result.out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
+from tests.conftest import DATABENTO_KEY
 from tests.fakes.databento_server import FakeDatabentoServer
 
-DATABENTO_KEY = "db-test-key-0123456789"
+__all__ = ["DATABENTO_KEY"]
 
 
 class SleepRecorder:
@@ -27,9 +28,6 @@ def sleeps() -> SleepRecorder:
 
 
 @pytest.fixture
-def databento(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabentoServer]:
-    with FakeDatabentoServer(key=DATABENTO_KEY, symbols=("AAPL",), records_per_day=200) as fake:
-        for name, value in fake.client_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        yield fake
+def databento(databento_server: Callable[..., FakeDatabentoServer]) -> FakeDatabentoServer:
+    """The fake vendor (AAPL, 200 records a day), the real client pointed at it."""
+    return databento_server(symbols=("AAPL",), records_per_day=200)

@@ -25,6 +25,7 @@ from multigate.sources.databento.api import DatabentoApi
 from multigate.sources.databento.dbn_verify import verify_dbn_file
 from multigate.storage.ledger import read_ledger
 from multigate.transfer_watch import RateFloor, RateWatch, StalledTransfer
+from tests.conftest import paid_databento_yaml
 from tests.fakes.alpaca_server import FakeAlpacaServer, make_bars
 from tests.fakes.cboe_server import CboeServer, Scripted, running_cboe_server
 from tests.network.conftest import DATABENTO_KEY
@@ -207,29 +208,13 @@ def test_databento_trickled_quote_is_aborted_and_retried(databento, sleeps, capl
     assert len(stalled_retries(caplog)) == 1
 
 
-DATABENTO_CONFIG = """\
-data_dir: data
-sources:
-  databento:
-    enabled: true
-    mode: api
-    base_url: {gateway}
-    http:
-      max_attempts: 2
-      backoff_seconds: 0
-      min_rate_bytes_per_second: 1000
-      min_rate_window_seconds: 0.5
-    jobs:
-      - name: trades
-        mode: api
-        dataset: XNAS.ITCH
-        schema: trades
-        symbols: [AAPL]
-        start: 2024-01-02
-        end: 2024-01-02
-        require_confirm: false
-        max_cost_usd: 10
-"""
+# min_rate_* : a transfer under 1000 bytes/s for half a second is stalled
+DATABENTO_HTTP = {
+    "max_attempts": 2,
+    "backoff_seconds": 0,
+    "min_rate_bytes_per_second": 1000,
+    "min_rate_window_seconds": 0.5,
+}
 
 
 def test_databento_run_retries_a_trickle_and_ledgers_it_as_billed(
@@ -237,7 +222,14 @@ def test_databento_run_retries_a_trickle_and_ledgers_it_as_billed(
 ):
     monkeypatch.setenv("DATABENTO_API_KEY", DATABENTO_KEY)
     databento.script("get_range", trickle=TRICKLE)
-    result = run_cli("--config", write_config(DATABENTO_CONFIG.format(gateway=databento.gateway)))
+    result = run_cli(
+        "--config",
+        write_config(
+            paid_databento_yaml(
+                databento.gateway, symbols=["AAPL"], end="2024-01-02", http=DATABENTO_HTTP
+            )
+        ),
+    )
     assert result.code == ExitCode.OK, result.err
     assert "stalled" in result.err and "retry 1/1" in result.err
     assert databento.calls["get_range"] == 2

@@ -1,4 +1,4 @@
-"""Fixtures: the sample jobs of example.ingest.yaml ingested once per test module."""
+"""Fixtures: the sample jobs of example.ingest.yaml ingested once per test process."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from tests.conftest import engine_outputs
 EXAMPLE = Path(__file__).resolve().parents[2] / "example.ingest.yaml"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder holding every source's offline sample outputs, made by the real CLI."""
+    """A data folder holding every source's offline sample outputs, made by the real CLI
+    once per test process (each xdist worker) and shared by the quality tests: read it,
+    never change it (copy it to a test's ``tmp_path`` first)."""
     root = tmp_path_factory.mktemp("samples")
     config = root / "ingest.yaml"
     shutil.copy(EXAMPLE, config)

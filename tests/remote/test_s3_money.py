@@ -10,28 +10,25 @@ import json
 import pytest
 
 from multigate.exit_codes import ExitCode
-from tests.databento_jobs.test_databento_money import CONFIG, KEY
-from tests.fakes.databento_server import FakeDatabentoServer, point_client_at
+from tests.conftest import paid_databento_yaml
+from tests.fakes.databento_server import FakeDatabentoServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
 
 @pytest.fixture
-def vendor(monkeypatch: pytest.MonkeyPatch):
+def vendor(databento_server) -> FakeDatabentoServer:
     """6 chunks (2 symbols x 3 days) quoted at $0.05 each."""
-    with FakeDatabentoServer(
-        key=KEY, symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001
-    ) as fake:
-        point_client_at(fake, monkeypatch)
-        yield fake
+    return databento_server(symbols=("AAPL", "MSFT"), records_per_day=50, usd_per_record=0.001)
 
 
 def paid_job(write_config, vendor, bucket: str, cache: str, end: str, **rails: object):
-    config = CONFIG.format(
-        gateway=vendor.gateway,
-        rails="\n".join(f"        {key}: {json.dumps(value)}" for key, value in rails.items()),
-    ).replace("data_dir: data", f"data_dir: s3://{bucket}/lake\ncache_dir: {cache}")
-    return write_config(config.replace("end: 2024-01-04", f"end: {end}"))
+    """The paid job (AAPL and MSFT from 2024-01-02 to ``end``) in ``s3://bucket/lake``,
+    with ``cache`` as this machine's working copy."""
+    data_dir = f"s3://{bucket}/lake\ncache_dir: {cache}"
+    return write_config(
+        paid_databento_yaml(vendor.gateway, data_dir=data_dir, end=end, rails=rails)
+    )
 
 
 def test_another_machine_never_buys_what_the_bucket_holds(

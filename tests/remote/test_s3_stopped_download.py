@@ -13,10 +13,10 @@ from multigate.exit_codes import ExitCode
 from multigate.storage.ledger import read_ledger
 from tests.databento_jobs.test_databento_stop import (
     CHUNK,
-    CONFIG,
     NAME,
     big_body,
     freeze_once_fully_received,
+    job_yaml,
     server,  # noqa: F401 (the fixture)
     start_run,
 )
@@ -36,7 +36,7 @@ def test_a_stopped_paid_download_keeps_other_machines_from_buying_it(
     bucket = aws_env.new_bucket()
 
     def config(cache: str):
-        text = CONFIG.format(gateway=server.gateway)
+        text = job_yaml(server)
         return write_config(
             text.replace("data_dir: data", f"data_dir: s3://{bucket}/lake\ncache_dir: {cache}")
         )

@@ -96,7 +96,9 @@ class DaskExecutor:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                scheduler_kwargs={"dashboard": False},
+                # no dashboard, and the scheduler's HTTP routes on a free port of this
+                # machine: Dask's default (8787) would make two runs contend for it
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.CRITICAL,  # a failed task is reported once, by the engine
             )
             self._client = Client(self._cluster)
