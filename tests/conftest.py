@@ -131,8 +131,13 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
-    """Run ``python -m scripts.ingest`` in-process; returns exit code, stdout, stderr."""
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliRun]:
+    """Run ``python -m scripts.ingest`` in-process; returns exit code, stdout, stderr. The
+    summary is laid out for a 200-column screen (a test of widths sets ``COLUMNS`` itself):
+    piped, as under xdist or CI, it would take 80."""
+    monkeypatch.setenv("COLUMNS", "200")
 
     def run(*args: str | Path) -> CliRun:
         code = main([str(arg) for arg in args])

@@ -83,14 +83,14 @@ def test_a_key_of_other_jobs_says_which_jobs_take_it(tmp_path, write_config, run
               - name: files
                 mode: offline
                 raw_dir: dbn
-                schema: trades
+                max_cost_usd: 5
                 shema: x
         """
     )
     result = run_cli("--config", config, "--dry-run")
     assert result.code == ExitCode.CONFIG_ERROR
     assert "did you mean 'schema'?) " not in result.err
-    assert "unknown key 'schema' here: it is a key of 'mode: api' jobs" in result.err
+    assert "unknown key 'max_cost_usd' here: it is a key of 'mode: api' jobs" in result.err
     assert "unknown key 'shema' (did you mean 'schema'?)" in result.err
 
 

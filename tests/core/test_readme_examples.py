@@ -1,4 +1,6 @@
-"""Every Python example in the README and docs/ runs as written after the demo (`make demo`)."""
+"""Every Python example in the README and docs/ runs as written after the demo (`make demo`).
+A fragment fenced as ``py`` (not ``python``) names datasets of a user's own config (see
+docs/backtest.md) and is not run; the README's runnable examples cover the same calls."""
 
 from __future__ import annotations
 

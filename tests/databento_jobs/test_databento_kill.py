@@ -13,6 +13,7 @@ from pathlib import Path
 from multigate.sources.databento.dbn_synthetic import write_synthetic_file
 from multigate.storage.layout import sidecar_path
 from multigate.storage.provenance import read_sidecar, sha256_of
+from tests.conftest import engine_files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\
@@ -59,7 +60,7 @@ def test_sigkill_midway_leaves_no_complete_looking_output(tmp_path, write_config
 
     rerun = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    assert sorted(p.name for p in out_dir.iterdir()) == [
+    assert engine_files(out_dir) == [
         "big.trades.dbn.parquet",
         "big.trades.dbn.parquet.source.json",
     ]

@@ -142,8 +142,8 @@ def test_write_report_takes_coverage_from_sidecars_and_names_unreadable_outputs(
     page = out.read_text()
     assert shown == 8 and "snap-of-vix/vix_sample" in page
     assert "<td>es</td><td>$3.50</td><td>$3.00</td>" in page
-    assert page.count("file(s) could not be read") == 7
-    assert page.count("<td>100.0%</td><td>100.0%</td>") == 7  # every dataset: complete
+    assert page.count("file(s) could not be read") == 8  # the factors' file too
+    assert page.count("<td>100.0%</td><td>100.0%</td>") == 8  # every dataset: complete
 
 
 def _summary(page: str) -> dict[str, dict[str, str]]:
