@@ -161,12 +161,21 @@ def test_output_is_deterministic(tmp_path: Path) -> None:
     assert (a[0].rows, a[0].first_ts, a[0].last_ts) == (b[0].rows, b[0].first_ts, b[0].last_ts)
 
 
-def test_parquet_written_with_zstd(tmp_path: Path) -> None:
+def test_parquet_written_for_readers(tmp_path: Path) -> None:
+    """lz4 pages, the page index, and statistics where readers prune (symbol, times)."""
     src = tmp_path / "z.trades.dbn"
     write_synthetic_file(src, "trades", records=100, n_instruments=3)
     out = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
-    meta = pq.ParquetFile(out[0].path).metadata
-    assert meta.row_group(0).column(0).compression == "ZSTD"
+    group = pq.ParquetFile(out[0].path).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert {c.compression for c in columns.values()} == {"LZ4"}  # LZ4_RAW on disk
+    assert all(c.has_offset_index for c in columns.values())
+    for name in ("symbol", "ts_recv", "ts_event"):
+        assert columns[name].has_column_index and columns[name].is_stats_set, name
+    assert (columns["symbol"].statistics.min, columns["symbol"].statistics.max) == (
+        "SYM00001",
+        "SYM00003",
+    )
 
 
 def test_row_groups_are_exact_when_chunks_do_not_align(tmp_path: Path, monkeypatch) -> None:

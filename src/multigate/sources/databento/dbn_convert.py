@@ -2,7 +2,8 @@
 
 Pipeline: decompress (zstd) -> upgrade to DBN v3 if older (vendor Transcoder) -> read
 fixed-size chunks of raw records -> ``np.frombuffer`` with the vendor's v3 record dtype
--> Arrow arrays built from numpy -> background ParquetWriter thread (zstd).
+-> Arrow arrays built from numpy -> background ParquetWriter thread (rows sorted by
+symbol, stably, in bounded memory; see ``multigate.storage.parquet`` for the layout).
 See ``convert_dbn_file`` for the exact output contract.
 """
 
@@ -16,6 +17,8 @@ from typing import Literal
 import databento_dbn as dbn
 import numpy as np
 import pyarrow as pa
+
+from multigate.storage.parquet import ROW_GROUP_ROWS
 
 from .dbn_columns import RecordPlan, build_plan, convert_columns
 from .dbn_control import ControlRecords, scan_control_records
@@ -184,13 +187,14 @@ def convert_dbn_file(
     output_for_schema: Callable[[str], Path],
     *,
     price_type: Literal["float", "fixed"] = "float",
-    row_group_size: int = 1_000_000,
+    row_group_size: int = ROW_GROUP_ROWS,
     progress: Callable[[int], None] | None = None,
 ) -> ConvertedFile:
     """Convert a ``.dbn`` / ``.dbn.zst`` file (DBN v1-v3) to one Parquet file per schema.
 
-    Each output, read back with ``pyarrow.parquet.read_table(p).to_pandas()``, equals
-    ``DBNStore.from_file(src).to_df(price_type=price_type).reset_index()`` of the file
+    Each output's rows are sorted by symbol (unmapped last), stably: each symbol's rows,
+    read back with ``pyarrow.parquet.read_table(p).to_pandas()``, equal that symbol's rows
+    of ``DBNStore.from_file(src).to_df(price_type=price_type).reset_index()`` of the file
     upgraded to DBN v3: same columns and order (index column first, ``symbol`` last),
     values, row order and pandas dtypes (uint8/uint16/uint32/int32/... kept exactly;
     timestamps ``datetime64[ns, UTC]`` with NaT for UNDEF_TIMESTAMP; prices float64 with

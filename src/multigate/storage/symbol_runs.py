@@ -1,0 +1,140 @@
+"""A stream of tables, sorted by symbol in bounded memory, handed on in row groups.
+
+Tables arrive in the vendor's order. Up to ``RUN_BYTES`` of them are held in memory; past
+that, the held rows are sorted (stably) by symbol and spilled as one run to an anonymous
+temporary file, one Arrow IPC stream per symbol. At the end each symbol's rows are read
+back run by run, in arrival order, and handed on in row groups of exactly
+``rows_per_group`` rows (the last may be shorter). A file that fits in one run never
+touches the disk. The row groups, and so the bytes written, are the same either way.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+
+from multigate.storage.parquet import SORT_COLUMN, symbol_ranks
+
+RUN_BYTES = 256 * 1024 * 1024
+
+Symbol = str | None
+
+
+def _segments(table: pa.Table) -> tuple[pa.Table, dict[Symbol, tuple[int, int]]]:
+    """``table`` sorted stably by symbol, and each symbol's ``[start, end)`` rows in it."""
+    if table.num_rows == 0:
+        return table, {}
+    ranks = symbol_ranks(table.column(SORT_COLUMN))
+    if not bool((ranks[1:] >= ranks[:-1]).all()):
+        order = np.argsort(ranks, kind="stable")
+        table, ranks = table.take(order), ranks[order]
+    starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]])
+    ends = np.r_[starts[1:], table.num_rows]
+    names = table.column(SORT_COLUMN).take(pa.array(starts)).to_pylist()
+    return table, {
+        name: (int(a), int(b)) for name, a, b in zip(names, starts, ends, strict=True)
+    }
+
+
+def _symbol_key(name: Symbol) -> tuple[bool, str]:
+    return (name is None, name or "")
+
+
+class SymbolSorter:
+    """Collects tables with a ``symbol`` column; ``finish`` writes them sorted by symbol.
+
+    ``write(table)`` receives one whole row group at a time (one contiguous chunk)."""
+
+    def __init__(
+        self,
+        schema: pa.Schema,
+        write: Callable[[pa.Table], None],
+        rows_per_group: int,
+        spill_dir: Path,
+        run_bytes: int | None = None,
+    ) -> None:
+        self._schema = schema
+        self._write = write
+        self._group = rows_per_group
+        self._spill_dir = spill_dir
+        self._run_bytes = RUN_BYTES if run_bytes is None else run_bytes
+        self._held: list[pa.Table] = []
+        self._held_bytes = 0
+        self._spill: IO[bytes] | None = None
+        self._spilled: dict[Symbol, list[tuple[int, int]]] = {}
+        self._out: list[pa.Table] = []
+        self._out_rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        self._held.append(table)
+        self._held_bytes += table.nbytes
+        if self._held_bytes >= self._run_bytes:
+            self._spill_run()
+
+    def finish(self) -> None:
+        """Write every row, sorted by symbol, in row groups; then free the spill file."""
+        held, segments = _segments(self._take_held())
+        for name in sorted(set(segments) | set(self._spilled), key=_symbol_key):
+            for part in self._read_spilled(name):
+                self._emit(part)
+            if name in segments:
+                start, end = segments[name]
+                self._emit(held.slice(start, end - start))
+        self._emit_rest()
+        self.close()
+
+    def close(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+        self._held, self._out = [], []
+
+    def _take_held(self) -> pa.Table:
+        held = pa.concat_tables(self._held) if self._held else self._schema.empty_table()
+        self._held, self._held_bytes = [], 0
+        return held
+
+    def _spill_run(self) -> None:
+        table, segments = _segments(self._take_held())
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(dir=self._spill_dir, prefix=".multigate-sort-")
+        for name, (start, end) in segments.items():
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, self._schema) as writer:
+                writer.write_table(table.slice(start, end - start))
+            data = sink.getvalue()
+            offset = self._spill.seek(0, 2)
+            self._spill.write(data)
+            self._spilled.setdefault(name, []).append((offset, data.size))
+
+    def _read_spilled(self, name: Symbol) -> Iterator[pa.Table]:
+        assert self._spill is not None or name not in self._spilled
+        for offset, size in self._spilled.get(name, []):
+            assert self._spill is not None
+            self._spill.seek(offset)
+            yield pa.ipc.open_stream(pa.py_buffer(self._spill.read(size))).read_all()
+
+    def _emit(self, table: pa.Table) -> None:
+        """Hand on every complete row group of what is waiting plus ``table``."""
+        self._out.append(table)
+        self._out_rows += table.num_rows
+        if self._out_rows < self._group:
+            return
+        waiting = pa.concat_tables(self._out)
+        done = 0
+        while waiting.num_rows - done >= self._group:
+            self._write(waiting.slice(done, self._group).combine_chunks())
+            done += self._group
+        rest = waiting.slice(done)
+        self._out = [rest] if rest.num_rows else []
+        self._out_rows = rest.num_rows
+
+    def _emit_rest(self) -> None:
+        if self._out_rows:
+            self._write(pa.concat_tables(self._out).combine_chunks())
+        self._out, self._out_rows = [], 0
