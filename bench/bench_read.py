@@ -20,13 +20,13 @@ Usage (from the repo root, in .venv, with the ``bench`` extra installed):
 from __future__ import annotations
 
 import argparse
-import warnings
 import random
 import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,7 +75,7 @@ def make_dbn(path: Path, symbols: int, days: list[date]) -> int:
     dtype = record_dtype("ohlcv-1m")
     rng = np.random.default_rng(1)
 
-    def chunks():  # one session at a time
+    def chunks() -> Iterator[np.ndarray]:  # one session at a time
         walk = 100 + rng.standard_normal(symbols).cumsum()
         for day in days:
             open_ns = int(datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC).timestamp())
@@ -163,14 +163,18 @@ class Systems:
         return int(self.catalog.read(self.name, symbols=symbol, start=start, end=end).num_rows)
 
     def arctic(self, symbol: str, start: datetime, end: datetime) -> int:
-        return len(self.library.read(symbol, date_range=(start, end - timedelta(microseconds=1))).data)
+        return len(
+            self.library.read(symbol, date_range=(start, end - timedelta(microseconds=1))).data
+        )
 
     def duckdb(self, symbol: str, start: datetime, end: datetime) -> int:
         query = (
             "SELECT * FROM read_parquet(?) WHERE symbol = ? AND ts_event >= ? AND ts_event < ? "
             "ORDER BY ts_event"
         )
-        return int(self.duck.execute(query, [self.files, symbol, start, end]).to_arrow_table().num_rows)
+        return int(
+            self.duck.execute(query, [self.files, symbol, start, end]).to_arrow_table().num_rows
+        )
 
     def by_name(self) -> dict[str, Callable[[str, datetime, datetime], int]]:
         return {"Catalog.read": self.ours, "ArcticDB": self.arctic, "DuckDB": self.duckdb}
@@ -197,7 +201,7 @@ def time_reads(
     for kind, picks in reads.items():
         times: dict[str, list[float]] = {name: [] for name in systems.by_name()}
         rows: dict[str, set[int]] = {name: set() for name in systems.by_name()}
-        for name, read in systems.by_name().items():
+        for read in systems.by_name().values():
             read(*picks[0])  # warm up
         for round_, pick in enumerate(picks):
             order = list(systems.by_name().items())
@@ -267,8 +271,10 @@ def main() -> None:
                 f"{kind:<13}{system:<14}{ms:>10.2f}{count:>9,}{count / ms * 1000:>14,.0f}"
                 f"{ms / arctic_ms:>9.1f}x"
             )
-    print("peak memory above set-up, 20 symbol-year reads (MB): "
-          + ", ".join(f"{system} {mb:.0f}" for system, mb in peaks.items()))
+    print(
+        "peak memory above set-up, 20 symbol-year reads (MB): "
+        + ", ".join(f"{system} {mb:.0f}" for system, mb in peaks.items())
+    )
 
 
 if __name__ == "__main__":

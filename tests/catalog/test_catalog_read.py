@@ -190,3 +190,29 @@ def test_a_rebuilt_index_takes_snapshotted_jobs_from_their_snapshot(ingested):
     assert {e.job for e in walked} == {"vix_daily", "eq_1m", "glbx", "es_trades"}
     rebuilt = Catalog.open(data_dir, rebuild=True)
     assert sorted(info.name for info in rebuilt.datasets()) == sorted(DATASETS)
+
+
+def _flip_last_byte_of_column(path, column: str) -> None:
+    """Flip the last byte of ``column``'s last data page in row group 0 (lz4 keeps a
+    block's last bytes as literals: the file still decodes, to other values)."""
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    chunk = next(
+        meta.column(i) for i in range(meta.num_columns) if meta.column(i).path_in_schema == column
+    )
+    first = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[first + chunk.total_compressed_size - 1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_is_an_error_not_other_values(ingested):
+    """Issue 16 item 12: a corruption that keeps the file's size is caught by the page
+    checksums every read verifies, and named."""
+    data_dir = ingested.parent / "data"
+    (path,) = stored_files(data_dir, "databento/es_trades")[:1]
+    before = pq.read_table(path)
+    _flip_last_byte_of_column(path, "price")
+    unchecked = pq.read_table(path)  # without verification: other values, no error
+    assert not unchecked.equals(before)
+    with pytest.raises(CatalogError, match=rf"{path.name}.*CRC|{path.name}.*checksum"):
+        Catalog.open(data_dir).read("databento/es_trades")

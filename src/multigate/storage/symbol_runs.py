@@ -36,9 +36,7 @@ def _segments(table: pa.Table) -> tuple[pa.Table, dict[Symbol, tuple[int, int]]]
     starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]])
     ends = np.r_[starts[1:], table.num_rows]
     names = table.column(SORT_COLUMN).take(pa.array(starts)).to_pylist()
-    return table, {
-        name: (int(a), int(b)) for name, a, b in zip(names, starts, ends, strict=True)
-    }
+    return table, {name: (int(a), int(b)) for name, a, b in zip(names, starts, ends, strict=True)}
 
 
 def _symbol_key(name: Symbol) -> tuple[bool, str]:

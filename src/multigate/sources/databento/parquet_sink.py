@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -45,6 +46,15 @@ def _stats_columns(schema: pa.Schema) -> list[str]:
     """Min/max statistics where readers prune on them: times, ids and the symbol."""
     keep = {"ts_recv", "ts_event", "instrument_id", "symbol"}
     return [f.name for f in schema if f.name in keep]
+
+
+def _group_writer(writer: pq.ParquetWriter) -> Callable[[pa.Table], None]:
+    """Write a table as one row group (the sorter hands on whole row groups)."""
+
+    def write(table: pa.Table) -> None:
+        writer.write_table(table, row_group_size=max(1, table.num_rows))
+
+    return write
 
 
 class ParquetSink:
@@ -114,7 +124,7 @@ class ParquetSink:
                     self._writers[key] = writer
                     self._sorters[key] = SymbolSorter(
                         schema,
-                        lambda table, w=writer: w.write_table(table, row_group_size=len(table)),
+                        _group_writer(writer),
                         rows_per_group,
                         Path(path).parent,
                     )
