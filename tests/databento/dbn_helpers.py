@@ -133,3 +133,18 @@ def assert_matches_vendor_any_version(got: pd.DataFrame, path: Path, price_type:
     else:
         assert legacy == []
     assert_matches_vendor(got.drop(columns=legacy), vendor_reference(path, price_type))
+
+
+def row_group_sizes(path: Path, cap: int) -> list[int]:
+    """The file's row-group sizes, checked against the layout's rule: none above ``cap``;
+    one below ``cap`` only where a symbol ends (or at the end of the file)."""
+    parquet = pq.ParquetFile(path)
+    meta = parquet.metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert max(sizes, default=0) <= cap
+    for i, size in enumerate(sizes[:-1]):
+        if size < cap:
+            last = parquet.read_row_group(i, columns=["symbol"])["symbol"][-1].as_py()
+            first = parquet.read_row_group(i + 1, columns=["symbol"])["symbol"][0].as_py()
+            assert last != first, (i, sizes)
+    return sizes

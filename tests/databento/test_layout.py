@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from dbn_helpers import assert_matches_vendor, read_parquet_df, vendor_reference
 
@@ -47,14 +48,27 @@ def test_spilled_runs_give_the_same_bytes(
     assert list(tmp_path.glob(".multigate-sort-*")) == []
 
 
-def test_row_groups_cut_across_symbols(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Groups hold exactly row_group_size rows whatever the symbols' and runs' sizes."""
-    src = tmp_path / "g.trades.dbn"
-    write_synthetic_file(src, "trades", records=10_000, n_instruments=7)
-    monkeypatch.setattr(symbol_runs, "RUN_BYTES", 100_000)
-    (out,) = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet", row_group_size=3_000)
-    meta = pq.ParquetFile(out.path).metadata
-    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    assert sizes == [3_000, 3_000, 3_000, 1_000]
-    symbols = pq.read_table(out.path, columns=["symbol"])["symbol"].to_pylist()
-    assert symbols == sorted(symbols)
+def test_row_groups_end_with_a_symbol_once_big_enough(tmp_path: Path) -> None:
+    """Groups of 8 rows, cut where a symbol ends once they hold 2 or more: a big symbol's
+    groups hold only its rows; small symbols share one."""
+    names = ["C"] * 25 + ["A"] * 10 + [None] * 2 + ["B"] * 5 + ["D"] * 1 + ["E"] * 1
+    table = pa.table({"symbol": pa.array(names, pa.string()), "n": range(len(names))})
+    groups: list[pa.Table] = []
+    for run_bytes in (1 << 30, 1):  # in memory, then spilled after every table
+        groups = []
+        sorter = symbol_runs.SymbolSorter(table.schema, groups.append, 8, tmp_path, run_bytes)
+        for start in range(0, len(names), 6):
+            sorter.add(table.slice(start, 6))
+        sorter.finish()
+        got = [group["symbol"].to_pylist() for group in groups]
+        assert [len(group) for group in got] == [8, 2, 5, 8, 8, 8, 2, 3]
+        assert got[:3] == [["A"] * 8, ["A"] * 2, ["B"] * 5]
+        assert got[-2:] == [["C", "D"], ["E", None, None]]
+        # each symbol's rows in arrival order
+        rows = pa.concat_tables(groups)
+        for name in set(names):
+            mine = rows.filter(
+                pc.is_null(rows["symbol"]) if name is None else pc.equal(rows["symbol"], name)
+            )
+            want = [i for i, n in enumerate(names) if n == name]
+            assert mine["n"].to_pylist() == want

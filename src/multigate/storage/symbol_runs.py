@@ -4,8 +4,10 @@ Tables arrive in the vendor's order. Up to ``RUN_BYTES`` of them are held in mem
 that, the held rows are sorted (stably) by symbol and spilled as one run to an anonymous
 temporary file, one Arrow IPC stream per symbol. At the end each symbol's rows are read
 back run by run, in arrival order, and handed on in row groups of exactly
-``rows_per_group`` rows (the last may be shorter). A file that fits in one run never
-touches the disk. The row groups, and so the bytes written, are the same either way.
+``rows_per_group`` rows, except that a group holding at least a quarter of that ends
+where a symbol ends (so a big symbol's groups hold no other symbol, and their time
+statistics prune a day; small symbols still share groups). A file that fits in one run
+never touches the disk. The row groups, and so the bytes written, are the same either way.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class SymbolSorter:
         """Write every row, sorted by symbol, in row groups; then free the spill file."""
         held, segments = _segments(self._take_held())
         for name in sorted(set(segments) | set(self._spilled), key=_symbol_key):
+            if self._out_rows * 4 >= self._group:
+                self._emit_rest()  # a symbol ends: so does a group that is big enough
             for part in self._read_spilled(name):
                 self._emit(part)
             if name in segments:
