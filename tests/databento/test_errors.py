@@ -217,7 +217,8 @@ def test_writer_failure_is_reported(tmp_path: Path) -> None:
 def test_failure_mid_file_removes_partial_output(tmp_path: Path, monkeypatch):
     """A failure after some chunks were sorted and spilled to disk leaves nothing."""
     src = _synthetic(tmp_path, "ok.mbp-1.dbn", records=5_000)
-    monkeypatch.setattr(symbol_runs, "RUN_BYTES", 1)  # every chunk spilled
+    monkeypatch.setattr(dbn_convert, "SORT_RUN_BYTES", 1)  # every chunk converted
+    monkeypatch.setattr(symbol_runs, "RUN_BYTES", 1)  # and spilled
     real = dbn_convert.convert_columns
     calls = {"n": 0}
 

@@ -1,11 +1,12 @@
-"""A stream of tables, sorted by symbol in bounded memory, handed on in row groups.
+"""A stream of tables, merged by symbol in bounded memory, handed on in row groups.
 
-Tables arrive in the vendor's order. Up to ``RUN_BYTES`` of them are held in memory; past
-that, the held rows are sorted (stably) by symbol and spilled as one run to an anonymous
-temporary file, one Arrow IPC stream per symbol. At the end each symbol's rows are read
-back run by run, in arrival order, and handed on in row groups of exactly
-``rows_per_group`` rows, except that a group holding at least a quarter of that ends
-where a symbol ends (so a big symbol's groups hold no other symbol, and their time
+Tables arrive in the vendor's order, each sorted (stably) by symbol on its own or sorted
+here. Up to ``RUN_BYTES`` of them are held in memory; past that, the held tables are
+spilled as one run to an anonymous temporary file, one Arrow IPC stream per symbol (that
+symbol's slices of every held table, in arrival order: no row is moved twice). At the end
+each symbol's rows are read back run by run, in arrival order, and handed on in row
+groups of ``rows_per_group`` rows, except that a group holding at least a quarter of that
+ends where a symbol ends (so a big symbol's groups hold no other symbol, and their time
 statistics prune a day; small symbols still share groups). A file that fits in one run
 never touches the disk. The row groups, and so the bytes written, are the same either way.
 """
@@ -22,15 +23,16 @@ import pyarrow as pa
 
 from multigate.storage.parquet import SORT_COLUMN, symbol_ranks
 
-RUN_BYTES = 256 * 1024 * 1024
+RUN_BYTES = 64 * 1024 * 1024
 
 Symbol = str | None
+Pieces = dict[Symbol, list[pa.Table]]
 
 
-def _segments(table: pa.Table) -> tuple[pa.Table, dict[Symbol, tuple[int, int]]]:
-    """``table`` sorted stably by symbol, and each symbol's ``[start, end)`` rows in it."""
+def _by_symbol(table: pa.Table, pieces: Pieces) -> None:
+    """Add each symbol's rows of ``table`` (sorted stably first if need be) to ``pieces``."""
     if table.num_rows == 0:
-        return table, {}
+        return
     ranks = symbol_ranks(table.column(SORT_COLUMN))
     if not bool((ranks[1:] >= ranks[:-1]).all()):
         order = np.argsort(ranks, kind="stable")
@@ -38,7 +40,8 @@ def _segments(table: pa.Table) -> tuple[pa.Table, dict[Symbol, tuple[int, int]]]
     starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]])
     ends = np.r_[starts[1:], table.num_rows]
     names = table.column(SORT_COLUMN).take(pa.array(starts)).to_pylist()
-    return table, {name: (int(a), int(b)) for name, a, b in zip(names, starts, ends, strict=True)}
+    for name, start, end in zip(names, starts.tolist(), ends.tolist(), strict=True):
+        pieces.setdefault(name, []).append(table.slice(start, end - start))
 
 
 def _symbol_key(name: Symbol) -> tuple[bool, str]:
@@ -63,7 +66,7 @@ class SymbolSorter:
         self._group = rows_per_group
         self._spill_dir = spill_dir
         self._run_bytes = RUN_BYTES if run_bytes is None else run_bytes
-        self._held: list[pa.Table] = []
+        self._held: Pieces = {}
         self._held_bytes = 0
         self._spill: IO[bytes] | None = None
         self._spilled: dict[Symbol, list[tuple[int, int]]] = {}
@@ -71,22 +74,21 @@ class SymbolSorter:
         self._out_rows = 0
 
     def add(self, table: pa.Table) -> None:
-        self._held.append(table)
+        _by_symbol(table, self._held)
         self._held_bytes += table.nbytes
         if self._held_bytes >= self._run_bytes:
             self._spill_run()
 
     def finish(self) -> None:
         """Write every row, sorted by symbol, in row groups; then free the spill file."""
-        held, segments = _segments(self._take_held())
-        for name in sorted(set(segments) | set(self._spilled), key=_symbol_key):
+        held, self._held = self._held, {}
+        for name in sorted(set(held) | set(self._spilled), key=_symbol_key):
             if self._out_rows * 4 >= self._group:
                 self._emit_rest()  # a symbol ends: so does a group that is big enough
             for part in self._read_spilled(name):
                 self._emit(part)
-            if name in segments:
-                start, end = segments[name]
-                self._emit(held.slice(start, end - start))
+            for part in held.get(name, []):
+                self._emit(part)
         self._emit_rest()
         self.close()
 
@@ -94,28 +96,23 @@ class SymbolSorter:
         if self._spill is not None:
             self._spill.close()
             self._spill = None
-        self._held, self._out = [], []
-
-    def _take_held(self) -> pa.Table:
-        held = pa.concat_tables(self._held) if self._held else self._schema.empty_table()
-        self._held, self._held_bytes = [], 0
-        return held
+        self._held, self._out = {}, []
 
     def _spill_run(self) -> None:
-        table, segments = _segments(self._take_held())
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(dir=self._spill_dir, prefix=".multigate-sort-")
-        for name, (start, end) in segments.items():
+        for name, parts in self._held.items():
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, self._schema) as writer:
-                writer.write_table(table.slice(start, end - start))
+                for part in parts:
+                    writer.write_table(part)
             data = sink.getvalue()
             offset = self._spill.seek(0, 2)
             self._spill.write(data)
             self._spilled.setdefault(name, []).append((offset, data.size))
+        self._held, self._held_bytes = {}, 0
 
     def _read_spilled(self, name: Symbol) -> Iterator[pa.Table]:
-        assert self._spill is not None or name not in self._spilled
         for offset, size in self._spilled.get(name, []):
             assert self._spill is not None
             self._spill.seek(offset)

@@ -42,6 +42,9 @@ from .parquet_sink import ParquetSink
 # independent of file size.
 CHUNK_BYTES = 8 * 1024 * 1024
 ROW_GROUP_MAX_BYTES = 96 * 1024 * 1024
+# Raw record bytes sorted by symbol at a time before conversion (the sink merges these
+# sorted runs; bigger runs mean fewer, longer pieces per symbol to merge).
+SORT_RUN_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -81,6 +84,8 @@ class _Output:
         self.result = ConvertedOutput(schema=schema, path=path)
         self.plan = plan
         self.symbols: set[str] = set()
+        self.held: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self.held_bytes = 0
 
     def update(self, recs: np.ndarray, syms: set[str]) -> None:
         res = self.result
@@ -142,17 +147,43 @@ class _Converter:
         return out
 
     def add(self, schema: str, recs: np.ndarray) -> None:
+        """Hold ``recs`` (and their legacy fields, taken now, in stream order); past
+        ``SORT_RUN_BYTES`` of records, sort and hand on what is held."""
         out = self.ensure_output(schema)
-        plan = out.plan
         legacy = None
         if schema == "definition" and self._legacy is not None:
             legacy = self._legacy.take(len(recs))
+        out.held.append((recs, legacy))
+        out.held_bytes += recs.nbytes
+        if out.held_bytes >= SORT_RUN_BYTES:
+            self._flush(out)
+
+    def flush(self) -> None:
+        for out in self.outputs.values():
+            self._flush(out)
+
+    def _flush(self, out: _Output) -> None:
+        """Sort the held records by symbol as raw records (one cheap gather, instead of
+        one per Arrow column), convert them and hand them to the sink, which merges the
+        sorted runs."""
+        if not out.held:
+            return
+        plan = out.plan
+        parts, out.held, out.held_bytes = out.held, [], 0
+        recs = np.concatenate([part for part, _ in parts]) if len(parts) > 1 else parts[0][0]
+        legacies = [extra for _, extra in parts if extra is not None]
+        legacy = np.concatenate(legacies) if legacies else None
+        order, symbols, names = self._resolver.resolve_grouped(
+            recs["instrument_id"], recs[plan.index_column]
+        )
+        if order is not None:
+            recs = recs[order]
+            legacy = None if legacy is None else legacy[order]
         arrays = convert_columns(plan, recs, self._price_type, legacy)
-        symbols, names = self._resolver.resolve(recs["instrument_id"], recs[plan.index_column])
         arrays.append(symbols)
         table = pa.Table.from_arrays(arrays, schema=plan.arrow_schema)
         out.update(recs, names)
-        self._sink.write(schema, table)
+        self._sink.write(out.result.schema, table)
 
 
 def _run(
@@ -255,6 +286,7 @@ def convert_dbn_file(
         )
         schema = schema_name(meta)
         _run(reader, conv, schema, row_group_size, progress)
+        conv.flush()
         if not conv.outputs and control.errors:  # e.g. a capture of a refused login
             counts = ", ".join(f"{kind} {n}" for kind, n in sorted(control.counts.items()))
             raise DbnFileError(
