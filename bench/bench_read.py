@@ -9,7 +9,9 @@ library (one symbol per key, indexed by ts_event), then times, systems alternate
 - one symbol over the whole year;
 - one symbol-day (a different symbol and day each round, the same for every system).
 
-Prints the median ms and rows/s of each, and, from a fresh child process per system, the
+Prints the median wall ms and rows/s of each, the median CPU ms of the process (all
+threads: on a shared machine, wall times follow the load), and, from a fresh child
+process per system, the
 peak memory (VmHWM) of 20 year reads above the process's memory once its imports are done.
 
 Usage (from the repo root, in .venv, with the ``bench`` extra installed):
@@ -186,8 +188,9 @@ def _utc(day: date) -> datetime:
 
 def time_reads(
     systems: Systems, symbols: int, days: list[date], repeat: int
-) -> dict[str, dict[str, tuple[float, int]]]:
-    """Median ms and rows of each read, per system, systems alternated each round."""
+) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """Median wall ms, median CPU ms (every thread of the process) and rows of each read,
+    per system, systems alternated each round."""
     rng = random.Random(3)
     year = (_utc(days[0]), _utc(days[-1] + timedelta(days=1)))
     reads = {
@@ -197,9 +200,10 @@ def time_reads(
             for d in (rng.choice(days) for _ in range(repeat))
         ],
     }
-    found: dict[str, dict[str, tuple[float, int]]] = {}
+    found: dict[str, dict[str, tuple[float, float, int]]] = {}
     for kind, picks in reads.items():
         times: dict[str, list[float]] = {name: [] for name in systems.by_name()}
+        cpu: dict[str, list[float]] = {name: [] for name in systems.by_name()}
         rows: dict[str, set[int]] = {name: set() for name in systems.by_name()}
         for read in systems.by_name().values():
             read(*picks[0])  # warm up
@@ -208,11 +212,17 @@ def time_reads(
             if round_ % 2:
                 order.reverse()
             for name, read in order:
-                started = time.perf_counter()
+                started, used = time.perf_counter(), time.process_time()
                 rows[name].add(read(*pick))
                 times[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - used)
         found[kind] = {
-            name: (statistics.median(times[name]) * 1000, max(rows[name])) for name in times
+            name: (
+                statistics.median(times[name]) * 1000,
+                statistics.median(cpu[name]) * 1000,
+                max(rows[name]),
+            )
+            for name in times
         }
         if len({frozenset(r) for r in rows.values()}) != 1:
             raise SystemExit(f"{kind}: the systems returned different row counts: {rows}")
@@ -263,13 +273,16 @@ def main() -> None:
         system: run_child(__file__, system, str(out), str(data), name, str(args.days))["peak_mb"]
         for system in ("Catalog.read", "ArcticDB", "DuckDB")
     }
-    print(f"{'read':<13}{'system':<14}{'median ms':>10}{'rows':>9}{'rows/s':>14}{'vs Arctic':>10}")
+    print(
+        f"{'read':<13}{'system':<14}{'median ms':>10}{'rows':>9}{'rows/s':>14}{'vs Arctic':>10}"
+        f"{'CPU ms':>9}{'vs Arctic':>10}"
+    )
     for kind, by_system in found.items():
-        arctic_ms = by_system["ArcticDB"][0]
-        for system, (ms, count) in by_system.items():
+        arctic_ms, arctic_cpu, _ = by_system["ArcticDB"]
+        for system, (ms, cpu_ms, count) in by_system.items():
             print(
                 f"{kind:<13}{system:<14}{ms:>10.2f}{count:>9,}{count / ms * 1000:>14,.0f}"
-                f"{ms / arctic_ms:>9.1f}x"
+                f"{ms / arctic_ms:>9.1f}x{cpu_ms:>9.2f}{cpu_ms / arctic_cpu:>9.1f}x"
             )
     print(
         "peak memory above set-up, 20 symbol-year reads (MB): "

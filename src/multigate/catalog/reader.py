@@ -9,6 +9,7 @@ in order.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -72,7 +73,7 @@ def output_schema(request: ReadRequest) -> pa.Schema:
     """The schema of what a read returns (the first file's, narrowed to ``columns``)."""
     if not request.files:
         raise CatalogError("the dataset has no outputs")
-    schema = pq.read_schema(request.files[0].path)
+    schema = _file_schema(request.files[0].path)
     if request.columns is None:
         return schema
     missing = [name for name in request.columns if name not in schema.names]
@@ -111,11 +112,11 @@ def _read_range(
     if not files:
         return schema.empty_table()
     time_column = files[0].entry.time_column
-    full = pq.read_schema(files[0].path)
+    full = _file_schema(files[0].path)
     wanted = list(schema.names)
     keys = [time_column] + (["symbol"] if "symbol" in full.names else [])
     read_columns = wanted + [key for key in keys if key not in wanted]
-    dataset = ds.dataset([str(item.path) for item in files], format=READ_FORMAT, schema=full)
+    dataset = _dataset(tuple(_stamp(item.path) for item in files), full)
     symbols = request.symbols if _needs_symbol_filter(files, request.symbols) else None
     inside = _inside(files, start, end)
     condition = _condition(
@@ -129,6 +130,32 @@ def _read_range(
         order = pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys])
         table = table.take(order)
     return table.select(wanted)
+
+
+FileStamp = tuple[str, int, int]
+"""A file's path, size and modification time: what a cached footer is valid for."""
+
+
+def _stamp(path: Path) -> FileStamp:
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _file_schema(path: Path) -> pa.Schema:
+    return _schema_of(_stamp(path))
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_of(stamp: FileStamp) -> pa.Schema:
+    return pq.read_schema(stamp[0])
+
+
+@functools.lru_cache(maxsize=16)
+def _dataset(stamps: tuple[FileStamp, ...], schema: pa.Schema) -> ds.Dataset:
+    """The files as a dataset, kept while none of them changes: its fragments keep the
+    footers they parsed, so the next read of the same files prunes row groups without
+    parsing them again."""
+    return ds.dataset([stamp[0] for stamp in stamps], format=READ_FORMAT, schema=schema)
 
 
 def _batches(

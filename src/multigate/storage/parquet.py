@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-ROW_GROUP_ROWS = 65_536
+ROW_GROUP_ROWS = 32_768
 COMPRESSION = "lz4"
 SORT_COLUMN = "symbol"
 
