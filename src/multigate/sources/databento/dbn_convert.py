@@ -204,7 +204,11 @@ def _run(
     if schema is not None:
         out = conv.ensure_output(schema)  # 0-record files still get a 0-row output
         dtype = out.plan.np_dtype
-        rows = max(1, min(row_group_size, CHUNK_BYTES // dtype.itemsize))
+        # chunks are sorted and regrouped downstream, so their size is free of the row
+        # groups'; a row group smaller than the default still caps it (many small chunks)
+        rows = max(1, CHUNK_BYTES // dtype.itemsize)
+        if row_group_size < ROW_GROUP_ROWS:
+            rows = max(1, min(rows, row_group_size))
         for recs in iter_homogeneous(reader, dtype, rtypes_for_schema(schema), rows):
             conv.add(schema, recs)
             done += len(recs)
