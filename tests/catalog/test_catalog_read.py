@@ -211,3 +211,29 @@ def test_tables_without_records_read_the_same_from_their_logs(ingested):
     for name in DATASETS:
         assert_same_rows(described.read(name), recorded.read(name).to_pandas())
     assert Catalog.open(data_dir, rebuild=True).datasets() == recorded.datasets()
+
+
+def _flip_last_byte_of_column(path, column: str) -> None:
+    """Flip the last byte of ``column``'s last data page in row group 0 (lz4 keeps a
+    block's last bytes as literals: the file still decodes, to other values)."""
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    chunk = next(
+        meta.column(i) for i in range(meta.num_columns) if meta.column(i).path_in_schema == column
+    )
+    first = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[first + chunk.total_compressed_size - 1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_is_an_error_not_other_values(ingested):
+    """Issue 16 item 12: a corruption that keeps the file's size is caught by the page
+    checksums every read verifies, and named."""
+    data_dir = ingested.parent / "data"
+    (path,) = stored_files(data_dir, "databento/es_trades")[:1]
+    before = pq.read_table(path)
+    _flip_last_byte_of_column(path, "price")
+    unchecked = pq.read_table(path)  # without verification: other values, no error
+    assert not unchecked.equals(before)
+    with pytest.raises(CatalogError, match=rf"{path.stem}.*(CRC|checksum)"):
+        Catalog.open(data_dir).read("databento/es_trades")

@@ -93,8 +93,19 @@ def read_parquet_df(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
+def by_symbol(ref: pd.DataFrame) -> pd.DataFrame:
+    """The vendor's rows grouped by symbol (unmapped last), each symbol's rows in the
+    vendor's order: the layout our outputs keep (a stable sort, done here by pandas)."""
+    if "symbol" not in ref:
+        return ref
+    ordered = ref.sort_values("symbol", kind="stable", na_position="last")
+    return ordered.reset_index(drop=True)
+
+
 def assert_matches_vendor(got: pd.DataFrame, ref: pd.DataFrame) -> None:
-    ref = normalize_reference(ref, got)
+    """``got`` holds exactly the vendor's rows, grouped by symbol, each symbol's rows in
+    the vendor's order."""
+    ref = by_symbol(normalize_reference(ref, got))
     assert list(got.columns) == list(ref.columns)
     assert dict(got.dtypes.astype(str)) == dict(ref.dtypes.astype(str))
     pd.testing.assert_frame_equal(got, ref, check_exact=True)
@@ -114,7 +125,7 @@ def assert_matches_vendor_any_version(got: pd.DataFrame, path: Path, price_type:
     if store.schema == dbn.Schema.DEFINITION:
         assert legacy == list(LEGACY_DEFINITION_FIELDS)
         if store.metadata.version < 3:
-            original = original_to_df(path, price_type)
+            original = by_symbol(original_to_df(path, price_type))
             for col in legacy:
                 pd.testing.assert_series_equal(got[col], original[col], check_exact=True)
         else:
@@ -122,3 +133,18 @@ def assert_matches_vendor_any_version(got: pd.DataFrame, path: Path, price_type:
     else:
         assert legacy == []
     assert_matches_vendor(got.drop(columns=legacy), vendor_reference(path, price_type))
+
+
+def row_group_sizes(path: Path, cap: int) -> list[int]:
+    """The file's row-group sizes, checked against the layout's rule: none above ``cap``;
+    one below ``cap`` only where a symbol ends (or at the end of the file)."""
+    parquet = pq.ParquetFile(path)
+    meta = parquet.metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert max(sizes, default=0) <= cap
+    for i, size in enumerate(sizes[:-1]):
+        if size < cap:
+            last = parquet.read_row_group(i, columns=["symbol"])["symbol"][-1].as_py()
+            first = parquet.read_row_group(i + 1, columns=["symbol"])["symbol"][0].as_py()
+            assert last != first, (i, sizes)
+    return sizes

@@ -16,6 +16,7 @@ from multigate.sources.databento.dbn_convert import convert_dbn_file
 from multigate.sources.databento.dbn_info import read_dbn_metadata
 from multigate.sources.databento.dbn_synthetic import write_synthetic_file
 from multigate.sources.databento.errors import DbnFileError
+from multigate.storage import symbol_runs
 from tests.conftest import vendor_params
 
 
@@ -213,8 +214,11 @@ def test_writer_failure_is_reported(tmp_path: Path) -> None:
         convert_dbn_file(src, lambda s: tmp_path / "no-such-dir" / f"{s}.parquet")
 
 
-def test_failure_after_first_row_group_removes_partial_output(tmp_path: Path, monkeypatch):
+def test_failure_mid_file_removes_partial_output(tmp_path: Path, monkeypatch):
+    """A failure after some chunks were sorted and spilled to disk leaves nothing."""
     src = _synthetic(tmp_path, "ok.mbp-1.dbn", records=5_000)
+    monkeypatch.setattr(dbn_convert, "SORT_RUN_BYTES", 1)  # every chunk converted
+    monkeypatch.setattr(symbol_runs, "RUN_BYTES", 1)  # and spilled
     real = dbn_convert.convert_columns
     calls = {"n": 0}
 
@@ -230,6 +234,7 @@ def test_failure_after_first_row_group_removes_partial_output(tmp_path: Path, mo
         convert_dbn_file(src, outputs, row_group_size=1_000)
     assert calls["n"] == 4
     assert list(outputs.folder.iterdir()) == []
+    assert list(tmp_path.rglob(".multigate-sort-*")) == []
 
 
 def test_non_utf8_char_field_is_an_error(tmp_path: Path) -> None:

@@ -14,9 +14,11 @@ import databento_dbn as dbn
 import numpy as np
 import pandas as pd
 import pytest
+from databento.common.symbology import InstrumentMap
 from dbn_helpers import (
     TESTDATA,
     assert_matches_vendor_any_version,
+    by_symbol,
     layout_changes_on_upgrade,
     original_to_df,
     read_parquet_df,
@@ -73,7 +75,7 @@ def _check_original_values(src: Path, tmp_path: Path) -> None:
     sentinel (dtype max) maps to the new dtype's max, as the vendor's upgrade does)."""
     outputs = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
     got = read_parquet_df(outputs[0].path)
-    orig = original_to_df(src)
+    orig = by_symbol(original_to_df(src))
     assert [c for c in orig.columns if c not in got.columns] == []
     for col in orig.columns:
         assert (got[col].isna() == orig[col].isna()).all(), col
@@ -99,7 +101,7 @@ def test_older_definitions_keep_the_fields_v3_dropped(version: int, tmp_path: Pa
     src = write_version_file(tmp_path, version, "definition")
     (out,) = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
     got = read_parquet_df(out.path)
-    orig = original_to_df(src)
+    orig = by_symbol(original_to_df(src))
     # the generated file holds real values there: a settlement reference price and date
     assert orig["trading_reference_price"].iloc[0] == 4512.25
     assert set(orig["settl_price_type"]) == {3, 4}
@@ -129,9 +131,17 @@ def test_v1_mixed_file_keeps_definition_fields(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         orig = db.DBNStore.from_file(src)
         ref = [r for r in orig if r.rtype == 0x13]
-    assert [r.instrument_id for r in ref] == got["instrument_id"].tolist()
+    symbols = InstrumentMap()
+    symbols.insert_metadata(orig.metadata)
+    vendor = pd.DataFrame(  # to_df(schema=...) cannot read this v1 file: map as it maps
+        {
+            "instrument_id": [r.instrument_id for r in ref],
+            "symbol": [symbols.resolve(r.instrument_id, r.pretty_ts_recv.date()) for r in ref],
+        }
+    )
+    assert by_symbol(vendor)["instrument_id"].tolist() == got["instrument_id"].tolist()
     expected = write_version_file(tmp_path, 1, "definition")
-    want = original_to_df(expected)
+    want = by_symbol(original_to_df(expected))
     for col in LEGACY_DEFINITION_FIELDS:
         pd.testing.assert_series_equal(got[col], want[col], check_exact=True)
 

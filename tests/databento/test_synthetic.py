@@ -10,7 +10,7 @@ import databento as db
 import databento_dbn as dbn
 import pyarrow.parquet as pq
 import pytest
-from dbn_helpers import assert_matches_vendor, read_parquet_df
+from dbn_helpers import assert_matches_vendor, read_parquet_df, row_group_sizes
 
 from multigate.sources.databento.dbn_convert import convert_dbn_file
 from multigate.sources.databento.dbn_synthetic import encode_metadata, write_synthetic_file
@@ -87,7 +87,7 @@ def test_symbol_changes_midway(symbol_change_file: Path, tmp_path: Path, row_gro
     assert got.loc[got.instrument_id == 300, "symbol"].isna().all()
     assert out[0].symbols == ["ESH4", "ESZ3", "NQZ3"]
     if row_group_size == 7:
-        assert pq.ParquetFile(out[0].path).metadata.num_row_groups == 6  # 40 rows / 7
+        assert sum(row_group_sizes(out[0].path, 7)) == 40
 
 
 def test_mixed_schema_file_is_split(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_multi_chunk_generated_file(tmp_path: Path, schema: str, price_type: str
         progress=seen.append,
     )
     assert seen == [1_000, 2_000, 3_000, 4_000, 5_000]
-    assert pq.ParquetFile(out[0].path).metadata.num_row_groups == 5
+    assert sum(row_group_sizes(out[0].path, 1_000)) == 5_000
     got = read_parquet_df(out[0].path)
     ref = _vendor(src, price_type)
     assert_matches_vendor(got, ref)
@@ -162,12 +162,21 @@ def test_output_is_deterministic(tmp_path: Path) -> None:
     assert (a[0].rows, a[0].first_ts, a[0].last_ts) == (b[0].rows, b[0].first_ts, b[0].last_ts)
 
 
-def test_parquet_written_with_zstd(tmp_path: Path) -> None:
+def test_parquet_written_for_readers(tmp_path: Path) -> None:
+    """lz4 pages, the page index, and statistics where readers prune (symbol, times)."""
     src = tmp_path / "z.trades.dbn"
     write_synthetic_file(src, "trades", records=100, n_instruments=3)
     out = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
-    meta = pq.ParquetFile(out[0].path).metadata
-    assert meta.row_group(0).column(0).compression == "ZSTD"
+    group = pq.ParquetFile(out[0].path).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert {c.compression for c in columns.values()} == {"LZ4"}  # LZ4_RAW on disk
+    assert all(c.has_offset_index for c in columns.values())
+    for name in ("symbol", "ts_recv", "ts_event"):
+        assert columns[name].has_column_index and columns[name].is_stats_set, name
+    assert (columns["symbol"].statistics.min, columns["symbol"].statistics.max) == (
+        "SYM00001",
+        "SYM00003",
+    )
 
 
 def test_row_groups_are_exact_when_chunks_do_not_align(tmp_path: Path, monkeypatch) -> None:
@@ -180,9 +189,8 @@ def test_row_groups_are_exact_when_chunks_do_not_align(tmp_path: Path, monkeypat
     out = convert_dbn_file(
         src, lambda s: tmp_path / f"{s}.parquet", row_group_size=1_000, progress=seen.append
     )
-    meta = pq.ParquetFile(out[0].path).metadata
-    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    assert sizes == [1_000, 1_000, 1_000, 1_000, 500]
+    # 500 rows per symbol: a symbol ends a group holding a quarter of 1,000 or more
+    assert row_group_sizes(out[0].path, 1_000) == [500] * 9
     assert seen == list(range(300, 4_501, 300))
     assert_matches_vendor(read_parquet_df(out[0].path), _vendor(src))
 
@@ -194,5 +202,4 @@ def test_wide_schema_row_groups_are_capped(tmp_path: Path, monkeypatch) -> None:
     src = tmp_path / "wide.mbp-10.dbn"
     write_synthetic_file(src, "mbp-10", records=2_000, n_instruments=3)
     out = convert_dbn_file(src, lambda s: tmp_path / f"{s}.parquet")
-    meta = pq.ParquetFile(out[0].path).metadata
-    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [700, 700, 600]
+    assert row_group_sizes(out[0].path, 700) == [667, 667, 666]  # one group per symbol

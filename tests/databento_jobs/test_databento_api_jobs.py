@@ -15,6 +15,7 @@ from multigate.storage.ledger import read_ledger
 from multigate.storage.provenance import read_sidecar, sha256_of
 from tests.conftest import DATABENTO_KEY as KEY
 from tests.conftest import engine_outputs, paid_databento_yaml, snapshot
+from tests.databento.dbn_helpers import by_symbol
 from tests.fakes.databento_server import FakeDatabentoServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
@@ -59,7 +60,7 @@ def test_downloads_each_day_and_symbol_once_and_matches_vendor_decoding(
         assert sidecar["query"]["dataset"] == "XNAS.ITCH"
         stem = f"{raw.parent.name.removeprefix('symbol=')}_{raw.name.removesuffix('.dbn.zst')}"
         out = tmp_path / f"data/ingested/databento/trades/schema=trades/{stem}.parquet"
-        want = db.DBNStore.from_file(raw).to_df().reset_index()
+        want = by_symbol(db.DBNStore.from_file(raw).to_df().reset_index())
         got = pq.read_table(out).to_pandas()
         assert len(got) == 50
         pd.testing.assert_frame_equal(got, want, check_dtype=False)
@@ -395,7 +396,7 @@ def test_instrument_id_requests_convert_with_the_ids_as_symbols(
     for raw in raws:
         stem = f"1001_{raw.name.removesuffix('.dbn.zst')}"
         out = tmp_path / f"data/ingested/databento/trades/schema=trades/{stem}.parquet"
-        want = db.DBNStore.from_file(raw).to_df().reset_index()
+        want = by_symbol(db.DBNStore.from_file(raw).to_df().reset_index())
         pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), want, check_dtype=False)
 
 

@@ -16,7 +16,7 @@ from multigate.sample.databento import INSTRUMENTS, write_databento_samples
 from multigate.sources.databento.dbn_legacy import LEGACY_DEFINITION_FIELDS
 from multigate.storage.provenance import read_sidecar, sha256_of
 from tests.conftest import engine_outputs, snapshot
-from tests.databento.dbn_helpers import assert_matches_vendor_any_version
+from tests.databento.dbn_helpers import assert_matches_vendor_any_version, by_symbol
 from tests.databento.dbn_versions import all_version_schemas, write_version_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
@@ -93,7 +93,7 @@ def test_fixed_prices_keep_the_raw_integers(tmp_path, write_config, run_cli):
     assert run_cli("--config", write_config(CONFIG.format(price_type="fixed"))).code == 0
     out = tmp_path / "data/ingested/databento/local/schema=trades/trades.v3.parquet"
     got = pq.read_table(out).to_pandas()
-    want = _vendor_df(source, "fixed")
+    want = by_symbol(_vendor_df(source, "fixed"))  # outputs keep each symbol's rows together
     assert got["price"].dtype == "int64"
     assert got["price"].tolist() == want["price"].tolist()
 
@@ -111,7 +111,7 @@ def test_legacy_dbz_under_raw_dir_fails_by_name_and_the_others_ingest(
     assert "legacy.dbz" in result.err and "1 of 2 files failed" in result.err
     assert "not a DBN stream" in result.err
     (out,) = _outputs(tmp_path)
-    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), _vendor_df(good))
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), by_symbol(_vendor_df(good)))
 
 
 def test_inputs_with_one_stem_each_get_their_own_stable_output(tmp_path, write_config, run_cli):
@@ -219,7 +219,7 @@ def test_real_files_ingest_and_a_corrupt_one_fails_alone(tmp_path, write_config,
     for source in real:
         stem = source.name.removesuffix(".dbn.zst")
         (out,) = [p for p in outputs if p.name == f"{stem}.parquet"]
-        want = db.DBNStore.from_file(source).to_df().reset_index()
+        want = by_symbol(db.DBNStore.from_file(source).to_df().reset_index())
         got = pq.read_table(out).to_pandas()
         pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
         extra = [c for c in got.columns if c not in want.columns]
@@ -237,7 +237,7 @@ def test_sample_roll_maps_both_instruments_to_one_symbol(tmp_path, write_config,
     first, second = INSTRUMENTS["ES.c.0"]
     es = got[got["symbol"] == "ES.c.0"]
     assert set(es["instrument_id"]) == {first, second}
-    want = db.DBNStore.from_file(files[0]).to_df().reset_index()
+    want = by_symbol(db.DBNStore.from_file(files[0]).to_df().reset_index())
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     before = snapshot(tmp_path / "data")
     again = run_cli("--config", write_config(CONFIG.format(price_type="float")))

@@ -9,6 +9,7 @@ in order.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from multigate.catalog.errors import CatalogError
 from multigate.storage.outputs import OutputEntry, time_unit_ns
+from multigate.storage.parquet import READ_FORMAT
 
 DEFAULT_BATCH_ROWS = 500_000
 
@@ -71,7 +73,7 @@ def output_schema(request: ReadRequest) -> pa.Schema:
     """The schema of what a read returns (the first file's, narrowed to ``columns``)."""
     if not request.files:
         raise CatalogError("the dataset has no outputs")
-    schema = pq.read_schema(request.files[0].path)
+    schema = _file_schema(request.files[0].path)
     if request.columns is None:
         return schema
     missing = [name for name in request.columns if name not in schema.names]
@@ -110,21 +112,71 @@ def _read_range(
     if not files:
         return schema.empty_table()
     time_column = files[0].entry.time_column
-    full = pq.read_schema(files[0].path)
+    full = _file_schema(files[0].path)
     wanted = list(schema.names)
     keys = [time_column] + (["symbol"] if "symbol" in full.names else [])
     read_columns = wanted + [key for key in keys if key not in wanted]
-    dataset = ds.dataset([str(item.path) for item in files], format="parquet", schema=full)
+    dataset = _dataset(tuple(_stamp(item.path) for item in files), full)
     symbols = request.symbols if _needs_symbol_filter(files, request.symbols) else None
     inside = _inside(files, start, end)
     condition = _condition(
         full, time_column, symbols, None if inside else start, None if inside else end
     )
-    table = dataset.to_table(columns=read_columns, filter=condition)
+    try:  # row groups are pruned by their statistics; every page read is checksummed
+        table = dataset.to_table(columns=read_columns, filter=condition)
+    except OSError as exc:
+        raise _damaged(files, exc) from None
     if not _is_sorted(table, keys):
         order = pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys])
         table = table.take(order)
     return table.select(wanted)
+
+
+FileStamp = tuple[str, int, int]
+"""A file's path, size and modification time: what a cached footer is valid for."""
+
+
+def _stamp(path: Path) -> FileStamp:
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _file_schema(path: Path) -> pa.Schema:
+    return _schema_of(_stamp(path))
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_of(stamp: FileStamp) -> pa.Schema:
+    return pq.read_schema(stamp[0])
+
+
+@functools.lru_cache(maxsize=16)
+def _dataset(stamps: tuple[FileStamp, ...], schema: pa.Schema) -> ds.Dataset:
+    """The files as a dataset, kept while none of them changes: its fragments keep the
+    footers they parsed, so the next read of the same files prunes row groups without
+    parsing them again."""
+    return ds.dataset([stamp[0] for stamp in stamps], format=READ_FORMAT, schema=schema)
+
+
+def _batches(
+    item: StoredFile, parquet: pq.ParquetFile, columns: list[str]
+) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from parquet.iter_batches(batch_size=1 << 16, columns=columns)
+    except OSError as exc:
+        raise _damaged([item], exc) from None
+
+
+def _damaged(files: Sequence[StoredFile], exc: OSError) -> CatalogError:
+    """A read that failed on bytes that are not what was written (a checksum, a
+    truncated or unreadable page), naming the file when the reason names it."""
+    named = [str(item.path) for item in files if str(item.path) in str(exc)]
+    where = named[0] if named else ", ".join(str(item.path) for item in files[:3])
+    more = "" if named or len(files) <= 3 else f" (or one of {len(files) - 3} more)"
+    return CatalogError(
+        f"cannot read {where}{more}: {exc}; the file is damaged or was changed after it "
+        "was written: run the ingest again to rewrite it"
+    )
 
 
 def _needs_symbol_filter(files: Sequence[StoredFile], symbols: frozenset[str] | None) -> bool:
@@ -223,7 +275,7 @@ def _time_sample(
 ) -> Iterator[np.ndarray]:
     """Every ``stride``-th matching timestamp (UTC ns) of ``files``, streamed."""
     for item in files:
-        parquet = pq.ParquetFile(item.path)
+        parquet = pq.ParquetFile(item.path, page_checksum_verification=True)
         schema = parquet.schema_arrow
         time_column = item.entry.time_column
         scale = time_unit_ns(schema.field(time_column).type)
@@ -231,7 +283,7 @@ def _time_sample(
         by_symbol = request.symbols is not None and "symbol" in schema.names
         if by_symbol:
             columns.append("symbol")
-        for batch in parquet.iter_batches(batch_size=1 << 16, columns=columns):
+        for batch in _batches(item, parquet, columns):
             storage = pa.int32() if pa.types.is_date32(batch.column(0).type) else pa.int64()
             stamps = batch.column(0).cast(storage).to_numpy(zero_copy_only=False)
             stamps = stamps.astype(np.int64) * scale

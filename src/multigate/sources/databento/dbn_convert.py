@@ -2,7 +2,8 @@
 
 Pipeline: decompress (zstd) -> upgrade to DBN v3 if older (vendor Transcoder) -> read
 fixed-size chunks of raw records -> ``np.frombuffer`` with the vendor's v3 record dtype
--> Arrow arrays built from numpy -> background ParquetWriter thread (zstd).
+-> Arrow arrays built from numpy -> background ParquetWriter thread (rows sorted by
+symbol, stably, in bounded memory; see ``multigate.storage.parquet`` for the layout).
 See ``convert_dbn_file`` for the exact output contract.
 """
 
@@ -16,6 +17,8 @@ from typing import Literal
 import databento_dbn as dbn
 import numpy as np
 import pyarrow as pa
+
+from multigate.storage.parquet import ROW_GROUP_ROWS
 
 from .dbn_columns import RecordPlan, build_plan, convert_columns
 from .dbn_control import ControlRecords, scan_control_records
@@ -39,6 +42,9 @@ from .parquet_sink import ParquetSink
 # independent of file size.
 CHUNK_BYTES = 8 * 1024 * 1024
 ROW_GROUP_MAX_BYTES = 96 * 1024 * 1024
+# Raw record bytes sorted by symbol at a time before conversion (the sink merges these
+# sorted runs; bigger runs mean fewer, longer pieces per symbol to merge).
+SORT_RUN_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -78,6 +84,8 @@ class _Output:
         self.result = ConvertedOutput(schema=schema, path=path)
         self.plan = plan
         self.symbols: set[str] = set()
+        self.held: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self.held_bytes = 0
 
     def update(self, recs: np.ndarray, syms: set[str]) -> None:
         res = self.result
@@ -139,17 +147,50 @@ class _Converter:
         return out
 
     def add(self, schema: str, recs: np.ndarray) -> None:
+        """Hold ``recs`` (and their legacy fields, taken now, in stream order); past
+        ``SORT_RUN_BYTES`` of records, sort and hand on what is held."""
         out = self.ensure_output(schema)
-        plan = out.plan
         legacy = None
         if schema == "definition" and self._legacy is not None:
             legacy = self._legacy.take(len(recs))
+        out.held.append((recs, legacy))
+        out.held_bytes += recs.nbytes
+        if out.held_bytes >= SORT_RUN_BYTES:
+            self._flush(out)
+
+    def flush(self) -> None:
+        for out in self.outputs.values():
+            self._flush(out)
+
+    def _flush(self, out: _Output) -> None:
+        """Sort the held records by symbol as raw records (one cheap gather, instead of
+        one per Arrow column), convert them and hand them to the sink, which merges the
+        sorted runs."""
+        if not out.held:
+            return
+        plan = out.plan
+        parts, out.held, out.held_bytes = out.held, [], 0
+        recs = np.concatenate([part for part, _ in parts]) if len(parts) > 1 else parts[0][0]
+        legacies = [extra for _, extra in parts if extra is not None]
+        legacy = np.concatenate(legacies) if legacies else None
+        order, symbols, names = self._resolver.resolve_grouped(
+            recs["instrument_id"], recs[plan.index_column]
+        )
+        if order is not None:
+            recs = _gather(recs, order)
+            legacy = None if legacy is None else _gather(legacy, order)
         arrays = convert_columns(plan, recs, self._price_type, legacy)
-        symbols, names = self._resolver.resolve(recs["instrument_id"], recs[plan.index_column])
         arrays.append(symbols)
         table = pa.Table.from_arrays(arrays, schema=plan.arrow_schema)
         out.update(recs, names)
-        self._sink.write(schema, table)
+        self._sink.write(out.result.schema, table)
+
+
+def _gather(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``recs[order]``, moving whole records as opaque bytes (15x faster than numpy's
+    field-by-field copy of a structured array)."""
+    opaque = np.dtype((np.void, recs.dtype.itemsize))
+    return np.ascontiguousarray(recs).view(opaque)[order].view(recs.dtype)
 
 
 def _run(
@@ -163,7 +204,11 @@ def _run(
     if schema is not None:
         out = conv.ensure_output(schema)  # 0-record files still get a 0-row output
         dtype = out.plan.np_dtype
-        rows = max(1, min(row_group_size, CHUNK_BYTES // dtype.itemsize))
+        # chunks are sorted and regrouped downstream, so their size is free of the row
+        # groups'; a row group smaller than the default still caps it (many small chunks)
+        rows = max(1, CHUNK_BYTES // dtype.itemsize)
+        if row_group_size < ROW_GROUP_ROWS:
+            rows = max(1, min(rows, row_group_size))
         for recs in iter_homogeneous(reader, dtype, rtypes_for_schema(schema), rows):
             conv.add(schema, recs)
             done += len(recs)
@@ -184,13 +229,14 @@ def convert_dbn_file(
     output_for_schema: Callable[[str], Path],
     *,
     price_type: Literal["float", "fixed"] = "float",
-    row_group_size: int = 1_000_000,
+    row_group_size: int = ROW_GROUP_ROWS,
     progress: Callable[[int], None] | None = None,
 ) -> ConvertedFile:
     """Convert a ``.dbn`` / ``.dbn.zst`` file (DBN v1-v3) to one Parquet file per schema.
 
-    Each output, read back with ``pyarrow.parquet.read_table(p).to_pandas()``, equals
-    ``DBNStore.from_file(src).to_df(price_type=price_type).reset_index()`` of the file
+    Each output's rows are sorted by symbol (unmapped last), stably: each symbol's rows,
+    read back with ``pyarrow.parquet.read_table(p).to_pandas()``, equal that symbol's rows
+    of ``DBNStore.from_file(src).to_df(price_type=price_type).reset_index()`` of the file
     upgraded to DBN v3: same columns and order (index column first, ``symbol`` last),
     values, row order and pandas dtypes (uint8/uint16/uint32/int32/... kept exactly;
     timestamps ``datetime64[ns, UTC]`` with NaT for UNDEF_TIMESTAMP; prices float64 with
@@ -251,6 +297,7 @@ def convert_dbn_file(
         )
         schema = schema_name(meta)
         _run(reader, conv, schema, row_group_size, progress)
+        conv.flush()
         if not conv.outputs and control.errors:  # e.g. a capture of a refused login
             counts = ", ".join(f"{kind} {n}" for kind, n in sorted(control.counts.items()))
             raise DbnFileError(

@@ -1,7 +1,9 @@
 """Parquet output: one ParquetWriter per schema, fed by a background writer thread.
 
-Decoding happens on the caller's thread while encoding/compression/IO happens on the
-writer thread (pyarrow releases the GIL), with a bounded queue so memory stays bounded.
+Decoding happens on the caller's thread while sorting by symbol, encoding, compression
+and IO happen on the writer thread (pyarrow releases the GIL), with a bounded queue and
+a bounded sort (``SymbolSorter`` spills past a budget) so memory stays bounded. Files are
+laid out for readers as ``multigate.storage.parquet`` describes.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from multigate.storage.parquet import writer_options
+from multigate.storage.symbol_runs import SymbolSorter
 
 _STOP = object()
 _PUT_POLL_S = 0.2
@@ -42,19 +48,27 @@ def _stats_columns(schema: pa.Schema) -> list[str]:
     return [f.name for f in schema if f.name in keep]
 
 
+def _group_writer(writer: pq.ParquetWriter) -> Callable[[pa.Table], None]:
+    """Write a table as one row group (the sorter hands on whole row groups)."""
+
+    def write(table: pa.Table) -> None:
+        writer.write_table(table, row_group_size=max(1, table.num_rows))
+
+    return write
+
+
 class ParquetSink:
     """Thread-backed multi-file Parquet writer.
 
     ``open(key, path, schema, rows_per_group)`` and ``write(key, table)`` are called from
     one producer thread; ``close()`` flushes everything; ``abort()`` stops and deletes all
     outputs. Incoming tables (decode chunks) are buffered per output and written as row
-    groups of exactly ``rows_per_group`` rows (the last one may be shorter).
+    groups of exactly ``rows_per_group`` rows (the last one may be shorter), sorted
+    stably by symbol.
     """
 
     def __init__(self, queue_size: int = 1) -> None:
-        self._pending: dict[str, list[pa.Table]] = {}
-        self._pending_rows: dict[str, int] = {}
-        self._group_rows: dict[str, int] = {}
+        self._sorters: dict[str, SymbolSorter] = {}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._paths: dict[str, Path] = {}
@@ -99,44 +113,29 @@ class ParquetSink:
                 op, key, *rest = cast(tuple[Any, ...], item)
                 if op == "open":
                     path, schema, rows_per_group = rest
-                    self._writers[key] = pq.ParquetWriter(
+                    writer = pq.ParquetWriter(
                         path,
                         schema,
-                        compression="zstd",
-                        use_dictionary=_dict_columns(schema),
-                        write_statistics=_stats_columns(schema),
+                        **writer_options(
+                            use_dictionary=_dict_columns(schema),
+                            write_statistics=_stats_columns(schema),
+                        ),
                     )
-                    self._pending[key] = []
-                    self._pending_rows[key] = 0
-                    self._group_rows[key] = rows_per_group
+                    self._writers[key] = writer
+                    self._sorters[key] = SymbolSorter(
+                        schema,
+                        _group_writer(writer),
+                        rows_per_group,
+                        Path(path).parent,
+                    )
                 elif op == "write":
                     (table,) = rest
-                    self._buffer(key, table)
-                else:  # "flush": write out what is buffered
-                    for name in self._writers:
-                        self._flush(name, final=True)
+                    self._sorters[key].add(table)
+                else:  # "flush": sort and write out what is held
+                    for sorter in self._sorters.values():
+                        sorter.finish()
             except BaseException as exc:  # reported to the producer thread
                 self._error = exc
-
-    def _buffer(self, key: str, table: pa.Table) -> None:
-        self._pending[key].append(table)
-        self._pending_rows[key] += table.num_rows
-        if self._pending_rows[key] >= self._group_rows[key]:
-            self._flush(key, final=False)
-
-    def _flush(self, key: str, final: bool) -> None:
-        """Write every complete row group (and, if ``final``, the remainder)."""
-        if not self._pending[key]:
-            return
-        table = pa.concat_tables(self._pending[key])
-        group = self._group_rows[key]
-        full = (table.num_rows // group) * group
-        cut = table.num_rows if final else full
-        if cut:
-            self._writers[key].write_table(table.slice(0, cut), row_group_size=group)
-        rest = table.slice(cut)
-        self._pending[key] = [rest] if rest.num_rows else []
-        self._pending_rows[key] = rest.num_rows
 
     def close(self) -> None:
         """Flush and close all outputs; raise if anything failed."""
@@ -158,6 +157,8 @@ class ParquetSink:
                 with contextlib.suppress(queue.Empty):
                     self._queue.get_nowait()
         self._thread.join()
+        for sorter in self._sorters.values():
+            sorter.close()
         for writer in self._writers.values():
             with contextlib.suppress(BaseException):
                 writer.close()
