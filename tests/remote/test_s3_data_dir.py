@@ -369,7 +369,9 @@ def test_a_run_stopped_again_while_uploading_keeps_its_lock(
             ]
         )
 
-    for signalled, started in enumerate((1, 3)):  # the job's upload, then the stopped run's
+    # the job's upload (4 Parquet objects: 2 outputs and their tables' links), then the
+    # stopped run's, which starts them again
+    for signalled, started in enumerate((1, 5)):
         wait_for(child, lambda n=started: uploads_started() >= n, f"stop {signalled + 1}")
         child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=60) == ExitCode.TERMINATED
