@@ -127,7 +127,12 @@ def dataset_name(data: Path) -> str:
 
 
 def parquet_files(data: Path) -> list[str]:
-    return sorted(str(path) for path in (data / "ingested").rglob("*.parquet"))
+    """The files of the datasets' current versions (what their Delta logs name), the
+    same files the catalog reads."""
+    from multigate import Catalog
+
+    catalog = Catalog.open(data)
+    return sorted(str(path) for info in catalog.datasets() for path in catalog.files(info.name))
 
 
 def make_arctic(out: Path, data: Path, symbols: int) -> None:
