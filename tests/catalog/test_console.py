@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from multigate import Catalog
-from multigate.console import main, run
+from multigate.console import main
 from multigate.exit_codes import ExitCode
 from multigate.sample.vix import cboe_csv, synthetic_history
 from tests.catalog.helpers import CONFIG, DATASETS, assert_same_rows, write_all_inputs, write_vix
@@ -26,8 +26,11 @@ def multigate(capsys):
 
 
 def test_the_console_script_is_installed():
+    """``multigate`` starts through the guarded entry (SIGTERM during start-up is 143)."""
+    from multigate.entry import run_console
+
     (script,) = entry_points(group="console_scripts", name="multigate")
-    assert script.load() is run
+    assert script.load() is run_console
 
 
 def test_ingest_then_ls_and_show(tmp_path, write_config, multigate):
