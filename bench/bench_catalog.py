@@ -9,8 +9,8 @@
    - reads one symbol over the year vs pyarrow reading exactly those 252 files
      (``pyarrow.dataset.dataset(paths).to_table()``), median of 20.
 2. Commits of that 20,160-output job: ``--snapshot-runs`` runs that each add one output
-   (a daily update), and one run that changes nothing: bytes each run adds to the table
-   (its ``_delta_log`` commit and its ``.source.json`` record) and the run-end cost
+   (a daily update), and one run that changes nothing: bytes each run adds to the table's
+   ``_delta_log`` (its ``.entries.arrow`` is rewritten: its size is printed) and the run-end cost
    (``commit_job``), median over the runs. The added outputs are removed afterwards.
 3. Writes a 20M-row trades dataset (20 daily files) and scans it with ``Catalog.scan`` in a
    fresh process, printing rows/s and peak RSS (VmHWM).
@@ -221,7 +221,7 @@ def bench_snapshots(data_dir: Path, runs: int) -> dict[str, float]:
     added_dir = folder / "symbol=ADDED"
 
     def table_bytes() -> int:
-        return tree_bytes(folder / "_delta_log") + (folder / ".source.json").stat().st_size
+        return tree_bytes(folder / "_delta_log")
 
     def run() -> tuple[float, int]:
         before = table_bytes()
@@ -229,7 +229,7 @@ def bench_snapshots(data_dir: Path, runs: int) -> dict[str, float]:
         commit_job(data_dir, "bench", "bars", outputs, RunInfo(new_run_id(datetime.now(UTC)), {}))
         return time.perf_counter() - started, table_bytes() - before
 
-    record_bytes = (folder / ".source.json").stat().st_size
+    record_bytes = (folder / ".entries.arrow").stat().st_size
     try:
         seconds, sizes = [], []
         for index in range(runs):
@@ -245,6 +245,7 @@ def bench_snapshots(data_dir: Path, runs: int) -> dict[str, float]:
         shutil.rmtree(added_dir, ignore_errors=True)
         shutil.rmtree(folder / "_delta_log", ignore_errors=True)
         (folder / ".source.json").unlink(missing_ok=True)
+        (folder / ".entries.arrow").unlink(missing_ok=True)
         for linked in folder.rglob("*.v-*.parquet"):
             linked.unlink()
     return {
@@ -319,7 +320,7 @@ def main() -> None:
 
 def print_snapshots(result: dict[str, float], runs: int) -> None:
     print(f"commits to the table of a job of {result['outputs']:,.0f} outputs")
-    print(f"  the table's record (.source.json): {result['first_bytes'] / 1e6:.2f} MB")
+    print(f"  the table's entries (.entries.arrow): {result['first_bytes'] / 1e6:.2f} MB")
     print(
         f"  {runs} runs adding one output each: {result['run_bytes']:,.0f} bytes per run "
         f"(max {result['run_bytes_max']:,.0f}), run end {result['run_s'] * 1000:.0f} ms (median)"
