@@ -38,6 +38,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from _measure import peak_rss_mb, run_child
 
+from multigate.storage.delta_tables import is_versioned_name
 from multigate.storage.layout import sidecar_path
 from multigate.storage.parquet import write_parquet
 from multigate.storage.provenance import FileDigest, Provenance, sha256_of
@@ -136,7 +137,7 @@ def median_ms(action: Callable[[], object], repeat: int = 20) -> float:
 
 def _table_file(path: Path) -> bool:
     """A table's own file (a content-named link, its entries), not an engine output."""
-    return ".v-" in path.name or path.name.startswith(".")
+    return is_versioned_name(path.name) or path.name.startswith(".")
 
 
 def make_tables(data_dir: Path) -> float:

@@ -7,7 +7,7 @@
         <output>.parquet                 the engine's current output (with its sidecar)
         <output>.v-<sha256[:16]>.parquet the same bytes under a name that never changes:
                                          what the log's ``add`` actions point at
-        .source.json                     the table's current version and its files
+        .source.json, .entries.arrow     the table's record (``table_record``)
 
 Outputs are replaced by atomic renames, so a content-named hard link keeps the bytes of
 every version the log still references: any Delta reader (deltalake, polars through pyarrow,
@@ -40,7 +40,7 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import DeltaError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from multigate.storage.atomic import publish, temp_name_for
+from multigate.storage.atomic import atomic_path
 from multigate.storage.delta_files import file_stats, table_schema
 from multigate.storage.layout import ingested_root
 from multigate.storage.outputs import (
@@ -52,7 +52,6 @@ from multigate.storage.provenance import read_sidecar
 from multigate.storage.publish import job_outputs
 from multigate.storage.table_paths import job_tables, table_root, untabled_jobs
 from multigate.storage.table_record import (
-    LOG_DIR,
     RECORD_SCHEMA,
     TableRecord,
     latest_version,
@@ -112,10 +111,6 @@ def is_run_id(text: str) -> bool:
     return _RUN_ID.fullmatch(text) is not None
 
 
-def is_table(root: Path) -> bool:
-    return (root / LOG_DIR).is_dir()
-
-
 def versioned_name(output: Path, sha256: str) -> str:
     """``VIX.parquet`` with sha256 ``ab12...`` -> ``VIX.v-ab12<14 more>.parquet``."""
     return f"{output.stem}{_VERSION_MARK}{sha256[:16]}{output.suffix}"
@@ -133,9 +128,14 @@ def versioned_source(path: str) -> str:
 
 
 def is_versioned_name(name: str) -> bool:
+    return versioned_digest(name) is not None
+
+
+def versioned_digest(name: str) -> str | None:
+    """The start of the sha256 a content-named file's name holds (None for other names)."""
     stem = name.rsplit(".", 1)[0]
     head, mark, digest = stem.rpartition(_VERSION_MARK)
-    return bool(head) and bool(mark) and len(digest) == 16
+    return digest if head and mark and len(digest) == 16 else None
 
 
 def commit_job(
@@ -166,12 +166,17 @@ def _commit_table(
 ) -> TableCommit | None:
     recorded = read_table_record(root)
     pruned = recorded.pruned if recorded is not None else frozenset()
-    previous = recorded if recorded and recorded.version == latest_version(root) else None
+    newest = latest_version(root)
+    previous = recorded if recorded and recorded.version == newest else None
     files = _table_files(root, data_dir, outputs, previous)
-    current = _current_files(root)
+    # the table's log is loaded only when its record cannot say what it holds, or to commit
+    table = DeltaTable(str(root)) if newest is not None and previous is None else None
+    current = _recorded_files(root, data_dir, previous) if previous else _current_files(table)
     added = sorted(set(files) - set(current))
     removed = sorted(set(current) - set(files))
-    overwrite = bool(added) and _columns_changed(root, files[added[0]].output)
+    if (added or removed) and table is None and newest is not None:
+        table = DeltaTable(str(root))
+    overwrite = bool(added) and table is not None and _columns_changed(table, files[added[0]])
     if overwrite:  # another layout (a new column, a type): the new version is all new files
         added, removed = sorted(files), []
     if not added and not removed:
@@ -201,7 +206,8 @@ def _commit_table(
         },
     }
     properties = CommitProperties(custom_metadata={"multigate": metadata})
-    _write_commit(root, adds, [(name, current[name]) for name in removed], properties, overwrite)
+    removes = [(name, current[name]) for name in removed]
+    _write_commit(root, table, adds, removes, properties, overwrite)
     version = _write_record(root, data_dir, files, pruned, source, job, run)
     log.info("%s: version %d (+%d -%d files)", root, version, len(added), len(removed))
     return TableCommit(root, version, tuple(added), tuple(removed))
@@ -259,20 +265,21 @@ def _table_files(
 
 def _write_commit(
     root: Path,
+    table: DeltaTable | None,
     adds: list[AddAction],
     removed: list[tuple[str, int]],
     properties: CommitProperties,
     overwrite: bool,
 ) -> None:
     """One commit adding ``adds`` and removing ``removed`` (path, size); a first commit
-    creates the table, an ``overwrite`` replaces every file and the schema."""
-    if not is_table(root):
+    creates the table (``table`` None), an ``overwrite`` replaces every file and the
+    schema."""
+    if table is None:
         schema = table_schema(pq.read_schema(root / adds[0].path))
         create_table_with_add_actions(
             str(root), deltalake.Schema.from_arrow(schema), adds, commit_properties=properties
         )
         return
-    table = DeltaTable(str(root))
     if overwrite:
         schema = table_schema(pq.read_schema(root / adds[0].path))
         table.create_write_transaction([*adds], "overwrite", schema, commit_properties=properties)
@@ -285,12 +292,10 @@ def _write_commit(
     )
 
 
-def _columns_changed(root: Path, output: Path) -> bool:
-    """Whether ``output``'s columns read as another schema than the table's."""
-    if not is_table(root):
-        return False
-    new = table_schema(pq.read_schema(output))
-    old = pa.schema(DeltaTable(str(root)).schema().to_arrow())
+def _columns_changed(table: DeltaTable, item: _TableFile) -> bool:
+    """Whether the output's columns read as another schema than the table's."""
+    new = table_schema(pq.read_schema(item.output))
+    old = pa.schema(table.schema().to_arrow())
     return [(f.name, str(f.type)) for f in new] != [(f.name, str(f.type)) for f in old]
 
 
@@ -305,7 +310,9 @@ def _write_record(
 ) -> int:
     """Write the table's record for its newest version (a file without a row yet is
     described from its output); returns that version."""
-    version = DeltaTable(str(root)).version()
+    version = latest_version(root)
+    if version is None:
+        raise ValueError("no commit in its log")
     rows = []
     for name, item in sorted(files.items()):
         if item.row is None:
@@ -321,16 +328,19 @@ def _write_record(
     return version
 
 
-def _current_files(root: Path) -> dict[str, int]:
+def _current_files(table: DeltaTable | None) -> dict[str, int]:
     """Path (relative to the table's root) -> size, of the table's current version."""
-    if not is_table(root):
+    if table is None:
         return {}
-    actions = _add_actions(DeltaTable(str(root)))
-    return dict(zip(actions["path"], actions["size_bytes"], strict=True))
+    actions = pa.table(table.get_add_actions(flatten=True))
+    return dict(zip(actions["path"].to_pylist(), actions["size_bytes"].to_pylist(), strict=True))
 
 
-def _add_actions(table: DeltaTable) -> dict[str, list[Any]]:
-    return dict(pa.table(table.get_add_actions(flatten=True)).to_pydict())
+def _recorded_files(root: Path, data_dir: Path, record: TableRecord) -> dict[str, int]:
+    """The same, from a record that describes the table's newest version."""
+    prefix = root.relative_to(data_dir).as_posix() + "/"
+    paths = [str(path).removeprefix(prefix) for path in record.entries["path"].to_pylist()]
+    return dict(zip(paths, record.entries["bytes"].to_pylist(), strict=True))
 
 
 def _link_versioned(output: Path, physical: Path, size: int) -> None:
@@ -347,12 +357,8 @@ def _link_versioned(output: Path, physical: Path, size: int) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
-    tmp = temp_name_for(physical)
-    try:
+    with atomic_path(physical) as tmp:
         shutil.copyfile(output, tmp)
-        publish(tmp, physical)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _provenance(record: Mapping[str, Any], output: Path, root: Path) -> dict[str, Any]:

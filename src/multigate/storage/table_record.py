@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
 
-from multigate.storage.atomic import publish, temp_name_for
+from multigate.storage.atomic import write_bytes_atomic
 from multigate.storage.entries import ENTRY_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -131,15 +130,8 @@ def write_table_record(root: Path, record: TableRecord) -> None:
     (both name the version, so a reader never pairs two versions' halves)."""
     metadata = {_VERSION_KEY: str(record.version).encode()}
     entries = record.entries.cast(RECORD_SCHEMA).replace_schema_metadata(metadata)
-    _write_atomic(root / ENTRIES_NAME, lambda tmp: feather.write_feather(entries, tmp))
+    sink = pa.BufferOutputStream()
+    feather.write_feather(entries, sink)
+    write_bytes_atomic(root / ENTRIES_NAME, sink.getvalue().to_pybytes())
     text = json.dumps(record.summary(), sort_keys=True, indent=2) + "\n"
-    _write_atomic(root / TABLE_SIDECAR, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _write_atomic(target: Path, write: Callable[[Path], object]) -> None:
-    tmp = temp_name_for(target)
-    try:
-        write(tmp)
-        publish(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes_atomic(root / TABLE_SIDECAR, text.encode())

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from multigate.storage.delta_tables import is_versioned_name
+from multigate.storage.delta_tables import versioned_digest
 from multigate.storage.hashing import sha256_of
 from multigate.storage.layout import SIDECAR_SUFFIX
 
@@ -86,5 +86,6 @@ def _recorded_files(
                 yield sidecar.with_name(name[: -len(SIDECAR_SUFFIX)]), sha256, size
     for folder, _dirs, names in os.walk(data_dir / "ingested"):
         for name in sorted(names):
-            if is_versioned_name(name):
-                yield Path(folder) / name, name.rsplit(".", 1)[0].rpartition(".v-")[2], None
+            digest = versioned_digest(name)
+            if digest is not None:
+                yield Path(folder) / name, digest, None
