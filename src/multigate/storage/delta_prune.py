@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 
 from multigate.storage.delta_tables import is_run_id
 from multigate.storage.table_paths import find_tables
-from multigate.storage.table_record import read_table_record, write_table_record
+from multigate.storage.table_record import TableRecord, read_table_record, write_table_record
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ def prune_runs(
     if keep is None and before is None:
         raise ValueError("say what to prune: keep N newest and/or before a date")
     tables = [root for _, root in find_tables(data_dir)]
-    versions = {root: _run_versions(root) for root in tables}
+    records = {root: read_table_record(root) for root in tables}
+    versions = {root: _run_versions(root, records[root]) for root in tables}
     committed: dict[str, datetime] = {}
     for found in versions.values():
         for run, _, moment in found:
@@ -47,14 +48,13 @@ def prune_runs(
         return [], 0
     deleted = 0
     for root in tables:
-        deleted += _vacuum(root, versions[root], set(removed))
+        deleted += _vacuum(root, records[root], versions[root], set(removed))
     return removed, deleted
 
 
-def _run_versions(root: Path) -> list[tuple[str, int, datetime]]:
+def _run_versions(root: Path, record: TableRecord | None) -> list[tuple[str, int, datetime]]:
     """(run id, version, commit time) of each still readable commit a Multigate run made,
     oldest first."""
-    record = read_table_record(root)
     pruned = record.pruned if record is not None else frozenset()
     found = []
     for info in DeltaTable(str(root)).history():
@@ -65,13 +65,17 @@ def _run_versions(root: Path) -> list[tuple[str, int, datetime]]:
     return sorted(found, key=lambda item: item[1])
 
 
-def _vacuum(root: Path, versions: Iterable[tuple[str, int, datetime]], removed: set[str]) -> int:
+def _vacuum(
+    root: Path,
+    record: TableRecord | None,
+    versions: Iterable[tuple[str, int, datetime]],
+    removed: set[str],
+) -> int:
     """Drop the versions of ``removed`` runs from what stays readable."""
     gone = frozenset(version for run, version, _ in versions if run in removed)
     if not gone:
         return 0
     table = DeltaTable(str(root))
-    record = read_table_record(root)
     was_pruned = record.pruned if record is not None else frozenset()
     kept = [v for v in range(table.version() + 1) if v not in gone | was_pruned]
     deleted = table.vacuum(
