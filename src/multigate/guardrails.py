@@ -176,17 +176,12 @@ def approve_cost(
         check_budget(estimate_usd, rails.budget_usd, spent or Spend(0.0))
     if not rails.require_confirm or estimate_usd <= 0 or ctx.assume_yes:
         return
-    if not ctx.interactive:
-        raise GuardrailRefused(
-            f"require_confirm is set and there is no terminal to ask: re-run with --yes to "
-            f"accept ${estimate_usd:,.4f}; nothing was downloaded"
-        )
-    try:
-        answer = ctx.prompt(f"{job}: download {what} for ${estimate_usd:,.4f}? [y/N] ")
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in YES:
-        raise GuardrailRefused("not confirmed; nothing was downloaded")
+    _ask(
+        ctx,
+        f"{job}: download {what} for ${estimate_usd:,.4f}? [y/N] ",
+        accept=f"accept ${estimate_usd:,.4f}",
+        nothing="nothing was downloaded",
+    )
 
 
 def confirm_unpriced(job: str, require_confirm: bool, ctx: RunContext, *, what: str) -> None:
@@ -194,17 +189,27 @@ def confirm_unpriced(job: str, require_confirm: bool, ctx: RunContext, *, what: 
     GuardrailRefused: with ``require_confirm``, ask on a terminal (or accept ``--yes``)."""
     if not require_confirm or ctx.assume_yes:
         return
+    _ask(
+        ctx,
+        f"{job}: request {what} (no quote is given for it)? [y/N] ",
+        accept=f"request {what} (no quote is given for it)",
+        nothing="nothing was requested",
+    )
+
+
+def _ask(ctx: RunContext, question: str, *, accept: str, nothing: str) -> None:
+    """Ask ``question`` on the terminal; anything but yes (or no terminal) refuses."""
     if not ctx.interactive:
         raise GuardrailRefused(
             f"require_confirm is set and there is no terminal to ask: re-run with --yes to "
-            f"request {what} (no quote is given for it); nothing was requested"
+            f"{accept}; {nothing}"
         )
     try:
-        answer = ctx.prompt(f"{job}: request {what} (no quote is given for it)? [y/N] ")
+        answer = ctx.prompt(question)
     except EOFError:
         answer = ""
     if answer.strip().lower() not in YES:
-        raise GuardrailRefused("not confirmed; nothing was requested")
+        raise GuardrailRefused(f"not confirmed; {nothing}")
 
 
 def check_budget(estimate_usd: float, budget_usd: float, spent: Spend) -> None:
