@@ -13,7 +13,7 @@ from multigate.sample.alpaca import synthetic_bars
 from multigate.sample.vix import cboe_csv, synthetic_history
 from multigate.sources.alpaca.raw_store import encode_raw_bars
 from multigate.sources.databento.dbn_synthetic import write_synthetic_file
-from multigate.storage.delta_tables import is_versioned_name
+from tests.conftest import engine_outputs
 
 CONFIG = """\
 data_dir: data
@@ -100,11 +100,7 @@ DATASETS = {
 
 def stored_files(data_dir: Path, folder: str) -> list[Path]:
     """The engine's current outputs of a dataset (not its table's content-named links)."""
-    return sorted(
-        path
-        for path in (data_dir / "ingested" / folder).rglob("*.parquet")
-        if not is_versioned_name(path.name) and not path.name.startswith(".")
-    )
+    return engine_outputs(data_dir / "ingested" / folder, recursive=True)
 
 
 def reference(files: list[Path], time_column: str) -> pd.DataFrame:

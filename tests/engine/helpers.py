@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from multigate.sample.vix import SEED, cboe_csv, fred_csv, synthetic_history
-from multigate.storage.delta_tables import is_versioned_name
 from multigate.storage.layout import sidecar_path
+from tests.conftest import engine_outputs
 
 CONFIG = """\
 data_dir: {data}
@@ -48,9 +48,7 @@ def published(data_dir: Path) -> dict[str, object]:
     """Every output's bytes, and its sidecar without ``created_at`` (the engine's outputs,
     not their table's content-named links)."""
     found: dict[str, object] = {}
-    for path in sorted((data_dir / OUT).glob("*.parquet")):
-        if is_versioned_name(path.name) or path.name.startswith("."):
-            continue  # the table's content-named link of an output
+    for path in engine_outputs(data_dir / OUT):
         record = json.loads(sidecar_path(path).read_text())
         record.pop("created_at")
         found[path.name] = (path.read_bytes(), record)
